@@ -1,0 +1,15 @@
+// One jest run over every workspace; TypeScript sources are used directly (no build needed).
+/** @type {import('jest').Config} */
+module.exports = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/apps', '<rootDir>/examples'],
+  testMatch: ['**/test/**/*.test.ts'],
+  transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
+  moduleNameMapper: {
+    '^@tollgate/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
+    '^@tollgate/(core|redis|express|fastify|ledger)$': '<rootDir>/packages/$1/src/index.ts',
+  },
+  globalSetup: '<rootDir>/test-support/global-setup.js',
+  testTimeout: 30000,
+  maxWorkers: 2,
+};

@@ -1,0 +1,260 @@
+// The Tollgate config: zod schema, defaults, semantic checks, and loading from JSON/YAML files.
+import { readFileSync } from 'node:fs';
+import path from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import { z } from 'zod';
+import { ConfigError } from './errors';
+import { BUILTIN_METERS, METER_NAME, type MeterKind } from './meters';
+import { usdToPico } from './money';
+import { PERIODS, isValidTimeZone, type Period } from './periods';
+import { perTokenPico, type PriceInput, type UnpricedPolicy } from './pricing';
+
+/** Limits of one plan or user cap: meter -> period -> limit (-1 = unlimited). Cost limits are in pico-dollars. */
+export type LimitTable = Record<string, Partial<Record<Period, number>>>;
+
+export interface WebhookConfig {
+  url: string;
+  events: Array<'threshold' | 'quota_exceeded' | 'override_set'>;
+  secret: string;
+}
+
+export interface TollgateConfig {
+  /** Quota owner: `tenant` when the request has one (else the user), or always `user`. Defaults to `tenant`. */
+  subject: 'tenant' | 'user';
+  /** IANA timezone of the day and month calendars. Defaults to `UTC`. */
+  timezone: string;
+  /** Plan for a subject whose tier is unknown or missing. Defaults to `free`. */
+  defaultPlan: string;
+  /** Percent thresholds that fire once per subject, meter, period. Defaults to `[80, 90, 100]`. */
+  warnAt: number[];
+  /** Every meter, built-in and custom, with its kind. */
+  meters: Record<string, { kind: MeterKind }>;
+  plans: Record<string, { limits: LimitTable }>;
+  /** Per-user caps inside a tenant, by plan. Defaults to none. */
+  userLimits: Record<string, LimitTable>;
+  /** USD per 1M tokens by pricing key. Defaults to none. */
+  pricing: Record<string, PriceInput>;
+  /** What to do with a model no price matches. Defaults to `flag`. */
+  unpricedModel: UnpricedPolicy;
+  webhooks: WebhookConfig[];
+}
+
+const decimalPrice = z
+  .string({ invalid_type_error: 'must be a decimal string such as "2.50"' })
+  .refine((s) => {
+    try {
+      perTokenPico(s);
+      return true;
+    } catch {
+      return false;
+    }
+  }, 'must be a non-negative decimal string with at most 6 decimals (USD per 1M tokens)');
+
+const priceSchema = z
+  .object({
+    input: decimalPrice,
+    output: decimalPrice,
+    cacheRead: decimalPrice.optional(),
+    cacheWrite: decimalPrice.optional(),
+  })
+  .strict();
+
+const periodLimits = z.record(z.string(), z.union([z.number(), z.string()]));
+const limitTable = z.record(z.string(), periodLimits);
+
+const rawSchema = z
+  .object({
+    subject: z.enum(['tenant', 'user']).default('tenant'),
+    timezone: z.string().default('UTC'),
+    defaultPlan: z.string().default('free'),
+    warnAt: z
+      .array(z.number().int().min(1).max(100, 'must be a percentage from 1 to 100'))
+      .default([80, 90, 100]),
+    meters: z
+      .record(z.string(), z.object({ kind: z.enum(['counter', 'gauge']).default('counter') }).strict())
+      .default({}),
+    plans: z.record(z.string(), z.object({ limits: limitTable.default({}) }).strict()),
+    userLimits: z.record(z.string(), limitTable).default({}),
+    pricing: z.record(z.string(), priceSchema).default({}),
+    unpricedModel: z.enum(['allow', 'flag', 'block']).default('flag'),
+    webhooks: z
+      .array(
+        z
+          .object({
+            url: z.string().url(),
+            events: z
+              .array(z.enum(['threshold', 'quota_exceeded', 'override_set']))
+              .default(['threshold', 'quota_exceeded']),
+            secret: z.string().min(16, 'must be at least 16 characters'),
+          })
+          .strict(),
+      )
+      .default([]),
+  })
+  .strict();
+
+export type TollgateConfigInput = z.input<typeof rawSchema>;
+
+type Issue = { path: string; message: string };
+
+function joinPath(parts: ReadonlyArray<string | number>): string {
+  return parts.map(String).join('.');
+}
+
+/** Converts one limit value to store units, or explains why it is not a limit. */
+function parseLimit(meter: string, value: number | string): number | string {
+  if (meter === 'cost') {
+    if (value === -1 || value === '-1') return -1;
+    const text = typeof value === 'number' ? String(value) : value;
+    try {
+      const pico = usdToPico(text, 6);
+      return Number(pico);
+    } catch {
+      return 'must be a USD amount such as "50.00" (at most 6 decimals) or -1 for unlimited';
+    }
+  }
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < -1) {
+    return 'must be an integer >= -1 (-1 = unlimited)';
+  }
+  if (!Number.isSafeInteger(value)) return 'is too large';
+  return value;
+}
+
+function checkLimitTable(
+  table: Record<string, Record<string, number | string>>,
+  at: string,
+  meters: Record<string, unknown>,
+  issues: Issue[],
+): LimitTable {
+  const out: LimitTable = {};
+  for (const [meter, periods] of Object.entries(table)) {
+    if (!(meter in meters)) {
+      issues.push({
+        path: `${at}.${meter}`,
+        message: `unknown meter "${meter}" (not built in, not under meters)`,
+      });
+      continue;
+    }
+    if (meter === 'rejected') {
+      issues.push({
+        path: `${at}.${meter}`,
+        message: 'rejected requests never count against a quota; remove this limit',
+      });
+      continue;
+    }
+    const limits: Partial<Record<Period, number>> = {};
+    for (const [period, raw] of Object.entries(periods)) {
+      const p = `${at}.${meter}.${period}`;
+      if (!(PERIODS as readonly string[]).includes(period)) {
+        issues.push({ path: p, message: `unknown period "${period}" (use ${PERIODS.join(', ')})` });
+        continue;
+      }
+      const parsed = parseLimit(meter, raw);
+      if (typeof parsed === 'string') issues.push({ path: p, message: parsed });
+      else limits[period as Period] = parsed;
+    }
+    out[meter] = limits;
+  }
+  return out;
+}
+
+/** Validates a config object and fills in defaults. Throws one ConfigError listing every problem. */
+export function parseConfig(input: unknown, source?: string): TollgateConfig {
+  const parsed = rawSchema.safeParse(input);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({ path: joinPath(i.path), message: i.message })),
+      { source },
+    );
+  }
+  const raw = parsed.data;
+  const issues: Issue[] = [];
+  const meters: Record<string, { kind: MeterKind }> = {};
+  for (const m of BUILTIN_METERS) meters[m] = { kind: 'counter' };
+  for (const [name, def] of Object.entries(raw.meters)) {
+    if (!METER_NAME.test(name))
+      issues.push({ path: `meters.${name}`, message: 'meter names match [a-z][a-z0-9_]{0,63}' });
+    else if (name in meters)
+      issues.push({ path: `meters.${name}`, message: `"${name}" is a built-in meter` });
+    else meters[name] = { kind: def.kind };
+  }
+  if (!isValidTimeZone(raw.timezone))
+    issues.push({ path: 'timezone', message: `unknown IANA timezone "${raw.timezone}"` });
+  if (Object.keys(raw.plans).length === 0)
+    issues.push({ path: 'plans', message: 'at least one plan is required' });
+  if (!(raw.defaultPlan in raw.plans)) {
+    issues.push({
+      path: 'defaultPlan',
+      message: `"${raw.defaultPlan}" is not one of the plans (${Object.keys(raw.plans).join(', ')})`,
+    });
+  }
+  const plans: Record<string, { limits: LimitTable }> = {};
+  for (const [name, plan] of Object.entries(raw.plans)) {
+    plans[name] = { limits: checkLimitTable(plan.limits, `plans.${name}.limits`, meters, issues) };
+  }
+  const userLimits: Record<string, LimitTable> = {};
+  for (const [plan, table] of Object.entries(raw.userLimits)) {
+    if (!(plan in raw.plans)) issues.push({ path: `userLimits.${plan}`, message: `unknown plan "${plan}"` });
+    userLimits[plan] = checkLimitTable(table, `userLimits.${plan}`, meters, issues);
+  }
+  if (issues.length > 0) throw new ConfigError(issues, { source });
+  return {
+    subject: raw.subject,
+    timezone: raw.timezone,
+    defaultPlan: raw.defaultPlan,
+    warnAt: [...new Set(raw.warnAt)].sort((a, b) => a - b),
+    meters,
+    plans,
+    userLimits,
+    pricing: raw.pricing,
+    unpricedModel: raw.unpricedModel,
+    webhooks: raw.webhooks as WebhookConfig[],
+  };
+}
+
+/** Reads a JSON or YAML config file (by extension; YAML otherwise), or validates an object. */
+export function loadConfig(source: string | TollgateConfigInput): TollgateConfig {
+  if (typeof source !== 'string') return parseConfig(source);
+  let text: string;
+  try {
+    text = readFileSync(source, 'utf8');
+  } catch (err) {
+    throw new ConfigError(
+      [{ path: '', message: `cannot read config file ${source}: ${(err as Error).message}` }],
+      { cause: err },
+    );
+  }
+  let data: unknown;
+  try {
+    data = path.extname(source).toLowerCase() === '.json' ? JSON.parse(text) : parseYaml(text);
+  } catch (err) {
+    throw new ConfigError(
+      [{ path: '', message: `cannot parse ${path.basename(source)}: ${(err as Error).message}` }],
+      {
+        cause: err,
+      },
+    );
+  }
+  return parseConfig(data, source);
+}
+
+/** The built-in demo config used when no config file is given. */
+export const DEMO_CONFIG: TollgateConfigInput = {
+  subject: 'tenant',
+  timezone: 'UTC',
+  defaultPlan: 'free',
+  warnAt: [80, 90, 100],
+  plans: {
+    free: { limits: { requests: { day: 1000 }, tokens: { day: 10000, month: 100000 } } },
+    basic: { limits: { requests: { day: 10000 }, tokens: { day: 100000 } } },
+    pro: { limits: { requests: { day: -1 }, tokens: { day: -1 } } },
+  },
+  userLimits: { free: { tokens: { day: 2000 } } },
+  pricing: {
+    'openai/gpt-4o': { input: '2.50', output: '10.00', cacheRead: '1.25' },
+    'openai/gpt-4o-mini': { input: '0.15', output: '0.60', cacheRead: '0.075' },
+    'anthropic/claude-sonnet-4': { input: '3.00', output: '15.00', cacheRead: '0.30', cacheWrite: '3.75' },
+    'demo-model': { input: '1.00', output: '2.00' },
+  },
+  unpricedModel: 'flag',
+};

@@ -1,0 +1,471 @@
+// QuotaEngine: the store-independent API adapters and apps call (consume, reserve/settle, record, status, check, overrides).
+import { randomUUID } from 'node:crypto';
+import type { TollgateConfig } from './config';
+import { InvalidUsageError, StoreUnavailableError } from './errors';
+import { picoToUsd } from './money';
+import { currentWindows, type Period, type PeriodWindow } from './periods';
+import { PriceBook } from './pricing';
+import {
+  assertCounterStore,
+  type ApplyOp,
+  type ApplyResult,
+  type CounterState,
+  type CounterStore,
+  type MeterAmount,
+  type OverrideEntry,
+  type ReadResult,
+  type ScopeRef,
+  type ThresholdCrossing,
+  type UsageEventRecord,
+} from './store';
+import { overrideTarget, resolveSubject, type Identity, type ResolvedSubject } from './subject';
+import { expandUsage, type UsageRecord } from './usage';
+
+/** One counter's window, asked of the ledger when a shard must be rebuilt. */
+export interface BaselineQuery extends ScopeRef {
+  tenantId: string | null;
+  userId: string | null;
+  meter: string;
+  period: Period;
+  periodStart: Date;
+  /** End of the window (exclusive); null for `total`. */
+  periodEnd: Date | null;
+}
+
+/** Where lost counter state is rebuilt from (the ledger): usage so far in a window, and durable overrides. */
+export interface BaselineSource {
+  used(q: BaselineQuery): Promise<number>;
+  overrides?(scopes: ScopeRef[]): Promise<OverrideEntry[]>;
+}
+
+export interface QuotaEngineOptions {
+  store: CounterStore;
+  config: TollgateConfig;
+  /** Rebuilds counters when the store lost them. Without it, a fresh shard starts at zero. */
+  baseline?: BaselineSource | ((q: BaselineQuery) => Promise<number>);
+  /** How long an unsettled reservation holds its amount. Defaults to 5 minutes. */
+  reservationTtlMs?: number;
+  /** Clock, for tests. Defaults to `Date.now`. */
+  now?: () => number;
+}
+
+export interface Violation extends CounterState {
+  scope: 'tenant' | 'user';
+}
+
+export type Admission =
+  | {
+      admitted: true;
+      reservationId: string | null;
+      counters: CounterState[];
+      thresholds: ThresholdCrossing[];
+      /** True when this op id had already been applied (a retry or replay). */
+      duplicate: boolean;
+    }
+  | { admitted: false; violation: Violation; counters: CounterState[]; duplicate: boolean };
+
+export interface ConsumeOptions {
+  opId?: string;
+  /** Amounts known only later (tokens, cost), held against the limits until settled. */
+  reserve?: Record<string, number>;
+  reservationTtlMs?: number;
+  /** Extra ledger records kept when admitted (beyond the consumed amounts). */
+  records?: UsageRecord[];
+}
+
+export interface RecordResult {
+  counters: CounterState[];
+  thresholds: ThresholdCrossing[];
+  unpriced: string[];
+  costPico: bigint;
+  duplicate: boolean;
+}
+
+export interface QuotaLine {
+  limit: number | string;
+  used: number | string;
+  remaining: number | string | null;
+  percentage: number;
+  resetsAt: string | null;
+}
+
+export interface QuotaStatus {
+  plan: string;
+  subject: { tenantId: string | null; userId: string | null };
+  quotas: Record<string, Partial<Record<Period, QuotaLine>>>;
+  userQuotas: Record<string, Partial<Record<Period, QuotaLine>>>;
+  anyExceeded: boolean;
+}
+
+/** Picks the violation named in a 429: the one that resets last (`total`, never resetting, first). */
+export function latestResetting<T extends { resetsAt: number | null }>(list: readonly T[]): T {
+  let best = list[0]!;
+  for (const v of list) {
+    if (best.resetsAt === null) break;
+    if (v.resetsAt === null || v.resetsAt > best.resetsAt) best = v;
+  }
+  return best;
+}
+
+/** 0-100 with at most two decimals; unlimited is 0. */
+export function percentage(used: number, limit: number): number {
+  if (limit < 0) return 0;
+  if (limit === 0) return used > 0 ? 100 : 0;
+  return Math.round((used / limit) * 10_000) / 100;
+}
+
+function quotaLine(c: CounterState): QuotaLine {
+  const unlimited = c.limit < 0;
+  const remaining = unlimited ? null : Math.max(0, c.limit - c.used);
+  const money = c.meter === 'cost';
+  return {
+    limit: money && !unlimited ? picoToUsd(c.limit) : c.limit,
+    used: money ? picoToUsd(c.used) : c.used,
+    remaining: remaining === null ? null : money ? picoToUsd(remaining) : remaining,
+    percentage: percentage(c.used, c.limit),
+    resetsAt: c.resetsAt === null ? null : new Date(c.resetsAt).toISOString(),
+  };
+}
+
+export class QuotaEngine {
+  readonly config: TollgateConfig;
+  readonly store: CounterStore;
+  readonly prices: PriceBook;
+  private readonly baseline: BaselineSource | null;
+  private readonly reservationTtlMs: number;
+  private readonly now: () => number;
+  private windows: { until: number; list: PeriodWindow[] } = { until: -Infinity, list: [] };
+  private readonly seeding = new Map<string, Promise<void>>();
+
+  constructor(options: QuotaEngineOptions) {
+    assertCounterStore(options.store);
+    this.store = options.store;
+    this.config = options.config;
+    this.prices = new PriceBook(options.config.pricing);
+    const b = options.baseline;
+    this.baseline = b === undefined ? null : typeof b === 'function' ? { used: b } : b;
+    this.reservationTtlMs = options.reservationTtlMs ?? 5 * 60_000;
+    this.now = options.now ?? Date.now;
+  }
+
+  resolve(identity: Identity): ResolvedSubject {
+    return resolveSubject(this.config, identity);
+  }
+
+  /** Current windows of all periods; every boundary is a minute boundary, so they are cached until the next one. */
+  windowsAt(now: number): PeriodWindow[] {
+    if (now >= this.windows.until || now < this.windows.until - 60_000) {
+      const list = currentWindows(now, this.config.timezone);
+      this.windows = { until: list[0]!.resetsAt!, list };
+    }
+    return this.windows.list;
+  }
+
+  private baseOp(
+    subject: ResolvedSubject,
+    now: number,
+  ): Pick<ApplyOp, 'tag' | 'now' | 'scopes' | 'windows' | 'limits' | 'warnAt' | 'seed'> {
+    return {
+      tag: subject.tag,
+      now,
+      scopes: subject.scopes,
+      windows: this.windowsAt(now),
+      limits: subject.limits,
+      warnAt: this.config.warnAt,
+      seed: this.baseline ? 'required' : 'auto',
+    };
+  }
+
+  /** Runs a store call, seeding the shard from the baseline source first when the store asks for it. */
+  private async seeded<T extends ApplyResult | ReadResult>(
+    subject: ResolvedSubject,
+    call: () => Promise<T>,
+  ): Promise<Exclude<T, { status: 'needs-seed' }>> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await call();
+      if (result.status !== 'needs-seed') return result as Exclude<T, { status: 'needs-seed' }>;
+      await this.seedShard(subject);
+    }
+    throw new StoreUnavailableError(`shard ${subject.tag} stayed unseeded after seeding`);
+  }
+
+  /** Rebuilds a shard's counters from the baseline source; concurrent callers share one rebuild. */
+  seedShard(subject: ResolvedSubject): Promise<void> {
+    const running = this.seeding.get(subject.tag);
+    if (running) return running;
+    const job = this.rebuild(subject).finally(() => this.seeding.delete(subject.tag));
+    this.seeding.set(subject.tag, job);
+    return job;
+  }
+
+  private async rebuild(subject: ResolvedSubject): Promise<void> {
+    const now = this.now();
+    const windows = this.windowsAt(now);
+    const source = this.baseline;
+    const overrides = source?.overrides ? await source.overrides(subject.scopes) : [];
+    const wanted = new Map<string, { scope: ScopeRef; meter: string; window: PeriodWindow }>();
+    const addWanted = (scope: ScopeRef, meter: string, period: Period) => {
+      const window = windows.find((w) => w.period === period)!;
+      wanted.set(`${scope.scope}\u0000${scope.id}\u0000${meter}\u0000${period}`, { scope, meter, window });
+    };
+    for (const l of subject.limits) addWanted(l, l.meter, l.period);
+    for (const o of overrides) if (o.limit !== null) addWanted(o, o.meter, o.period);
+    const counters = await Promise.all(
+      [...wanted.values()].map(async ({ scope, meter, window }) => {
+        const used = source
+          ? await source.used({
+              scope: scope.scope,
+              id: scope.id,
+              tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
+              userId: scope.scope === 'user' ? scope.id : null,
+              meter,
+              period: window.period,
+              periodStart: new Date(window.start),
+              periodEnd: window.resetsAt === null ? null : new Date(window.resetsAt),
+            })
+          : 0;
+        return { scope: scope.scope, id: scope.id, meter, window, used };
+      }),
+    );
+    await this.store.seed({ tag: subject.tag, now, counters, overrides });
+  }
+
+  private toAmounts(values: Record<string, number> | undefined): MeterAmount[] {
+    const out: MeterAmount[] = [];
+    for (const [meter, amount] of Object.entries(values ?? {})) {
+      if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+      if (!Number.isSafeInteger(amount) || amount < 0) {
+        throw new InvalidUsageError(`amount for "${meter}" must be a non-negative integer, got ${amount}`);
+      }
+      if (amount > 0) out.push({ meter, amount });
+    }
+    return out;
+  }
+
+  /**
+   * Atomic check-and-consume across every applicable limit: admitted only if every limit has room
+   * for `amounts` plus `opts.reserve`; a rejection consumes nothing (it counts in `rejected`).
+   */
+  async consume(
+    identity: Identity | ResolvedSubject,
+    amounts: Record<string, number>,
+    opts: ConsumeOptions = {},
+  ): Promise<Admission> {
+    const subject = 'tag' in identity ? identity : this.resolve(identity);
+    const now = this.now();
+    const owner = { tenantId: subject.tenantId, userId: subject.userId };
+    const consumed = this.toAmounts(amounts);
+    const reserveAmounts = this.toAmounts(opts.reserve);
+    const records: UsageRecord[] = [
+      ...consumed.map((a) => ({ meter: a.meter, amount: a.amount })),
+      ...(opts.records ?? []),
+    ];
+    const usage = expandUsage(this.config, this.prices, owner, records, now);
+    const rejectedUsage = expandUsage(
+      this.config,
+      this.prices,
+      owner,
+      [{ meter: 'rejected', amount: 1 }],
+      now,
+    );
+    const reservationId = reserveAmounts.length > 0 ? randomUUID() : null;
+    const op: ApplyOp = {
+      ...this.baseOp(subject, now),
+      opId: opts.opId ?? randomUUID(),
+      mode: 'enforce',
+      amounts: usage.amounts,
+      usage: usage.deltas,
+      onReject: { usage: rejectedUsage.deltas, events: [] },
+    };
+    if (reservationId) {
+      op.reserve = {
+        id: reservationId,
+        expiresAt: now + (opts.reservationTtlMs ?? this.reservationTtlMs),
+        amounts: reserveAmounts,
+      };
+    }
+    const result = await this.seeded(subject, () => this.store.apply(op));
+    if (result.status === 'duplicate') {
+      return result.outcome === 'applied'
+        ? { admitted: true, reservationId: null, counters: [], thresholds: [], duplicate: true }
+        : { admitted: false, violation: emptyViolation(subject), counters: [], duplicate: true };
+    }
+    if (result.status === 'rejected') {
+      return {
+        admitted: false,
+        violation: latestResetting(result.violations),
+        counters: result.counters,
+        duplicate: false,
+      };
+    }
+    return {
+      admitted: true,
+      reservationId,
+      counters: result.counters,
+      thresholds: result.crossed,
+      duplicate: false,
+    };
+  }
+
+  /** Replaces a reservation with the actual usage (never rejected). Settling an expired reservation just records. */
+  async settle(
+    identity: Identity | ResolvedSubject,
+    reservationId: string | null,
+    records: UsageRecord[],
+    opts: { opId?: string } = {},
+  ): Promise<RecordResult> {
+    return this.recordOp(identity, records, opts.opId, reservationId);
+  }
+
+  /** Drops a reservation without recording anything (upstream 5xx, client abort). */
+  async release(
+    identity: Identity | ResolvedSubject,
+    reservationId: string,
+    opts: { opId?: string } = {},
+  ): Promise<void> {
+    await this.recordOp(identity, [], opts.opId, reservationId);
+  }
+
+  /** Post-hoc usage: counted on every counter and kept for the ledger, never rejected. Gauges may go down. */
+  async record(
+    identity: Identity | ResolvedSubject,
+    records: UsageRecord[],
+    opts: { opId?: string; events?: UsageEventRecord[] } = {},
+  ): Promise<RecordResult> {
+    return this.recordOp(identity, records, opts.opId, null, opts.events);
+  }
+
+  private async recordOp(
+    identity: Identity | ResolvedSubject,
+    records: UsageRecord[],
+    opId: string | undefined,
+    settleId: string | null,
+    events?: UsageEventRecord[],
+  ): Promise<RecordResult> {
+    const subject = 'tag' in identity ? identity : this.resolve(identity);
+    const now = this.now();
+    const usage = expandUsage(
+      this.config,
+      this.prices,
+      { tenantId: subject.tenantId, userId: subject.userId },
+      records,
+      now,
+    );
+    const op: ApplyOp = {
+      ...this.baseOp(subject, now),
+      opId: opId ?? randomUUID(),
+      mode: 'record',
+      amounts: usage.amounts,
+      usage: usage.deltas,
+    };
+    if (settleId) op.settle = { id: settleId };
+    if (events && events.length > 0) op.events = events;
+    const result = await this.seeded(subject, () => this.store.apply(op));
+    const applied = result.status === 'applied';
+    return {
+      counters: applied ? result.counters : [],
+      thresholds: applied ? result.crossed : [],
+      unpriced: usage.unpriced,
+      costPico: usage.costPico,
+      duplicate: result.status === 'duplicate',
+    };
+  }
+
+  /** Raw counters and effective limits of every meter for this subject. */
+  async counters(
+    identity: Identity | ResolvedSubject,
+  ): Promise<{ subject: ResolvedSubject; counters: CounterState[] }> {
+    const subject = 'tag' in identity ? identity : this.resolve(identity);
+    const now = this.now();
+    const base = this.baseOp(subject, now);
+    const result = await this.seeded(subject, () =>
+      this.store.read({
+        tag: base.tag,
+        now,
+        scopes: base.scopes,
+        windows: base.windows,
+        limits: base.limits,
+        meters: Object.keys(this.config.meters),
+        seed: base.seed,
+      }),
+    );
+    return { subject, counters: result.counters };
+  }
+
+  /** Real-time quota status in the `/usage/quota` shape. */
+  async status(identity: Identity | ResolvedSubject): Promise<QuotaStatus> {
+    const { subject, counters } = await this.counters(identity);
+    const quotas: QuotaStatus['quotas'] = {};
+    const userQuotas: QuotaStatus['userQuotas'] = {};
+    let anyExceeded = false;
+    for (const c of counters) {
+      const target = c.scope === subject.owner.scope && c.id === subject.owner.id ? quotas : userQuotas;
+      (target[c.meter] ??= {})[c.period] = quotaLine(c);
+      if (c.limit >= 0 && c.used >= c.limit) anyExceeded = true;
+    }
+    return {
+      plan: subject.plan,
+      subject: { tenantId: subject.tenantId, userId: subject.userId },
+      quotas,
+      userQuotas,
+      anyExceeded,
+    };
+  }
+
+  /** Whether `amount` more of `meter` would fit, without consuming. `remaining` is the smallest over every applicable limit. */
+  async check(
+    identity: Identity | ResolvedSubject,
+    meter: string,
+    amount: number,
+  ): Promise<{ allowed: boolean; remaining: number | null }> {
+    if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    const { counters } = await this.counters(identity);
+    let remaining: number | null = null;
+    for (const c of counters) {
+      if (c.meter !== meter || c.limit < 0) continue;
+      const left = Math.max(0, c.limit - c.used);
+      remaining = remaining === null ? left : Math.min(remaining, left);
+    }
+    return { allowed: remaining === null || amount <= remaining, remaining };
+  }
+
+  /** Sets (or with `limit: null` removes) a custom limit for one tenant or user, effective at once everywhere. */
+  async setOverride(
+    target: { scope: 'tenant' | 'user'; id: string; tenantId?: string | null },
+    meter: string,
+    period: Period,
+    limit: number | null,
+  ): Promise<void> {
+    if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    if (limit !== null && (!Number.isSafeInteger(limit) || limit < -1)) {
+      throw new InvalidUsageError('limit must be an integer >= -1 (-1 = unlimited)');
+    }
+    const { tag, ref } = overrideTarget(target);
+    await this.store.setOverride(tag, { ...ref, meter, period, limit });
+    const identity: Identity =
+      ref.scope === 'tenant' ? { tenantId: ref.id } : { tenantId: target.tenantId ?? null, userId: ref.id };
+    const event: UsageEventRecord = {
+      type: 'override_set',
+      tenantId: identity.tenantId ?? null,
+      userId: identity.userId ?? null,
+      meter,
+      period,
+      details: { scope: ref.scope, id: ref.id, limit },
+      occurredAt: this.now(),
+    };
+    await this.record(identity, [], { events: [event] });
+  }
+}
+
+function emptyViolation(subject: ResolvedSubject): Violation {
+  return {
+    scope: subject.owner.scope,
+    id: subject.owner.id,
+    meter: 'requests',
+    period: 'total',
+    periodKey: '0',
+    limit: 0,
+    used: 0,
+    resetsAt: null,
+  };
+}

@@ -1,0 +1,24 @@
+// Exact money: USD decimal strings <-> integer pico-dollars (10^-12 USD) as bigint, never floats.
+
+const PICO_PER_USD = 1_000_000_000_000n;
+const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
+
+/** Parses a non-negative USD decimal with at most `maxDecimals` decimals into pico-dollars. */
+export function usdToPico(value: string, maxDecimals = 12): bigint {
+  const m = DECIMAL.exec(value.trim());
+  if (!m) throw new RangeError(`"${value}" is not a non-negative decimal number`);
+  const frac = m[2] ?? '';
+  if (frac.length > maxDecimals) throw new RangeError(`"${value}" has more than ${maxDecimals} decimals`);
+  return BigInt(m[1]!) * PICO_PER_USD + BigInt(frac.padEnd(12, '0'));
+}
+
+/** Formats pico-dollars as a USD decimal string with at least 6 decimals and no trailing noise. */
+export function picoToUsd(pico: bigint | number | string): string {
+  let v = BigInt(pico);
+  const negative = v < 0n;
+  if (negative) v = -v;
+  const whole = v / PICO_PER_USD;
+  let frac = (v % PICO_PER_USD).toString().padStart(12, '0');
+  frac = frac.replace(/0+$/, '').padEnd(6, '0');
+  return `${negative ? '-' : ''}${whole}.${frac}`;
+}

@@ -1,0 +1,201 @@
+// The CounterStore contract: the few atomic operations the quota engine needs from a backend.
+//
+// Every operation is scoped to one shard `tag` (the tenant, or the user when there is none): all
+// state an operation touches lives under that tag, so a Redis Cluster runs each one in one slot.
+import type { Period, PeriodWindow } from './periods';
+
+export type Scope = 'tenant' | 'user';
+
+/** One quota owner inside a shard: the tenant, or a user (alone, or capped inside a tenant). */
+export interface ScopeRef {
+  scope: Scope;
+  id: string;
+}
+
+/** A plan limit before overrides. `limit` -1 = unlimited (counted, never blocks). */
+export interface LimitSpec extends ScopeRef {
+  meter: string;
+  period: Period;
+  limit: number;
+}
+
+/** One counter after an operation: what headers, 429 bodies and `/usage/quota` are built from. */
+export interface CounterState extends ScopeRef {
+  meter: string;
+  period: Period;
+  periodKey: string;
+  /** Effective limit (override if set, else plan). -1 = unlimited. */
+  limit: number;
+  used: number;
+  resetsAt: number | null;
+}
+
+/** A threshold (percent of a limit) crossed for the first time in its period. */
+export interface ThresholdCrossing extends ScopeRef {
+  meter: string;
+  period: Period;
+  periodKey: string;
+  threshold: number;
+  limit: number;
+  used: number;
+  resetsAt: number | null;
+}
+
+/** A ledger delta kept unflushed in the store until the flusher claims it. */
+export interface UsageDelta {
+  tenantId: string | null;
+  userId: string | null;
+  meter: string;
+  model: string | null;
+  /** Start of the UTC hour the usage happened in, epoch ms. */
+  bucketStart: number;
+  amount: number;
+  /** Exact cost of this delta in pico-dollars, as a decimal integer string. */
+  costPico: string;
+  /** True when the amount was estimated rather than reported by the provider. */
+  estimated?: boolean;
+}
+
+/** A notable event, written to `usage_events` by the flusher (never on the request path). */
+export interface UsageEventRecord {
+  type: 'quota_exceeded' | 'threshold' | 'override_set' | 'store_degraded';
+  tenantId: string | null;
+  userId: string | null;
+  meter: string | null;
+  period: Period | null;
+  details: Record<string, unknown>;
+  occurredAt: number;
+}
+
+export interface MeterAmount {
+  meter: string;
+  amount: number;
+}
+
+export interface ApplyOp {
+  /** Unique id: a store applies an id at most once (retries and fail-open replays change nothing). */
+  opId: string;
+  tag: string;
+  now: number;
+  /** `enforce`: all-or-nothing against every effective limit. `record`: always applies (settlement, post-hoc usage). */
+  mode: 'enforce' | 'record';
+  /** Owners whose counters this op touches (the quota owner, and the user when capped inside a tenant). */
+  scopes: ScopeRef[];
+  /** The current window of every period (all five), so overrides on any period apply. */
+  windows: PeriodWindow[];
+  /** Plan limits for the meters this op touches, per scope. */
+  limits: LimitSpec[];
+  /** Added to every counter of every scope for these meters. */
+  amounts: MeterAmount[];
+  /** Held like `amounts`, remembered under `id` until settled or `expiresAt`. */
+  reserve?: { id: string; expiresAt: number; amounts: MeterAmount[] };
+  /** Undo this reservation first (if it is still held), then apply `amounts` as actual usage. */
+  settle?: { id: string };
+  /** Ledger deltas, kept iff the op applies. */
+  usage: UsageDelta[];
+  /** Ledger deltas and events kept iff an `enforce` op is rejected (the `rejected` meter). */
+  onReject?: { usage: UsageDelta[]; events: UsageEventRecord[] };
+  /** Events kept iff the op applies. */
+  events?: UsageEventRecord[];
+  /** Percent thresholds to report the first crossing of. */
+  warnAt: number[];
+  /** `auto`: no baseline source, an unseeded shard is marked seeded at once; `required`: answer `needs-seed`. */
+  seed: 'auto' | 'required';
+}
+
+export type ApplyResult =
+  | { status: 'applied'; counters: CounterState[]; crossed: ThresholdCrossing[] }
+  | { status: 'rejected'; violations: CounterState[]; counters: CounterState[] }
+  /** The op id was applied (or rejected) before; nothing changed now. */
+  | { status: 'duplicate'; outcome: 'applied' | 'rejected' }
+  /** The shard's state was lost (or never existed) and must be seeded from the ledger first. */
+  | { status: 'needs-seed' };
+
+export interface ReadOp {
+  tag: string;
+  now: number;
+  scopes: ScopeRef[];
+  windows: PeriodWindow[];
+  limits: LimitSpec[];
+  /** Meters to report; counters exist for every (scope, meter, period) with an effective limit. */
+  meters: string[];
+  seed: 'auto' | 'required';
+}
+
+export type ReadResult = { status: 'ok'; counters: CounterState[] } | { status: 'needs-seed' };
+
+export interface OverrideEntry extends ScopeRef {
+  meter: string;
+  period: Period;
+  /** New limit, -1 = unlimited; null removes the override. */
+  limit: number | null;
+}
+
+export interface SeedOp {
+  tag: string;
+  now: number;
+  /** Counter values for the current windows, from the ledger. */
+  counters: Array<ScopeRef & { meter: string; window: PeriodWindow; used: number }>;
+  /** Durable overrides to restore. */
+  overrides: OverrideEntry[];
+}
+
+/** Unflushed usage claimed by a flusher under `batchId`; kept in the store until acknowledged. */
+export interface ClaimedBatch {
+  batchId: string;
+  tag: string;
+  claimedAt: number;
+  usage: UsageDelta[];
+  events: UsageEventRecord[];
+}
+
+export interface ClaimOptions {
+  now: number;
+  /** At most this many shards per call. */
+  maxTags: number;
+  /** Batches claimed longer ago than this (by a flusher that died) are handed out again, same batch id. */
+  staleAfterMs: number;
+}
+
+/**
+ * The backend contract. Every method is atomic as a whole with respect to the others on the same
+ * tag. `MemoryStore` and `RedisStore` both pass the exported contract suite (`@tollgate/core/testing`).
+ */
+export interface CounterStore {
+  /**
+   * In one atomic step: (1) answer `needs-seed` if the shard is unseeded (see `seed`); (2) release
+   * expired reservations; (3) answer `duplicate` if `opId` was seen within the dedup window;
+   * (4) undo `settle`'s reservation; (5) resolve every effective limit (override, else plan) for
+   * each scope × meter × period; (6) in `enforce` mode, if any counter would pass its limit
+   * (used + amount > limit, limit >= 0, amount > 0), change nothing but the `onReject` deltas and
+   * answer `rejected` with the violated counters; (7) otherwise add the amounts (and reservation),
+   * keep the usage deltas and events, and report thresholds crossed for the first time.
+   */
+  apply(op: ApplyOp): Promise<ApplyResult>;
+  /** Current counters and effective limits (releases expired reservations first). */
+  read(op: ReadOp): Promise<ReadResult>;
+  /** Sets counters and restores overrides of an unseeded shard, then marks it seeded. A no-op (false) if already seeded. */
+  seed(op: SeedOp): Promise<boolean>;
+  /** Sets or removes an override; read by every later `apply`/`read` on the shard. */
+  setOverride(tag: string, entry: OverrideEntry): Promise<void>;
+  /** Claims unflushed usage (and re-issues stale claims). Usage applied after a claim goes to a later batch. */
+  claim(opts: ClaimOptions): Promise<ClaimedBatch[]>;
+  /** Forgets acknowledged batches (after their ledger commit). Acknowledging twice is harmless. */
+  ack(batches: ReadonlyArray<Pick<ClaimedBatch, 'batchId' | 'tag'>>): Promise<void>;
+  /** Resolves when the store answers. */
+  ping(): Promise<void>;
+  /** Releases timers and connections the store owns (not the caller's client). */
+  close(): Promise<void>;
+}
+
+const STORE_METHODS = ['apply', 'read', 'seed', 'setOverride', 'claim', 'ack', 'ping', 'close'] as const;
+
+/** Rejects, at construction time, an object that is not a CounterStore. */
+export function assertCounterStore(store: unknown): asserts store is CounterStore {
+  const missing = STORE_METHODS.filter(
+    (m) => typeof (store as Record<string, unknown> | null | undefined)?.[m] !== 'function',
+  );
+  if (missing.length > 0) {
+    throw new TypeError(`store is not a Tollgate CounterStore: missing ${missing.join(', ')}()`);
+  }
+}

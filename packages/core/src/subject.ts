@@ -1,0 +1,96 @@
+// Who a call's quotas belong to: the shard tag, the quota owner, the optional user cap, and the plan.
+import type { TollgateConfig, LimitTable } from './config';
+import { ErrorCode, TollgateError } from './errors';
+import type { LimitSpec, ScopeRef } from './store';
+import type { Period } from './periods';
+
+export interface Identity {
+  tenantId?: string | null;
+  userId?: string | null;
+  /** Plan (tier) name; unknown or missing plans use `defaultPlan`. */
+  plan?: string | null;
+}
+
+export interface ResolvedSubject {
+  tenantId: string | null;
+  userId: string | null;
+  plan: string;
+  /** True when the identity named a plan the config does not have. */
+  unknownPlan: boolean;
+  /** Shard tag: every counter of this subject lives under it (one Redis Cluster slot). */
+  tag: string;
+  owner: ScopeRef;
+  /** Per-user cap inside the tenant, when the plan has `userLimits`. */
+  userCap: ScopeRef | null;
+  scopes: ScopeRef[];
+  limits: LimitSpec[];
+}
+
+// Ids become Redis key parts and ledger values: no control characters.
+// eslint-disable-next-line no-control-regex
+const ID = /^[^\u0000-\u001f\u007f]{1,256}$/;
+
+function checkId(kind: string, id: string | null | undefined): string | null {
+  if (id === undefined || id === null || id === '') return null;
+  if (!ID.test(id))
+    throw new TollgateError(ErrorCode.InvalidUsage, `${kind} must be 1-256 printable characters`);
+  return id;
+}
+
+function limitSpecs(scope: ScopeRef, table: LimitTable | undefined): LimitSpec[] {
+  const out: LimitSpec[] = [];
+  for (const [meter, periods] of Object.entries(table ?? {})) {
+    for (const [period, limit] of Object.entries(periods)) {
+      out.push({ scope: scope.scope, id: scope.id, meter, period: period as Period, limit: limit as number });
+    }
+  }
+  return out;
+}
+
+export function resolveSubject(config: TollgateConfig, identity: Identity): ResolvedSubject {
+  const tenantId = checkId('tenantId', identity.tenantId);
+  const userId = checkId('userId', identity.userId);
+  const named = identity.plan ?? null;
+  const known = named !== null && Object.prototype.hasOwnProperty.call(config.plans, named);
+  const plan = known ? named : config.defaultPlan;
+  let owner: ScopeRef;
+  let userCap: ScopeRef | null = null;
+  if (config.subject === 'tenant' && tenantId) {
+    owner = { scope: 'tenant', id: tenantId };
+    if (userId && config.userLimits[plan]) userCap = { scope: 'user', id: userId };
+  } else if (userId) {
+    owner = { scope: 'user', id: userId };
+  } else if (tenantId) {
+    owner = { scope: 'tenant', id: tenantId };
+  } else {
+    throw new TollgateError(ErrorCode.NoIdentity, 'a subject needs a tenantId or a userId');
+  }
+  const tag = owner.scope === 'tenant' ? `t:${owner.id}` : `u:${owner.id}`;
+  const scopes = userCap ? [owner, userCap] : [owner];
+  const limits = [
+    ...limitSpecs(owner, config.plans[plan]?.limits),
+    ...(userCap ? limitSpecs(userCap, config.userLimits[plan]) : []),
+  ];
+  return {
+    tenantId,
+    userId,
+    plan,
+    unknownPlan: named !== null && !known,
+    tag,
+    owner,
+    userCap,
+    scopes,
+    limits,
+  };
+}
+
+/** The shard tag and scope an override target lives under. */
+export function overrideTarget(target: { scope: 'tenant' | 'user'; id: string; tenantId?: string | null }): {
+  tag: string;
+  ref: ScopeRef;
+} {
+  if (target.scope === 'tenant') return { tag: `t:${target.id}`, ref: { scope: 'tenant', id: target.id } };
+  // A user's cap lives in its tenant's shard; a user with no tenant owns its own shard.
+  const tag = target.tenantId ? `t:${target.tenantId}` : `u:${target.id}`;
+  return { tag, ref: { scope: 'user', id: target.id } };
+}

@@ -1,0 +1,349 @@
+// The store contract suite: every CounterStore (MemoryStore, RedisStore, yours) must pass it unchanged.
+/// <reference types="jest" />
+import { parseConfig, type TollgateConfigInput } from '../config';
+import { QuotaEngine, type BaselineSource } from '../engine';
+import type { ClaimedBatch, CounterStore, UsageDelta } from '../store';
+
+export interface ContractStoreFactory {
+  /** Suite title, e.g. `MemoryStore` or `RedisStore (cluster)`. */
+  name: string;
+  /** A fresh, empty store (own key prefix or instance) for one test. */
+  create: () => Promise<CounterStore>;
+  /** Called after each test with the store it created. Defaults to `store.close()`. */
+  destroy?: (store: CounterStore) => Promise<void>;
+}
+
+const DAY = 86_400_000;
+
+export const CONTRACT_CONFIG: TollgateConfigInput = {
+  subject: 'tenant',
+  timezone: 'UTC',
+  defaultPlan: 'free',
+  warnAt: [50, 100],
+  meters: { storage_bytes: { kind: 'gauge' } },
+  plans: {
+    free: {
+      limits: {
+        requests: { day: 5 },
+        tokens: { day: 5000 },
+        storage_bytes: { total: 1000 },
+      },
+    },
+    burst: { limits: { requests: { minute: 2, day: 100 } } },
+    big: { limits: { requests: { day: 100 } } },
+    pro: { limits: { requests: { day: -1 }, tokens: { day: -1 } } },
+    capped: { limits: { requests: { day: 10 } } },
+  },
+  userLimits: { capped: { requests: { day: 3 } } },
+  pricing: { 'demo-model': { input: '1.00', output: '2.00' } },
+};
+
+/** A controllable clock that starts at the real time and only moves forward (Redis TTLs stay in the future). */
+export class TestClock {
+  private offset = 0;
+  now = (): number => Date.now() + this.offset;
+  advance(ms: number): void {
+    this.offset += ms;
+  }
+  /** Moves to just after the next UTC midnight. */
+  toNextDay(): void {
+    const n = this.now();
+    this.offset += DAY - (n % DAY) + 1000;
+  }
+}
+
+let counter = 0;
+function uniqueId(prefix: string): string {
+  counter += 1;
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter}`;
+}
+
+function sumUsage(batches: ClaimedBatch[], meter: string): number {
+  return batches
+    .flatMap((b) => b.usage)
+    .filter((u: UsageDelta) => u.meter === meter)
+    .reduce((a, u) => a + u.amount, 0);
+}
+
+/** Registers the contract suite with jest (`describe`/`it` globals). */
+export function storeContractSuite(factory: ContractStoreFactory): void {
+  describe(`CounterStore contract: ${factory.name}`, () => {
+    let store: CounterStore;
+    let clock: TestClock;
+    const config = parseConfig(CONTRACT_CONFIG);
+    const engine = (baseline?: BaselineSource) =>
+      new QuotaEngine({ store, config, now: clock.now, baseline });
+
+    beforeEach(async () => {
+      // Keep a whole day ahead so no test straddles midnight by accident.
+      clock = new TestClock();
+      if (DAY - (clock.now() % DAY) < 120_000) clock.toNextDay();
+      store = await factory.create();
+    });
+    afterEach(async () => {
+      await (factory.destroy ? factory.destroy(store) : store.close());
+    });
+
+    it('admits exactly the limit, then rejects with limit, used and resetsAt', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      const results = [];
+      for (let i = 0; i < 7; i++) results.push(await e.consume(who, { requests: 1 }));
+      expect(results.map((r) => r.admitted)).toEqual([true, true, true, true, true, false, false]);
+      const last = results[6]!;
+      if (last.admitted) throw new Error('expected a rejection');
+      expect(last.violation).toMatchObject({
+        scope: 'tenant',
+        meter: 'requests',
+        period: 'day',
+        limit: 5,
+        used: 5,
+      });
+      const nextMidnight = clock.now() - (clock.now() % DAY) + DAY;
+      expect(last.violation.resetsAt).toBe(nextMidnight);
+      const status = await e.status(who);
+      expect(status.quotas.requests?.day).toMatchObject({ limit: 5, used: 5, remaining: 0, percentage: 100 });
+      expect(status.anyExceeded).toBe(true);
+    });
+
+    it('admits exactly 100 of 1000 concurrent consumes at a limit of 100', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'big' };
+      const results = await Promise.all(Array.from({ length: 1000 }, () => e.consume(who, { requests: 1 })));
+      expect(results.filter((r) => r.admitted).length).toBe(100);
+      const status = await e.status(who);
+      expect(status.quotas.requests?.day?.used).toBe(100);
+    });
+
+    it('is all-or-nothing across limits: a rejection by one consumes nothing on the others', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const alice = { tenantId, userId: 'alice', plan: 'capped' };
+      const bob = { tenantId, userId: 'bob', plan: 'capped' };
+      for (let i = 0; i < 3; i++) expect((await e.consume(alice, { requests: 1 })).admitted).toBe(true);
+      const rejected = await e.consume(alice, { requests: 1 });
+      expect(rejected.admitted).toBe(false);
+      if (!rejected.admitted)
+        expect(rejected.violation).toMatchObject({ scope: 'user', id: 'alice', limit: 3, used: 3 });
+      const status = await e.status(alice);
+      expect(status.quotas.requests?.day?.used).toBe(3);
+      expect(status.userQuotas.requests?.day?.used).toBe(3);
+      // The tenant still has room for bob.
+      expect((await e.consume(bob, { requests: 1 })).admitted).toBe(true);
+      expect((await e.status(bob)).quotas.requests?.day?.used).toBe(4);
+    });
+
+    it('checks every period at once: a minute limit rejects without touching the day counter', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'burst' };
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      const third = await e.consume(who, { requests: 1 });
+      expect(third.admitted).toBe(false);
+      if (!third.admitted) expect(third.violation).toMatchObject({ period: 'minute', limit: 2, used: 2 });
+      expect((await e.status(who)).quotas.requests?.day?.used).toBe(2);
+      clock.advance(60_000);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      expect((await e.status(who)).quotas.requests?.day?.used).toBe(3);
+    });
+
+    it('resets counters when the period rolls over', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      for (let i = 0; i < 5; i++) await e.consume(who, { requests: 1 });
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(false);
+      clock.toNextDay();
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      expect((await e.status(who)).quotas.requests?.day?.used).toBe(1);
+    });
+
+    it('never blocks an unlimited (-1) limit but still counts it', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'pro' };
+      for (let i = 0; i < 20; i++) expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      const line = (await e.status(who)).quotas.requests?.day;
+      expect(line).toMatchObject({ limit: -1, used: 20, remaining: null, percentage: 0 });
+    });
+
+    it('reserves against a budget under concurrency and settles or releases the difference exactly', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      const admissions = await Promise.all(
+        Array.from({ length: 10 }, () => e.consume(who, {}, { reserve: { tokens: 1000 } })),
+      );
+      const admitted = admissions.filter((a) => a.admitted);
+      expect(admitted.length).toBe(5);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(5000);
+      const ids = admitted.map((a) => (a.admitted ? a.reservationId! : ''));
+      await e.settle(who, ids[0]!, [
+        { meter: 'input_tokens', amount: 150, model: 'demo-model' },
+        { meter: 'output_tokens', amount: 50, model: 'demo-model' },
+      ]);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(4200);
+      await e.release(who, ids[1]!);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(3200);
+      // Settling the same reservation again undoes nothing more.
+      await e.release(who, ids[1]!);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(3200);
+    });
+
+    it('releases a reservation that is never settled once it expires', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      const a = await e.consume(who, {}, { reserve: { tokens: 4000 }, reservationTtlMs: 30_000 });
+      expect(a.admitted).toBe(true);
+      expect((await e.consume(who, {}, { reserve: { tokens: 2000 } })).admitted).toBe(false);
+      clock.advance(31_000);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(0);
+      expect((await e.consume(who, {}, { reserve: { tokens: 2000 } })).admitted).toBe(true);
+    });
+
+    it('applies overrides at once, on any period, and removes them', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const who = { tenantId, plan: 'free' };
+      await e.setOverride({ scope: 'tenant', id: tenantId }, 'requests', 'day', 2);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(false);
+      await e.setOverride({ scope: 'tenant', id: tenantId }, 'requests', 'day', -1);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      // A period the plan does not limit counts from when its override is set.
+      await e.setOverride({ scope: 'tenant', id: tenantId }, 'requests', 'hour', 1);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      const r = await e.consume(who, { requests: 1 });
+      expect(r.admitted).toBe(false);
+      if (!r.admitted) expect(r.violation).toMatchObject({ period: 'hour', limit: 1, used: 1 });
+      await e.setOverride({ scope: 'tenant', id: tenantId }, 'requests', 'hour', null);
+      await e.setOverride({ scope: 'tenant', id: tenantId }, 'requests', 'day', null);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true); // day: 5 of the plan's 5
+      const back = await e.consume(who, { requests: 1 });
+      expect(back.admitted).toBe(false);
+      if (!back.admitted) expect(back.violation).toMatchObject({ period: 'day', limit: 5 });
+    });
+
+    it('lets a gauge go down and enforces its total limit', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      await e.record(who, [{ meter: 'storage_bytes', amount: 700 }]);
+      await e.record(who, [{ meter: 'storage_bytes', amount: -300 }]);
+      expect((await e.status(who)).quotas.storage_bytes?.total).toMatchObject({
+        used: 400,
+        limit: 1000,
+        resetsAt: null,
+      });
+      expect((await e.consume(who, { storage_bytes: 700 })).admitted).toBe(false);
+      expect((await e.consume(who, { storage_bytes: 600 })).admitted).toBe(true);
+    });
+
+    it('applies an operation id at most once', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      const first = await e.consume(who, { requests: 1 }, { opId: 'op-1' });
+      const again = await e.consume(who, { requests: 1 }, { opId: 'op-1' });
+      expect(first).toMatchObject({ admitted: true, duplicate: false });
+      expect(again).toMatchObject({ admitted: true, duplicate: true });
+      await e.record(who, [{ meter: 'storage_bytes', amount: 10 }], { opId: 'op-2' });
+      const dup = await e.record(who, [{ meter: 'storage_bytes', amount: 10 }], { opId: 'op-2' });
+      expect(dup.duplicate).toBe(true);
+      const status = await e.status(who);
+      expect(status.quotas.requests?.day?.used).toBe(1);
+      expect(status.quotas.storage_bytes?.total?.used).toBe(10);
+    });
+
+    it('reports each threshold once per period', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'big' };
+      const crossed: number[] = [];
+      for (let i = 0; i < 100; i++) {
+        const a = await e.consume(who, { requests: 1 });
+        if (a.admitted) crossed.push(...a.thresholds.map((t) => t.threshold));
+      }
+      expect(crossed).toEqual([50, 100]);
+      await e.consume(who, { requests: 1 });
+      clock.toNextDay();
+      const again: number[] = [];
+      for (let i = 0; i < 50; i++) {
+        const a = await e.consume(who, { requests: 1 });
+        if (a.admitted) again.push(...a.thresholds.map((t) => t.threshold));
+      }
+      expect(again).toEqual([50]);
+    });
+
+    it('hands unflushed usage to one claim, re-issues a stale claim under the same batch id, forgets it once acked', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), userId: 'u1', plan: 'free' };
+      for (let i = 0; i < 3; i++) await e.consume(who, { requests: 1 });
+      await e.record(who, [{ meter: 'input_tokens', amount: 1000, model: 'demo-model' }]);
+      for (let i = 0; i < 3; i++) await e.consume(who, { requests: 1 }); // the 6th is rejected
+      const now = clock.now();
+      const first = (await store.claim({ now, maxTags: 1000, staleAfterMs: 60_000 })).filter(
+        (b) => b.tag === `t:${who.tenantId}`,
+      );
+      expect(first.length).toBe(1);
+      expect(sumUsage(first, 'requests')).toBe(5);
+      expect(sumUsage(first, 'rejected')).toBe(1);
+      expect(sumUsage(first, 'input_tokens')).toBe(1000);
+      expect(sumUsage(first, 'tokens')).toBe(1000);
+      const tokenRow = first[0]!.usage.find((u) => u.meter === 'input_tokens')!;
+      expect(tokenRow).toMatchObject({
+        tenantId: who.tenantId,
+        userId: 'u1',
+        model: 'demo-model',
+        costPico: '1000000000',
+      });
+      expect(first[0]!.usage.find((u) => u.meter === 'tokens')!.costPico).toBe('0');
+      // Nothing new: the next claim has nothing for this tag.
+      const none = (await store.claim({ now, maxTags: 1000, staleAfterMs: 60_000 })).filter(
+        (b) => b.tag === `t:${who.tenantId}`,
+      );
+      expect(none).toEqual([]);
+      // Usage arriving after the claim lands in a later batch.
+      await e.record(who, [{ meter: 'output_tokens', amount: 7 }]);
+      clock.advance(61_000);
+      const later = (await store.claim({ now: clock.now(), maxTags: 1000, staleAfterMs: 60_000 })).filter(
+        (b) => b.tag === `t:${who.tenantId}`,
+      );
+      const stale = later.find((b) => b.batchId === first[0]!.batchId);
+      expect(stale).toBeDefined();
+      expect(sumUsage([stale!], 'requests')).toBe(5);
+      const fresh = later.filter((b) => b.batchId !== first[0]!.batchId);
+      expect(sumUsage(fresh, 'output_tokens')).toBe(7);
+      await store.ack(later);
+      await store.ack(later);
+      clock.advance(61_000);
+      const after = (await store.claim({ now: clock.now(), maxTags: 1000, staleAfterMs: 60_000 })).filter(
+        (b) => b.tag === `t:${who.tenantId}`,
+      );
+      expect(after).toEqual([]);
+    });
+
+    it('rebuilds a lost shard from the baseline before admitting anything', async () => {
+      const calls: string[] = [];
+      const e = engine({
+        used: async (q) => {
+          calls.push(`${q.scope}:${q.meter}:${q.period}`);
+          return q.meter === 'requests' && q.period === 'day' ? 5 : 0;
+        },
+      });
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      const results = await Promise.all([e.consume(who, { requests: 1 }), e.consume(who, { requests: 1 })]);
+      expect(results.map((r) => r.admitted)).toEqual([false, false]);
+      expect(calls.filter((c) => c === 'tenant:requests:day').length).toBe(1);
+      expect((await e.status(who)).quotas.requests?.day?.used).toBe(5);
+      expect(
+        await store.seed({ tag: `t:${who.tenantId}`, now: clock.now(), counters: [], overrides: [] }),
+      ).toBe(false);
+    });
+
+    it('answers check without consuming, with the smallest remaining over every limit', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const who = { tenantId, userId: 'carol', plan: 'capped' };
+      await e.consume(who, { requests: 1 });
+      expect(await e.check(who, 'requests', 2)).toEqual({ allowed: true, remaining: 2 });
+      expect(await e.check(who, 'requests', 3)).toEqual({ allowed: false, remaining: 2 });
+      expect((await e.status(who)).quotas.requests?.day?.used).toBe(1);
+    });
+  });
+}

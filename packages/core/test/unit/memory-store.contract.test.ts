@@ -1,0 +1,4 @@
+import { MemoryStore } from '../../src';
+import { storeContractSuite } from '../../src/testing';
+
+storeContractSuite({ name: 'MemoryStore', create: async () => new MemoryStore() });
