@@ -10,3 +10,4 @@ export * from './subject';
 export * from './usage';
 export * from './engine';
 export * from './memory-store';
+export * from './identity-headers';
