@@ -182,7 +182,7 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
     issues.push({ path: 'timezone', message: `unknown IANA timezone "${raw.timezone}"` });
   if (Object.keys(raw.plans).length === 0)
     issues.push({ path: 'plans', message: 'at least one plan is required' });
-  if (!(raw.defaultPlan in raw.plans)) {
+  else if (!(raw.defaultPlan in raw.plans)) {
     issues.push({
       path: 'defaultPlan',
       message: `"${raw.defaultPlan}" is not one of the plans (${Object.keys(raw.plans).join(', ')})`,
