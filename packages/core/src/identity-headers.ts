@@ -23,15 +23,22 @@ export interface ForwardedIdentity {
 
 function payload(timestamp: number, id: ForwardedIdentity): string {
   // Newline-separated so no value can shift into another's position (values never contain newlines).
-  return [timestamp, id.userId ?? '', id.tenantId ?? '', id.tier ?? '', id.email ?? '', id.role ?? ''].join('\n');
+  return [timestamp, id.userId ?? '', id.tenantId ?? '', id.tier ?? '', id.email ?? '', id.role ?? ''].join(
+    '\n',
+  );
 }
 
-export function signIdentity(secret: string, id: ForwardedIdentity, timestamp = Math.floor(Date.now() / 1000)): string {
+export function signIdentity(
+  secret: string,
+  id: ForwardedIdentity,
+  timestamp = Math.floor(Date.now() / 1000),
+): string {
   const mac = createHmac('sha256', secret).update(payload(timestamp, id)).digest('hex');
   return `t=${timestamp},v1=${mac}`;
 }
 
-export type SignatureCheck = { ok: true } | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' };
+export type SignatureCheck =
+  { ok: true } | { ok: false; reason: 'missing' | 'malformed' | 'stale' | 'mismatch' };
 
 /** Verifies a signature header; `maxAgeSeconds` bounds replay of a captured header. */
 export function verifyIdentitySignature(
@@ -48,5 +55,7 @@ export function verifyIdentitySignature(
   if (Math.abs(now - timestamp) > (options.maxAgeSeconds ?? 300)) return { ok: false, reason: 'stale' };
   const expected = createHmac('sha256', secret).update(payload(timestamp, id)).digest();
   const given = Buffer.from(m[2]!, 'hex');
-  return given.length === expected.length && timingSafeEqual(given, expected) ? { ok: true } : { ok: false, reason: 'mismatch' };
+  return given.length === expected.length && timingSafeEqual(given, expected)
+    ? { ok: true }
+    : { ok: false, reason: 'mismatch' };
 }

@@ -64,24 +64,80 @@ pricing:
   });
 
   const bad: Array<[string, unknown, RegExp]> = [
-    ['a negative limit other than -1', { plans: { free: { limits: { tokens: { day: -5 } } } } }, /plans\.free\.limits\.tokens\.day: must be an integer >= -1/],
-    ['a non-integer limit', { plans: { free: { limits: { tokens: { day: 1.5 } } } } }, /plans\.free\.limits\.tokens\.day: must be an integer >= -1/],
-    ['a limit on an unknown meter', { plans: { free: { limits: { widgets: { day: 5 } } } } }, /plans\.free\.limits\.widgets: unknown meter "widgets"/],
-    ['an unknown period', { plans: { free: { limits: { tokens: { week: 5 } } } } }, /plans\.free\.limits\.tokens\.week: unknown period "week"/],
-    ['an unknown defaultPlan', { ...base, defaultPlan: 'gold' }, /defaultPlan: "gold" is not one of the plans/],
-    ['a bad timezone', { ...base, timezone: 'Mars/Olympus' }, /timezone: unknown IANA timezone "Mars\/Olympus"/],
-    ['a price with 7 decimals', { ...base, pricing: { x: { input: '0.1234567', output: '1' } } }, /pricing\.x\.input: must be a non-negative decimal string with at most 6 decimals/],
-    ['a negative price', { ...base, pricing: { x: { input: '-1', output: '1' } } }, /pricing\.x\.input: must be a non-negative decimal/],
-    ['a price given as a number', { ...base, pricing: { x: { input: 2.5, output: '1' } } }, /pricing\.x\.input: must be a decimal string/],
-    ['a bad custom meter name', { ...base, meters: { 'Bad-Name': { kind: 'counter' } } }, /meters\.Bad-Name: meter names match/],
-    ['an unknown meter kind', { ...base, meters: { uploads: { kind: 'histogram' } } }, /meters\.uploads\.kind: /],
+    [
+      'a negative limit other than -1',
+      { plans: { free: { limits: { tokens: { day: -5 } } } } },
+      /plans\.free\.limits\.tokens\.day: must be an integer >= -1/,
+    ],
+    [
+      'a non-integer limit',
+      { plans: { free: { limits: { tokens: { day: 1.5 } } } } },
+      /plans\.free\.limits\.tokens\.day: must be an integer >= -1/,
+    ],
+    [
+      'a limit on an unknown meter',
+      { plans: { free: { limits: { widgets: { day: 5 } } } } },
+      /plans\.free\.limits\.widgets: unknown meter "widgets"/,
+    ],
+    [
+      'an unknown period',
+      { plans: { free: { limits: { tokens: { week: 5 } } } } },
+      /plans\.free\.limits\.tokens\.week: unknown period "week"/,
+    ],
+    [
+      'an unknown defaultPlan',
+      { ...base, defaultPlan: 'gold' },
+      /defaultPlan: "gold" is not one of the plans/,
+    ],
+    [
+      'a bad timezone',
+      { ...base, timezone: 'Mars/Olympus' },
+      /timezone: unknown IANA timezone "Mars\/Olympus"/,
+    ],
+    [
+      'a price with 7 decimals',
+      { ...base, pricing: { x: { input: '0.1234567', output: '1' } } },
+      /pricing\.x\.input: must be a non-negative decimal string with at most 6 decimals/,
+    ],
+    [
+      'a negative price',
+      { ...base, pricing: { x: { input: '-1', output: '1' } } },
+      /pricing\.x\.input: must be a non-negative decimal/,
+    ],
+    [
+      'a price given as a number',
+      { ...base, pricing: { x: { input: 2.5, output: '1' } } },
+      /pricing\.x\.input: must be a decimal string/,
+    ],
+    [
+      'a bad custom meter name',
+      { ...base, meters: { 'Bad-Name': { kind: 'counter' } } },
+      /meters\.Bad-Name: meter names match/,
+    ],
+    [
+      'an unknown meter kind',
+      { ...base, meters: { uploads: { kind: 'histogram' } } },
+      /meters\.uploads\.kind: /,
+    ],
     ['an unknown top-level key', { ...base, plan: {} }, /Unrecognized key\(s\) in object: 'plan'/],
-    ['userLimits for an unknown plan', { ...base, userLimits: { gold: { tokens: { day: 5 } } } }, /userLimits\.gold: unknown plan "gold"/],
-    ['a bad cost budget', { plans: { free: { limits: { cost: { month: '12.3456789' } } } } }, /plans\.free\.limits\.cost\.month: must be a USD amount/],
+    [
+      'userLimits for an unknown plan',
+      { ...base, userLimits: { gold: { tokens: { day: 5 } } } },
+      /userLimits\.gold: unknown plan "gold"/,
+    ],
+    [
+      'a bad cost budget',
+      { plans: { free: { limits: { cost: { month: '12.3456789' } } } } },
+      /plans\.free\.limits\.cost\.month: must be a USD amount/,
+    ],
     ['no plans at all', { plans: {} }, /plans: at least one plan is required/],
     ['a warnAt over 100', { ...base, warnAt: [80, 120] }, /warnAt\.1: must be a percentage from 1 to 100/],
     ['a bad unpricedModel policy', { ...base, unpricedModel: 'ignore' }, /unpricedModel: /],
-    ['a webhook without a usable secret', { ...base, webhooks: [{ url: 'http://127.0.0.1:9/x', secret: 'short' }] }, /webhooks\.0\.secret: must be at least 16 characters/],
+    [
+      'a webhook without a usable secret',
+      { ...base, webhooks: [{ url: 'http://127.0.0.1:9/x', secret: 'short' }] },
+      /webhooks\.0\.secret: must be at least 16 characters/,
+    ],
   ];
 
   it.each(bad)('rejects %s with exactly one ConfigError naming the path', (_name, input, message) => {

@@ -22,7 +22,12 @@ const zone = fc.constantFrom(...ZONES);
 const timed: Array<Exclude<Period, 'total'>> = ['minute', 'hour', 'day', 'month'];
 
 function wall(instantMs: number, tz: string): { day: string; hm: string } {
-  const f = new Intl.DateTimeFormat('en-GB', { timeZone: tz, hourCycle: 'h23', hour: '2-digit', minute: '2-digit' });
+  const f = new Intl.DateTimeFormat('en-GB', {
+    timeZone: tz,
+    hourCycle: 'h23',
+    hour: '2-digit',
+    minute: '2-digit',
+  });
   return { day: localDate(instantMs, tz), hm: f.format(new Date(instantMs)) };
 }
 
@@ -116,7 +121,13 @@ describe('periodWindow', () => {
   it('never resets a total window', () => {
     fc.assert(
       fc.property(instant, zone, (t, tz) => {
-        expect(periodWindow('total', t, tz)).toEqual({ period: 'total', key: '0', start: 0, resetsAt: null, expiresAt: null });
+        expect(periodWindow('total', t, tz)).toEqual({
+          period: 'total',
+          key: '0',
+          start: 0,
+          resetsAt: null,
+          expiresAt: null,
+        });
       }),
     );
     expect(PERIODS).toContain('total');

@@ -2,8 +2,14 @@ import fc from 'fast-check';
 import { PriceBook, picoToUsd, stripVersionSuffix, tokenCostPico, usdToPico, compilePrice } from '../../src';
 
 const decimal6 = fc
-  .tuple(fc.integer({ min: 0, max: 999 }), fc.integer({ min: 0, max: 999_999 }), fc.integer({ min: 0, max: 6 }))
-  .map(([whole, frac, places]) => (places === 0 ? String(whole) : `${whole}.${String(frac).padStart(6, '0').slice(0, places)}`));
+  .tuple(
+    fc.integer({ min: 0, max: 999 }),
+    fc.integer({ min: 0, max: 999_999 }),
+    fc.integer({ min: 0, max: 6 }),
+  )
+  .map(([whole, frac, places]) =>
+    places === 0 ? String(whole) : `${whole}.${String(frac).padStart(6, '0').slice(0, places)}`,
+  );
 
 /** Independent reference: cost in USD as an exact decimal string from string arithmetic on integers. */
 function referenceCostUsd(pricePerMillion: string, tokens: number): string {
@@ -28,7 +34,9 @@ describe('exact cost', () => {
     fc.assert(
       fc.property(decimal6, fc.nat(10_000_000), fc.nat(10_000_000), (price, a, b) => {
         const p = compilePrice({ input: price, output: price });
-        expect(tokenCostPico(p, 'output_tokens', a + b)).toBe(tokenCostPico(p, 'output_tokens', a) + tokenCostPico(p, 'output_tokens', b));
+        expect(tokenCostPico(p, 'output_tokens', a + b)).toBe(
+          tokenCostPico(p, 'output_tokens', a) + tokenCostPico(p, 'output_tokens', b),
+        );
       }),
     );
   });
@@ -81,7 +89,9 @@ describe('price lookup', () => {
   it('strips only date or version suffixes, for any base name', () => {
     const base = fc.stringMatching(/^[a-z][a-z0-9]{0,8}(-[a-z][a-z0-9]{0,5}){0,2}$/);
     const suffix = fc.oneof(
-      fc.date({ min: new Date('2020-01-01'), max: new Date('2030-12-31'), noInvalidDate: true }).map((d) => `-${d.toISOString().slice(0, 10)}`),
+      fc
+        .date({ min: new Date('2020-01-01'), max: new Date('2030-12-31'), noInvalidDate: true })
+        .map((d) => `-${d.toISOString().slice(0, 10)}`),
       fc.integer({ min: 20200101, max: 20301231 }).map((n) => `-${n}`),
       fc.integer({ min: 0, max: 9999 }).map((n) => `-${String(n).padStart(4, '0')}`),
       fc.constant('-latest'),
