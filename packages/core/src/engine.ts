@@ -291,6 +291,13 @@ export class QuotaEngine {
         : { admitted: false, violation: emptyViolation(subject), counters: [], duplicate: true };
     }
     if (result.status === 'rejected') {
+      const first = result.firstRejections ?? [];
+      if (first.length > 0) {
+        await this.appendEvents(
+          subject,
+          first.map((c) => counterEvent('quota_exceeded', subject, c, now)),
+        );
+      }
       return {
         admitted: false,
         violation: latestResetting(result.violations),
@@ -298,6 +305,7 @@ export class QuotaEngine {
         duplicate: false,
       };
     }
+    await this.thresholdEvents(subject, result.crossed, now);
     return {
       admitted: true,
       reservationId,
@@ -305,6 +313,33 @@ export class QuotaEngine {
       thresholds: result.crossed,
       duplicate: false,
     };
+  }
+
+  /** Threshold crossings become `threshold` events on the flush path (the store reports each once). */
+  private async thresholdEvents(
+    subject: ResolvedSubject,
+    crossed: ThresholdCrossing[],
+    now: number,
+  ): Promise<void> {
+    if (crossed.length === 0) return;
+    await this.appendEvents(
+      subject,
+      crossed.map((c) => counterEvent('threshold', subject, c, now, { threshold: c.threshold })),
+    );
+  }
+
+  /** Keeps events for the flusher (`usage_events`); rare, so one extra store call is fine. */
+  private async appendEvents(subject: ResolvedSubject, events: UsageEventRecord[]): Promise<void> {
+    const now = this.now();
+    await this.store.apply({
+      ...this.baseOp(subject, now),
+      seed: 'auto',
+      opId: randomUUID(),
+      mode: 'record',
+      amounts: [],
+      usage: [],
+      events,
+    });
   }
 
   /** Replaces a reservation with the actual usage (never rejected). Settling an expired reservation just records. */
@@ -362,6 +397,7 @@ export class QuotaEngine {
     if (events && events.length > 0) op.events = events;
     const result = await this.seeded(subject, () => this.store.apply(op));
     const applied = result.status === 'applied';
+    if (applied) await this.thresholdEvents(subject, result.crossed, now);
     return {
       counters: applied ? result.counters : [],
       thresholds: applied ? result.crossed : [],
@@ -455,6 +491,32 @@ export class QuotaEngine {
     };
     await this.record(identity, [], { events: [event] });
   }
+}
+
+function counterEvent(
+  type: 'threshold' | 'quota_exceeded',
+  subject: ResolvedSubject,
+  c: CounterState,
+  now: number,
+  extra: Record<string, unknown> = {},
+): UsageEventRecord {
+  return {
+    type,
+    tenantId: subject.tenantId,
+    userId: c.scope === 'user' ? c.id : subject.userId,
+    meter: c.meter,
+    period: c.period,
+    details: {
+      scope: c.scope,
+      id: c.id,
+      limit: c.limit,
+      used: c.used,
+      periodKey: c.periodKey,
+      resetsAt: c.resetsAt === null ? null : new Date(c.resetsAt).toISOString(),
+      ...extra,
+    },
+    occurredAt: now,
+  };
 }
 
 function emptyViolation(subject: ResolvedSubject): Violation {

@@ -55,6 +55,8 @@ interface Touched {
 }
 
 const SEP = '\u0000';
+/** Mark for "rejected by this counter in this window" beside the percent thresholds. */
+const EXCEEDED_MARK = -1;
 
 function counterKey(s: ScopeRef, meter: string, w: PeriodWindow): string {
   return [s.scope, s.id, meter, w.period, w.key].join(SEP);
@@ -223,10 +225,21 @@ export class MemoryStore implements CounterStore {
       if (violations.length > 0) {
         s.ops.set(op.opId, { value: 'rejected', expiresAt: opExpiry });
         if (op.onReject) this.keepUsage(s, op.onReject.usage, op.onReject.events);
+        const firstRejections = violations.filter((v) => {
+          const t = touched.find(
+            (x) =>
+              x.scope.scope === v.scope &&
+              x.scope.id === v.id &&
+              x.meter === v.meter &&
+              x.window.period === v.period,
+          )!;
+          return this.markOnce(s, t, EXCEEDED_MARK);
+        });
         return {
           status: 'rejected',
           violations,
           counters: touched.map((t) => this.state(t, this.value(s, t.key, now))),
+          firstRejections,
         };
       }
     }
@@ -246,14 +259,7 @@ export class MemoryStore implements CounterStore {
         for (const threshold of op.warnAt) {
           const mark = threshold * t.limit;
           if (before * 100 < mark && after * 100 >= mark) {
-            let fired = s.fired.get(t.key);
-            if (!fired) {
-              fired = { value: new Set(), expiresAt: t.window.expiresAt };
-              s.fired.set(t.key, fired);
-            }
-            if (fired.value.has(threshold)) continue;
-            fired.value.add(threshold);
-            crossed.push({ ...this.state(t, after), threshold });
+            if (this.markOnce(s, t, threshold)) crossed.push({ ...this.state(t, after), threshold });
           }
         }
       }
@@ -263,6 +269,18 @@ export class MemoryStore implements CounterStore {
     this.keepUsage(s, op.usage, op.events);
     s.ops.set(op.opId, { value: 'applied', expiresAt: opExpiry });
     return { status: 'applied', counters, crossed };
+  }
+
+  /** Marks `mark` (a threshold, or EXCEEDED_MARK) on a counter's window; true the first time only. */
+  private markOnce(s: Shard, t: Touched, mark: number): boolean {
+    let fired = s.fired.get(t.key);
+    if (!fired) {
+      fired = { value: new Set(), expiresAt: t.window.expiresAt };
+      s.fired.set(t.key, fired);
+    }
+    if (fired.value.has(mark)) return false;
+    fired.value.add(mark);
+    return true;
   }
 
   async read(op: ReadOp): Promise<ReadResult> {

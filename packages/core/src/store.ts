@@ -105,7 +105,13 @@ export interface ApplyOp {
 
 export type ApplyResult =
   | { status: 'applied'; counters: CounterState[]; crossed: ThresholdCrossing[] }
-  | { status: 'rejected'; violations: CounterState[]; counters: CounterState[] }
+  | {
+      status: 'rejected';
+      violations: CounterState[];
+      counters: CounterState[];
+      /** Violations that are the first rejection by that counter in its window (for `quota_exceeded` events). */
+      firstRejections?: CounterState[];
+    }
   /** The op id was applied (or rejected) before; nothing changed now. */
   | { status: 'duplicate'; outcome: 'applied' | 'rejected' }
   /** The shard's state was lost (or never existed) and must be seeded from the ledger first. */

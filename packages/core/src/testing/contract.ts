@@ -318,6 +318,28 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       expect(after).toEqual([]);
     });
 
+    it('keeps threshold and quota-exceeded events on the flush path, once per window', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), userId: 'u1', plan: 'free' };
+      for (let i = 0; i < 8; i++) await e.consume(who, { requests: 1 });
+      const batches = (await store.claim({ now: clock.now(), maxTags: 1000, staleAfterMs: 60_000 })).filter(
+        (b) => b.tag === `t:${who.tenantId}`,
+      );
+      const events = batches.flatMap((b) => b.events);
+      const summary = events
+        .map((ev) => `${ev.type}:${ev.meter}:${ev.period}:${String(ev.details.threshold ?? '')}`)
+        .sort();
+      expect(summary).toEqual([
+        'quota_exceeded:requests:day:',
+        'threshold:requests:day:100',
+        'threshold:requests:day:50',
+      ]);
+      const exceeded = events.find((ev) => ev.type === 'quota_exceeded')!;
+      expect(exceeded).toMatchObject({ tenantId: who.tenantId, userId: 'u1' });
+      expect(exceeded.details).toMatchObject({ scope: 'tenant', limit: 5, used: 5 });
+      await store.ack(batches);
+    });
+
     it('rebuilds a lost shard from the baseline before admitting anything', async () => {
       const calls: string[] = [];
       const e = engine({
