@@ -331,15 +331,15 @@ export class QuotaEngine {
   /** Keeps events for the flusher (`usage_events`); rare, so one extra store call is fine. */
   private async appendEvents(subject: ResolvedSubject, events: UsageEventRecord[]): Promise<void> {
     const now = this.now();
-    await this.store.apply({
+    const op: ApplyOp = {
       ...this.baseOp(subject, now),
-      seed: 'auto',
       opId: randomUUID(),
       mode: 'record',
       amounts: [],
       usage: [],
       events,
-    });
+    };
+    await this.seeded(subject, () => this.store.apply(op));
   }
 
   /** Replaces a reservation with the actual usage (never rejected). Settling an expired reservation just records. */
