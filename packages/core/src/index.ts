@@ -11,3 +11,4 @@ export * from './usage';
 export * from './engine';
 export * from './memory-store';
 export * from './identity-headers';
+export * from './extract';
