@@ -1,0 +1,257 @@
+// Turns ApplyOp/ReadOp/SeedOp into script KEYS/ARGV (flat strings, no JSON on the hot path) and replies back.
+import {
+  InvalidUsageError,
+  type ApplyOp,
+  type ApplyResult,
+  type CounterState,
+  type LimitSpec,
+  type MeterAmount,
+  type PeriodWindow,
+  type ReadOp,
+  type ReadResult,
+  type ScopeRef,
+  type SeedOp,
+  type ThresholdCrossing,
+  type UsageDelta,
+  type UsageEventRecord,
+} from '@tollgate/core';
+import { overrideField, type ShardKeys } from './keys';
+
+/** One counter an operation may touch: it is touched iff it has an effective limit (override or plan). */
+export interface Candidate {
+  scope: ScopeRef;
+  meter: string;
+  window: PeriodWindow;
+  key: string;
+  field: string;
+  plan: string;
+}
+
+/** Arguments of one script call: the key count first, then KEYS, then ARGV. */
+export type ScriptArgs = [number, ...string[]];
+
+/** Dirty members score below any claim time, so they always sort first and are always due. */
+const DIRTY_SCORE_OFFSET = 10_000_000_000_000;
+
+function int(n: number, what: string): string {
+  if (!Number.isSafeInteger(n)) throw new InvalidUsageError(`${what} must be a safe integer, got ${n}`);
+  return String(n);
+}
+
+function sumByMeter(...lists: Array<MeterAmount[] | undefined>): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const list of lists) for (const a of list ?? []) out.set(a.meter, (out.get(a.meter) ?? 0) + a.amount);
+  return out;
+}
+
+function planTable(limits: LimitSpec[]): Map<string, number> {
+  const plan = new Map<string, number>();
+  for (const l of limits) plan.set(overrideField(l, l.meter, l.period), l.limit);
+  return plan;
+}
+
+/** Every scope x meter x window, in the order MemoryStore reports counters. */
+export function candidates(
+  keys: ShardKeys,
+  scopes: ScopeRef[],
+  meters: Iterable<string>,
+  windows: PeriodWindow[],
+  limits: LimitSpec[],
+): Candidate[] {
+  const plan = planTable(limits);
+  const out: Candidate[] = [];
+  const meterList = [...meters];
+  for (const scope of scopes) {
+    for (const meter of meterList) {
+      for (const window of windows) {
+        const field = overrideField(scope, meter, window.period);
+        const limit = plan.get(field);
+        out.push({
+          scope,
+          meter,
+          window,
+          key: keys.counterOf(scope, meter, window),
+          field,
+          plan: limit === undefined ? '' : int(limit, 'limit'),
+        });
+      }
+    }
+  }
+  return out;
+}
+
+/** The hash field a usage delta accumulates under: every dimension it is aggregated by, as JSON. */
+export function usageField(d: UsageDelta): string {
+  return JSON.stringify([d.tenantId, d.userId, d.meter, d.model, d.bucketStart, d.estimated ? 1 : 0]);
+}
+
+function pushUsage(args: string[], usage: UsageDelta[]): void {
+  for (const d of usage) {
+    if (!/^-?\d+$/.test(d.costPico)) throw new InvalidUsageError(`costPico must be an integer string`);
+    args.push(usageField(d), int(d.amount, 'usage amount'), d.costPico);
+  }
+}
+
+function pushEvents(args: string[], events: UsageEventRecord[]): void {
+  for (const e of events) args.push(JSON.stringify(e));
+}
+
+/** Op-id hashes live per time bucket of `dedupWindowMs`; an id is checked in the buckets around `now`. */
+export function opIdBuckets(
+  now: number,
+  windowMs: number,
+): { buckets: [number, number, number]; expireAt: number } {
+  const b = Math.floor(now / windowMs);
+  return { buckets: [b - 1, b, b + 1], expireAt: (b + 2) * windowMs };
+}
+
+export interface EncodedApply {
+  args: ScriptArgs;
+  candidates: Candidate[];
+}
+
+export function encodeApply(
+  op: ApplyOp,
+  keys: ShardKeys,
+  queue: string,
+  dedupWindowMs: number,
+): EncodedApply {
+  const byMeter = sumByMeter(op.amounts, op.reserve?.amounts);
+  const reserved = sumByMeter(op.reserve?.amounts);
+  const cands = candidates(keys, op.scopes, byMeter.keys(), op.windows, op.limits);
+  const { buckets, expireAt } = opIdBuckets(op.now, dedupWindowMs);
+  const usage = op.usage;
+  const events = op.events ?? [];
+  const rejectUsage = op.mode === 'enforce' ? (op.onReject?.usage ?? []) : [];
+  const rejectEvents = op.mode === 'enforce' ? (op.onReject?.events ?? []) : [];
+  const keyList: string[] = [
+    keys.seeded,
+    keys.overrides,
+    keys.reservations,
+    keys.reservationExpiry,
+    keys.opIds(buckets[0]),
+    keys.opIds(buckets[1]),
+    keys.opIds(buckets[2]),
+    keys.unflushed,
+    keys.events,
+    queue,
+  ];
+  for (const c of cands) keyList.push(c.key);
+  const argv: string[] = [
+    op.opId,
+    int(op.now, 'now'),
+    op.mode === 'enforce' ? 'e' : 'r',
+    op.seed === 'required' ? 'r' : 'a',
+    String(expireAt),
+    op.settle?.id ?? '',
+    op.reserve?.id ?? '',
+    op.reserve ? int(op.reserve.expiresAt, 'reservation expiry') : '',
+    String(cands.length),
+    String(op.warnAt.length),
+    String(usage.length),
+    String(events.length),
+    String(rejectUsage.length),
+    String(rejectEvents.length),
+    keys.dirtyMember,
+    String(op.now - DIRTY_SCORE_OFFSET),
+  ];
+  for (const w of op.warnAt) argv.push(String(w));
+  for (const c of cands) {
+    argv.push(
+      c.field,
+      c.plan,
+      int(byMeter.get(c.meter) ?? 0, 'amount'),
+      int(reserved.get(c.meter) ?? 0, 'reserved amount'),
+      c.window.expiresAt === null ? '' : String(c.window.expiresAt),
+    );
+  }
+  pushUsage(argv, usage);
+  pushEvents(argv, events);
+  pushUsage(argv, rejectUsage);
+  pushEvents(argv, rejectEvents);
+  return { args: [keyList.length, ...keyList, ...argv], candidates: cands };
+}
+
+function state(c: Candidate, limit: number, used: number): CounterState {
+  return {
+    scope: c.scope.scope,
+    id: c.scope.id,
+    meter: c.meter,
+    period: c.window.period,
+    periodKey: c.window.key,
+    limit,
+    used,
+    resetsAt: c.window.resetsAt,
+  };
+}
+
+type Reply = ReadonlyArray<unknown>;
+
+function decodeCounters(flat: Reply, cands: Candidate[]): Map<number, CounterState> {
+  const out = new Map<number, CounterState>();
+  for (let i = 0; i < flat.length; i += 3) {
+    const idx = Number(flat[i]);
+    out.set(idx, state(cands[idx - 1]!, Number(flat[i + 1]), Number(flat[i + 2])));
+  }
+  return out;
+}
+
+function unexpected(reply: unknown): Error {
+  return new Error(`unexpected script reply ${JSON.stringify(reply)}`);
+}
+
+export function decodeApply(reply: unknown, cands: Candidate[]): ApplyResult {
+  if (!Array.isArray(reply)) throw unexpected(reply);
+  switch (reply[0]) {
+    case 'S':
+      return { status: 'needs-seed' };
+    case 'D':
+      return { status: 'duplicate', outcome: reply[1] === 'r' ? 'rejected' : 'applied' };
+    case 'R': {
+      const counters = decodeCounters(reply[1] as Reply, cands);
+      const violations = (reply[2] as Reply).map((i) => counters.get(Number(i))!);
+      const firstRejections = (reply[3] as Reply).map((i) => counters.get(Number(i))!);
+      return { status: 'rejected', violations, counters: [...counters.values()], firstRejections };
+    }
+    case 'A': {
+      const counters = decodeCounters(reply[1] as Reply, cands);
+      const flat = reply[2] as Reply;
+      const crossed: ThresholdCrossing[] = [];
+      for (let i = 0; i < flat.length; i += 2) {
+        crossed.push({ ...counters.get(Number(flat[i]))!, threshold: Number(flat[i + 1]) });
+      }
+      return { status: 'applied', counters: [...counters.values()], crossed };
+    }
+    default:
+      throw unexpected(reply);
+  }
+}
+
+export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedApply {
+  const cands = candidates(keys, op.scopes, op.meters, op.windows, op.limits);
+  const keyList = [keys.seeded, keys.overrides, keys.reservations, keys.reservationExpiry];
+  for (const c of cands) keyList.push(c.key);
+  const argv = [int(op.now, 'now'), op.seed === 'required' ? 'r' : 'a', String(cands.length)];
+  for (const c of cands) argv.push(c.field, c.plan);
+  return { args: [keyList.length, ...keyList, ...argv], candidates: cands };
+}
+
+export function decodeRead(reply: unknown, cands: Candidate[]): ReadResult {
+  if (!Array.isArray(reply)) throw unexpected(reply);
+  if (reply[0] === 'S') return { status: 'needs-seed' };
+  if (reply[0] !== 'O') throw unexpected(reply);
+  return { status: 'ok', counters: [...decodeCounters(reply[1] as Reply, cands).values()] };
+}
+
+export function encodeSeed(op: SeedOp, keys: ShardKeys): ScriptArgs {
+  const keyList = [keys.seeded, keys.overrides];
+  const argv = [String(op.counters.length)];
+  for (const c of op.counters) {
+    keyList.push(keys.counterOf(c, c.meter, c.window));
+    argv.push(int(c.used, 'seeded counter'), c.window.expiresAt === null ? '' : String(c.window.expiresAt));
+  }
+  for (const o of op.overrides) {
+    if (o.limit !== null) argv.push(overrideField(o, o.meter, o.period), int(o.limit, 'override limit'));
+  }
+  return [keyList.length, ...keyList, ...argv];
+}

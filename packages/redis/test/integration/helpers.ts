@@ -1,0 +1,57 @@
+// Test helpers for RedisStore: recommended client options, key cleanup, a plain config.
+import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import { parseConfig, type TollgateConfigInput } from '@tollgate/core';
+
+/** The client options the README recommends (bounded waits, no offline queue), with auto-pipelining. */
+export const CLIENT_OPTIONS: RedisOptions = {
+  enableAutoPipelining: true,
+  commandTimeout: 2000,
+  enableOfflineQueue: false,
+  maxRetriesPerRequest: 1,
+};
+
+export function redisClient(url: string, extra: RedisOptions = {}): Redis {
+  return new Redis(url, { ...CLIENT_OPTIONS, ...extra });
+}
+
+/** A cluster client; the offline queue stays on only until the slot map is first loaded. */
+export async function clusterClient(startupNodes: Array<{ host: string; port: number }>): Promise<Cluster> {
+  const c = new Cluster(startupNodes, {
+    enableAutoPipelining: true,
+    redisOptions: { commandTimeout: 2000, maxRetriesPerRequest: 1 },
+  });
+  await new Promise<void>((resolve, reject) => {
+    c.once('ready', () => resolve());
+    c.once('error', reject);
+  });
+  return c;
+}
+
+/** Deletes every key under `prefix` (the shared Redis is never flushed). */
+export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    cursor = next;
+    if (keys.length > 0) await client.unlink(...keys);
+  } while (cursor !== '0');
+}
+
+export function config(input: Partial<TollgateConfigInput> & Pick<TollgateConfigInput, 'plans'>) {
+  return parseConfig({
+    subject: 'tenant',
+    timezone: 'UTC',
+    defaultPlan: Object.keys(input.plans)[0],
+    ...input,
+  });
+}
+
+/** Resolves once the client is connected (with the offline queue off, earlier commands would fail). */
+export async function ready(client: Redis): Promise<Redis> {
+  if (client.status === 'ready') return client;
+  await new Promise<void>((resolve, reject) => {
+    client.once('ready', () => resolve());
+    client.once('error', reject);
+  });
+  return client;
+}
