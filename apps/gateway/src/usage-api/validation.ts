@@ -1,0 +1,82 @@
+// zod schemas for every usage-API input; a failure is a 400 naming each field, and nothing is recorded.
+import { z } from 'zod';
+import { PERIODS, type TollgateConfig } from '@tollgate/core';
+import { fieldErrors, invalid } from './problem';
+
+const days = z.coerce
+  .number({ invalid_type_error: 'must be an integer from 1 to 366' })
+  .int('must be an integer from 1 to 366')
+  .min(1, 'must be an integer from 1 to 366')
+  .max(366, 'must be an integer from 1 to 366');
+
+const id = z.string().min(1).max(256);
+
+/** Subject selection shared by stats, timeseries, events and export. */
+const subjectQuery = {
+  scope: z.enum(['user', 'tenant']).optional(),
+  tenantId: id.optional(),
+  userId: id.optional(),
+};
+
+export function schemas(config: TollgateConfig) {
+  const meter = z.string().refine((m) => m in config.meters, { message: 'unknown meter' });
+  return {
+    stats: z.object({ days: days.default(30), ...subjectQuery }).strict(),
+    timeseries: z
+      .object({ days: days.default(30), interval: z.enum(['day', 'hour']).default('day'), ...subjectQuery })
+      .strict()
+      .refine((q) => q.interval === 'day' || q.days <= 7, {
+        message: 'interval=hour allows days <= 7',
+        path: ['days'],
+      }),
+    events: z.object({ days: days.default(30), ...subjectQuery }).strict(),
+    exportCsv: z
+      .object({
+        from: z.coerce.date({ invalid_type_error: 'must be an ISO 8601 date' }).optional(),
+        to: z.coerce.date({ invalid_type_error: 'must be an ISO 8601 date' }).optional(),
+        ...subjectQuery,
+      })
+      .strict()
+      .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'must not be after to', path: ['from'] }),
+    quota: z.object({ tenantId: id.optional(), userId: id.optional(), plan: z.string().optional() }).strict(),
+    checkQuota: z
+      .object({
+        meter,
+        amount: z
+          .number({ required_error: 'is required', invalid_type_error: 'must be an integer >= 0' })
+          .int('must be an integer >= 0')
+          .min(0, 'must be an integer >= 0'),
+      })
+      .strict(),
+    top: z
+      .object({
+        meter: meter.default('tokens'),
+        period: z.enum(['hour', 'day', 'month']).default('day'),
+        limit: z.coerce.number().int().min(1).max(1000).default(10),
+      })
+      .strict(),
+    overrideParams: z.object({ scope: z.enum(['tenant', 'user']), id }),
+    override: z
+      .object({
+        meter,
+        period: z.enum(PERIODS),
+        limit: z.union([
+          z.number().int().min(-1, 'must be an integer >= -1 (-1 = unlimited)'),
+          z.string(),
+          z.null(),
+        ]),
+        tenantId: id.optional(),
+      })
+      .strict(),
+    timeseriesMeter: meter,
+  };
+}
+
+export type UsageSchemas = ReturnType<typeof schemas>;
+
+/** Parses `input` or throws a 400 problem naming each bad field. */
+export function parse<T extends z.ZodTypeAny>(schema: T, input: unknown, prefix = ''): z.output<T> {
+  const result = schema.safeParse(input);
+  if (!result.success) throw invalid(fieldErrors(result.error, prefix));
+  return result.data;
+}
