@@ -1,1 +1,19 @@
-export {};
+// @tollgate/ledger: Postgres/PGlite schema and migrations, the exactly-once flusher, baseline and usage queries.
+export * from './sql-client';
+export * from './pg-client';
+export * from './pglite-client';
+export * from './open';
+export * from './migrate';
+export * from './partitions';
+export * from './maintenance';
+export * from './ledger-writer';
+export * from './flusher';
+export * from './overrides';
+export * from './baseline';
+export * from './queries/filter';
+export * from './queries/decimal';
+export * from './queries/stats';
+export * from './queries/timeseries';
+export * from './queries/top';
+export * from './queries/events';
+export * from './queries/export-csv';

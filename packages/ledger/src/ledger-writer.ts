@@ -1,0 +1,191 @@
+// Writes claimed batches into the ledger exactly once: new batch ids and their rows commit together.
+import type { ClaimedBatch } from '@tollgate/core';
+import type { PartitionManager } from './partitions';
+import type { SqlClient, SqlExecutor } from './sql-client';
+
+/** Called at the edges of the commit; the crash tests use them to stop a flusher in exactly those windows. */
+export interface WriteHooks {
+  /** Inside the transaction, after every insert, right before COMMIT. */
+  beforeCommit?: (batches: readonly ClaimedBatch[]) => Promise<void> | void;
+  /** After COMMIT, before the batches are acknowledged in the counter store. */
+  afterCommit?: (batches: readonly ClaimedBatch[]) => Promise<void> | void;
+}
+
+export interface WriteResult {
+  /** Batches written now. */
+  written: ClaimedBatch[];
+  /** Batches whose id was already committed (a crash between commit and ack, or a concurrent flusher). */
+  skipped: ClaimedBatch[];
+  /** Ledger rows inserted. */
+  rows: number;
+  /** Events inserted. */
+  events: number;
+}
+
+export interface WriteOptions {
+  partitions: PartitionManager;
+  hooks?: WriteHooks;
+  /** Rows per INSERT statement (large batches are split, still in one transaction). Defaults to 20 000. */
+  chunkRows?: number;
+}
+
+const NO_PARTITION = '23514';
+
+/** One row of every column array, built in a single pass. */
+interface LedgerColumns {
+  tenant: Array<string | null>;
+  user: Array<string | null>;
+  meter: string[];
+  model: Array<string | null>;
+  amount: string[];
+  costPico: string[];
+  estimated: boolean[];
+  bucket: string[];
+  batch: string[];
+  row: number[];
+}
+
+function emptyColumns(): LedgerColumns {
+  return {
+    tenant: [],
+    user: [],
+    meter: [],
+    model: [],
+    amount: [],
+    costPico: [],
+    estimated: [],
+    bucket: [],
+    batch: [],
+    row: [],
+  };
+}
+
+// cost_usd = pico * 10^-12: a numeric multiplication is exact (a division would round to its own scale).
+const INSERT_LEDGER = `
+INSERT INTO usage_ledger
+  (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row)
+SELECT t, u, m, mo, a, c * 0.000000000001, e, b, bi, r
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::boolean[],
+            $8::timestamptz[], $9::text[], $10::int[]) AS x(t, u, m, mo, a, c, e, b, bi, r)`;
+
+const INSERT_EVENTS = `
+INSERT INTO usage_events (type, tenant_id, user_id, meter, period, details, occurred_at, batch_id)
+SELECT ty, t, u, m, p, d::jsonb, o, bi
+FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::timestamptz[], $8::text[])
+  AS x(ty, t, u, m, p, d, o, bi)`;
+
+async function insertLedger(
+  tx: SqlExecutor,
+  batches: readonly ClaimedBatch[],
+  chunk: number,
+): Promise<number> {
+  let cols = emptyColumns();
+  let total = 0;
+  const flush = async () => {
+    if (cols.meter.length === 0) return;
+    await tx.query(INSERT_LEDGER, [
+      cols.tenant,
+      cols.user,
+      cols.meter,
+      cols.model,
+      cols.amount,
+      cols.costPico,
+      cols.estimated,
+      cols.bucket,
+      cols.batch,
+      cols.row,
+    ]);
+    total += cols.meter.length;
+    cols = emptyColumns();
+  };
+  for (const b of batches) {
+    let row = 0;
+    for (const d of b.usage) {
+      row += 1;
+      // A delta that netted out (a gauge up then down) changes no sum: no row.
+      if (d.amount === 0 && (d.costPico === '0' || d.costPico === '')) continue;
+      cols.tenant.push(d.tenantId);
+      cols.user.push(d.userId);
+      cols.meter.push(d.meter);
+      cols.model.push(d.model);
+      cols.amount.push(String(d.amount));
+      cols.costPico.push(d.costPico || '0');
+      cols.estimated.push(d.estimated === true);
+      cols.bucket.push(new Date(d.bucketStart).toISOString());
+      cols.batch.push(b.batchId);
+      cols.row.push(row);
+      if (cols.meter.length >= chunk) await flush();
+    }
+  }
+  await flush();
+  return total;
+}
+
+async function insertEvents(tx: SqlExecutor, batches: readonly ClaimedBatch[]): Promise<number> {
+  const type: string[] = [];
+  const tenant: Array<string | null> = [];
+  const user: Array<string | null> = [];
+  const meter: Array<string | null> = [];
+  const period: Array<string | null> = [];
+  const details: string[] = [];
+  const occurred: string[] = [];
+  const batch: string[] = [];
+  for (const b of batches) {
+    for (const e of b.events) {
+      type.push(e.type);
+      tenant.push(e.tenantId);
+      user.push(e.userId);
+      meter.push(e.meter);
+      period.push(e.period);
+      details.push(JSON.stringify(e.details ?? {}));
+      occurred.push(new Date(e.occurredAt).toISOString());
+      batch.push(b.batchId);
+    }
+  }
+  if (type.length === 0) return 0;
+  await tx.query(INSERT_EVENTS, [type, tenant, user, meter, period, details, occurred, batch]);
+  return type.length;
+}
+
+/**
+ * Writes claimed batches in one transaction. Batch ids already in `flush_batches` are skipped, so
+ * writing the same batch twice (a re-issued stale claim, a retry after an unknown commit outcome)
+ * changes nothing. The caller acknowledges every batch (written and skipped) after this resolves.
+ */
+export async function writeBatches(
+  sql: SqlClient,
+  input: readonly ClaimedBatch[],
+  options: WriteOptions,
+): Promise<WriteResult> {
+  const byId = new Map<string, ClaimedBatch>();
+  for (const b of input) if (!byId.has(b.batchId)) byId.set(b.batchId, b);
+  // Sorted ids: concurrent flushers lock flush_batches keys in one order, so they never deadlock.
+  const ids = [...byId.keys()].sort();
+  if (ids.length === 0) return { written: [], skipped: [], rows: 0, events: 0 };
+  const buckets = new Set<number>();
+  for (const b of byId.values()) for (const d of b.usage) buckets.add(d.bucketStart);
+  await options.partitions.ensureFor(buckets);
+
+  const chunk = options.chunkRows ?? 20_000;
+  const result = await sql
+    .transaction(async (tx) => {
+      const fresh = await tx.query<{ batch_id: string }>(
+        'INSERT INTO flush_batches (batch_id) SELECT unnest($1::text[]) ON CONFLICT DO NOTHING RETURNING batch_id',
+        [ids],
+      );
+      const freshIds = new Set(fresh.rows.map((r) => r.batch_id));
+      const written = ids.filter((id) => freshIds.has(id)).map((id) => byId.get(id)!);
+      const skipped = ids.filter((id) => !freshIds.has(id)).map((id) => byId.get(id)!);
+      const rows = await insertLedger(tx, written, chunk);
+      const events = await insertEvents(tx, written);
+      await options.hooks?.beforeCommit?.(written);
+      return { written, skipped, rows, events };
+    })
+    .catch((err: unknown) => {
+      // "no partition of relation found": another process's retention dropped one we remembered.
+      if ((err as { code?: string }).code === NO_PARTITION) options.partitions.forget();
+      throw err;
+    });
+  await options.hooks?.afterCommit?.(result.written);
+  return result;
+}

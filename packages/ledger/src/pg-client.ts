@@ -1,0 +1,74 @@
+// SqlClient over a node-postgres Pool: one checked-out client per transaction.
+import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import type { SqlClient, SqlExecutor, SqlResult } from './sql-client';
+
+export interface PgSqlClientOptions {
+  /** The caller's pool (left open by `close()`), or connection settings for a pool this client owns. */
+  pool: Pool | PoolConfig;
+  /** Called with errors of idle pooled connections (which would otherwise crash the process). Defaults to ignoring them: the next query reports the outage. */
+  onError?: (err: Error) => void;
+}
+
+function executor(target: Pool | PoolClient): SqlExecutor {
+  return {
+    async query<R extends object>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
+      const res = await target.query<R>(text, params as unknown[] | undefined);
+      return { rows: res.rows, rowCount: res.rowCount ?? res.rows.length };
+    },
+    async exec(script: string): Promise<void> {
+      // Without parameters node-postgres uses the simple protocol, which runs several statements.
+      await target.query(script);
+    },
+  };
+}
+
+export class PgSqlClient implements SqlClient {
+  readonly dialect = 'postgres' as const;
+  readonly pool: Pool;
+  private readonly ownsPool: boolean;
+  private readonly base: SqlExecutor;
+
+  constructor(options: PgSqlClientOptions) {
+    this.ownsPool = !(options.pool instanceof Pool);
+    this.pool = options.pool instanceof Pool ? options.pool : new Pool(options.pool);
+    const onError = options.onError ?? (() => undefined);
+    this.pool.on('error', onError);
+    this.base = executor(this.pool);
+  }
+
+  query<R extends object = Record<string, unknown>>(
+    text: string,
+    params?: readonly unknown[],
+  ): Promise<SqlResult<R>> {
+    return this.base.query<R>(text, params);
+  }
+
+  exec(script: string): Promise<void> {
+    return this.base.exec(script);
+  }
+
+  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
+    const client = await this.pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query('BEGIN');
+      const result = await fn(executor(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (err) {
+      try {
+        await client.query('ROLLBACK');
+      } catch (rollbackErr) {
+        // The connection itself is gone: destroy it instead of returning it to the pool.
+        broken = rollbackErr as Error;
+      }
+      throw err;
+    } finally {
+      client.release(broken);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.ownsPool) await this.pool.end();
+  }
+}
