@@ -173,24 +173,27 @@
   function renderStats(stats) {
     var body = $('breakdown').querySelector('tbody');
     body.textContent = '';
-    var rows = (stats.models || []).slice();
+    var rows = [];
     (stats.meters || []).forEach(function (m) {
-      if (
-        !rows.some(function (r) {
-          return r.meter === m.meter;
-        })
-      )
-        rows.push({ meter: m.meter, model: null, amount: m.amount, cost: m.cost });
+      rows.push({ meter: m.meter, model: null, amount: m.amount, cost: m.cost });
     });
-    rows.sort(function (a, b) {
-      return a.meter < b.meter ? -1 : a.meter > b.meter ? 1 : String(a.model) < String(b.model) ? -1 : 1;
+    (stats.models || []).forEach(function (m) {
+      Object.keys(m.meters || {}).forEach(function (meter) {
+        if (meter === 'cost') return;
+        rows.push({
+          meter: meter,
+          model: m.model,
+          amount: m.meters[meter],
+          cost: meter === 'tokens' ? m.cost : '',
+        });
+      });
     });
     rows.forEach(function (r) {
-      var tr = el('tr');
+      var tr = el('tr', { 'data-meter': r.meter, 'data-model': r.model || '' });
       tr.appendChild(el('td', {}, r.meter));
-      tr.appendChild(el('td', {}, r.model || '—'));
+      tr.appendChild(el('td', {}, r.model || 'all'));
       tr.appendChild(el('td', { class: 'num' }, String(r.amount)));
-      tr.appendChild(el('td', { class: 'num' }, r.cost));
+      tr.appendChild(el('td', { class: 'num' }, r.cost || ''));
       body.appendChild(tr);
     });
     $('total-cost').textContent = stats.cost ? '· total $' + stats.cost : '';

@@ -166,11 +166,11 @@ export class WebhookDispatcher {
     const delay = Math.min(this.backoffBaseMs * 2 ** d.attempts, 300_000);
     await this.options.sql.query(
       `UPDATE webhook_deliveries
-          SET attempts = $3, last_status = $4, last_error = $5, locked_until = NULL,
-              status = CASE WHEN $6 THEN 'delivered' WHEN $3 >= $7 THEN 'failed' ELSE 'pending' END,
-              delivered_at = CASE WHEN $6 THEN now() ELSE NULL END,
-              next_attempt_at = now() + ($8 || ' milliseconds')::interval
-        WHERE webhook_id = $1 AND event_id = $2`,
+          SET attempts = $3::int, last_status = $4::int, last_error = $5::text, locked_until = NULL,
+              status = CASE WHEN $6::boolean THEN 'delivered' WHEN $3::int >= $7::int THEN 'failed' ELSE 'pending' END,
+              delivered_at = CASE WHEN $6::boolean THEN now() ELSE NULL END,
+              next_attempt_at = now() + ($8::text || ' milliseconds')::interval
+        WHERE webhook_id = $1 AND event_id = $2::bigint`,
       [d.webhook_id, d.event_id, attempts, status || null, error, ok, this.maxAttempts, String(delay)],
     );
     if (!ok)
