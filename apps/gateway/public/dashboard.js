@@ -128,7 +128,7 @@
     box.textContent = '';
     box.setAttribute('data-days', String(state.days));
     box.setAttribute('data-meter', state.meter);
-    var w = 800,
+    var w = Math.max(300, box.clientWidth || 800),
       h = 220,
       pad = 24;
     var max =
@@ -157,7 +157,9 @@
     [0, series.length - 1].forEach(function (i) {
       if (!series[i]) return;
       var label = document.createElementNS(ns, 'text');
-      label.setAttribute('x', String(pad + i * step));
+      var last = i > 0 && i === series.length - 1;
+      label.setAttribute('x', String(last ? w - 2 : pad + i * step));
+      if (last) label.setAttribute('text-anchor', 'end');
       label.setAttribute('y', String(h - 6));
       label.textContent = series[i].date;
       svg.appendChild(label);
@@ -175,6 +177,8 @@
     body.textContent = '';
     var rows = [];
     (stats.meters || []).forEach(function (m) {
+      // The total cost is in the heading; a `cost` row would repeat it in pico-dollars.
+      if (m.meter === 'cost') return;
       rows.push({ meter: m.meter, model: null, amount: m.amount, cost: m.cost });
     });
     (stats.models || []).forEach(function (m) {

@@ -141,6 +141,8 @@ export function createUsageApi(options: UsageApiOptions): Router {
       const unpricedModels = stats.models
         .map((m) => m.model)
         .filter((m) => m && !(m in config.pricing) && engine.prices.lookup(m) === null);
+      // The `cost` meter counts pico-dollars; the API speaks USD decimal strings.
+      const meters = stats.meters.map((m) => (m.meter === 'cost' ? { ...m, amount: stats.cost } : m));
       res.json({
         days: q.days,
         subject:
@@ -148,6 +150,7 @@ export function createUsageApi(options: UsageApiOptions): Router {
             ? { tenantId: target.tenantId, userId: null }
             : { tenantId: target.tenantId, userId: target.userId },
         ...stats,
+        meters,
         limits: status.quotas,
         userLimits: status.userQuotas,
         warnings: warningsFrom(status, config.warnAt),
