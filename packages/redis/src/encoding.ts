@@ -17,18 +17,20 @@ import {
 } from '@tollgate/core';
 import { overrideField, type ShardKeys } from './keys';
 
-/** One counter an operation may touch: it is touched iff it has an effective limit (override or plan). */
+/**
+ * One counter an operation may touch: it is touched iff it has an effective limit (override or plan). Its key
+ * is `<shard stem>:c:<field>:<period key>`, built inside the script.
+ */
 export interface Candidate {
   scope: ScopeRef;
   meter: string;
   window: PeriodWindow;
-  key: string;
   field: string;
   plan: string;
 }
 
-/** Arguments of one script call: the key count first, then KEYS, then ARGV. */
-export type ScriptArgs = [number, ...string[]];
+/** Arguments of one script call: its declared KEYS, then ARGV. */
+export type ScriptArgs = string[];
 
 /** Dirty members score below any claim time, so they always sort first and are always due. */
 const DIRTY_SCORE_OFFSET = 10_000_000_000_000;
@@ -52,7 +54,6 @@ function planTable(limits: LimitSpec[]): Map<string, number> {
 
 /** Every scope x meter x window, in the order MemoryStore reports counters. */
 export function candidates(
-  keys: ShardKeys,
   scopes: ScopeRef[],
   meters: Iterable<string>,
   windows: PeriodWindow[],
@@ -70,7 +71,6 @@ export function candidates(
           scope,
           meter,
           window,
-          key: keys.counterOf(scope, meter, window),
           field,
           plan: limit === undefined ? '' : int(limit, 'limit'),
         });
@@ -118,13 +118,14 @@ export function encodeApply(
 ): EncodedApply {
   const byMeter = sumByMeter(op.amounts, op.reserve?.amounts);
   const reserved = sumByMeter(op.reserve?.amounts);
-  const cands = candidates(keys, op.scopes, byMeter.keys(), op.windows, op.limits);
+  const cands = candidates(op.scopes, byMeter.keys(), op.windows, op.limits);
   const { buckets, expireAt } = opIdBuckets(op.now, dedupWindowMs);
   const usage = op.usage;
   const events = op.events ?? [];
   const rejectUsage = op.mode === 'enforce' ? (op.onReject?.usage ?? []) : [];
   const rejectEvents = op.mode === 'enforce' ? (op.onReject?.events ?? []) : [];
   const keyList: string[] = [
+    keys.base,
     keys.seeded,
     keys.overrides,
     keys.reservations,
@@ -136,7 +137,6 @@ export function encodeApply(
     keys.events,
     queue,
   ];
-  for (const c of cands) keyList.push(c.key);
   const argv: string[] = [
     op.opId,
     int(op.now, 'now'),
@@ -159,6 +159,7 @@ export function encodeApply(
   for (const c of cands) {
     argv.push(
       c.field,
+      c.window.key,
       c.plan,
       int(byMeter.get(c.meter) ?? 0, 'amount'),
       int(reserved.get(c.meter) ?? 0, 'reserved amount'),
@@ -169,7 +170,7 @@ export function encodeApply(
   pushEvents(argv, events);
   pushUsage(argv, rejectUsage);
   pushEvents(argv, rejectEvents);
-  return { args: [keyList.length, ...keyList, ...argv], candidates: cands };
+  return { args: [...keyList, ...argv], candidates: cands };
 }
 
 function state(c: Candidate, limit: number, used: number): CounterState {
@@ -228,12 +229,19 @@ export function decodeApply(reply: unknown, cands: Candidate[]): ApplyResult {
 }
 
 export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedApply {
-  const cands = candidates(keys, op.scopes, op.meters, op.windows, op.limits);
-  const keyList = [keys.seeded, keys.overrides, keys.reservations, keys.reservationExpiry];
-  for (const c of cands) keyList.push(c.key);
-  const argv = [int(op.now, 'now'), op.seed === 'required' ? 'r' : 'a', String(cands.length)];
-  for (const c of cands) argv.push(c.field, c.plan);
-  return { args: [keyList.length, ...keyList, ...argv], candidates: cands };
+  const cands = candidates(op.scopes, op.meters, op.windows, op.limits);
+  const args = [
+    keys.base,
+    keys.seeded,
+    keys.overrides,
+    keys.reservations,
+    keys.reservationExpiry,
+    int(op.now, 'now'),
+    op.seed === 'required' ? 'r' : 'a',
+    String(cands.length),
+  ];
+  for (const c of cands) args.push(c.field, c.window.key, c.plan);
+  return { args, candidates: cands };
 }
 
 export function decodeRead(reply: unknown, cands: Candidate[]): ReadResult {
@@ -244,14 +252,17 @@ export function decodeRead(reply: unknown, cands: Candidate[]): ReadResult {
 }
 
 export function encodeSeed(op: SeedOp, keys: ShardKeys): ScriptArgs {
-  const keyList = [keys.seeded, keys.overrides];
-  const argv = [String(op.counters.length)];
+  const args = [keys.base, keys.seeded, keys.overrides, String(op.counters.length)];
   for (const c of op.counters) {
-    keyList.push(keys.counterOf(c, c.meter, c.window));
-    argv.push(int(c.used, 'seeded counter'), c.window.expiresAt === null ? '' : String(c.window.expiresAt));
+    args.push(
+      overrideField(c, c.meter, c.window.period),
+      c.window.key,
+      int(c.used, 'seeded counter'),
+      c.window.expiresAt === null ? '' : String(c.window.expiresAt),
+    );
   }
   for (const o of op.overrides) {
-    if (o.limit !== null) argv.push(overrideField(o, o.meter, o.period), int(o.limit, 'override limit'));
+    if (o.limit !== null) args.push(overrideField(o, o.meter, o.period), int(o.limit, 'override limit'));
   }
-  return [keyList.length, ...keyList, ...argv];
+  return args;
 }

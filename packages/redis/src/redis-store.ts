@@ -13,9 +13,10 @@ import type {
 } from '@tollgate/core';
 import type { Cluster, Redis } from 'ioredis';
 import { decodeBatch } from './batches';
+import { dueTags } from './discovery';
 import { decodeApply, decodeRead, encodeApply, encodeRead, encodeSeed } from './encoding';
 import { toStoreError } from './errors';
-import { FlushQueues, overrideField, ShardKeys, tagOfQueueMember } from './keys';
+import { FlushQueues, overrideField, ShardKeys } from './keys';
 import { resolveOptions, type RedisStoreOptions } from './options';
 import { registerScripts } from './scripts';
 
@@ -26,6 +27,7 @@ export class RedisStore implements CounterStore {
   /** True when the client is a Cluster: flush queues are then kept one per slot. */
   readonly cluster: boolean;
   private readonly queues: FlushQueues;
+  private sweepStart = 0;
 
   constructor(options: RedisStoreOptions) {
     const o = resolveOptions(options);
@@ -88,7 +90,15 @@ export class RedisStore implements CounterStore {
 
   async claim(opts: ClaimOptions): Promise<ClaimedBatch[]> {
     try {
-      const tags = await this.dueTags(opts.now - opts.staleAfterMs, opts.maxTags);
+      // Rotate where a cluster sweep starts, so a backlog larger than maxTags drains fairly.
+      this.sweepStart = (this.sweepStart + 997) % 16384;
+      const tags = await dueTags(
+        this.client,
+        this.queues.all(),
+        opts.now - opts.staleAfterMs,
+        opts.maxTags,
+        this.sweepStart,
+      );
       const perTag = await Promise.all(tags.map((tag) => this.claimShard(tag, opts)));
       return perTag.flat();
     } catch (err) {
@@ -99,7 +109,6 @@ export class RedisStore implements CounterStore {
   private async claimShard(tag: string, opts: ClaimOptions): Promise<ClaimedBatch[]> {
     const k = this.keys(tag);
     const reply = (await this.client.tollgateClaim(
-      5,
       k.claims,
       k.unflushed,
       k.events,
@@ -114,69 +123,6 @@ export class RedisStore implements CounterStore {
     return reply.map((raw) => decodeBatch(tag, opts.now, raw));
   }
 
-  /**
-   * Shards with unflushed usage or stale claims, oldest first: one ZRANGEBYSCORE per flush queue (one queue
-   * on a single node; 16384 on a cluster, sent as one pipeline per master).
-   */
-  private async dueTags(cutoff: number, maxTags: number): Promise<string[]> {
-    const queues = this.queues.all();
-    const replies = this.cluster
-      ? await this.probeCluster(queues, cutoff, maxTags)
-      : [
-          await (this.client as Redis).zrangebyscore(
-            queues[0]!,
-            '-inf',
-            cutoff,
-            'WITHSCORES',
-            'LIMIT',
-            0,
-            maxTags,
-          ),
-        ];
-    const due: Array<{ tag: string; score: number }> = [];
-    for (const flat of replies) {
-      for (let i = 0; i < flat.length; i += 2) {
-        const tag = tagOfQueueMember(flat[i]!);
-        if (tag !== null) due.push({ tag, score: Number(flat[i + 1]) });
-      }
-    }
-    due.sort((a, b) => a.score - b.score);
-    const tags = new Set<string>();
-    for (const d of due) {
-      if (tags.size >= maxTags) break;
-      tags.add(d.tag);
-    }
-    return [...tags];
-  }
-
-  private async probeCluster(
-    queues: readonly string[],
-    cutoff: number,
-    maxTags: number,
-  ): Promise<string[][]> {
-    const cluster = this.client as Cluster;
-    const byNode = new Map<string, string[]>();
-    queues.forEach((q, slot) => {
-      const node = cluster.slots[slot]?.[0] ?? '';
-      let list = byNode.get(node);
-      if (!list) byNode.set(node, (list = []));
-      list.push(q);
-    });
-    const probe = (q: string) => cluster.zrangebyscore(q, '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, maxTags);
-    const groups = await Promise.all(
-      [...byNode].map(async ([node, list]) => {
-        if (node === '') return Promise.all(list.map(probe));
-        const pipeline = cluster.pipeline();
-        for (const q of list) pipeline.zrangebyscore(q, '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, maxTags);
-        const results = await pipeline.exec().catch(() => null);
-        // The slot map moved under us (resharding, failover): ask slot by slot, letting ioredis follow MOVED.
-        if (!results || results.some(([err]) => err)) return Promise.all(list.map(probe));
-        return results.map(([, r]) => r as string[]);
-      }),
-    );
-    return groups.flat();
-  }
-
   async ack(batches: ReadonlyArray<Pick<ClaimedBatch, 'batchId' | 'tag'>>): Promise<void> {
     const byTag = new Map<string, Set<string>>();
     for (const b of batches) {
@@ -189,7 +135,6 @@ export class RedisStore implements CounterStore {
         [...byTag].map(([tag, ids]) => {
           const k = this.keys(tag);
           return this.client.tollgateAck(
-            3,
             k.claims,
             this.queues.forShard(k),
             k.batchStem,

@@ -29,7 +29,8 @@ local function release_expired(rs, rz, now)
 end
 
 -- Effective limit per candidate counter: the override if set, else the plan's; nil = not limited, not touched.
-local function resolve_limits(ov, n, base, stride)
+-- Candidate i's override field is ARGV[base + (i - 1) * stride]; its plan limit comes 'plan' arguments later.
+local function resolve_limits(ov, n, base, stride, plan)
   local limits = {}
   if n == 0 then return limits end
   local fields = {}
@@ -39,7 +40,7 @@ local function resolve_limits(ov, n, base, stride)
   for i = 1, n do
     local l = set[i]
     if not l then
-      l = ARGV[base + (i - 1) * stride + 1]
+      l = ARGV[base + (i - 1) * stride + plan]
       if l == '' then l = nil end
     end
     if l then limits[i] = tonumber(l) end
@@ -55,10 +56,10 @@ end
 /**
  * apply: CounterStore.apply in one atomic step.
  *
- * KEYS[1] seeded marker      KEYS[2] overrides hash       KEYS[3] reservations hash
- * KEYS[4] reservation expiry zset                         KEYS[5..7] op-id hashes (previous, current, next bucket)
- * KEYS[8] unflushed usage hash  KEYS[9] unflushed events list  KEYS[10] flush queue zset
- * KEYS[11..] one counter per candidate (scope x meter x period window), in candidate order
+ * KEYS[1] shard key stem (counter keys are <stem>:c:<override field>:<period key>)
+ * KEYS[2] seeded marker  KEYS[3] overrides hash  KEYS[4] reservations hash  KEYS[5] reservation expiry zset
+ * KEYS[6..8] op-id hashes (previous, current, next time bucket)
+ * KEYS[9] unflushed usage hash  KEYS[10] unflushed events list  KEYS[11] flush queue zset
  *
  * ARGV[1] op id   ARGV[2] now (ms)   ARGV[3] mode: e(nforce) | r(ecord)   ARGV[4] seed: r(equired) | a(uto)
  * ARGV[5] expiry of the current op-id hash (ms)   ARGV[6] reservation id to settle, or ''
@@ -67,7 +68,8 @@ end
  * ARGV[13] usage deltas kept on rejection   ARGV[14] events kept on rejection
  * ARGV[15] this shard's dirty member in the flush queue   ARGV[16] its score
  * then: thresholds (percent), one each
- *       candidates, 5 each: override field, plan limit or '', amount (incl. reserved), reserved, expiry or ''
+ *       candidate counters (scope x meter x period window), 6 each: override field (scope:id:meter:period),
+ *         period key, plan limit or '', amount (incl. reserved), reserved, expiry (ms) or ''
  *       usage deltas, 3 each: field, amount, cost (pico-dollars); events, 1 each (JSON)
  *       rejection deltas, 3 each; rejection events, 1 each
  *
@@ -77,39 +79,43 @@ end
  */
 export const APPLY_LUA = `${COMMON}
 local now = tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[2]) == 0 then
   if ARGV[4] == 'r' then return {'S'} end
-  redis.call('SET', KEYS[1], '1')
+  redis.call('SET', KEYS[2], '1')
 end
-release_expired(KEYS[3], KEYS[4], ARGV[2])
+release_expired(KEYS[4], KEYS[5], ARGV[2])
 local op = ARGV[1]
-local seen = redis.call('HGET', KEYS[6], op) or redis.call('HGET', KEYS[5], op) or redis.call('HGET', KEYS[7], op)
+local seen = redis.call('HGET', KEYS[7], op) or redis.call('HGET', KEYS[6], op) or redis.call('HGET', KEYS[8], op)
 if seen then return {'D', seen} end
-if ARGV[6] ~= '' then undo_reservation(KEYS[3], KEYS[4], ARGV[6]) end
+if ARGV[6] ~= '' then undo_reservation(KEYS[4], KEYS[5], ARGV[6]) end
 
 local ncand, nwarn = tonumber(ARGV[9]), tonumber(ARGV[10])
 local nuse, nev, nruse, nrev = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
 local warn = 17
 local cand = warn + nwarn
-local use = cand + ncand * 5
+local use = cand + ncand * 6
 local ev = use + nuse * 3
 local ruse = ev + nev
 local rev = ruse + nruse * 3
-local limits = resolve_limits(KEYS[2], ncand, cand, 5)
+local limits = resolve_limits(KEYS[3], ncand, cand, 6, 2)
+local function counter(i)
+  local b = cand + (i - 1) * 6
+  return KEYS[1] .. ':c:' .. ARGV[b] .. ':' .. ARGV[b + 1]
+end
 
 local function keep(ubase, n, ebase, ne)
   for j = 0, n - 1 do
     local p = ubase + j * 3
-    redis.call('HINCRBY', KEYS[8], 'a' .. ARGV[p], ARGV[p + 1])
-    if ARGV[p + 2] ~= '0' then redis.call('HINCRBY', KEYS[8], 'c' .. ARGV[p], ARGV[p + 2]) end
+    redis.call('HINCRBY', KEYS[9], 'a' .. ARGV[p], ARGV[p + 1])
+    if ARGV[p + 2] ~= '0' then redis.call('HINCRBY', KEYS[9], 'c' .. ARGV[p], ARGV[p + 2]) end
   end
-  for j = 0, ne - 1 do redis.call('RPUSH', KEYS[9], ARGV[ebase + j]) end
-  if n + ne > 0 then redis.call('ZADD', KEYS[10], 'NX', ARGV[16], ARGV[15]) end
+  for j = 0, ne - 1 do redis.call('RPUSH', KEYS[10], ARGV[ebase + j]) end
+  if n + ne > 0 then redis.call('ZADD', KEYS[11], 'NX', ARGV[16], ARGV[15]) end
 end
 
 local function remember(outcome)
-  redis.call('HSET', KEYS[6], op, outcome)
-  redis.call('PEXPIREAT', KEYS[6], ARGV[5])
+  redis.call('HSET', KEYS[7], op, outcome)
+  redis.call('PEXPIREAT', KEYS[7], ARGV[5])
 end
 
 local used = {}
@@ -118,8 +124,8 @@ if ARGV[3] == 'e' then
   for i = 1, ncand do
     local l = limits[i]
     if l then
-      used[i] = current(KEYS[10 + i])
-      local amount = tonumber(ARGV[cand + (i - 1) * 5 + 2])
+      used[i] = current(counter(i))
+      local amount = tonumber(ARGV[cand + (i - 1) * 6 + 3])
       if l >= 0 and amount > 0 and used[i] + amount > l then violated[#violated + 1] = i end
     end
   end
@@ -133,9 +139,9 @@ if ARGV[3] == 'e' then
     -- The first rejection by a counter in its window is marked like a threshold (-1), for quota_exceeded events.
     local first = {}
     for _, i in ipairs(violated) do
-      local key = KEYS[10 + i]
+      local key = counter(i)
       if redis.call('SADD', key .. ':w', '-1') == 1 then
-        local exp = ARGV[cand + (i - 1) * 5 + 4]
+        local exp = ARGV[cand + (i - 1) * 6 + 5]
         if exp ~= '' then redis.call('PEXPIREAT', key .. ':w', exp) end
         first[#first + 1] = i
       end
@@ -150,8 +156,8 @@ local counters, crossed, held = {}, {}, {}
 for i = 1, ncand do
   local l = limits[i]
   if l then
-    local b = cand + (i - 1) * 5
-    local key = KEYS[10 + i]
+    local b = cand + (i - 1) * 6 + 1
+    local key = counter(i)
     local amount = tonumber(ARGV[b + 2])
     local after
     if amount ~= 0 then
@@ -177,13 +183,13 @@ for i = 1, ncand do
   end
 end
 if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[3], ARGV[7], cmsgpack.pack(held))
-  redis.call('ZADD', KEYS[4], ARGV[8], ARGV[7])
+  redis.call('HSET', KEYS[4], ARGV[7], cmsgpack.pack(held))
+  redis.call('ZADD', KEYS[5], ARGV[8], ARGV[7])
   -- Both live until a day after the last reservation would expire, so an abandoned shard cleans itself up.
-  local last = redis.call('ZRANGE', KEYS[4], -1, -1, 'WITHSCORES')
+  local last = redis.call('ZRANGE', KEYS[5], -1, -1, 'WITHSCORES')
   local at = int(tonumber(last[2]) + 86400000)
-  redis.call('PEXPIREAT', KEYS[3], at)
   redis.call('PEXPIREAT', KEYS[4], at)
+  redis.call('PEXPIREAT', KEYS[5], at)
 end
 keep(use, nuse, ev, nev)
 remember('a')
@@ -193,25 +199,27 @@ return {'A', counters, crossed}
 /**
  * read: current counters and effective limits (releasing expired reservations first).
  *
- * KEYS[1] seeded marker  KEYS[2] overrides hash  KEYS[3] reservations hash  KEYS[4] reservation expiry zset
- * KEYS[5..] one counter per candidate
+ * KEYS[1] shard key stem  KEYS[2] seeded marker  KEYS[3] overrides hash  KEYS[4] reservations hash
+ * KEYS[5] reservation expiry zset
  * ARGV[1] now (ms)  ARGV[2] seed: r(equired) | a(uto)  ARGV[3] candidates
- * then candidates, 2 each: override field, plan limit or ''
+ * then candidates, 3 each: override field, period key, plan limit or ''
  *
  * Returns {'S'} needs seed | {'O', counters} with counters = {candidate, limit, used, ...}.
  */
 export const READ_LUA = `${COMMON}
-if redis.call('EXISTS', KEYS[1]) == 0 then
+if redis.call('EXISTS', KEYS[2]) == 0 then
   if ARGV[2] == 'r' then return {'S'} end
-  redis.call('SET', KEYS[1], '1')
+  redis.call('SET', KEYS[2], '1')
 end
-release_expired(KEYS[3], KEYS[4], ARGV[1])
+release_expired(KEYS[4], KEYS[5], ARGV[1])
 local ncand = tonumber(ARGV[3])
-local limits = resolve_limits(KEYS[2], ncand, 4, 2)
+local limits = resolve_limits(KEYS[3], ncand, 4, 3, 2)
 local counters = {}
 for i = 1, ncand do
   if limits[i] then
-    counters[#counters + 1] = i; counters[#counters + 1] = limits[i]; counters[#counters + 1] = current(KEYS[4 + i])
+    local b = 4 + (i - 1) * 3
+    local used = current(KEYS[1] .. ':c:' .. ARGV[b] .. ':' .. ARGV[b + 1])
+    counters[#counters + 1] = i; counters[#counters + 1] = limits[i]; counters[#counters + 1] = used
   end
 end
 return {'O', counters}
@@ -220,21 +228,23 @@ return {'O', counters}
 /**
  * seed: sets the counters of an unseeded shard, restores its overrides (keeping any set since), marks it seeded.
  *
- * KEYS[1] seeded marker  KEYS[2] overrides hash  KEYS[3..] one counter per seeded value
- * ARGV[1] counters  then counters, 2 each: used, expiry (ms) or ''   then overrides, 2 each: field, limit
+ * KEYS[1] shard key stem  KEYS[2] seeded marker  KEYS[3] overrides hash
+ * ARGV[1] counters  then counters, 4 each: override field, period key, used, expiry (ms) or ''
+ * then overrides, 2 each: field, limit
  *
  * Returns 1 when seeded now, 0 when the shard was already seeded (nothing changed).
  */
 export const SEED_LUA = `
-if redis.call('EXISTS', KEYS[1]) == 1 then return 0 end
+if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
 local n = tonumber(ARGV[1])
 for i = 1, n do
-  local key = KEYS[2 + i]
-  redis.call('SET', key, ARGV[2 * i])
-  if ARGV[2 * i + 1] ~= '' then redis.call('PEXPIREAT', key, ARGV[2 * i + 1]) end
+  local b = 2 + (i - 1) * 4
+  local key = KEYS[1] .. ':c:' .. ARGV[b] .. ':' .. ARGV[b + 1]
+  redis.call('SET', key, ARGV[b + 2])
+  if ARGV[b + 3] ~= '' then redis.call('PEXPIREAT', key, ARGV[b + 3]) end
 end
-for j = 2 + 2 * n, #ARGV, 2 do redis.call('HSETNX', KEYS[2], ARGV[j], ARGV[j + 1]) end
-redis.call('SET', KEYS[1], '1')
+for j = 2 + 4 * n, #ARGV, 2 do redis.call('HSETNX', KEYS[3], ARGV[j], ARGV[j + 1]) end
+redis.call('SET', KEYS[2], '1')
 return 1
 `;
 
@@ -300,13 +310,16 @@ export const COMMANDS = {
 
 type ScriptArg = string | number;
 
+/** Declared keys per script. Fixed, so ioredis (auto-pipelining, Cluster routing) sees the first key first. */
+export const KEY_COUNTS = { apply: 11, read: 5, seed: 3, claim: 5, ack: 3 } as const;
+
 declare module 'ioredis' {
   interface RedisCommander<Context> {
-    tollgateApply(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
-    tollgateRead(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
-    tollgateSeed(numKeys: number, ...args: ScriptArg[]): Result<number, Context>;
-    tollgateClaim(numKeys: number, ...args: ScriptArg[]): Result<unknown, Context>;
-    tollgateAck(numKeys: number, ...args: ScriptArg[]): Result<number, Context>;
+    tollgateApply(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
+    tollgateRead(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
+    tollgateSeed(...keysThenArgs: ScriptArg[]): Result<number, Context>;
+    tollgateClaim(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
+    tollgateAck(...keysThenArgs: ScriptArg[]): Result<number, Context>;
   }
 }
 
@@ -315,10 +328,9 @@ declare module 'ioredis' {
  * not loaded a script yet or Redis answers NOSCRIPT (restart, SCRIPT FLUSH, failover).
  */
 export function registerScripts(client: Redis | Cluster): void {
-  // Key counts vary per call: each call passes its own as the first argument.
-  client.defineCommand(COMMANDS.apply, { lua: APPLY_LUA });
-  client.defineCommand(COMMANDS.read, { lua: READ_LUA });
-  client.defineCommand(COMMANDS.seed, { lua: SEED_LUA });
-  client.defineCommand(COMMANDS.claim, { lua: CLAIM_LUA });
-  client.defineCommand(COMMANDS.ack, { lua: ACK_LUA });
+  client.defineCommand(COMMANDS.apply, { lua: APPLY_LUA, numberOfKeys: KEY_COUNTS.apply });
+  client.defineCommand(COMMANDS.read, { lua: READ_LUA, numberOfKeys: KEY_COUNTS.read });
+  client.defineCommand(COMMANDS.seed, { lua: SEED_LUA, numberOfKeys: KEY_COUNTS.seed });
+  client.defineCommand(COMMANDS.claim, { lua: CLAIM_LUA, numberOfKeys: KEY_COUNTS.claim });
+  client.defineCommand(COMMANDS.ack, { lua: ACK_LUA, numberOfKeys: KEY_COUNTS.ack });
 }
