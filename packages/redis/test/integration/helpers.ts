@@ -27,14 +27,22 @@ export async function clusterClient(startupNodes: Array<{ host: string; port: nu
   return c;
 }
 
-/** Deletes every key under `prefix` (the shared Redis is never flushed). */
-export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+/** Every key matching `pattern`, by SCAN (never KEYS on the shared Redis). */
+export async function scanKeys(client: Redis, pattern: string): Promise<string[]> {
+  const out: string[] = [];
   let cursor = '0';
   do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${prefix}*`, 'COUNT', 1000);
+    const [next, keys] = await client.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
     cursor = next;
-    if (keys.length > 0) await client.unlink(...keys);
+    out.push(...keys);
   } while (cursor !== '0');
+  return out;
+}
+
+/** Deletes every key under `prefix` (the shared Redis is never flushed). */
+export async function deleteKeys(client: Redis, prefix: string): Promise<void> {
+  const keys = await scanKeys(client, `${prefix}*`);
+  for (let i = 0; i < keys.length; i += 500) await client.unlink(...keys.slice(i, i + 500));
 }
 
 export function config(input: Partial<TollgateConfigInput> & Pick<TollgateConfigInput, 'plans'>) {

@@ -1,5 +1,5 @@
 import { storeContractSuite } from '@tollgate/core/testing';
-import { QuotaEngine } from '@tollgate/core';
+import { QuotaEngine, StoreUnavailableError } from '@tollgate/core';
 import type { Cluster } from 'ioredis';
 import { RedisStore, slotOfTag } from '@tollgate/redis';
 import { OwnedRedisCluster } from '../../../../test-support/services';
@@ -84,4 +84,19 @@ describe('RedisStore on a Redis Cluster', () => {
     expect(new Set([...first, ...second, ...third].map((b) => b.tag)).size).toBe(25);
     await store.ack([...first, ...second, ...third]);
   });
+
+  // Last: it takes a master down for good.
+  it('fails with StoreUnavailableError for a shard whose master is down, and still serves the others', async () => {
+    const store = new RedisStore({ client, prefix: 'down:' });
+    const engine = new QuotaEngine({ store, config: cfg });
+    const tenants = Array.from({ length: 30 }, (_, i) => `d-${i}`);
+    const nodeOf = (t: string) => client.slots[slotOfTag(`t:${t}`)]?.[0];
+    const victim = cluster.nodes.find((n) => `127.0.0.1:${n.port}` === nodeOf(tenants[0]!))!;
+    const alive = tenants.find((t) => nodeOf(t) !== `127.0.0.1:${victim.port}`)!;
+    await victim.stop();
+    await expect(engine.consume({ tenantId: tenants[0]! }, { requests: 1 })).rejects.toBeInstanceOf(
+      StoreUnavailableError,
+    );
+    expect((await engine.consume({ tenantId: alive }, { requests: 1 })).admitted).toBe(true);
+  }, 30_000);
 });
