@@ -1,1 +1,4 @@
-export {};
+// @tollgate/flusher: the pieces of the flusher process, for embedding and tests.
+export * from './env';
+export * from './metrics';
+export * from './run';

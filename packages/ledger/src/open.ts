@@ -18,7 +18,13 @@ export interface OpenLedgerOptions {
 export async function openSqlClient(options: OpenLedgerOptions = {}): Promise<SqlClient> {
   if (options.databaseUrl) {
     return new PgSqlClient({
-      pool: { connectionString: options.databaseUrl, max: options.poolSize ?? 10 },
+      // Bounded connect: an unreachable Postgres fails the flush (retried with backoff) instead of hanging it.
+      pool: {
+        connectionString: options.databaseUrl,
+        max: options.poolSize ?? 10,
+        connectionTimeoutMillis: 10_000,
+        query_timeout: 60_000,
+      },
       onError: options.onError,
     });
   }

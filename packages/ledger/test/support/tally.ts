@@ -48,16 +48,22 @@ export class Tally {
 
 export class TallyingStore implements CounterStore {
   readonly tally = new Tally();
+  /** Op ids already counted: a retry answered `duplicate` after a lost reply is counted once. */
+  private readonly counted = new Set<string>();
   constructor(readonly inner: CounterStore) {}
 
   async apply(op: ApplyOp): Promise<ApplyResult> {
     const res = await this.inner.apply(op);
-    if (res.status === 'applied') {
-      this.tally.add(op.usage);
-      this.tally.events += op.events?.length ?? 0;
-    } else if (res.status === 'rejected' && op.onReject) {
-      this.tally.add(op.onReject.usage);
-      this.tally.events += op.onReject.events.length;
+    const outcome = res.status === 'duplicate' ? res.outcome : res.status;
+    if ((outcome === 'applied' || outcome === 'rejected') && !this.counted.has(op.opId)) {
+      this.counted.add(op.opId);
+      if (outcome === 'applied') {
+        this.tally.add(op.usage);
+        this.tally.events += op.events?.length ?? 0;
+      } else if (op.onReject) {
+        this.tally.add(op.onReject.usage);
+        this.tally.events += op.onReject.events.length;
+      }
     }
     return res;
   }

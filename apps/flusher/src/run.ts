@@ -1,0 +1,118 @@
+// Wires the flusher process: Redis store, ledger database, migrations, metrics, and an orderly close.
+import type { Server } from 'node:http';
+import { Cluster, Redis } from 'ioredis';
+import type { Logger } from 'pino';
+import type { CounterStore } from '@tollgate/core';
+import {
+  Flusher,
+  migrate,
+  openSqlClient,
+  type FlushReport,
+  type SqlClient,
+  type WriteHooks,
+} from '@tollgate/ledger';
+import { RedisStore } from '@tollgate/redis';
+import type { FlusherSettings } from './env';
+import { FlusherMetrics } from './metrics';
+
+export interface FlusherRuntime {
+  flusher: Flusher;
+  store: CounterStore;
+  sql: SqlClient;
+  metrics: FlusherMetrics;
+  /** Bound metrics port, or null when disabled. */
+  metricsPort: number | null;
+  /** Stops the timer, finishes the batch in hand, flushes once more, then closes every connection. */
+  close(): Promise<FlushReport>;
+}
+
+export interface StartOptions {
+  logger: Logger;
+  /** Test hooks around the commit. */
+  hooks?: WriteHooks;
+}
+
+function redisClient(s: FlusherSettings): Redis | Cluster {
+  // A background process: bounded commands so a hung Redis fails the flush (retried) instead of stalling it.
+  const redisOptions = { commandTimeout: 10_000, maxRetriesPerRequest: 2, enableAutoPipelining: true };
+  if (s.redisClusterNodes)
+    return new Cluster(s.redisClusterNodes, { redisOptions, enableAutoPipelining: true });
+  return new Redis(s.redisUrl!, redisOptions);
+}
+
+export async function startFlusher(
+  settings: FlusherSettings,
+  options: StartOptions,
+): Promise<FlusherRuntime> {
+  const log = options.logger;
+  const sql = await openSqlClient({
+    databaseUrl: settings.databaseUrl ?? undefined,
+    dataDir: settings.dataDir,
+    onError: (err) => log.warn({ err: err.message }, 'idle Postgres connection failed'),
+  });
+  const client = redisClient(settings);
+  client.on('error', (err: Error) => log.warn({ err: err.message }, 'redis connection error'));
+  try {
+    const applied = await migrate(sql);
+    if (applied.length > 0) log.info({ migrations: applied }, 'migrations applied');
+  } catch (err) {
+    client.disconnect();
+    await sql.close().catch(() => undefined);
+    throw err;
+  }
+  const store = new RedisStore({ client, prefix: settings.redisPrefix });
+  let failing = false;
+  let flusher: Flusher | null = null;
+  const metrics = new FlusherMetrics(() => flusher?.lastSuccessAt ?? null);
+  flusher = new Flusher({
+    store,
+    sql,
+    intervalMs: settings.flushIntervalMs,
+    staleAfterMs: settings.staleAfterMs,
+    maxTags: settings.maxTags,
+    retentionMonths: settings.retentionMonths,
+    hooks: options.hooks,
+    onFlush: (report) => {
+      metrics.onFlush(report);
+      if (failing) log.info('flush recovered');
+      failing = false;
+      if (report.batches + report.skipped > 0) log.debug(report, 'flushed');
+    },
+    onError: (err, info) => {
+      metrics.onError(info.phase);
+      if (info.phase === 'flush') failing = true;
+      log.warn({ err: (err as Error).message, ...info }, `${info.phase} failed; nothing is lost, retrying`);
+    },
+  });
+  let server: Server | null = null;
+  let metricsPort: number | null = null;
+  if (settings.metricsPort !== 0) {
+    const bound = await metrics.listen(settings.metricsPort, settings.metricsHost);
+    server = bound.server;
+    metricsPort = bound.port;
+  }
+  const started = flusher;
+  started.start();
+  log.info(
+    { intervalMs: started.intervalMs, metricsPort, retentionMonths: settings.retentionMonths },
+    'flusher started',
+  );
+  // Retention runs once at start, then every hour.
+  void started.maintain(true);
+  return {
+    flusher: started,
+    store,
+    sql,
+    metrics,
+    metricsPort,
+    async close() {
+      try {
+        return await started.close();
+      } finally {
+        server?.close();
+        await client.quit().catch(() => client.disconnect());
+        await sql.close().catch(() => undefined);
+      }
+    },
+  };
+}
