@@ -67,17 +67,38 @@ export function candidates(
       for (const window of windows) {
         const field = overrideField(scope, meter, window.period);
         const limit = plan.get(field);
-        out.push({
-          scope,
-          meter,
-          window,
-          field,
-          plan: limit === undefined ? '' : int(limit, 'limit'),
-        });
+        out.push({ scope, meter, window, field, plan: limit === undefined ? '' : int(limit, 'limit') });
       }
     }
   }
   return out;
+}
+
+/**
+ * The compact candidate list the scripts read (`read_candidates`): windows once, then one group per scope x
+ * meter with its amounts and the plan limit for each window.
+ */
+function pushCandidates(
+  argv: string[],
+  cands: Candidate[],
+  windows: PeriodWindow[],
+  amounts: { total: Map<string, number>; reserved: Map<string, number> } | null,
+): void {
+  argv.push(String(windows.length));
+  for (const w of windows) argv.push(w.period, w.key, w.expiresAt === null ? '' : String(w.expiresAt));
+  const groups = windows.length === 0 ? 0 : cands.length / windows.length;
+  argv.push(String(groups));
+  for (let g = 0; g < groups; g++) {
+    const first = cands[g * windows.length]!;
+    argv.push(`${first.scope.scope}:${first.scope.id}:${first.meter}`);
+    if (amounts) {
+      argv.push(
+        int(amounts.total.get(first.meter) ?? 0, 'amount'),
+        int(amounts.reserved.get(first.meter) ?? 0, 'reserved amount'),
+      );
+    }
+    for (let w = 0; w < windows.length; w++) argv.push(cands[g * windows.length + w]!.plan);
+  }
 }
 
 /** The hash field a usage delta accumulates under: every dimension it is aggregated by, as JSON. */
@@ -86,6 +107,7 @@ export function usageField(d: UsageDelta): string {
 }
 
 function pushUsage(args: string[], usage: UsageDelta[]): void {
+  args.push(String(usage.length));
   for (const d of usage) {
     if (!/^-?\d+$/.test(d.costPico)) throw new InvalidUsageError(`costPico must be an integer string`);
     args.push(usageField(d), int(d.amount, 'usage amount'), d.costPico);
@@ -93,84 +115,50 @@ function pushUsage(args: string[], usage: UsageDelta[]): void {
 }
 
 function pushEvents(args: string[], events: UsageEventRecord[]): void {
+  args.push(String(events.length));
   for (const e of events) args.push(JSON.stringify(e));
 }
 
-/** Op-id hashes live per time bucket of `dedupWindowMs`; an id is checked in the buckets around `now`. */
-export function opIdBuckets(
-  now: number,
-  windowMs: number,
-): { buckets: [number, number, number]; expireAt: number } {
-  const b = Math.floor(now / windowMs);
-  return { buckets: [b - 1, b, b + 1], expireAt: (b + 2) * windowMs };
+/** Op-id hashes live per time bucket of `dedupWindowMs`; an id is looked up in the buckets around `now`. */
+export function opIdBucket(now: number, windowMs: number): { bucket: number; expireAt: number } {
+  const bucket = Math.floor(now / windowMs);
+  // Written to `bucket`, read while it is the current or previous one: kept at least one window.
+  return { bucket, expireAt: (bucket + 2) * windowMs };
 }
 
-export interface EncodedApply {
+export interface EncodedOp {
   args: ScriptArgs;
   candidates: Candidate[];
 }
 
-export function encodeApply(
-  op: ApplyOp,
-  keys: ShardKeys,
-  queue: string,
-  dedupWindowMs: number,
-): EncodedApply {
-  const byMeter = sumByMeter(op.amounts, op.reserve?.amounts);
+export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWindowMs: number): EncodedOp {
+  const total = sumByMeter(op.amounts, op.reserve?.amounts);
   const reserved = sumByMeter(op.reserve?.amounts);
-  const cands = candidates(op.scopes, byMeter.keys(), op.windows, op.limits);
-  const { buckets, expireAt } = opIdBuckets(op.now, dedupWindowMs);
-  const usage = op.usage;
-  const events = op.events ?? [];
-  const rejectUsage = op.mode === 'enforce' ? (op.onReject?.usage ?? []) : [];
-  const rejectEvents = op.mode === 'enforce' ? (op.onReject?.events ?? []) : [];
-  const keyList: string[] = [
-    keys.base,
-    keys.seeded,
-    keys.overrides,
-    keys.reservations,
-    keys.reservationExpiry,
-    keys.opIds(buckets[0]),
-    keys.opIds(buckets[1]),
-    keys.opIds(buckets[2]),
-    keys.unflushed,
-    keys.events,
-    queue,
-  ];
+  const cands = candidates(op.scopes, total.keys(), op.windows, op.limits);
+  const { bucket, expireAt } = opIdBucket(op.now, dedupWindowMs);
   const argv: string[] = [
+    keys.base,
+    queue,
     op.opId,
     int(op.now, 'now'),
     op.mode === 'enforce' ? 'e' : 'r',
     op.seed === 'required' ? 'r' : 'a',
+    String(bucket),
     String(expireAt),
     op.settle?.id ?? '',
     op.reserve?.id ?? '',
     op.reserve ? int(op.reserve.expiresAt, 'reservation expiry') : '',
-    String(cands.length),
-    String(op.warnAt.length),
-    String(usage.length),
-    String(events.length),
-    String(rejectUsage.length),
-    String(rejectEvents.length),
     keys.dirtyMember,
     String(op.now - DIRTY_SCORE_OFFSET),
+    String(op.warnAt.length),
   ];
   for (const w of op.warnAt) argv.push(String(w));
-  for (const c of cands) {
-    argv.push(
-      c.field,
-      c.window.key,
-      c.plan,
-      int(byMeter.get(c.meter) ?? 0, 'amount'),
-      int(reserved.get(c.meter) ?? 0, 'reserved amount'),
-      c.window.expiresAt === null ? '' : String(c.window.expiresAt),
-    );
-  }
-  pushUsage(argv, usage);
-  pushEvents(argv, events);
-  pushUsage(argv, rejectUsage);
-  pushEvents(argv, rejectEvents);
-  return { args: [...keyList, ...argv], candidates: cands };
+  pushCandidates(argv, cands, op.windows, { total, reserved });
+  pushUsage(argv, op.usage);
+  pushEvents(argv, op.events ?? []);
+  pushUsage(argv, op.mode === 'enforce' ? (op.onReject?.usage ?? []) : []);
+  pushEvents(argv, op.mode === 'enforce' ? (op.onReject?.events ?? []) : []);
+  return { args: argv, candidates: cands };
 }
 
 function state(c: Candidate, limit: number, used: number): CounterState {
@@ -228,19 +216,10 @@ export function decodeApply(reply: unknown, cands: Candidate[]): ApplyResult {
   }
 }
 
-export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedApply {
+export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedOp {
   const cands = candidates(op.scopes, op.meters, op.windows, op.limits);
-  const args = [
-    keys.base,
-    keys.seeded,
-    keys.overrides,
-    keys.reservations,
-    keys.reservationExpiry,
-    int(op.now, 'now'),
-    op.seed === 'required' ? 'r' : 'a',
-    String(cands.length),
-  ];
-  for (const c of cands) args.push(c.field, c.window.key, c.plan);
+  const args = [keys.base, int(op.now, 'now'), op.seed === 'required' ? 'r' : 'a'];
+  pushCandidates(args, cands, op.windows, null);
   return { args, candidates: cands };
 }
 

@@ -6,43 +6,76 @@
 // strings (INCRBY/HINCRBY parse them as 64-bit integers); numbers are only used for comparisons.
 import type { Cluster, Redis, Result } from 'ioredis';
 
-/** Helpers shared by apply and read. */
+/**
+ * Helpers shared by apply and read. Both receive the candidate counters compactly: every period window once,
+ * then one group per scope x meter with its plan limit for each window. Candidate i = (group - 1) * windows + w.
+ *
+ * Shard keys are derived from the declared stem KEYS[1] (`<prefix>{<tag>}`): they share its hash tag, so its slot
+ * and any ioredis keyPrefix. <stem>:seeded marker, :ov overrides hash, :rs reservations hash, :rz reservation
+ * expiry zset, :o:<bucket> op-id hash, :u unflushed usage hash, :e unflushed events list,
+ * :c:<scope>:<id>:<meter>:<period>:<period key> counter, <counter>:w threshold marks.
+ */
 const COMMON = `
+local stem = KEYS[1]
+local SEEDED, OV, RS, RZ = stem .. ':seeded', stem .. ':ov', stem .. ':rs', stem .. ':rz'
+
 local function int(x) return string.format('%.0f', x) end
 
 -- Gives back what a reservation holds on each counter that still exists (an expired window is gone).
-local function undo_reservation(rs, rz, id)
-  local packed = redis.call('HGET', rs, id)
+local function undo_reservation(id)
+  local packed = redis.call('HGET', RS, id)
   if packed then
     local items = cmsgpack.unpack(packed)
     for i = 1, #items, 2 do
       if redis.call('EXISTS', items[i]) == 1 then redis.call('DECRBY', items[i], items[i + 1]) end
     end
-    redis.call('HDEL', rs, id)
+    redis.call('HDEL', RS, id)
   end
-  redis.call('ZREM', rz, id)
+  redis.call('ZREM', RZ, id)
 end
 
-local function release_expired(rs, rz, now)
-  local ids = redis.call('ZRANGEBYSCORE', rz, '-inf', now)
-  for i = 1, #ids do undo_reservation(rs, rz, ids[i]) end
+local function release_expired(now)
+  local ids = redis.call('ZRANGEBYSCORE', RZ, '-inf', now)
+  for i = 1, #ids do undo_reservation(ids[i]) end
 end
 
--- Effective limit per candidate counter: the override if set, else the plan's; nil = not limited, not touched.
--- Candidate i's override field is ARGV[base + (i - 1) * stride]; its plan limit comes 'plan' arguments later.
-local function resolve_limits(ov, n, base, stride, plan)
-  local limits = {}
-  if n == 0 then return limits end
-  local fields = {}
-  for i = 1, n do fields[i] = ARGV[base + (i - 1) * stride] end
-  local set = {}
-  if redis.call('EXISTS', ov) == 1 then set = redis.call('HMGET', ov, unpack(fields)) end
-  for i = 1, n do
-    local l = set[i]
-    if not l then
-      l = ARGV[base + (i - 1) * stride + plan]
-      if l == '' then l = nil end
+-- Reads the candidates at ARGV[p]: windows (count, then period, period key, expiry or '' each), then groups
+-- (count, then override field prefix scope:id:meter, [amount, reserved,] and one plan limit or '' per window).
+-- Returns the candidates {field, key, expiry, plan, amount, amount_arg, reserved} and the next ARGV position.
+local function read_candidates(p, with_amounts)
+  local nwin = tonumber(ARGV[p]); p = p + 1
+  local win = {}
+  for w = 1, nwin do win[w] = {ARGV[p], ARGV[p + 1], ARGV[p + 2]}; p = p + 3 end
+  local ngroup = tonumber(ARGV[p]); p = p + 1
+  local cands = {}
+  for g = 1, ngroup do
+    local prefix = ARGV[p]; p = p + 1
+    local amount, reserved = '0', '0'
+    if with_amounts then amount, reserved = ARGV[p], ARGV[p + 1]; p = p + 2 end
+    for w = 1, nwin do
+      local field = prefix .. ':' .. win[w][1]
+      local plan = ARGV[p]; p = p + 1
+      cands[#cands + 1] = {
+        field = field, key = stem .. ':c:' .. field .. ':' .. win[w][2], expiry = win[w][3],
+        plan = plan, amount = tonumber(amount), amount_arg = amount, reserved = reserved,
+      }
     end
+  end
+  return cands, p
+end
+
+-- Effective limit per candidate: the override if set, else the plan's; nil = not limited, not touched.
+local function resolve_limits(cands)
+  local limits = {}
+  local set = {}
+  if #cands > 0 and redis.call('EXISTS', OV) == 1 then
+    local fields = {}
+    for i = 1, #cands do fields[i] = cands[i].field end
+    set = redis.call('HMGET', OV, unpack(fields))
+  end
+  for i = 1, #cands do
+    local l = set[i]
+    if not l and cands[i].plan ~= '' then l = cands[i].plan end
     if l then limits[i] = tonumber(l) end
   end
   return limits
@@ -51,87 +84,91 @@ end
 local function current(key)
   return tonumber(redis.call('GET', key) or '0')
 end
+
+local function seeded_or(seed)
+  if redis.call('EXISTS', SEEDED) == 1 then return true end
+  if seed == 'r' then return false end
+  redis.call('SET', SEEDED, '1')
+  return true
+end
 `;
 
 /**
  * apply: CounterStore.apply in one atomic step.
  *
- * KEYS[1] shard key stem (counter keys are <stem>:c:<override field>:<period key>)
- * KEYS[2] seeded marker  KEYS[3] overrides hash  KEYS[4] reservations hash  KEYS[5] reservation expiry zset
- * KEYS[6..8] op-id hashes (previous, current, next time bucket)
- * KEYS[9] unflushed usage hash  KEYS[10] unflushed events list  KEYS[11] flush queue zset
+ * KEYS[1] shard key stem <prefix>{<tag>} (the shard's other keys derive from it, see above)
+ * KEYS[2] flush queue zset (one per node, or the one in this shard's slot on a cluster)
  *
  * ARGV[1] op id   ARGV[2] now (ms)   ARGV[3] mode: e(nforce) | r(ecord)   ARGV[4] seed: r(equired) | a(uto)
- * ARGV[5] expiry of the current op-id hash (ms)   ARGV[6] reservation id to settle, or ''
- * ARGV[7] reservation id to hold, or ''   ARGV[8] its expiry (ms), or ''
- * ARGV[9] candidates   ARGV[10] thresholds   ARGV[11] usage deltas   ARGV[12] events
- * ARGV[13] usage deltas kept on rejection   ARGV[14] events kept on rejection
- * ARGV[15] this shard's dirty member in the flush queue   ARGV[16] its score
- * then: thresholds (percent), one each
- *       candidate counters (scope x meter x period window), 6 each: override field (scope:id:meter:period),
- *         period key, plan limit or '', amount (incl. reserved), reserved, expiry (ms) or ''
- *       usage deltas, 3 each: field, amount, cost (pico-dollars); events, 1 each (JSON)
- *       rejection deltas, 3 each; rejection events, 1 each
+ * ARGV[5] op-id time bucket b (ids are looked up in <stem>:o:<b-1>, <b>, <b+1> and written to <b>)
+ * ARGV[6] expiry of <stem>:o:<b> (ms)   ARGV[7] reservation id to settle, or ''
+ * ARGV[8] reservation id to hold, or ''   ARGV[9] its expiry (ms), or ''
+ * ARGV[10] this shard's dirty member in the flush queue   ARGV[11] its score
+ * ARGV[12] thresholds (count), then each (percent)
+ * then the candidates (see read_candidates, with amount incl. reserved and reserved per group)
+ * then usage deltas (count), 3 each: field, amount, cost (pico-dollars); events (count), then each as JSON
+ * then the same two lists kept only on rejection
  *
  * Returns {'S'} needs seed | {'D', 'a'|'r'} duplicate | {'R', counters, violated, first} | {'A', counters, crossed}
  * where counters = {candidate, limit, used, ...}, violated = {candidate, ...}, first = the violated candidates
  * rejecting for the first time in their window, crossed = {candidate, threshold, ...}.
  */
 export const APPLY_LUA = `${COMMON}
-local now = tonumber(ARGV[2])
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  if ARGV[4] == 'r' then return {'S'} end
-  redis.call('SET', KEYS[2], '1')
-end
-release_expired(KEYS[4], KEYS[5], ARGV[2])
+local UNFLUSHED, EVENTS, QUEUE = stem .. ':u', stem .. ':e', KEYS[2]
+if not seeded_or(ARGV[4]) then return {'S'} end
+release_expired(ARGV[2])
 local op = ARGV[1]
-local seen = redis.call('HGET', KEYS[7], op) or redis.call('HGET', KEYS[6], op) or redis.call('HGET', KEYS[8], op)
+local bucket = tonumber(ARGV[5])
+local OPS = stem .. ':o:' .. ARGV[5]
+local seen = redis.call('HGET', OPS, op) or redis.call('HGET', stem .. ':o:' .. int(bucket - 1), op)
+  or redis.call('HGET', stem .. ':o:' .. int(bucket + 1), op)
 if seen then return {'D', seen} end
-if ARGV[6] ~= '' then undo_reservation(KEYS[4], KEYS[5], ARGV[6]) end
+if ARGV[7] ~= '' then undo_reservation(ARGV[7]) end
 
-local ncand, nwarn = tonumber(ARGV[9]), tonumber(ARGV[10])
-local nuse, nev, nruse, nrev = tonumber(ARGV[11]), tonumber(ARGV[12]), tonumber(ARGV[13]), tonumber(ARGV[14])
-local warn = 17
-local cand = warn + nwarn
-local use = cand + ncand * 6
-local ev = use + nuse * 3
-local ruse = ev + nev
-local rev = ruse + nruse * 3
-local limits = resolve_limits(KEYS[3], ncand, cand, 6, 2)
-local function counter(i)
-  local b = cand + (i - 1) * 6
-  return KEYS[1] .. ':c:' .. ARGV[b] .. ':' .. ARGV[b + 1]
+local p = 12
+local nwarn = tonumber(ARGV[p]); p = p + 1
+local warn = {}
+for w = 1, nwarn do warn[w] = ARGV[p]; p = p + 1 end
+local cands
+cands, p = read_candidates(p, true)
+local limits = resolve_limits(cands)
+
+local function keep()
+  local n = tonumber(ARGV[p]); p = p + 1
+  for j = 1, n do
+    redis.call('HINCRBY', UNFLUSHED, 'a' .. ARGV[p], ARGV[p + 1])
+    if ARGV[p + 2] ~= '0' then redis.call('HINCRBY', UNFLUSHED, 'c' .. ARGV[p], ARGV[p + 2]) end
+    p = p + 3
+  end
+  local ne = tonumber(ARGV[p]); p = p + 1
+  for j = 1, ne do redis.call('RPUSH', EVENTS, ARGV[p]); p = p + 1 end
+  if n + ne > 0 then redis.call('ZADD', QUEUE, 'NX', ARGV[11], ARGV[10]) end
 end
 
-local function keep(ubase, n, ebase, ne)
-  for j = 0, n - 1 do
-    local p = ubase + j * 3
-    redis.call('HINCRBY', KEYS[9], 'a' .. ARGV[p], ARGV[p + 1])
-    if ARGV[p + 2] ~= '0' then redis.call('HINCRBY', KEYS[9], 'c' .. ARGV[p], ARGV[p + 2]) end
-  end
-  for j = 0, ne - 1 do redis.call('RPUSH', KEYS[10], ARGV[ebase + j]) end
-  if n + ne > 0 then redis.call('ZADD', KEYS[11], 'NX', ARGV[16], ARGV[15]) end
+local function skip()
+  p = p + 1 + 3 * tonumber(ARGV[p])
+  p = p + 1 + tonumber(ARGV[p])
 end
 
 local function remember(outcome)
-  redis.call('HSET', KEYS[7], op, outcome)
-  redis.call('PEXPIREAT', KEYS[7], ARGV[5])
+  redis.call('HSET', OPS, op, outcome)
+  redis.call('PEXPIREAT', OPS, ARGV[6])
 end
 
 local used = {}
 if ARGV[3] == 'e' then
   local violated = {}
-  for i = 1, ncand do
+  for i = 1, #cands do
     local l = limits[i]
     if l then
-      used[i] = current(counter(i))
-      local amount = tonumber(ARGV[cand + (i - 1) * 6 + 3])
+      used[i] = current(cands[i].key)
+      local amount = cands[i].amount
       if l >= 0 and amount > 0 and used[i] + amount > l then violated[#violated + 1] = i end
     end
   end
   if #violated > 0 then
     local counters = {}
-    for i = 1, ncand do
+    for i = 1, #cands do
       if limits[i] then
         counters[#counters + 1] = i; counters[#counters + 1] = limits[i]; counters[#counters + 1] = used[i]
       end
@@ -139,59 +176,58 @@ if ARGV[3] == 'e' then
     -- The first rejection by a counter in its window is marked like a threshold (-1), for quota_exceeded events.
     local first = {}
     for _, i in ipairs(violated) do
-      local key = counter(i)
-      if redis.call('SADD', key .. ':w', '-1') == 1 then
-        local exp = ARGV[cand + (i - 1) * 6 + 5]
-        if exp ~= '' then redis.call('PEXPIREAT', key .. ':w', exp) end
+      local marks = cands[i].key .. ':w'
+      if redis.call('SADD', marks, '-1') == 1 then
+        if cands[i].expiry ~= '' then redis.call('PEXPIREAT', marks, cands[i].expiry) end
         first[#first + 1] = i
       end
     end
     remember('r')
-    keep(ruse, nruse, rev, nrev)
+    skip()
+    keep()
     return {'R', counters, violated, first}
   end
 end
 
 local counters, crossed, held = {}, {}, {}
-for i = 1, ncand do
+for i = 1, #cands do
   local l = limits[i]
   if l then
-    local b = cand + (i - 1) * 6 + 1
-    local key = counter(i)
-    local amount = tonumber(ARGV[b + 2])
+    local c = cands[i]
+    local amount = c.amount
     local after
     if amount ~= 0 then
-      after = redis.call('INCRBY', key, ARGV[b + 2])
-      if ARGV[b + 4] ~= '' then redis.call('PEXPIREAT', key, ARGV[b + 4]) end
+      after = redis.call('INCRBY', c.key, c.amount_arg)
+      if c.expiry ~= '' then redis.call('PEXPIREAT', c.key, c.expiry) end
     else
-      after = used[i] or current(key)
+      after = used[i] or current(c.key)
     end
-    if ARGV[b + 3] ~= '0' then held[#held + 1] = key; held[#held + 1] = ARGV[b + 3] end
+    if c.reserved ~= '0' then held[#held + 1] = c.key; held[#held + 1] = c.reserved end
     counters[#counters + 1] = i; counters[#counters + 1] = l; counters[#counters + 1] = after
     if l > 0 and amount > 0 then
       local before = after - amount
-      for w = 0, nwarn - 1 do
-        local mark = tonumber(ARGV[warn + w]) * l
+      for w = 1, nwarn do
+        local mark = tonumber(warn[w]) * l
         if before * 100 < mark and after * 100 >= mark then
-          if redis.call('SADD', key .. ':w', ARGV[warn + w]) == 1 then
-            if ARGV[b + 4] ~= '' then redis.call('PEXPIREAT', key .. ':w', ARGV[b + 4]) end
-            crossed[#crossed + 1] = i; crossed[#crossed + 1] = ARGV[warn + w]
+          if redis.call('SADD', c.key .. ':w', warn[w]) == 1 then
+            if c.expiry ~= '' then redis.call('PEXPIREAT', c.key .. ':w', c.expiry) end
+            crossed[#crossed + 1] = i; crossed[#crossed + 1] = warn[w]
           end
         end
       end
     end
   end
 end
-if ARGV[7] ~= '' then
-  redis.call('HSET', KEYS[4], ARGV[7], cmsgpack.pack(held))
-  redis.call('ZADD', KEYS[5], ARGV[8], ARGV[7])
+if ARGV[8] ~= '' then
+  redis.call('HSET', RS, ARGV[8], cmsgpack.pack(held))
+  redis.call('ZADD', RZ, ARGV[9], ARGV[8])
   -- Both live until a day after the last reservation would expire, so an abandoned shard cleans itself up.
-  local last = redis.call('ZRANGE', KEYS[5], -1, -1, 'WITHSCORES')
+  local last = redis.call('ZRANGE', RZ, -1, -1, 'WITHSCORES')
   local at = int(tonumber(last[2]) + 86400000)
-  redis.call('PEXPIREAT', KEYS[4], at)
-  redis.call('PEXPIREAT', KEYS[5], at)
+  redis.call('PEXPIREAT', RS, at)
+  redis.call('PEXPIREAT', RZ, at)
 end
-keep(use, nuse, ev, nev)
+keep()
 remember('a')
 return {'A', counters, crossed}
 `;
@@ -199,27 +235,20 @@ return {'A', counters, crossed}
 /**
  * read: current counters and effective limits (releasing expired reservations first).
  *
- * KEYS[1] shard key stem  KEYS[2] seeded marker  KEYS[3] overrides hash  KEYS[4] reservations hash
- * KEYS[5] reservation expiry zset
- * ARGV[1] now (ms)  ARGV[2] seed: r(equired) | a(uto)  ARGV[3] candidates
- * then candidates, 3 each: override field, period key, plan limit or ''
+ * KEYS[1] shard key stem <prefix>{<tag>}
+ * ARGV[1] now (ms)  ARGV[2] seed: r(equired) | a(uto)  then the candidates (see read_candidates, no amounts)
  *
  * Returns {'S'} needs seed | {'O', counters} with counters = {candidate, limit, used, ...}.
  */
 export const READ_LUA = `${COMMON}
-if redis.call('EXISTS', KEYS[2]) == 0 then
-  if ARGV[2] == 'r' then return {'S'} end
-  redis.call('SET', KEYS[2], '1')
-end
-release_expired(KEYS[4], KEYS[5], ARGV[1])
-local ncand = tonumber(ARGV[3])
-local limits = resolve_limits(KEYS[3], ncand, 4, 3, 2)
+if not seeded_or(ARGV[2]) then return {'S'} end
+release_expired(ARGV[1])
+local cands = read_candidates(3, false)
+local limits = resolve_limits(cands)
 local counters = {}
-for i = 1, ncand do
+for i = 1, #cands do
   if limits[i] then
-    local b = 4 + (i - 1) * 3
-    local used = current(KEYS[1] .. ':c:' .. ARGV[b] .. ':' .. ARGV[b + 1])
-    counters[#counters + 1] = i; counters[#counters + 1] = limits[i]; counters[#counters + 1] = used
+    counters[#counters + 1] = i; counters[#counters + 1] = limits[i]; counters[#counters + 1] = current(cands[i].key)
   end
 end
 return {'O', counters}
@@ -311,7 +340,7 @@ export const COMMANDS = {
 type ScriptArg = string | number;
 
 /** Declared keys per script. Fixed, so ioredis (auto-pipelining, Cluster routing) sees the first key first. */
-export const KEY_COUNTS = { apply: 11, read: 5, seed: 3, claim: 5, ack: 3 } as const;
+export const KEY_COUNTS = { apply: 2, read: 1, seed: 3, claim: 5, ack: 3 } as const;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {
