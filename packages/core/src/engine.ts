@@ -68,6 +68,8 @@ export interface ConsumeOptions {
   opId?: string;
   /** Amounts known only later (tokens, cost), held against the limits until settled. */
   reserve?: Record<string, number>;
+  /** Id of the reservation, so a caller can settle it even when this call's answer was lost. Defaults to a random id. */
+  reservationId?: string;
   reservationTtlMs?: number;
   /** Extra ledger records kept when admitted (beyond the consumed amounts). */
   records?: UsageRecord[];
@@ -268,7 +270,7 @@ export class QuotaEngine {
       [{ meter: 'rejected', amount: 1 }],
       now,
     );
-    const reservationId = reserveAmounts.length > 0 ? randomUUID() : null;
+    const reservationId = reserveAmounts.length > 0 ? (opts.reservationId ?? randomUUID()) : null;
     const op: ApplyOp = {
       ...this.baseOp(subject, now),
       opId: opts.opId ?? randomUUID(),
@@ -347,27 +349,27 @@ export class QuotaEngine {
     identity: Identity | ResolvedSubject,
     reservationId: string | null,
     records: UsageRecord[],
-    opts: { opId?: string } = {},
+    opts: { opId?: string; at?: number } = {},
   ): Promise<RecordResult> {
-    return this.recordOp(identity, records, opts.opId, reservationId);
+    return this.recordOp(identity, records, opts.opId, reservationId, undefined, opts.at);
   }
 
   /** Drops a reservation without recording anything (upstream 5xx, client abort). */
   async release(
     identity: Identity | ResolvedSubject,
     reservationId: string,
-    opts: { opId?: string } = {},
+    opts: { opId?: string; at?: number } = {},
   ): Promise<void> {
-    await this.recordOp(identity, [], opts.opId, reservationId);
+    await this.recordOp(identity, [], opts.opId, reservationId, undefined, opts.at);
   }
 
   /** Post-hoc usage: counted on every counter and kept for the ledger, never rejected. Gauges may go down. */
   async record(
     identity: Identity | ResolvedSubject,
     records: UsageRecord[],
-    opts: { opId?: string; events?: UsageEventRecord[] } = {},
+    opts: { opId?: string; events?: UsageEventRecord[]; at?: number } = {},
   ): Promise<RecordResult> {
-    return this.recordOp(identity, records, opts.opId, null, opts.events);
+    return this.recordOp(identity, records, opts.opId, null, opts.events, opts.at);
   }
 
   private async recordOp(
@@ -376,9 +378,11 @@ export class QuotaEngine {
     opId: string | undefined,
     settleId: string | null,
     events?: UsageEventRecord[],
+    // When the usage happened (replays of buffered usage keep their original window and hour bucket).
+    at?: number,
   ): Promise<RecordResult> {
     const subject = 'tag' in identity ? identity : this.resolve(identity);
-    const now = this.now();
+    const now = at ?? this.now();
     const usage = expandUsage(
       this.config,
       this.prices,

@@ -1,4 +1,5 @@
 // Error types shared by every Tollgate package; codes live in one enum so users can match on them.
+import type { QuotaProblem } from './request/problem';
 
 export enum ErrorCode {
   Config = 'ERR_TOLLGATE_CONFIG',
@@ -7,6 +8,16 @@ export enum ErrorCode {
   InvalidUsage = 'ERR_TOLLGATE_INVALID_USAGE',
   InvalidStore = 'ERR_TOLLGATE_INVALID_STORE',
   NoIdentity = 'ERR_TOLLGATE_NO_IDENTITY',
+  /** The identity headers' signature is missing, malformed, stale or forged. */
+  BadIdentitySignature = 'ERR_TOLLGATE_BAD_IDENTITY_SIGNATURE',
+  /** Warning: the middleware ran twice for one request (mounted twice); it was counted once. */
+  DoubleCount = 'ERR_TOLLGATE_DOUBLE_COUNT',
+  /** Warning: the fail-open buffer was full, so usage was dropped. */
+  UsageDropped = 'ERR_TOLLGATE_USAGE_DROPPED',
+  /** Warning: an identity named a plan the config does not have; `defaultPlan` was used. */
+  UnknownPlan = 'ERR_TOLLGATE_UNKNOWN_PLAN',
+  /** Warning: a user callback (`onThreshold`, `onRejected`, `logger`, ...) threw. */
+  CallbackFailed = 'ERR_TOLLGATE_CALLBACK_FAILED',
 }
 
 export class TollgateError extends Error {
@@ -43,5 +54,24 @@ export class StoreUnavailableError extends TollgateError {
 export class InvalidUsageError extends TollgateError {
   constructor(message: string) {
     super(ErrorCode.InvalidUsage, message);
+  }
+}
+
+/** A quota would be exceeded: carries the problem+json body and status a caller can send as is. */
+export class QuotaExceededError extends TollgateError {
+  /** 429, or 403 for a `total` limit (it never resets). */
+  readonly status: 429 | 403;
+  /** Seconds until the named limit resets (rounded up, >= 1); null for a `total` limit. */
+  readonly retryAfter: number | null;
+  /** The RFC 9457 body (`type`, `title`, `status`, `detail`, `scope`, `meter`, `period`, `limit`, `used`, `resetsAt`). */
+  readonly problem: QuotaProblem;
+  constructor(
+    message: string,
+    details: { status: 429 | 403; retryAfter: number | null; problem: QuotaProblem },
+  ) {
+    super(ErrorCode.QuotaExceeded, message);
+    this.status = details.status;
+    this.retryAfter = details.retryAfter;
+    this.problem = details.problem;
   }
 }

@@ -11,4 +11,5 @@ export * from './usage';
 export * from './engine';
 export * from './memory-store';
 export * from './identity-headers';
+export * from './request';
 export * from './extract';

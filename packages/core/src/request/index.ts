@@ -1,0 +1,29 @@
+// The framework-agnostic request metering engine behind @tollgate/express and @tollgate/fastify, and the programmatic API.
+export * from './events';
+export * from './logger';
+export * from './options';
+export * from './problem';
+export * from './rate-limit-headers';
+export * from './request-usage';
+export { StoreTimeoutError } from './deadline';
+export { pathMatcher } from './path-filter';
+export { identityFromHeaders, type HeaderIdentity } from './identity';
+export type { PendingOp } from './replay-buffer';
+export { RequestTicket } from './ticket';
+export {
+  Tollgate,
+  createTollgate,
+  type IdentityInput,
+  type TollgateAdmission,
+  type TollgateHealth,
+  type TollgateRecordResult,
+} from './tollgate';
+export {
+  RequestMeter,
+  PASS,
+  STOP,
+  DEGRADED_HEADER,
+  type HttpBinding,
+  type MeterOutcome,
+  type RespondOutcome,
+} from './request-meter';

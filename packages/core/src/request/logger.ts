@@ -1,0 +1,46 @@
+// The injectable logger (a pino-compatible subset) and a once-per-key warning helper.
+
+/** The logger methods Tollgate calls, pino style: `logger.warn({ code, ... }, 'message')`. A pino or bunyan logger fits. */
+export interface TollgateLogger {
+  error(obj: object, msg?: string): void;
+  warn(obj: object, msg?: string): void;
+  info?(obj: object, msg?: string): void;
+  debug?(obj: object, msg?: string): void;
+}
+
+/** Warnings and errors go to the console; info and debug are silent unless a logger is given. */
+export const consoleLogger: TollgateLogger = {
+  error: (obj, msg) => console.error(`[tollgate] ${msg ?? ''}`, obj),
+  warn: (obj, msg) => console.warn(`[tollgate] ${msg ?? ''}`, obj),
+};
+
+/** Calls a logger method without ever letting a throwing logger break a request. */
+export function safeLog(
+  logger: TollgateLogger,
+  level: 'error' | 'warn' | 'info' | 'debug',
+  obj: object,
+  msg: string,
+): void {
+  try {
+    logger[level]?.(obj, msg);
+  } catch {
+    // A broken logger must not turn into a failed request.
+  }
+}
+
+/** Remembers which keys already warned, so a misconfiguration is reported once, not per request. */
+export class WarnOnce {
+  private readonly seen = new Set<string>();
+  constructor(
+    private readonly logger: TollgateLogger,
+    private readonly max = 1000,
+  ) {}
+
+  warn(key: string, obj: object, msg: string): void {
+    if (this.seen.has(key)) return;
+    // Bounded: keys may come from request data (unknown plan names).
+    if (this.seen.size >= this.max) return;
+    this.seen.add(key);
+    safeLog(this.logger, 'warn', obj, msg);
+  }
+}

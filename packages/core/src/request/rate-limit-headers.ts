@@ -1,0 +1,47 @@
+// RateLimit-Policy / RateLimit values (draft-ietf-httpapi-ratelimit-headers-09) for the tightest `requests` limit.
+import type { CounterState } from '../store';
+
+export const RATELIMIT_POLICY_HEADER = 'RateLimit-Policy';
+export const RATELIMIT_HEADER = 'RateLimit';
+
+/**
+ * The `requests` limit with the least room left (ties: the one that resets last, as a 429 would name).
+ * Other meters are not in "requests" quota units, so they are not advertised here.
+ */
+export function tightestRequestsLimit(counters: readonly CounterState[]): CounterState | null {
+  let best: CounterState | null = null;
+  let bestLeft = Infinity;
+  for (const c of counters) {
+    if (c.meter !== 'requests' || c.limit < 0) continue;
+    const left = c.limit - c.used;
+    if (
+      best === null ||
+      left < bestLeft ||
+      (left === bestLeft && best.resetsAt !== null && (c.resetsAt === null || c.resetsAt > best.resetsAt))
+    ) {
+      best = c;
+      bestLeft = left;
+    }
+  }
+  return best;
+}
+
+/** Quota policy name: which owner and which window, e.g. `"tenant-requests-day"`. */
+function policyName(c: CounterState): string {
+  return `"${c.scope}-${c.meter}-${c.period}"`;
+}
+
+/** `"tenant-requests-day";q=1000;w=86400` (no `w` for a `total` limit: it has no window). */
+export function rateLimitPolicyValue(c: CounterState): string {
+  if (c.resetsAt === null) return `${policyName(c)};q=${c.limit}`;
+  const w = Math.round(c.resetsAt / 1000 - Number(c.periodKey));
+  return `${policyName(c)};q=${c.limit};w=${w}`;
+}
+
+/** `"tenant-requests-day";r=12;t=3600`: remaining units and seconds to the reset (no `t` for `total`). */
+export function rateLimitValue(c: CounterState, now: number): string {
+  const r = c.used >= c.limit ? 0 : c.limit - c.used;
+  if (c.resetsAt === null) return `${policyName(c)};r=${r}`;
+  const t = c.resetsAt <= now ? 0 : Math.ceil((c.resetsAt - now) / 1000);
+  return `${policyName(c)};r=${r};t=${t}`;
+}

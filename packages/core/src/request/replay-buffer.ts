@@ -1,0 +1,52 @@
+// The fail-open buffer: settlement operations kept in process while the store is unreachable, bounded.
+import type { ResolvedSubject } from '../subject';
+import type { UsageRecord } from '../usage';
+
+/** One settlement, replayed with the same op id (so a store that already applied it changes nothing). */
+export interface PendingOp {
+  subject: ResolvedSubject;
+  opId: string;
+  /** Reservation to settle (undo, then record `records` as actual usage); null to just record. */
+  reservationId: string | null;
+  records: UsageRecord[];
+  /** When the usage happened: the replay counts it in that window and hour. */
+  at: number;
+}
+
+/** A FIFO with a hard capacity; `push` refuses (and the caller counts a drop) when full. */
+export class ReplayBuffer {
+  private items: Array<PendingOp | undefined> = [];
+  private head = 0;
+
+  constructor(readonly capacity: number) {}
+
+  get size(): number {
+    return this.items.length - this.head;
+  }
+
+  /** False when full: the op is dropped. */
+  push(op: PendingOp): boolean {
+    if (this.size >= this.capacity) return false;
+    this.items.push(op);
+    return true;
+  }
+
+  /** Puts ops taken by `take` back (a replay that failed); they were admitted before, so capacity does not apply. */
+  restore(ops: PendingOp[]): void {
+    for (const op of ops) this.items.push(op);
+  }
+
+  /** Removes and returns up to `n` of the oldest ops. */
+  take(n: number): PendingOp[] {
+    const end = Math.min(this.items.length, this.head + n);
+    const out = this.items.slice(this.head, end) as PendingOp[];
+    for (let i = this.head; i < end; i++) this.items[i] = undefined;
+    this.head = end;
+    // Compact once the consumed prefix dominates, so memory follows the live size.
+    if (this.head > 1024 && this.head * 2 > this.items.length) {
+      this.items = this.items.slice(this.head);
+      this.head = 0;
+    }
+    return out;
+  }
+}

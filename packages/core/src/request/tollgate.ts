@@ -1,0 +1,474 @@
+// The Tollgate instance: bounded store calls, fail-open buffering and replay, events, and the programmatic API.
+import type { TollgateConfig } from '../config';
+import { QuotaEngine, type Admission, type QuotaStatus, type RecordResult } from '../engine';
+import { ErrorCode, QuotaExceededError, StoreUnavailableError, TollgateError } from '../errors';
+import type { ThresholdCrossing } from '../store';
+import type { Identity, ResolvedSubject } from '../subject';
+import { validateRecord, type UsageRecord } from '../usage';
+import { isStoreFailure, withDeadline } from './deadline';
+import type { RejectedEvent } from './events';
+import { OpIds } from './ids';
+import { safeLog, WarnOnce } from './logger';
+import { resolveTollgateOptions, type ResolvedTollgateOptions, type TollgateOptions } from './options';
+import { quotaRejection } from './problem';
+import { ReplayBuffer, type PendingOp } from './replay-buffer';
+
+/** An admission from the programmatic API; `degraded` when the store was unreachable and `failMode` is `open`. */
+export type TollgateAdmission = Admission & { degraded: boolean };
+
+export interface TollgateRecordResult extends RecordResult {
+  /** True when the store was unreachable: the usage waits in the fail-open buffer (or was dropped if it was full). */
+  buffered: boolean;
+}
+
+/** For `/readyz` and metrics. */
+export interface TollgateHealth {
+  /** True while the store is failing, or buffered usage still waits for it. */
+  degraded: boolean;
+  /** False since the last store call failed, until one succeeds. */
+  storeAvailable: boolean;
+  /** Operations waiting in the fail-open buffer. */
+  buffered: number;
+  /** Operations dropped because the buffer was full (`tollgate_usage_dropped_total`). */
+  dropped: number;
+  /** ISO time of the failure that started the current outage, or null. */
+  failingSince: string | null;
+  lastError: string | null;
+}
+
+/** Who a programmatic call is for: an identity, or just a user id. */
+export type IdentityInput = Identity | string;
+
+const SUBJECT_CACHE_MAX = 10_000;
+
+export class Tollgate {
+  readonly engine: QuotaEngine;
+  readonly config: TollgateConfig;
+  readonly options: ResolvedTollgateOptions;
+  readonly ids = new OpIds();
+  readonly warnOnce: WarnOnce;
+  private readonly buffer: ReplayBuffer;
+  private readonly subjects = new Map<string, ResolvedSubject>();
+  private droppedOps = 0;
+  private failingSince: number | null = null;
+  private lastError: string | null = null;
+  private replayTimer: NodeJS.Timeout | null = null;
+  private replaying: Promise<void> | null = null;
+  private closed = false;
+
+  /** Prefer `createTollgate(options)`, which validates the options first. */
+  constructor(options: ResolvedTollgateOptions) {
+    this.options = options;
+    this.config = options.config;
+    this.engine = new QuotaEngine({
+      store: options.store,
+      config: options.config,
+      baseline: options.baseline,
+      reservationTtlMs: options.reservationTtlMs,
+    });
+    this.buffer = new ReplayBuffer(options.failOpenBuffer);
+    this.warnOnce = new WarnOnce(options.logger);
+  }
+
+  get shadow(): boolean {
+    return this.options.mode === 'shadow';
+  }
+
+  /** Resolves (and caches) the quota owner, plan and limits of an identity. Throws for an identity with no ids. */
+  subject(identity: IdentityInput): ResolvedSubject {
+    const id: Identity = typeof identity === 'string' ? { userId: identity } : identity;
+    return this.subjectOf(id.tenantId ?? null, id.userId ?? null, id.plan ?? null);
+  }
+
+  subjectOf(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
+    const key = `${tenantId ?? ''}\u0001${userId ?? ''}\u0001${plan ?? ''}`;
+    let subject = this.subjects.get(key);
+    if (subject) return subject;
+    subject = this.engine.resolve({ tenantId, userId, plan });
+    if (subject.unknownPlan) {
+      this.warnOnce.warn(
+        `plan:${plan}`,
+        { code: ErrorCode.UnknownPlan, plan, defaultPlan: this.config.defaultPlan },
+        `Tollgate: unknown plan "${plan}", metering on the default plan "${this.config.defaultPlan}"`,
+      );
+    }
+    // Bounded: identities come from requests. Dropping everything at the cap is cheap and rare.
+    if (this.subjects.size >= SUBJECT_CACHE_MAX) this.subjects.clear();
+    this.subjects.set(key, subject);
+    return subject;
+  }
+
+  /** Runs one store call under `storeTimeoutMs`, tracking whether the store is reachable. */
+  async call<T>(work: () => Promise<T>): Promise<T> {
+    let pending: Promise<T>;
+    try {
+      pending = work();
+    } catch (err) {
+      pending = Promise.reject(err);
+    }
+    try {
+      const value = await withDeadline(pending, this.options.storeTimeoutMs);
+      this.storeAnswered();
+      return value;
+    } catch (err) {
+      if (isStoreFailure(err)) this.storeFailed(err);
+      throw err;
+    }
+  }
+
+  private storeAnswered(): void {
+    if (this.failingSince !== null) {
+      safeLog(
+        this.options.logger,
+        'info',
+        { code: ErrorCode.StoreUnavailable, downForMs: Date.now() - this.failingSince },
+        'Tollgate: the counter store answers again',
+      );
+      this.failingSince = null;
+    }
+    if (this.buffer.size > 0) this.scheduleReplay(0);
+  }
+
+  private storeFailed(err: unknown): void {
+    this.lastError = err instanceof Error ? err.message : String(err);
+    if (this.failingSince === null) {
+      this.failingSince = Date.now();
+      safeLog(
+        this.options.logger,
+        'warn',
+        { code: ErrorCode.StoreUnavailable, failMode: this.options.failMode, err: this.lastError },
+        `Tollgate: the counter store is unreachable; failing ${this.options.failMode}`,
+      );
+    }
+  }
+
+  /**
+   * Settles (or records) usage; when the store is unreachable the op waits in the fail-open buffer
+   * and is replayed later with the same op id. Resolves null when buffered or dropped.
+   */
+  async settle(op: PendingOp): Promise<RecordResult | null> {
+    try {
+      const result = await this.applyPending(op);
+      this.emitThresholds(op.subject, result.thresholds);
+      return result;
+    } catch (err) {
+      if (!isStoreFailure(err)) throw err;
+      this.keep(op);
+      return null;
+    }
+  }
+
+  /** `settle` for code that does not wait (after a response): failures are logged, never thrown. */
+  settleInBackground(op: PendingOp): void {
+    this.settle(op).catch(this.logSettleFailure);
+  }
+
+  private readonly logSettleFailure = (err: unknown): void => {
+    safeLog(
+      this.options.logger,
+      'error',
+      { code: err instanceof TollgateError ? err.code : undefined, err: String(err) },
+      'Tollgate: usage could not be settled',
+    );
+  };
+
+  private applyPending(op: PendingOp): Promise<RecordResult> {
+    return this.call(() =>
+      this.engine.settle(op.subject, op.reservationId, op.records, { opId: op.opId, at: op.at }),
+    );
+  }
+
+  private keep(op: PendingOp): void {
+    if (this.buffer.push(op)) {
+      this.scheduleReplay(this.options.replayIntervalMs);
+      return;
+    }
+    this.droppedOps += 1;
+    if (this.droppedOps === 1 || this.droppedOps % 10_000 === 0) {
+      safeLog(
+        this.options.logger,
+        'error',
+        { code: ErrorCode.UsageDropped, dropped: this.droppedOps, capacity: this.buffer.capacity },
+        `Tollgate: the fail-open buffer is full (${this.buffer.capacity} operations); usage is being dropped`,
+      );
+    }
+  }
+
+  private scheduleReplay(delayMs: number): void {
+    if (this.closed || this.replayTimer !== null || this.replaying !== null || this.buffer.size === 0) return;
+    this.replayTimer = setTimeout(() => {
+      this.replayTimer = null;
+      void this.flush();
+    }, delayMs);
+    this.replayTimer.unref();
+  }
+
+  /** Replays the fail-open buffer now (resolves when done or when the store fails again). Never rejects. */
+  flush(): Promise<void> {
+    if (this.replaying === null) {
+      this.replaying = this.drain().finally(() => {
+        this.replaying = null;
+        this.scheduleReplay(this.options.replayIntervalMs);
+      });
+    }
+    return this.replaying;
+  }
+
+  private async drain(): Promise<void> {
+    let replayed = 0;
+    while (this.buffer.size > 0) {
+      // While the store is down, probe with one op instead of failing a whole batch.
+      const batch = this.buffer.take(this.failingSince === null ? 256 : 1);
+      const results = await Promise.allSettled(batch.map((op) => this.applyPending(op)));
+      const failed: PendingOp[] = [];
+      results.forEach((r, i) => {
+        const op = batch[i]!;
+        if (r.status === 'fulfilled') {
+          replayed += 1;
+          this.emitThresholds(op.subject, r.value.thresholds);
+        } else if (isStoreFailure(r.reason)) {
+          failed.push(op);
+        } else {
+          safeLog(
+            this.options.logger,
+            'error',
+            { code: (r.reason as TollgateError).code, err: String(r.reason), opId: op.opId },
+            'Tollgate: a buffered operation can never apply; dropped',
+          );
+        }
+      });
+      if (failed.length > 0) {
+        this.buffer.restore(failed);
+        break;
+      }
+    }
+    if (replayed > 0) {
+      safeLog(
+        this.options.logger,
+        'info',
+        { replayed, buffered: this.buffer.size },
+        'Tollgate: replayed buffered usage',
+      );
+    }
+  }
+
+  emitThresholds(subject: ResolvedSubject, crossed: readonly ThresholdCrossing[]): void {
+    const cb = this.options.onThreshold;
+    if (!cb || crossed.length === 0) return;
+    for (const c of crossed) {
+      try {
+        cb({ ...c, tenantId: subject.tenantId, userId: subject.userId, plan: subject.plan });
+      } catch (err) {
+        this.callbackFailed('onThreshold', err);
+      }
+    }
+  }
+
+  emitRejected(event: RejectedEvent): void {
+    const cb = this.options.onRejected;
+    if (!cb) return;
+    try {
+      cb(event);
+    } catch (err) {
+      this.callbackFailed('onRejected', err);
+    }
+  }
+
+  callbackFailed(name: string, err: unknown): void {
+    safeLog(
+      this.options.logger,
+      'error',
+      {
+        code: ErrorCode.CallbackFailed,
+        callback: name,
+        err: err instanceof Error ? err.message : String(err),
+      },
+      `Tollgate: ${name} threw; ignored`,
+    );
+  }
+
+  // ---- Programmatic API (queues, cron jobs, anything that is not an HTTP handler) ----
+
+  /**
+   * Atomically consumes `amounts` if every applicable limit has room (and holds `reserve`). Reports the
+   * truth in every mode. Store unreachable: `failMode: 'open'` admits (degraded) and buffers the
+   * amounts; `'closed'` throws StoreUnavailableError.
+   */
+  async consume(
+    identity: IdentityInput,
+    amounts: Record<string, number>,
+    opts: { reserve?: Record<string, number>; opId?: string } = {},
+  ): Promise<TollgateAdmission> {
+    const subject = this.subject(identity);
+    const opId = opts.opId ?? this.ids.next();
+    const at = Date.now();
+    try {
+      const admission = await this.call(() =>
+        this.engine.consume(subject, amounts, { opId, reserve: opts.reserve, reservationId: opId }),
+      );
+      if (admission.admitted) this.emitThresholds(subject, admission.thresholds);
+      return { ...admission, degraded: false };
+    } catch (err) {
+      if (!isStoreFailure(err)) throw err;
+      if (this.options.failMode === 'closed') throw asStoreError(err);
+      // Same op id: if the consume did reach the store, the replay is recognised and changes nothing.
+      this.keep({ subject, opId, reservationId: null, records: toRecords(amounts), at });
+      return {
+        admitted: true,
+        reservationId: null,
+        counters: [],
+        thresholds: [],
+        duplicate: false,
+        degraded: true,
+      };
+    }
+  }
+
+  /** Consumes `amount` of `meter` or throws QuotaExceededError (its `problem` and `status` are ready to send). */
+  enforceQuota(
+    identity: IdentityInput,
+    meter: string,
+    amount = 1,
+    opts: { reserve?: Record<string, number>; opId?: string } = {},
+  ): Promise<TollgateAdmission> {
+    return this.enforceMultipleQuotas(identity, { [meter]: amount }, opts);
+  }
+
+  /** Consumes every amount, all or nothing, or throws QuotaExceededError naming the limit that resets last. In shadow mode it reports and records instead of throwing. */
+  async enforceMultipleQuotas(
+    identity: IdentityInput,
+    amounts: Record<string, number>,
+    opts: { reserve?: Record<string, number>; opId?: string } = {},
+  ): Promise<TollgateAdmission> {
+    const admission = await this.consume(identity, amounts, opts);
+    if (admission.admitted) return admission;
+    const subject = this.subject(identity);
+    const rejection = quotaRejection(admission.violation, Date.now());
+    this.emitRejected({
+      reason: 'quota',
+      status: rejection.status,
+      shadow: this.shadow,
+      tenantId: subject.tenantId,
+      userId: subject.userId,
+      violation: admission.violation,
+      problem: rejection.problem,
+    });
+    if (this.shadow) {
+      const recorded = await this.record(identity, toRecords(amounts));
+      return {
+        admitted: true,
+        reservationId: null,
+        counters: recorded.counters,
+        thresholds: recorded.thresholds,
+        duplicate: false,
+        degraded: recorded.buffered,
+      };
+    }
+    throw new QuotaExceededError(rejection.problem.detail, rejection);
+  }
+
+  /**
+   * Records usage that already happened (never rejected): `record(id, 'output_tokens', 300, { model })` or
+   * `record(id, [{ meter, amount, model }, ...])`. Buffered when the store is unreachable.
+   */
+  async record(
+    identity: IdentityInput,
+    meterOrRecords: string | UsageRecord | UsageRecord[],
+    amount?: number,
+    opts: { model?: string; provider?: string; estimated?: boolean; opId?: string } = {},
+  ): Promise<TollgateRecordResult> {
+    const records: UsageRecord[] =
+      typeof meterOrRecords === 'string'
+        ? [
+            {
+              meter: meterOrRecords,
+              amount: amount ?? 1,
+              model: opts.model,
+              provider: opts.provider,
+              estimated: opts.estimated,
+            },
+          ]
+        : Array.isArray(meterOrRecords)
+          ? meterOrRecords
+          : [meterOrRecords];
+    for (const r of records) validateRecord(this.config, r);
+    const subject = this.subject(identity);
+    const op: PendingOp = {
+      subject,
+      opId: opts.opId ?? this.ids.next(),
+      reservationId: null,
+      records: records.map(({ meter, amount: a, model, provider, estimated }) => ({
+        meter,
+        amount: a,
+        model,
+        provider,
+        estimated,
+      })),
+      at: Date.now(),
+    };
+    const result = await this.settle(op);
+    if (result) return { ...result, buffered: false };
+    return { counters: [], thresholds: [], unpriced: [], costPico: 0n, duplicate: false, buffered: true };
+  }
+
+  /** Whether `amount` more of `meter` fits, without consuming; `remaining` is the least over every limit. */
+  check(
+    identity: IdentityInput,
+    meter: string,
+    amount = 1,
+  ): Promise<{ allowed: boolean; remaining: number | null }> {
+    const subject = this.subject(identity);
+    return this.call(() => this.engine.check(subject, meter, amount));
+  }
+
+  /** Real-time quota status in the `/usage/quota` shape. */
+  status(identity: IdentityInput): Promise<QuotaStatus> {
+    const subject = this.subject(identity);
+    return this.call(() => this.engine.status(subject));
+  }
+
+  health(): TollgateHealth {
+    return {
+      degraded: this.failingSince !== null || this.buffer.size > 0,
+      storeAvailable: this.failingSince === null,
+      buffered: this.buffer.size,
+      dropped: this.droppedOps,
+      failingSince: this.failingSince === null ? null : new Date(this.failingSince).toISOString(),
+      lastError: this.lastError,
+    };
+  }
+
+  /** Stops the replay timer after one last replay attempt. Does not close the store (it is the caller's). */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    if (this.replayTimer) clearTimeout(this.replayTimer);
+    this.replayTimer = null;
+    await this.flush();
+    if (this.buffer.size > 0) {
+      safeLog(
+        this.options.logger,
+        'error',
+        { code: ErrorCode.UsageDropped, lost: this.buffer.size },
+        'Tollgate: closed with usage still buffered (the store never came back)',
+      );
+    }
+  }
+}
+
+function toRecords(amounts: Record<string, number>): UsageRecord[] {
+  const out: UsageRecord[] = [];
+  for (const meter of Object.keys(amounts)) out.push({ meter, amount: amounts[meter]! });
+  return out;
+}
+
+/** A StoreUnavailableError for any store failure (ioredis errors included), keeping the original as `cause`. */
+export function asStoreError(err: unknown): StoreUnavailableError {
+  if (err instanceof StoreUnavailableError) return err;
+  return new StoreUnavailableError(err instanceof Error ? err.message : String(err), { cause: err });
+}
+
+/** Creates the programmatic API: `consume`, `enforceQuota`, `record`, `check`, `status`, `health`, `close`. */
+export function createTollgate(options: TollgateOptions): Tollgate {
+  return new Tollgate(resolveTollgateOptions(options));
+}
