@@ -1,0 +1,555 @@
+// The one behavioural suite: every framework harness (Express 4, Express 5, Fastify) on every store kit runs it unchanged.
+/// <reference types="jest" />
+import {
+  QuotaExceededError,
+  type CounterStore,
+  type RejectedEvent,
+  type ThresholdEvent,
+} from '@tollgate/core';
+import type { AppHarness, RunningApp } from './harness';
+import {
+  captureLogger,
+  eventually,
+  get,
+  identity,
+  post,
+  secondsToMidnight,
+  signedIdentity,
+  sleep,
+  uniqueTenant,
+} from './http';
+import { ClaimedUsage, type StoreKit } from './stores';
+import { SUITE_CONFIG } from './suite-config';
+
+const SECRET = 'gateway-signing-secret-0123456789';
+
+export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
+  describe(`${harness.name} on ${kit.name}`, () => {
+    const open: RunningApp[] = [];
+    afterEach(async () => {
+      await Promise.all(open.splice(0).map((a) => a.close()));
+    });
+    afterAll(() => kit.teardown());
+
+    async function start(
+      store: CounterStore,
+      options: Record<string, unknown> = {},
+      extras: { mountTwice?: boolean } = {},
+    ) {
+      const logger = captureLogger();
+      const app = await harness.start({ store, config: SUITE_CONFIG, logger, ...options }, extras);
+      open.push(app);
+      return { app, logger, usage: new ClaimedUsage(store) };
+    }
+
+    /** The tenant's counter, as `/usage/quota` would report it (limits come from the plan). */
+    async function used(
+      app: RunningApp,
+      tenantId: string,
+      plan = 'free',
+      meter = 'requests',
+      period = 'day',
+    ) {
+      const status = await app.tollgate.status({ tenantId, plan });
+      return (status.quotas[meter] as Record<string, { used: number }> | undefined)?.[period]?.used ?? 0;
+    }
+
+    it('meters /api requests only, segment by segment', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store);
+      const t = uniqueTenant();
+      const outside = [
+        await get(`${app.url}/health`, identity(t)),
+        await get(`${app.url}/apix`, identity(t)),
+      ];
+      expect(outside.map((r) => r.status)).toEqual([200, 200]);
+      expect(outside.map((r) => r.headers.get('ratelimit'))).toEqual([null, null]);
+      const inside = [
+        await get(`${app.url}/api/hello`, identity(t)),
+        await get(`${app.url}/api/hello?x=1`, identity(t)),
+      ];
+      expect(inside.map((r) => r.status)).toEqual([200, 200]);
+      expectRateLimit(inside[1]!, 'tenant-requests-day', 3);
+      await eventually(async () => expect((await usage.refresh()).amount('requests')).toBe(2));
+      expect(await used(app, t)).toBe(2);
+    });
+
+    it('lets requests without identity through unmetered, or answers 401 problem+json with requireIdentity', async () => {
+      const store = await kit.create();
+      const lax = await start(store);
+      const r = await get(`${lax.app.url}/api/hello`);
+      expect(r.status).toBe(200);
+      expect(r.headers.get('ratelimit')).toBeNull();
+      const strict = await start(store, { requireIdentity: true });
+      const denied = await get(`${strict.app.url}/api/hello`);
+      expect(denied.status).toBe(401);
+      expect(denied.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(denied.json()).toMatchObject({ status: 401, title: 'Unauthorized' });
+      expect(strict.app.handled).toEqual([]);
+      await sleep(50);
+      expect((await lax.usage.refresh()).amount('requests')).toBe(0);
+    });
+
+    it('admits exactly the limit under 300 concurrent requests', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store);
+      const t = uniqueTenant();
+      const replies = await Promise.all(
+        Array.from({ length: 300 }, () => get(`${app.url}/api/hello`, identity(t, 'u1', 'hundred'))),
+      );
+      expect(replies.filter((r) => r.status === 200).length).toBe(100);
+      expect(replies.filter((r) => r.status === 429).length).toBe(200);
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('requests')).toBe(100);
+        expect(usage.amount('rejected')).toBe(200);
+      });
+      expect(await used(app, t, 'hundred')).toBe(100);
+    });
+
+    it('enforces a per-user cap inside the tenant limit, naming the scope that ran out', async () => {
+      const store = await kit.create();
+      const { app } = await start(store);
+      const t = uniqueTenant();
+      const alice = [];
+      for (let i = 0; i < 4; i++)
+        alice.push(await get(`${app.url}/api/hello`, identity(t, 'alice', 'capped')));
+      expect(alice.map((r) => r.status)).toEqual([200, 200, 200, 429]);
+      expect(alice[3]!.json()).toMatchObject({
+        scope: 'user',
+        meter: 'requests',
+        period: 'day',
+        limit: 3,
+        used: 3,
+      });
+      const bob = [];
+      for (let i = 0; i < 3; i++) bob.push(await get(`${app.url}/api/hello`, identity(t, 'bob', 'capped')));
+      expect(bob.map((r) => r.status)).toEqual([200, 200, 429]);
+      expect(bob[2]!.json()).toMatchObject({ scope: 'tenant', meter: 'requests', limit: 5, used: 5 });
+      await eventually(async () => expect(await used(app, t, 'capped')).toBe(5));
+    });
+
+    it('sends RateLimit headers whose values match the counters, on allowed and rejected responses', async () => {
+      const store = await kit.create();
+      const { app } = await start(store);
+      const t = uniqueTenant();
+      for (let i = 1; i <= 5; i++) {
+        const r = await get(`${app.url}/api/hello`, identity(t));
+        expect(r.status).toBe(200);
+        expect(r.headers.get('ratelimit-policy')).toBe('"tenant-requests-day";q=5;w=86400');
+        expectRateLimit(r, 'tenant-requests-day', 5 - i);
+        await eventually(async () => expect(await used(app, t)).toBe(i));
+      }
+      const rejected = await get(`${app.url}/api/hello`, identity(t));
+      expect(rejected.status).toBe(429);
+      const t429 = expectRateLimit(rejected, 'tenant-requests-day', 0);
+      expect(rejected.headers.get('retry-after')).toBe(String(t429));
+      expect(await used(app, t)).toBe(5);
+    });
+
+    it('answers 429 problem+json naming the limit that resets last, with Retry-After', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store);
+      const t = uniqueTenant();
+      await get(`${app.url}/api/hello`, identity(t, 'u1', 'burst'));
+      await get(`${app.url}/api/hello`, identity(t, 'u1', 'burst'));
+      const r = await get(`${app.url}/api/hello`, identity(t, 'u1', 'burst'));
+      expect(r.status).toBe(429);
+      expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      const now = new Date(r.headers.get('date')!);
+      const nextMonth = new Date(Date.UTC(now.getUTCFullYear(), now.getUTCMonth() + 1, 1));
+      const body = r.json() as Record<string, unknown>;
+      expect(body).toEqual({
+        type: 'https://tollgate.dev/problems/quota-exceeded',
+        title: 'Quota exceeded',
+        status: 429,
+        detail: expect.stringContaining('requests'),
+        scope: 'tenant',
+        meter: 'requests',
+        period: 'month',
+        limit: 2,
+        used: 2,
+        resetsAt: nextMonth.toISOString(),
+      });
+      const retryAfter = Number(r.headers.get('retry-after'));
+      expect(Number.isInteger(retryAfter)).toBe(true);
+      const expected = Math.ceil((nextMonth.getTime() - now.getTime()) / 1000);
+      expect(Math.abs(retryAfter - expected)).toBeLessThanOrEqual(2);
+      expect(app.handled).toEqual(['hello', 'hello']);
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('requests')).toBe(2);
+        expect(usage.amount('rejected')).toBe(1);
+      });
+    });
+
+    it('answers 403 without Retry-After when a total limit is used up', async () => {
+      const store = await kit.create();
+      const { app } = await start(store);
+      const t = uniqueTenant();
+      const replies = [];
+      for (let i = 0; i < 3; i++) replies.push(await get(`${app.url}/api/hello`, identity(t, 'u1', 'trial')));
+      expect(replies.map((r) => r.status)).toEqual([200, 200, 403]);
+      expect(replies[1]!.headers.get('ratelimit-policy')).toBe('"tenant-requests-total";q=2');
+      expect(replies[1]!.headers.get('ratelimit')).toBe('"tenant-requests-total";r=0');
+      const denied = replies[2]!;
+      expect(denied.headers.get('retry-after')).toBeNull();
+      expect(denied.json()).toMatchObject({
+        type: 'https://tollgate.dev/problems/quota-exceeded',
+        status: 403,
+        scope: 'tenant',
+        meter: 'requests',
+        period: 'total',
+        limit: 2,
+        used: 2,
+        resetsAt: null,
+      });
+    });
+
+    it('never blocks in shadow mode, but reports and counts would-be rejections', async () => {
+      const store = await kit.create();
+      const rejected: RejectedEvent[] = [];
+      const { app, usage, logger } = await start(store, {
+        mode: 'shadow',
+        onRejected: (e: RejectedEvent) => rejected.push(e),
+      });
+      const t = uniqueTenant();
+      const replies = [];
+      for (let i = 0; i < 7; i++) replies.push(await get(`${app.url}/api/hello`, identity(t)));
+      expect(replies.map((r) => r.status)).toEqual([200, 200, 200, 200, 200, 200, 200]);
+      expect(replies[6]!.headers.get('ratelimit')).toMatch(/^"tenant-requests-day";r=0;t=\d+$/);
+      expect(rejected.map((e) => [e.reason, e.status, e.shadow])).toEqual([
+        ['quota', 429, true],
+        ['quota', 429, true],
+      ]);
+      expect(logger.entries.filter((e) => /shadow/.test(e.msg ?? '')).length).toBe(2);
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('requests')).toBe(7);
+        expect(usage.amount('rejected')).toBe(2);
+      });
+      expect(await used(app, t)).toBe(7);
+    });
+
+    it('settles recorded tokens with their exact cost, in place of the admission reservation', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store, { reserve: { tokens: 4000 } });
+      const t = uniqueTenant();
+      const who = identity(t, 'u1', 'budget');
+      // While one request holds its 4000-token reservation, a second one does not fit the 5000 budget.
+      const slow = get(`${app.url}/api/slow?ms=400`, who);
+      await eventually(() => expect(app.handled).toContain('slow'));
+      expect(await used(app, t, 'budget', 'tokens')).toBe(4000);
+      const squeezed = await get(`${app.url}/api/hello`, who);
+      expect(squeezed.status).toBe(429);
+      expect(squeezed.json()).toMatchObject({ meter: 'tokens', limit: 5000, used: 4000 });
+      expect((await slow).status).toBe(200);
+      await eventually(async () => expect(await used(app, t, 'budget', 'tokens')).toBe(0));
+      const r = await post(`${app.url}/api/chat`, { input: 1200, output: 300, model: 'gpt-4o' }, who);
+      expect(r.status).toBe(200);
+      await eventually(async () => expect(await used(app, t, 'budget', 'tokens')).toBe(1500));
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('input_tokens')).toBe(1200);
+        expect(usage.amount('output_tokens')).toBe(300);
+        expect(usage.amount('tokens')).toBe(1500);
+        // 1200 x $2.50/M + 300 x $10/M = $0.006 = 6e9 pico-dollars.
+        expect(usage.cost()).toBe(6_000_000_000n);
+        expect(usage.amount('requests')).toBe(2);
+        expect(usage.amount('rejected')).toBe(1);
+      });
+    });
+
+    it('releases the reservation of a request that failed with a 5xx, and counts the error', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store, { reserve: { tokens: 4000 } });
+      const t = uniqueTenant();
+      const r = await get(`${app.url}/api/fail`, identity(t, 'u1', 'budget'));
+      expect(r.status).toBe(500);
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('errors')).toBe(1);
+        expect(usage.amount('requests')).toBe(1);
+      });
+      expect(await used(app, t, 'budget', 'tokens')).toBe(0);
+    });
+
+    it('rejects at admission when the reserved estimate does not fit, consuming nothing', async () => {
+      const store = await kit.create();
+      const { app } = await start(store, { reserve: () => ({ tokens: 6000 }) });
+      const t = uniqueTenant();
+      const r = await get(`${app.url}/api/hello`, identity(t, 'u1', 'budget'));
+      expect(r.status).toBe(429);
+      expect(r.json()).toMatchObject({ meter: 'tokens', period: 'day', limit: 5000, used: 0 });
+      expect(app.handled).toEqual([]);
+      expect(await used(app, t, 'budget', 'tokens')).toBe(0);
+    });
+
+    it('lets a handler reserve tokens with req.usage.reserve and settles what it used', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store);
+      const t = uniqueTenant();
+      const who = identity(t, 'u1', 'budget');
+      const ok = await get(`${app.url}/api/reserve?tokens=4000&use=100`, who);
+      expect(ok.status).toBe(200);
+      await eventually(async () => expect(await used(app, t, 'budget', 'tokens')).toBe(100));
+      const over = await get(`${app.url}/api/reserve?tokens=6000&use=100`, who);
+      expect(over.status).toBe(429);
+      expect(over.json()).toMatchObject({ meter: 'tokens', limit: 5000, used: 100 });
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('input_tokens')).toBe(100);
+        expect(usage.cost()).toBe(100_000_000n); // 100 x $1/M
+        expect(usage.amount('requests')).toBe(2);
+      });
+      expect(await used(app, t, 'budget', 'tokens')).toBe(100);
+    });
+
+    it('counts status, latency and bytes in and out of each request', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store);
+      const t = uniqueTenant();
+      const who = identity(t, 'u1', 'unlimited');
+      const body = { input: 1, output: 1, model: 'demo-model' };
+      await post(`${app.url}/api/chat`, body, who);
+      const stream = await get(`${app.url}/api/stream`, who);
+      expect(stream.text).toBe('aaaabbbbcccc');
+      const fail = await get(`${app.url}/api/fail`, who);
+      await get(`${app.url}/api/slow?ms=60`, who);
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('requests')).toBe(4);
+        expect(usage.amount('errors')).toBe(1);
+        expect(usage.amount('bytes_in')).toBe(JSON.stringify(body).length);
+      });
+      const chatOut = '{"ok":true}'.length;
+      expect(usage.amount('bytes_out')).toBe(chatOut + 12 + fail.text.length + '{"slow":true}'.length);
+      expect(usage.amount('latency_ms')).toBeGreaterThanOrEqual(55);
+    });
+
+    it('counts nothing for a request the client aborted before the handler ran', async () => {
+      const outage = await kit.createOutage();
+      const { app, usage } = await start(outage.store, { storeTimeoutMs: 5000 });
+      const t = uniqueTenant();
+      await outage.applyLate(400);
+      const aborted = get(`${app.url}/api/hello`, identity(t), { signal: AbortSignal.timeout(100) });
+      await expect(aborted).rejects.toThrow();
+      await sleep(700);
+      await outage.up();
+      expect(app.handled).toEqual([]);
+      await sleep(100);
+      expect(await used(app, t)).toBe(0);
+      await usage.refresh();
+      expect(usage.amount('requests')).toBe(0);
+      // The tenant's quota is intact: all 5 requests still fit.
+      for (let i = 0; i < 5; i++) expect((await get(`${app.url}/api/hello`, identity(t))).status).toBe(200);
+    });
+
+    it('settles what the handler recorded before the client aborted', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store);
+      const t = uniqueTenant();
+      const ctrl = new AbortController();
+      const pending = get(`${app.url}/api/record-and-hang`, identity(t), { signal: ctrl.signal });
+      await eventually(() => expect(app.handled).toContain('record-and-hang'));
+      ctrl.abort();
+      await expect(pending).rejects.toThrow();
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('output_tokens')).toBe(50);
+        expect(usage.amount('requests')).toBe(1);
+      });
+      expect(usage.cost()).toBe(500_000_000n); // 50 x $10/M
+      expect(await used(app, t)).toBe(1);
+    });
+
+    it('counts usage a handler records after the response', async () => {
+      const store = await kit.create();
+      const { app, usage } = await start(store);
+      const t = uniqueTenant();
+      expect((await get(`${app.url}/api/late`, identity(t))).status).toBe(200);
+      await eventually(async () => {
+        await usage.refresh();
+        expect(usage.amount('output_tokens')).toBe(7);
+        expect(usage.amount('requests')).toBe(1);
+      });
+    });
+
+    it('fires each warnAt threshold once', async () => {
+      const store = await kit.create();
+      const events: ThresholdEvent[] = [];
+      const { app } = await start(store, { onThreshold: (e: ThresholdEvent) => events.push(e) });
+      const t = uniqueTenant();
+      for (let i = 0; i < 6; i++) await get(`${app.url}/api/hello`, identity(t, 'u1', 'four'));
+      await sleep(50);
+      expect(events.map((e) => [e.tenantId, e.meter, e.period, e.threshold, e.used, e.limit])).toEqual([
+        [t, 'requests', 'day', 50, 2, 4],
+        [t, 'requests', 'day', 100, 4, 4],
+      ]);
+    });
+
+    it('meters a request once when the middleware is mounted twice, and warns once', async () => {
+      const store = await kit.create();
+      const { app, logger } = await start(store, {}, { mountTwice: true });
+      const t = uniqueTenant();
+      for (let i = 0; i < 3; i++) expect((await get(`${app.url}/api/hello`, identity(t))).status).toBe(200);
+      await eventually(async () => expect(await used(app, t)).toBe(3));
+      expect(logger.codes('warn')).toEqual(['ERR_TOLLGATE_DOUBLE_COUNT']);
+    });
+
+    it('accepts signed identity headers and rejects forged, tampered, stale and unsigned ones', async () => {
+      const store = await kit.create();
+      const { app } = await start(store, { signingSecret: SECRET });
+      const t = uniqueTenant();
+      const ok = await get(`${app.url}/api/hello`, signedIdentity(SECRET, t));
+      expect(ok.status).toBe(200);
+      const forged = await get(`${app.url}/api/hello`, signedIdentity('another-secret-0123456789abc', t));
+      const tampered = await get(`${app.url}/api/hello`, {
+        ...signedIdentity(SECRET, t),
+        'x-user-tier': 'unlimited',
+      });
+      const stale = await get(
+        `${app.url}/api/hello`,
+        signedIdentity(SECRET, t, 'u1', 'free', Math.floor(Date.now() / 1000) - 600),
+      );
+      const unsigned = await get(`${app.url}/api/hello`, identity(t));
+      expect([forged, tampered, stale, unsigned].map((r) => r.status)).toEqual([401, 401, 401, 401]);
+      expect(stale.json()).toMatchObject({ status: 401, detail: expect.stringContaining('stale') });
+      expect(forged.json()).toMatchObject({ status: 401, detail: expect.stringContaining('mismatch') });
+      expect(app.handled).toEqual(['hello']);
+      await eventually(async () => expect(await used(app, t)).toBe(1));
+    });
+
+    it('fails open while the store is down, then replays the buffered usage exactly once', async () => {
+      const outage = await kit.createOutage();
+      const { app, usage } = await start(outage.store, { replayIntervalMs: 100 });
+      const t = uniqueTenant();
+      const who = identity(t, 'u1', 'hundred');
+      for (let i = 0; i < 2; i++) expect((await get(`${app.url}/api/hello`, who)).status).toBe(200);
+      await eventually(async () => expect(await used(app, t, 'hundred')).toBe(2));
+      await outage.down();
+      const during = [];
+      for (let i = 0; i < 3; i++) during.push(await get(`${app.url}/api/hello`, who));
+      expect(during.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(during.map((r) => r.headers.get('tollgate-degraded'))).toEqual(
+        Array(3).fill('store-unavailable'),
+      );
+      expect(during.map((r) => r.headers.get('ratelimit'))).toEqual([null, null, null]);
+      await eventually(() => expect(app.tollgate.health()).toMatchObject({ degraded: true, buffered: 3 }));
+      await outage.up();
+      await eventually(() =>
+        expect(app.tollgate.health()).toMatchObject({ degraded: false, buffered: 0, dropped: 0 }),
+      );
+      expect(await used(app, t, 'hundred')).toBe(5);
+      await usage.refresh();
+      expect(usage.amount('requests')).toBe(5);
+      const after = await get(`${app.url}/api/hello`, who);
+      expect(after.headers.get('tollgate-degraded')).toBeNull();
+      expect(after.headers.get('ratelimit')).toMatch(/r=94;/);
+    });
+
+    it('fails closed with 503 problem+json while the store is down, and serves again once it is back', async () => {
+      const outage = await kit.createOutage();
+      const rejected: RejectedEvent[] = [];
+      const { app } = await start(outage.store, {
+        failMode: 'closed',
+        onRejected: (e: RejectedEvent) => rejected.push(e),
+      });
+      const t = uniqueTenant();
+      await outage.down();
+      const r = await get(`${app.url}/api/hello`, identity(t));
+      expect(r.status).toBe(503);
+      expect(r.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+      expect(r.headers.get('tollgate-degraded')).toBe('store-unavailable');
+      expect(r.json()).toMatchObject({ status: 503, title: 'Service Unavailable' });
+      expect(app.handled).toEqual([]);
+      expect(rejected.map((e) => [e.reason, e.status])).toEqual([['store', 503]]);
+      await outage.up();
+      await eventually(async () => expect((await get(`${app.url}/api/hello`, identity(t))).status).toBe(200));
+      await eventually(async () => expect(await used(app, t)).toBe(1));
+    });
+
+    it('never double counts an operation whose answer was lost to the store timeout', async () => {
+      const outage = await kit.createOutage();
+      const { app, usage } = await start(outage.store, { replayIntervalMs: 100 });
+      const t = uniqueTenant();
+      const who = identity(t, 'u1', 'hundred');
+      await outage.answerLate(600);
+      const replies = await Promise.all([1, 2, 3].map(() => get(`${app.url}/api/hello`, who)));
+      expect(replies.map((r) => r.headers.get('tollgate-degraded'))).toEqual(
+        Array(3).fill('store-unavailable'),
+      );
+      await eventually(() => expect(app.tollgate.health().buffered).toBe(3));
+      await eventually(() => expect(app.tollgate.health()).toMatchObject({ buffered: 0, degraded: false }));
+      await eventually(async () => expect(await used(app, t, 'hundred')).toBe(3));
+      await usage.refresh();
+      expect(usage.amount('requests')).toBe(3);
+    });
+
+    it('bounds the fail-open buffer: beyond failOpenBuffer, usage is dropped, counted and logged once', async () => {
+      const outage = await kit.createOutage();
+      const { app, logger } = await start(outage.store, { failOpenBuffer: 2, replayIntervalMs: 100 });
+      const t = uniqueTenant();
+      await outage.down();
+      for (let i = 0; i < 5; i++)
+        expect((await get(`${app.url}/api/hello`, identity(t, 'u1', 'hundred'))).status).toBe(200);
+      await eventually(() => expect(app.tollgate.health()).toMatchObject({ buffered: 2, dropped: 3 }));
+      expect(logger.codes('error')).toEqual(['ERR_TOLLGATE_USAGE_DROPPED']);
+      await outage.up();
+      await eventually(() => expect(app.tollgate.health().buffered).toBe(0));
+      expect(await used(app, t, 'hundred')).toBe(2);
+    });
+
+    it('answers within the store timeout when the store hangs, degraded', async () => {
+      const outage = await kit.createOutage();
+      const { app } = await start(outage.store, { storeTimeoutMs: 50 });
+      const t = uniqueTenant();
+      await outage.hang();
+      const r = await get(`${app.url}/api/hello`, identity(t));
+      expect(r.status).toBe(200);
+      expect(r.headers.get('tollgate-degraded')).toBe('store-unavailable');
+      expect(app.tollgate.health().storeAvailable).toBe(false);
+      await outage.up();
+    });
+
+    it('gives non-HTTP code consume, enforceQuota, check, record and status on the same store', async () => {
+      const store = await kit.create();
+      const { app } = await start(store);
+      const tg = app.tollgate;
+      const t = uniqueTenant();
+      const who = { tenantId: t, userId: 'job', plan: 'free' };
+      for (let i = 0; i < 4; i++) expect((await tg.enforceQuota(who, 'requests')).admitted).toBe(true);
+      expect(await tg.check(who, 'requests', 1)).toEqual({ allowed: true, remaining: 1 });
+      expect((await tg.consume(who, { requests: 1 })).admitted).toBe(true);
+      const err = await tg.enforceQuota(who, 'requests').catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(QuotaExceededError);
+      expect(err).toMatchObject({ status: 429, problem: { meter: 'requests', limit: 5, used: 5 } });
+      expect(await tg.check(who, 'requests', 1)).toEqual({ allowed: false, remaining: 0 });
+      const recorded = await tg.record(who, 'output_tokens', 300, { model: 'gpt-4o' });
+      expect(recorded).toMatchObject({ buffered: false, costPico: 3_000_000_000n });
+      const status = await tg.status(who);
+      expect(status).toMatchObject({
+        plan: 'free',
+        anyExceeded: true,
+        subject: { tenantId: t, userId: 'job' },
+      });
+      expect(status.quotas.requests?.day).toMatchObject({ limit: 5, used: 5, remaining: 0 });
+      // HTTP requests see the same counters.
+      expect((await get(`${app.url}/api/hello`, identity(t, 'u2'))).status).toBe(429);
+    });
+  });
+}
+
+/**
+ * Checks `RateLimit: "<name>";r=<remaining>;t=<seconds to reset>` and returns t. `t` is checked against
+ * the response's Date header, which has whole seconds and may be a second off the server's own clock.
+ */
+function expectRateLimit(r: { headers: Headers }, name: string, remaining: number): number {
+  const m = /^"([^"]+)";r=(\d+);t=(\d+)$/.exec(r.headers.get('ratelimit') ?? '');
+  expect(m).not.toBeNull();
+  expect([m![1], Number(m![2])]).toEqual([name, remaining]);
+  const t = Number(m![3]);
+  const expected = secondsToMidnight(Date.parse(r.headers.get('date') ?? ''));
+  expect(Math.abs(t - expected)).toBeLessThanOrEqual(1);
+  return t;
+}

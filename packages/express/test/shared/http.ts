@@ -1,0 +1,101 @@
+// Small HTTP helpers for the suite: requests with identity headers, polling, and a capturing logger.
+import { signIdentity, type TollgateLogger } from '@tollgate/core';
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  json: () => unknown;
+}
+
+export async function get(
+  url: string,
+  headers: Record<string, string> = {},
+  init: RequestInit = {},
+): Promise<Reply> {
+  const res = await fetch(url, { headers, ...init });
+  const text = await res.text();
+  return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
+  return get(
+    url,
+    { ...headers, 'content-type': 'application/json' },
+    { method: 'POST', body: JSON.stringify(body) },
+  );
+}
+
+/** Gateway identity headers. */
+export function identity(tenantId: string, userId = 'u1', tier = 'free'): Record<string, string> {
+  return { 'x-tenant-id': tenantId, 'x-user-id': userId, 'x-user-tier': tier };
+}
+
+/** Gateway identity headers with an `X-Tollgate-Signature` made with `secret` at `timestamp`. */
+export function signedIdentity(
+  secret: string,
+  tenantId: string,
+  userId = 'u1',
+  tier = 'free',
+  timestamp = Math.floor(Date.now() / 1000),
+): Record<string, string> {
+  return {
+    ...identity(tenantId, userId, tier),
+    'x-tollgate-signature': signIdentity(secret, { tenantId, userId, tier }, timestamp),
+  };
+}
+
+let seq = 0;
+/** A tenant id no other test uses. */
+export function uniqueTenant(): string {
+  seq += 1;
+  return `t${process.pid}x${Date.now().toString(36)}x${seq}`;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Retries `check` until it stops throwing (settlement happens after the response reached the client). */
+export async function eventually<T>(check: () => Promise<T> | T, timeoutMs = 8000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      return await check();
+    } catch (err) {
+      if (Date.now() > deadline) throw err;
+    }
+    await sleep(25);
+  }
+}
+
+export interface LogEntry {
+  level: 'error' | 'warn' | 'info' | 'debug';
+  obj: Record<string, unknown>;
+  msg: string | undefined;
+}
+
+/** A logger that keeps what it was told. */
+export function captureLogger(): TollgateLogger & {
+  entries: LogEntry[];
+  codes(level?: LogEntry['level']): unknown[];
+} {
+  const entries: LogEntry[] = [];
+  const at =
+    (level: LogEntry['level']) =>
+    (obj: object, msg?: string): void => {
+      entries.push({ level, obj: obj as Record<string, unknown>, msg });
+    };
+  return {
+    entries,
+    error: at('error'),
+    warn: at('warn'),
+    info: at('info'),
+    debug: at('debug'),
+    codes: (level) => entries.filter((e) => !level || e.level === level).map((e) => e.obj.code),
+  };
+}
+
+/** Seconds from now to the next UTC midnight, rounded up. */
+export function secondsToMidnight(now = Date.now()): number {
+  const DAY = 86_400_000;
+  return Math.ceil((now - (now % DAY) + DAY - now) / 1000);
+}
