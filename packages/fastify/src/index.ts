@@ -1,1 +1,17 @@
-export {};
+// @tollgate/fastify: the Fastify plugin, plus the core types a user of it needs.
+import { tollgate } from './plugin';
+
+export { tollgate, type TollgateFastifyOptions } from './plugin';
+export {
+  createTollgate,
+  QuotaExceededError,
+  StoreUnavailableError,
+  type RequestUsage,
+  type RecordOptions,
+  type RejectedEvent,
+  type ThresholdEvent,
+  type Tollgate,
+  type TollgateHealth,
+  type TollgateLogger,
+} from '@tollgate/core';
+export default tollgate;

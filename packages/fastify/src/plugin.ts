@@ -1,0 +1,96 @@
+// The Fastify 5 plugin: glue over the core request engine; every rule lives in @tollgate/core.
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import {
+  RequestMeter,
+  type HttpBinding,
+  type MeterOutcome,
+  type RequestUsage,
+  type Tollgate,
+  type TrackUsageOptions,
+} from '@tollgate/core';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Records usage for this request (`request.usage.record('input_tokens', 1200, { model })`). */
+    usage: RequestUsage;
+  }
+  interface FastifyInstance {
+    /** The programmatic API (`consume`, `enforceQuota`, `record`, `check`, `status`, `health`). */
+    tollgate: Tollgate;
+  }
+}
+
+/** Plugin options: see the README for every option and its default. */
+export type TollgateFastifyOptions = TrackUsageOptions<FastifyRequest>;
+
+const binding: HttpBinding<FastifyReply> = {
+  setHeader: (reply, name, value) => {
+    reply.header(name, value);
+  },
+};
+
+// Keys Fastify itself understands on register(); they are not Tollgate options.
+const REGISTER_KEYS = new Set(['prefix', 'logLevel', 'logSerializers']);
+
+const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, done) => {
+  let meter: RequestMeter<FastifyRequest, FastifyReply>;
+  try {
+    const own = Object.fromEntries(Object.entries(options).filter(([k]) => !REGISTER_KEYS.has(k)));
+    meter = new RequestMeter(own as TollgateFastifyOptions, binding, '@tollgate/fastify options');
+  } catch (err) {
+    done(err as Error);
+    return;
+  }
+  const unmetered = meter.unmetered;
+  if (!app.hasDecorator('tollgate')) app.decorate('tollgate', meter.tollgate);
+  // null until onRequest sets it (Fastify 5 wants no reference types as decorator defaults).
+  if (!app.hasRequestDecorator('usage')) app.decorateRequest('usage', null as unknown as RequestUsage);
+  const unexpected = (err: unknown): void => meter.tollgate.callbackFailed('onRequest', err);
+
+  const proceed = (
+    outcome: MeterOutcome,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    next: (err?: Error) => void,
+  ): void => {
+    switch (outcome.kind) {
+      case 'proceed':
+        request.usage = outcome;
+        next();
+        return;
+      case 'respond':
+        reply.code(outcome.status).send(outcome.body);
+        return;
+      case 'pass':
+        if ((request.usage as RequestUsage | null) === null) request.usage = unmetered;
+        next();
+        return;
+      case 'stop':
+        return;
+    }
+  };
+
+  app.addHook('onRequest', (request, reply, next) => {
+    let pending: Promise<MeterOutcome> | null;
+    try {
+      pending = meter.begin(request, reply, request.raw, reply.raw, request.url);
+    } catch (err) {
+      next(err as Error);
+      return;
+    }
+    if (pending === null) {
+      if ((request.usage as RequestUsage | null) === null) request.usage = unmetered;
+      next();
+      return;
+    }
+    pending.then((outcome) => proceed(outcome, request, reply, next), next).catch(unexpected);
+  });
+  app.addHook('onClose', (_app, closed) => {
+    meter.close().then(() => closed(), closed);
+  });
+  done();
+};
+
+/** `app.register(tollgate, { store, config })`: meters every `/api` request (by default) and enforces quotas. */
+export const tollgate = fp(plugin, { fastify: '5.x', name: '@tollgate/fastify' });
