@@ -7,6 +7,56 @@
 import type { Cluster, Redis, Result } from 'ioredis';
 
 /**
+ * Argument checks shared by every script. A script parses and checks ALL of its KEYS and ARGV before its first
+ * write and answers an error reply when they do not have exactly the documented shape: a count read from ARGV
+ * is never trusted further than the arguments that are actually there, so a misaligned call (wrong key count,
+ * a timestamp where a count belongs) fails at once instead of looping, and leaves nothing half-written
+ * (Redis does not roll a script back).
+ */
+export const CHECKS = `
+local NARGV = #ARGV
+local function bad(msg) error(msg, 0) end
+local function keys(n)
+  if #KEYS ~= n then bad('expects ' .. n .. ' keys, got ' .. #KEYS) end
+  for i = 1, n do if KEYS[i] == '' then bad('KEYS[' .. i .. '] is empty') end end
+end
+local function integer(p, what)
+  local v = ARGV[p]
+  if v == nil or not string.find(v, '^%-?%d+$') then
+    bad(what .. ' (ARGV[' .. p .. ']) must be an integer, got ' .. (v == nil and 'nothing' or ('"' .. string.sub(v, 1, 40) .. '"')))
+  end
+  return v
+end
+local function integer_or_empty(p, what)
+  if ARGV[p] == '' then return '' end
+  return integer(p, what)
+end
+local function present(p, what)
+  if ARGV[p] == nil then bad(what .. ' (ARGV[' .. p .. ']) is missing') end
+  return ARGV[p]
+end
+local function one_of(p, a, b, what)
+  local v = ARGV[p]
+  if v ~= a and v ~= b then bad(what .. ' (ARGV[' .. p .. ']) must be ' .. a .. ' or ' .. b) end
+  return v
+end
+-- A count at ARGV[p] of items \`width\` arguments wide, which must all be among the arguments given.
+local function count(p, width, what)
+  local n = tonumber(integer(p, what))
+  if n < 0 or p + n * width > NARGV then
+    bad(what .. ' (ARGV[' .. p .. ']) = ' .. ARGV[p] .. ' does not fit the ' .. NARGV .. ' arguments given')
+  end
+  return n
+end
+-- Runs the checks; an error reply names the script and the first problem.
+local function checked(script, parse)
+  local ok, err = pcall(parse)
+  if ok then return nil end
+  return redis.error_reply('ERR tollgate ' .. script .. ': bad arguments: ' .. tostring(err))
+end
+`;
+
+/**
  * Helpers shared by apply and read. Both receive the candidate counters compactly: every period window once,
  * then one group per scope x meter with its plan limit for each window. Candidate i = (group - 1) * windows + w.
  *
@@ -15,8 +65,9 @@ import type { Cluster, Redis, Result } from 'ioredis';
  * expiry zset, :o:<bucket> op-id hash, :u unflushed usage hash, :e unflushed events list,
  * :c:<scope>:<id>:<meter>:<period>:<period key> counter, <counter>:w threshold marks.
  */
-const COMMON = `
-local stem = KEYS[1]
+const COMMON = `${CHECKS}
+-- '' until the key count is checked, so a call without keys gets the checks' error, not a Lua one.
+local stem = KEYS[1] or ''
 local SEEDED, OV, RS, RZ = stem .. ':seeded', stem .. ':ov', stem .. ':rs', stem .. ':rz'
 
 local function int(x) return string.format('%.0f', x) end
@@ -39,22 +90,28 @@ local function release_expired(now)
   for i = 1, #ids do undo_reservation(ids[i]) end
 end
 
--- Reads the candidates at ARGV[p]: windows (count, then period, period key, expiry or '' each), then groups
--- (count, then override field prefix scope:id:meter, [amount, reserved,] and one plan limit or '' per window).
--- Returns the candidates {field, key, expiry, plan, amount, amount_arg, reserved} and the next ARGV position.
+-- Reads and checks the candidates at ARGV[p]: windows (count, then period, period key, expiry or '' each), then
+-- groups (count, then override field prefix scope:id:meter, [amount, reserved,] and one plan limit or '' per
+-- window). Returns the candidates {field, key, expiry, plan, amount, amount_arg, reserved} and the next position.
 local function read_candidates(p, with_amounts)
-  local nwin = tonumber(ARGV[p]); p = p + 1
+  local nwin = count(p, 3, 'window count'); p = p + 1
   local win = {}
-  for w = 1, nwin do win[w] = {ARGV[p], ARGV[p + 1], ARGV[p + 2]}; p = p + 3 end
-  local ngroup = tonumber(ARGV[p]); p = p + 1
+  for w = 1, nwin do
+    win[w] = {present(p, 'period'), present(p + 1, 'period key'), integer_or_empty(p + 2, 'window expiry')}
+    p = p + 3
+  end
+  local width = 1 + nwin + (with_amounts and 2 or 0)
+  local ngroup = count(p, width, 'counter group count'); p = p + 1
   local cands = {}
   for g = 1, ngroup do
     local prefix = ARGV[p]; p = p + 1
     local amount, reserved = '0', '0'
-    if with_amounts then amount, reserved = ARGV[p], ARGV[p + 1]; p = p + 2 end
+    if with_amounts then
+      amount, reserved = integer(p, 'amount'), integer(p + 1, 'reserved amount'); p = p + 2
+    end
     for w = 1, nwin do
       local field = prefix .. ':' .. win[w][1]
-      local plan = ARGV[p]; p = p + 1
+      local plan = integer_or_empty(p, 'plan limit'); p = p + 1
       cands[#cands + 1] = {
         field = field, key = stem .. ':c:' .. field .. ':' .. win[w][2], expiry = win[w][3],
         plan = plan, amount = tonumber(amount), amount_arg = amount, reserved = reserved,
@@ -62,6 +119,18 @@ local function read_candidates(p, with_amounts)
     end
   end
   return cands, p
+end
+
+-- Checks a list of usage deltas (count, then field, amount, cost each) at ARGV[p]; returns the next position.
+local function check_usage(p)
+  local n = count(p, 3, 'usage count'); p = p + 1
+  for j = 1, n do integer(p + 1, 'usage amount'); integer(p + 2, 'usage cost'); p = p + 3 end
+  return p
+end
+
+-- Checks a list of events (count, then one JSON string each) at ARGV[p]; returns the next position.
+local function check_events(p)
+  return p + 1 + count(p, 1, 'event count')
 end
 
 -- Effective limit per candidate: the override if set, else the plan's; nil = not limited, not touched.
@@ -107,13 +176,35 @@ end
  * ARGV[12] thresholds (count), then each (percent)
  * then the candidates (see read_candidates, with amount incl. reserved and reserved per group)
  * then usage deltas (count), 3 each: field, amount, cost (pico-dollars); events (count), then each as JSON
- * then the same two lists kept only on rejection
+ * then the same two lists kept only on rejection; nothing after them.
  *
  * Returns {'S'} needs seed | {'D', 'a'|'r'} duplicate | {'R', counters, violated, first} | {'A', counters, crossed}
  * where counters = {candidate, limit, used, ...}, violated = {candidate, ...}, first = the violated candidates
  * rejecting for the first time in their window, crossed = {candidate, threshold, ...}.
+ * Arguments of any other shape: an error reply, and nothing written.
  */
 export const APPLY_LUA = `${COMMON}
+local warn, nwarn, cands, usage_at, reject_at = {}, 0, nil, 0, 0
+local invalid = checked('apply', function()
+  keys(2)
+  if NARGV < 12 then bad('expects at least 12 arguments, got ' .. NARGV) end
+  if ARGV[1] == '' then bad('op id (ARGV[1]) is empty') end
+  integer(2, 'now'); one_of(3, 'e', 'r', 'mode'); one_of(4, 'r', 'a', 'seed')
+  integer(5, 'op-id bucket'); integer(6, 'op-id expiry')
+  if ARGV[8] ~= '' then integer(9, 'reservation expiry')
+  elseif ARGV[9] ~= '' then bad('reservation expiry (ARGV[9]) given without a reservation id') end
+  if ARGV[10] == '' then bad('dirty member (ARGV[10]) is empty') end
+  integer(11, 'dirty score')
+  nwarn = count(12, 1, 'threshold count')
+  for w = 1, nwarn do warn[w] = integer(12 + w, 'threshold') end
+  local p
+  cands, p = read_candidates(13 + nwarn, true)
+  usage_at = p; p = check_events(check_usage(p))
+  reject_at = p; p = check_events(check_usage(p))
+  if p ~= NARGV + 1 then bad((NARGV + 1 - p) .. ' unexpected trailing arguments') end
+end)
+if invalid then return invalid end
+
 local UNFLUSHED, EVENTS, QUEUE = stem .. ':u', stem .. ':e', KEYS[2]
 if not seeded_or(ARGV[4]) then return {'S'} end
 release_expired(ARGV[2])
@@ -125,15 +216,10 @@ local seen = redis.call('HGET', OPS, op) or redis.call('HGET', stem .. ':o:' .. 
 if seen then return {'D', seen} end
 if ARGV[7] ~= '' then undo_reservation(ARGV[7]) end
 
-local p = 12
-local nwarn = tonumber(ARGV[p]); p = p + 1
-local warn = {}
-for w = 1, nwarn do warn[w] = ARGV[p]; p = p + 1 end
-local cands
-cands, p = read_candidates(p, true)
 local limits = resolve_limits(cands)
 
-local function keep()
+-- Keeps the usage deltas and events listed at ARGV[p] (checked above).
+local function keep(p)
   local n = tonumber(ARGV[p]); p = p + 1
   for j = 1, n do
     redis.call('HINCRBY', UNFLUSHED, 'a' .. ARGV[p], ARGV[p + 1])
@@ -143,11 +229,6 @@ local function keep()
   local ne = tonumber(ARGV[p]); p = p + 1
   for j = 1, ne do redis.call('RPUSH', EVENTS, ARGV[p]); p = p + 1 end
   if n + ne > 0 then redis.call('ZADD', QUEUE, 'NX', ARGV[11], ARGV[10]) end
-end
-
-local function skip()
-  p = p + 1 + 3 * tonumber(ARGV[p])
-  p = p + 1 + tonumber(ARGV[p])
 end
 
 local function remember(outcome)
@@ -183,8 +264,7 @@ if ARGV[3] == 'e' then
       end
     end
     remember('r')
-    skip()
-    keep()
+    keep(reject_at)
     return {'R', counters, violated, first}
   end
 end
@@ -227,7 +307,7 @@ if ARGV[8] ~= '' then
   redis.call('PEXPIREAT', RS, at)
   redis.call('PEXPIREAT', RZ, at)
 end
-keep()
+keep(usage_at)
 remember('a')
 return {'A', counters, crossed}
 `;
@@ -239,11 +319,20 @@ return {'A', counters, crossed}
  * ARGV[1] now (ms)  ARGV[2] seed: r(equired) | a(uto)  then the candidates (see read_candidates, no amounts)
  *
  * Returns {'S'} needs seed | {'O', counters} with counters = {candidate, limit, used, ...}.
+ * Arguments of any other shape: an error reply, and nothing written.
  */
 export const READ_LUA = `${COMMON}
+local cands
+local invalid = checked('read', function()
+  keys(1)
+  integer(1, 'now'); one_of(2, 'r', 'a', 'seed')
+  local p
+  cands, p = read_candidates(3, false)
+  if p ~= NARGV + 1 then bad((NARGV + 1 - p) .. ' unexpected trailing arguments') end
+end)
+if invalid then return invalid end
 if not seeded_or(ARGV[2]) then return {'S'} end
 release_expired(ARGV[1])
-local cands = read_candidates(3, false)
 local limits = resolve_limits(cands)
 local counters = {}
 for i = 1, #cands do
@@ -262,17 +351,31 @@ return {'O', counters}
  * then overrides, 2 each: field, limit
  *
  * Returns 1 when seeded now, 0 when the shard was already seeded (nothing changed).
+ * Arguments of any other shape: an error reply, and nothing written.
  */
-export const SEED_LUA = `
+export const SEED_LUA = `${CHECKS}
+local n = 0
+local invalid = checked('seed', function()
+  keys(3)
+  n = count(1, 4, 'counter count')
+  for i = 1, n do
+    local b = 2 + (i - 1) * 4
+    present(b, 'counter field'); present(b + 1, 'period key')
+    integer(b + 2, 'seeded counter'); integer_or_empty(b + 3, 'counter expiry')
+  end
+  local rest = NARGV - 1 - 4 * n
+  if rest % 2 ~= 0 then bad('overrides come in field/limit pairs, got ' .. rest .. ' arguments') end
+  for j = 2 + 4 * n, NARGV, 2 do integer(j + 1, 'override limit') end
+end)
+if invalid then return invalid end
 if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-local n = tonumber(ARGV[1])
 for i = 1, n do
   local b = 2 + (i - 1) * 4
   local key = KEYS[1] .. ':c:' .. ARGV[b] .. ':' .. ARGV[b + 1]
   redis.call('SET', key, ARGV[b + 2])
   if ARGV[b + 3] ~= '' then redis.call('PEXPIREAT', key, ARGV[b + 3]) end
 end
-for j = 2 + 4 * n, #ARGV, 2 do redis.call('HSETNX', KEYS[3], ARGV[j], ARGV[j + 1]) end
+for j = 2 + 4 * n, NARGV, 2 do redis.call('HSETNX', KEYS[3], ARGV[j], ARGV[j + 1]) end
 redis.call('SET', KEYS[2], '1')
 return 1
 `;
@@ -287,8 +390,16 @@ return 1
  * ARGV[4] this shard's dirty member  ARGV[5] its batch member suffix (members are b:<batchId><suffix>)
  *
  * Returns {{batchId, {usage field, value, ...}, {event, ...}}, ...}; every batch is claimed at ARGV[1].
+ * Arguments of any other shape: an error reply, and nothing written.
  */
-export const CLAIM_LUA = `
+export const CLAIM_LUA = `${CHECKS}
+local invalid = checked('claim', function()
+  keys(5)
+  if NARGV ~= 5 then bad('expects 5 arguments, got ' .. NARGV) end
+  integer(1, 'now'); integer(2, 'stale after')
+  for i = 3, 5 do if ARGV[i] == '' then bad('ARGV[' .. i .. '] is empty') end end
+end)
+if invalid then return invalid end
 local now, stale = tonumber(ARGV[1]), tonumber(ARGV[2])
 local out = {}
 local function hand_out(id)
@@ -316,16 +427,23 @@ return out
  * ack: forgets acknowledged batches of one shard. Acknowledging twice is harmless.
  *
  * KEYS[1] claims hash  KEYS[2] flush queue zset  KEYS[3] batch key stem
- * ARGV[1] batch member suffix  ARGV[2..] batch ids
+ * ARGV[1] batch member suffix  ARGV[2..] batch ids (at least one)
+ * Arguments of any other shape: an error reply, and nothing written.
  */
-export const ACK_LUA = `
-for i = 2, #ARGV do
+export const ACK_LUA = `${CHECKS}
+local invalid = checked('ack', function()
+  keys(3)
+  if NARGV < 2 then bad('expects a member suffix and at least one batch id, got ' .. NARGV .. ' arguments') end
+  for i = 1, NARGV do if ARGV[i] == '' then bad('ARGV[' .. i .. '] is empty') end end
+end)
+if invalid then return invalid end
+for i = 2, NARGV do
   local id = ARGV[i]
   redis.call('DEL', KEYS[3] .. id .. ':u', KEYS[3] .. id .. ':e')
   redis.call('HDEL', KEYS[1], id)
   redis.call('ZREM', KEYS[2], 'b:' .. id .. ARGV[1])
 end
-return #ARGV - 1
+return NARGV - 1
 `;
 
 /** Command names on the client. Namespaced so they cannot clash with the caller's own scripts. */
