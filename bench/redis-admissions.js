@@ -1,20 +1,55 @@
-// Admissions/s through RedisStore.apply (via QuotaEngine.consume) vs redis-benchmark's EVALSHA ceiling for the
-// same script, arguments and Redis, measured in one run. Loopback only, bounded in time, bench-only key prefix.
+// Admissions/s through RedisStore (QuotaEngine.consume, auto-pipelined client, 64 concurrent callers, one
+// process) vs the ceiling redis-benchmark reports for the same EVALSHA, on a redis-server this script starts
+// itself on a free loopback port and kills at the end. It never touches the shared Redis. Bounded in time.
 //
 // Run: npx tsc -p packages/core/tsconfig.build.json && npx tsc -p packages/redis/tsconfig.build.json
-//      node bench/redis-admissions.js [seconds]        (REDIS_URL defaults to redis://127.0.0.1:6379)
+//      node bench/redis-admissions.js [seconds=10]
+// Profile the Node side: node --cpu-prof --cpu-prof-dir=bench/results bench/redis-admissions.js 10 --store-only
 'use strict';
-const { execFileSync } = require('node:child_process');
-const { createHash, randomBytes } = require('node:crypto');
+const { execFileSync, spawn } = require('node:child_process');
+const { createHash } = require('node:crypto');
+const { mkdtempSync, rmSync, statSync, readdirSync } = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
 const Redis = require('ioredis');
-const { QuotaEngine, parseConfig } = require('../packages/core/dist');
-const { RedisStore, APPLY_LUA, KEY_COUNTS } = require('../packages/redis/dist');
-const { encodeApply } = require('../packages/redis/dist/encoding');
 
 const SECONDS = Number(process.argv[2] ?? 10);
+const STORE_ONLY = process.argv.includes('--store-only');
 const CALLERS = 64;
-const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
-const PREFIX = `tgbench:${randomBytes(4).toString('hex')}:`;
+const PIPELINE = 16;
+const PREFIX = 'tgbench:';
+
+if (!Number.isFinite(SECONDS) || SECONDS <= 0 || SECONDS > 60) {
+  throw new Error('seconds must be a number in (0, 60]');
+}
+
+/** Refuses to measure stale builds: every src file must be older than the package's dist/index.js. */
+function assertFreshBuild(pkg) {
+  const root = path.join(__dirname, '..', 'packages', pkg);
+  let built;
+  try {
+    built = statSync(path.join(root, 'dist', 'index.js')).mtimeMs;
+  } catch {
+    built = -1;
+  }
+  const stale = (dir) =>
+    readdirSync(dir, { withFileTypes: true }).some((e) =>
+      e.isDirectory()
+        ? stale(path.join(dir, e.name))
+        : e.name.endsWith('.ts') && statSync(path.join(dir, e.name)).mtimeMs > built,
+    );
+  if (stale(path.join(root, 'src'))) {
+    throw new Error(
+      `packages/${pkg}/dist is older than its sources: npx tsc -p packages/${pkg}/tsconfig.build.json`,
+    );
+  }
+}
+assertFreshBuild('core');
+assertFreshBuild('redis');
+const { QuotaEngine, parseConfig } = require('../packages/core/dist');
+const { RedisStore, APPLY_LUA, KEY_COUNTS } = require('../packages/redis/dist');
+
 const config = parseConfig({
   subject: 'tenant',
   timezone: 'UTC',
@@ -24,30 +59,86 @@ const config = parseConfig({
 });
 const who = { tenantId: 'bench-tenant' };
 
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+/** A redis-server of our own: no persistence, loopback only, killed by stop(). */
+async function startOwnRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-bench-redis-'));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
+  const stop = async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      await new Promise((resolve) => {
+        child.once('exit', resolve);
+        child.kill('SIGKILL');
+      });
+    }
+    rmSync(dir, { recursive: true, force: true });
+  };
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const probe = new Redis(port, '127.0.0.1', {
+      lazyConnect: true,
+      maxRetriesPerRequest: 0,
+      retryStrategy: null,
+    });
+    probe.on('error', () => undefined);
+    const up = await probe
+      .connect()
+      .then(() => probe.ping())
+      .then(
+        () => true,
+        () => false,
+      );
+    probe.disconnect();
+    if (up) return { port, pid: child.pid, stop };
+    if (Date.now() > deadline) {
+      await stop();
+      throw new Error(`redis-server on port ${port} did not start`);
+    }
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 async function admissions(engine, seconds) {
   let admitted = 0;
+  let rejected = 0;
   const deadline = Date.now() + seconds * 1000;
   const caller = async () => {
     while (Date.now() < deadline) {
       const r = await engine.consume(who, { requests: 1 });
       if (r.admitted) admitted += 1;
+      else rejected += 1;
     }
   };
   const start = process.hrtime.bigint();
   await Promise.all(Array.from({ length: CALLERS }, caller));
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
+  if (rejected > 0) throw new Error(`${rejected} admissions were rejected: the bench limit is too low`);
   return { admitted, elapsed, perSecond: admitted / elapsed };
 }
 
-function redisBenchmark(url, pipeline, requests, args) {
-  const { hostname, port } = new URL(url);
+function redisBenchmark(port, pipeline, requests, args) {
   const out = execFileSync(
     'redis-benchmark',
     [
       '-h',
-      hostname,
+      '127.0.0.1',
       '-p',
-      port || '6379',
+      String(port),
       '-c',
       String(CALLERS),
       '-P',
@@ -59,74 +150,125 @@ function redisBenchmark(url, pipeline, requests, args) {
       '--csv',
       ...args,
     ],
-    { encoding: 'utf8', maxBuffer: 1 << 20 },
+    { encoding: 'utf8', maxBuffer: 1 << 20, timeout: 120_000 },
   );
-  // CSV: header line, then "test","rps",...
+  // CSV: a header line, then "test","rps",...
   const row = out.trim().split('\n').pop().split('","');
-  return Number(row[1]);
+  const rps = Number(row[1]);
+  if (!Number.isFinite(rps) || rps <= 0) throw new Error(`unexpected redis-benchmark output: ${out}`);
+  return rps;
 }
 
-async function deleteKeys(client) {
-  let cursor = '0';
-  let deleted = 0;
-  do {
-    const [next, keys] = await client.scan(cursor, 'MATCH', `${PREFIX}*`, 'COUNT', 1000);
-    cursor = next;
-    if (keys.length > 0) deleted += await client.unlink(...keys);
-  } while (cursor !== '0');
-  return deleted;
+/**
+ * The exact KEYS and ARGV one consume sends, captured on a separate plain client (an auto-pipelined client copies
+ * its script commands into its pipelines, so wrapping them there would recurse).
+ */
+async function captureApply(port) {
+  const client = new Redis(port, '127.0.0.1', { maxRetriesPerRequest: 1 });
+  try {
+    const store = new RedisStore({ client, prefix: PREFIX });
+    const engine = new QuotaEngine({ store, config });
+    let captured = null;
+    const original = client.tollgateApply;
+    client.tollgateApply = (...args) => {
+      captured = args.map(String);
+      return original.apply(client, args);
+    };
+    const r = await engine.consume(who, { requests: 1 });
+    if (!r.admitted || captured === null) throw new Error('the capture consume was not admitted');
+    return captured;
+  } finally {
+    client.disconnect();
+  }
+}
+
+function machineNote() {
+  const load = os.loadavg().map((l) => l.toFixed(2));
+  let busiest = '';
+  try {
+    busiest = execFileSync('ps', ['-eo', 'pcpu,comm', '--sort=-pcpu', '--no-headers'], { encoding: 'utf8' })
+      .split('\n')
+      .slice(0, 6)
+      .map((l) => l.trim())
+      .filter(Boolean)
+      .join('; ');
+  } catch {
+    busiest = 'ps unavailable';
+  }
+  return {
+    cpus: os.cpus().length,
+    cpuModel: os.cpus()[0]?.model,
+    loadAverage: load,
+    busiestProcesses: busiest,
+  };
 }
 
 async function main() {
-  const client = new Redis(REDIS_URL, {
+  const before = machineNote();
+  const redis = await startOwnRedis();
+  const client = new Redis(redis.port, '127.0.0.1', {
     enableAutoPipelining: true,
     commandTimeout: 1000,
+    enableOfflineQueue: false,
     maxRetriesPerRequest: 1,
   });
-  const store = new RedisStore({ client, prefix: PREFIX });
-  const engine = new QuotaEngine({ store, config });
   try {
-    // The exact EVALSHA one consume sends, for redis-benchmark (its op id becomes random per call).
-    let op = null;
-    const apply = store.apply;
-    store.apply = (o) => {
-      op = o;
-      return apply.call(store, o);
-    };
-    await engine.consume(who, { requests: 1 });
-    store.apply = apply;
-    const captured = encodeApply(op, store.keys(op.tag), `${PREFIX}q`, store.dedupWindowMs).args;
+    await new Promise((resolve, reject) => {
+      client.once('ready', resolve);
+      client.once('error', reject);
+    });
+    const store = new RedisStore({ client, prefix: PREFIX });
+    const engine = new QuotaEngine({ store, config });
+    const keysAndArgs = await captureApply(redis.port);
+    const keyCount = KEY_COUNTS.apply; // never hard-coded: a wrong count misaligns every ARGV
+    // The op id is ARGV[1]; redis-benchmark makes it unique per call, as a consume does.
+    keysAndArgs[keyCount] = 'bench-op-__rand_int__';
     const sha = createHash('sha1').update(APPLY_LUA).digest('hex');
-    await client.script('LOAD', APPLY_LUA);
-    const keyCount = KEY_COUNTS.apply; // never hard-code it: a wrong count misaligns ARGV
-    const argv = captured.map(String);
-    argv[keyCount] = 'bench-op-__rand_int__';
-    const evalsha = ['EVALSHA', sha, String(keyCount), ...argv];
+    if ((await client.script('LOAD', APPLY_LUA)) !== sha) throw new Error('script sha mismatch');
+    const evalsha = ['EVALSHA', sha, String(keyCount), ...keysAndArgs];
+    // One call through redis-benchmark's arguments first: a shape error fails here, at once, not in a loop.
+    const check = await client.evalsha(
+      sha,
+      keyCount,
+      ...keysAndArgs.map((a) => a.replace('__rand_int__', 'x')),
+    );
+    if (!Array.isArray(check) || check[0] !== 'A')
+      throw new Error(`check call answered ${JSON.stringify(check)}`);
 
-    await admissions(engine, 1); // warm-up
-    const store_ = await admissions(engine, SECONDS);
-    const probe = redisBenchmark(REDIS_URL, 16, 20000, evalsha);
-    const requests = Math.max(50000, Math.round(probe * Math.min(SECONDS, 5)));
-    const ceiling = redisBenchmark(REDIS_URL, 16, requests, evalsha);
-    const unpipelined = redisBenchmark(REDIS_URL, 1, Math.round(requests / 3), evalsha);
-    const deleted = await deleteKeys(client);
+    await admissions(engine, Math.min(2, SECONDS)); // warm-up (JIT, script cache)
+    await client.flushall();
+    const storeRun = await admissions(engine, SECONDS);
+    if (STORE_ONLY) {
+      console.log(JSON.stringify({ storeAdmissionsPerSecond: Math.round(storeRun.perSecond) }));
+      return;
+    }
+    await client.flushall();
+    const probe = redisBenchmark(redis.port, PIPELINE, 20_000, evalsha);
+    const requests = Math.max(50_000, Math.round(probe * Math.min(SECONDS, 5)));
+    await client.flushall();
+    const ceiling = redisBenchmark(redis.port, PIPELINE, requests, evalsha);
+    await client.flushall();
+    const unpipelined = redisBenchmark(redis.port, 1, Math.round(requests / 4), evalsha);
     const result = {
-      redis: REDIS_URL,
       redisVersion: (await client.info('server')).match(/redis_version:(\S+)/)[1],
+      node: process.version,
       callers: CALLERS,
-      seconds: Number(store_.elapsed.toFixed(2)),
-      storeAdmissionsPerSecond: Math.round(store_.perSecond),
+      seconds: Number(storeRun.elapsed.toFixed(2)),
+      storeAdmissions: storeRun.admitted,
+      storeAdmissionsPerSecond: Math.round(storeRun.perSecond),
       evalshaCeilingPerSecond: Math.round(ceiling),
       evalshaUnpipelinedPerSecond: Math.round(unpipelined),
-      ratio: Number((store_.perSecond / ceiling).toFixed(3)),
-      argsPerCall: argv.length + 3,
-      benchKeysDeleted: deleted,
-      redisBenchmark: `redis-benchmark -c ${CALLERS} -P 16 -n ${requests} -r 1000000000 --csv EVALSHA ${sha} ${keyCount} <the ${argv.length} keys and args of one consume, op id = bench-op-__rand_int__>`,
+      ratio: Number((storeRun.perSecond / ceiling).toFixed(3)),
+      argsPerCall: evalsha.length,
+      bytesPerCall: evalsha.reduce((n, a) => n + Buffer.byteLength(a), 0),
+      machineBefore: before,
+      machineAfter: machineNote(),
+      redisBenchmark: `redis-benchmark -h 127.0.0.1 -p <own port> -c ${CALLERS} -P ${PIPELINE} -n ${requests} -r 1000000000 --csv EVALSHA ${sha} ${keyCount} <the ${keysAndArgs.length} keys and args of one consume, op id = bench-op-__rand_int__>`,
     };
     console.log(JSON.stringify(result, null, 2));
   } finally {
-    await deleteKeys(client).catch(() => 0);
     client.disconnect();
+    await redis.stop();
   }
 }
 

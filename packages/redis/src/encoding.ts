@@ -19,14 +19,12 @@ import { overrideField, type ShardKeys } from './keys';
 
 /**
  * One counter an operation may touch: it is touched iff it has an effective limit (override or plan). Its key
- * is `<shard stem>:c:<field>:<period key>`, built inside the script.
+ * is `<shard stem>:c:<scope>:<id>:<meter>:<period>:<period key>`, built inside the script.
  */
 export interface Candidate {
   scope: ScopeRef;
   meter: string;
   window: PeriodWindow;
-  field: string;
-  plan: string;
 }
 
 /** Arguments of one script call: its declared KEYS, then ARGV. */
@@ -46,29 +44,29 @@ function sumByMeter(...lists: Array<MeterAmount[] | undefined>): Map<string, num
   return out;
 }
 
-function planTable(limits: LimitSpec[]): Map<string, number> {
-  const plan = new Map<string, number>();
-  for (const l of limits) plan.set(overrideField(l, l.meter, l.period), l.limit);
-  return plan;
+/**
+ * The plan limit for one counter, or '' (not limited unless an override says so). A scan, not a lookup table:
+ * plans hold a handful of limits. From the end, so a repeated entry resolves as a table built in order would.
+ */
+function planLimit(limits: LimitSpec[], scope: ScopeRef, meter: string, window: PeriodWindow): string {
+  for (let i = limits.length - 1; i >= 0; i--) {
+    const l = limits[i]!;
+    if (l.period === window.period && l.meter === meter && l.id === scope.id && l.scope === scope.scope) {
+      return int(l.limit, 'limit');
+    }
+  }
+  return '';
 }
 
-/** Every scope x meter x window, in the order MemoryStore reports counters. */
-export function candidates(
-  scopes: ScopeRef[],
-  meters: Iterable<string>,
-  windows: PeriodWindow[],
-  limits: LimitSpec[],
-): Candidate[] {
-  const plan = planTable(limits);
+/**
+ * Every scope x meter x window, in the order MemoryStore reports counters: the script's candidate i is
+ * `candidates[i - 1]`.
+ */
+export function candidates(scopes: ScopeRef[], meters: string[], windows: PeriodWindow[]): Candidate[] {
   const out: Candidate[] = [];
-  const meterList = [...meters];
   for (const scope of scopes) {
-    for (const meter of meterList) {
-      for (const window of windows) {
-        const field = overrideField(scope, meter, window.period);
-        const limit = plan.get(field);
-        out.push({ scope, meter, window, field, plan: limit === undefined ? '' : int(limit, 'limit') });
-      }
+    for (const meter of meters) {
+      for (const window of windows) out.push({ scope, meter, window });
     }
   }
   return out;
@@ -76,28 +74,31 @@ export function candidates(
 
 /**
  * The compact candidate list the scripts read (`read_candidates`): windows once, then one group per scope x
- * meter with its amounts and the plan limit for each window.
+ * meter (in `candidates` order) with its amounts and the plan limit for each window.
  */
 function pushCandidates(
   argv: string[],
-  cands: Candidate[],
+  scopes: ScopeRef[],
+  meters: string[],
   windows: PeriodWindow[],
+  limits: LimitSpec[],
   amounts: { total: Map<string, number>; reserved: Map<string, number> } | null,
 ): void {
   argv.push(String(windows.length));
   for (const w of windows) argv.push(w.period, w.key, w.expiresAt === null ? '' : String(w.expiresAt));
-  const groups = windows.length === 0 ? 0 : cands.length / windows.length;
-  argv.push(String(groups));
-  for (let g = 0; g < groups; g++) {
-    const first = cands[g * windows.length]!;
-    argv.push(`${first.scope.scope}:${first.scope.id}:${first.meter}`);
-    if (amounts) {
-      argv.push(
-        int(amounts.total.get(first.meter) ?? 0, 'amount'),
-        int(amounts.reserved.get(first.meter) ?? 0, 'reserved amount'),
-      );
+  argv.push(String(windows.length === 0 ? 0 : scopes.length * meters.length));
+  if (windows.length === 0) return;
+  for (const scope of scopes) {
+    for (const meter of meters) {
+      argv.push(`${scope.scope}:${scope.id}:${meter}`);
+      if (amounts) {
+        argv.push(
+          int(amounts.total.get(meter) ?? 0, 'amount'),
+          int(amounts.reserved.get(meter) ?? 0, 'reserved amount'),
+        );
+      }
+      for (const w of windows) argv.push(planLimit(limits, scope, meter, w));
     }
-    for (let w = 0; w < windows.length; w++) argv.push(cands[g * windows.length + w]!.plan);
   }
 }
 
@@ -134,7 +135,7 @@ export interface EncodedOp {
 export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWindowMs: number): EncodedOp {
   const total = sumByMeter(op.amounts, op.reserve?.amounts);
   const reserved = sumByMeter(op.reserve?.amounts);
-  const cands = candidates(op.scopes, total.keys(), op.windows, op.limits);
+  const meters = [...total.keys()];
   const { bucket, expireAt } = opIdBucket(op.now, dedupWindowMs);
   const argv: string[] = [
     keys.base,
@@ -153,12 +154,12 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
     String(op.warnAt.length),
   ];
   for (const w of op.warnAt) argv.push(String(w));
-  pushCandidates(argv, cands, op.windows, { total, reserved });
+  pushCandidates(argv, op.scopes, meters, op.windows, op.limits, { total, reserved });
   pushUsage(argv, op.usage);
   pushEvents(argv, op.events ?? []);
   pushUsage(argv, op.mode === 'enforce' ? (op.onReject?.usage ?? []) : []);
   pushEvents(argv, op.mode === 'enforce' ? (op.onReject?.events ?? []) : []);
-  return { args: argv, candidates: cands };
+  return { args: argv, candidates: candidates(op.scopes, meters, op.windows) };
 }
 
 function state(c: Candidate, limit: number, used: number): CounterState {
@@ -217,10 +218,9 @@ export function decodeApply(reply: unknown, cands: Candidate[]): ApplyResult {
 }
 
 export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedOp {
-  const cands = candidates(op.scopes, op.meters, op.windows, op.limits);
   const args = [keys.base, int(op.now, 'now'), op.seed === 'required' ? 'r' : 'a'];
-  pushCandidates(args, cands, op.windows, null);
-  return { args, candidates: cands };
+  pushCandidates(args, op.scopes, op.meters, op.windows, op.limits, null);
+  return { args, candidates: candidates(op.scopes, op.meters, op.windows) };
 }
 
 export function decodeRead(reply: unknown, cands: Candidate[]): ReadResult {
