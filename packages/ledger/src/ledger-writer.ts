@@ -25,8 +25,76 @@ export interface WriteResult {
 export interface WriteOptions {
   partitions: PartitionManager;
   hooks?: WriteHooks;
-  /** Rows per INSERT statement (large batches are split, still in one transaction). Defaults to 20 000. */
+  /**
+   * How ledger rows are loaded: `copy` (COPY ... FROM STDIN, CSV; the fastest) or `insert` (multi-row
+   * `INSERT ... SELECT FROM unnest($1::text[], ...)`). Both run inside the flush transaction. Defaults to `copy`.
+   */
+  method?: 'copy' | 'insert';
+  /** Rows per INSERT statement with `method: 'insert'` (split, still one transaction). Defaults to 20 000. */
   chunkRows?: number;
+}
+
+const LEDGER_TARGET =
+  'usage_ledger (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row)';
+const INTEGER = /^-?\d+$/;
+/** Rows per CSV chunk handed to COPY. */
+const CSV_CHUNK_ROWS = 5000;
+
+/** One CSV field: null is an unquoted empty field, text is quoted when it must be (and when empty). */
+function csvValue(v: string | null): string {
+  if (v === null) return '';
+  if (v === '' || /[",\r\n\\]/.test(v)) return `"${v.replace(/"/g, '""')}"`;
+  return v;
+}
+
+/** Exact USD decimal of an integer pico-dollar string (pico / 10^12), e.g. '1200000000' -> '0.001200000000'. */
+export function picoToNumeric(pico: string): string {
+  if (!INTEGER.test(pico)) throw new RangeError(`costPico must be an integer string, got "${pico}"`);
+  const negative = pico.startsWith('-');
+  const digits = (negative ? pico.slice(1) : pico).replace(/^0+/, '');
+  if (digits === '') return '0';
+  const padded = digits.padStart(13, '0');
+  return `${negative ? '-' : ''}${padded.slice(0, -12)}.${padded.slice(-12)}`;
+}
+
+/** The rows of these batches as CSV chunks for COPY; deltas that net to nothing are left out. */
+function ledgerCsv(batches: readonly ClaimedBatch[]): { chunks: string[]; rows: number } {
+  const chunks: string[] = [];
+  const isoOf = new Map<number, string>();
+  let lines: string[] = [];
+  let rows = 0;
+  for (const b of batches) {
+    const batchId = csvValue(b.batchId);
+    let row = 0;
+    for (const d of b.usage) {
+      row += 1;
+      const cost = d.costPico || '0';
+      if (d.amount === 0 && cost === '0') continue;
+      if (!Number.isSafeInteger(d.amount)) throw new RangeError(`amount must be an integer, got ${d.amount}`);
+      let iso = isoOf.get(d.bucketStart);
+      if (iso === undefined) {
+        iso = new Date(d.bucketStart).toISOString();
+        isoOf.set(d.bucketStart, iso);
+      }
+      lines.push(
+        `${csvValue(d.tenantId)},${csvValue(d.userId)},${csvValue(d.meter)},${csvValue(d.model)},${d.amount},${picoToNumeric(cost)},${d.estimated === true ? 't' : 'f'},${iso},${batchId},${row}\n`,
+      );
+      rows += 1;
+      if (lines.length >= CSV_CHUNK_ROWS) {
+        chunks.push(lines.join(''));
+        lines = [];
+      }
+    }
+  }
+  if (lines.length > 0) chunks.push(lines.join(''));
+  return { chunks, rows };
+}
+
+async function copyLedger(tx: SqlExecutor, batches: readonly ClaimedBatch[]): Promise<number> {
+  const { chunks, rows } = ledgerCsv(batches);
+  if (rows === 0) return 0;
+  await tx.copyFrom(LEDGER_TARGET, chunks);
+  return rows;
 }
 
 const NO_PARTITION = '23514';
@@ -38,7 +106,7 @@ interface LedgerColumns {
   meter: string[];
   model: Array<string | null>;
   amount: string[];
-  costPico: string[];
+  cost: string[];
   estimated: boolean[];
   bucket: string[];
   batch: string[];
@@ -52,7 +120,7 @@ function emptyColumns(): LedgerColumns {
     meter: [],
     model: [],
     amount: [],
-    costPico: [],
+    cost: [],
     estimated: [],
     bucket: [],
     batch: [],
@@ -60,11 +128,11 @@ function emptyColumns(): LedgerColumns {
   };
 }
 
-// cost_usd = pico * 10^-12: a numeric multiplication is exact (a division would round to its own scale).
+// cost_usd arrives as exact decimal text (see picoToNumeric), the same as COPY loads.
 const INSERT_LEDGER = `
 INSERT INTO usage_ledger
   (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row)
-SELECT t, u, m, mo, a, c * 0.000000000001, e, b, bi, r
+SELECT t, u, m, mo, a, c, e, b, bi, r
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::boolean[],
             $8::timestamptz[], $9::text[], $10::int[]) AS x(t, u, m, mo, a, c, e, b, bi, r)`;
 
@@ -89,7 +157,7 @@ async function insertLedger(
       cols.meter,
       cols.model,
       cols.amount,
-      cols.costPico,
+      cols.cost,
       cols.estimated,
       cols.bucket,
       cols.batch,
@@ -109,7 +177,7 @@ async function insertLedger(
       cols.meter.push(d.meter);
       cols.model.push(d.model);
       cols.amount.push(String(d.amount));
-      cols.costPico.push(d.costPico || '0');
+      cols.cost.push(picoToNumeric(d.costPico || '0'));
       cols.estimated.push(d.estimated === true);
       cols.bucket.push(new Date(d.bucketStart).toISOString());
       cols.batch.push(b.batchId);
@@ -176,7 +244,8 @@ export async function writeBatches(
       const freshIds = new Set(fresh.rows.map((r) => r.batch_id));
       const written = ids.filter((id) => freshIds.has(id)).map((id) => byId.get(id)!);
       const skipped = ids.filter((id) => !freshIds.has(id)).map((id) => byId.get(id)!);
-      const rows = await insertLedger(tx, written, chunk);
+      const rows =
+        options.method === 'insert' ? await insertLedger(tx, written, chunk) : await copyLedger(tx, written);
       const events = await insertEvents(tx, written);
       await options.hooks?.beforeCommit?.(written);
       return { written, skipped, rows, events };

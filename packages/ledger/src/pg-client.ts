@@ -1,5 +1,6 @@
 // SqlClient over a node-postgres Pool: one checked-out client per transaction.
 import { Pool, type PoolClient, type PoolConfig } from 'pg';
+import { copyFromStdin } from './pg-copy';
 import type { SqlClient, SqlExecutor, SqlResult } from './sql-client';
 
 export interface PgSqlClientOptions {
@@ -9,8 +10,25 @@ export interface PgSqlClientOptions {
   onError?: (err: Error) => void;
 }
 
+async function withClient<T>(target: Pool | PoolClient, fn: (c: PoolClient) => Promise<T>): Promise<T> {
+  if (!(target instanceof Pool)) return fn(target);
+  const client = await target.connect();
+  let broken: Error | undefined;
+  try {
+    return await fn(client);
+  } catch (err) {
+    broken = err as Error;
+    throw err;
+  } finally {
+    client.release(broken);
+  }
+}
+
 function executor(target: Pool | PoolClient): SqlExecutor {
   return {
+    copyFrom(table: string, chunks: readonly string[]): Promise<number> {
+      return withClient(target, (c) => copyFromStdin(c, table, chunks));
+    },
     async query<R extends object>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
       const res = await target.query<R>(text, params as unknown[] | undefined);
       return { rows: res.rows, rowCount: res.rowCount ?? res.rows.length };
@@ -45,6 +63,10 @@ export class PgSqlClient implements SqlClient {
 
   exec(script: string): Promise<void> {
     return this.base.exec(script);
+  }
+
+  copyFrom(target: string, chunks: readonly string[]): Promise<number> {
+    return this.base.copyFrom(target, chunks);
   }
 
   async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {

@@ -19,12 +19,23 @@ const INT8_OID = 20;
 export const PGLITE_PARSERS = { [INT8_OID]: (v: string): string => v };
 
 interface PgliteLike {
-  query<T>(query: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows?: number }>;
+  query<T>(
+    query: string,
+    params?: unknown[],
+    options?: { blob?: Blob },
+  ): Promise<{ rows: T[]; affectedRows?: number }>;
   exec(query: string): Promise<unknown>;
 }
 
 function executor(target: PgliteLike): SqlExecutor {
   return {
+    async copyFrom(table: string, chunks: readonly string[]): Promise<number> {
+      // PGlite reads COPY input from the virtual file /dev/blob.
+      const res = await target.query(`COPY ${table} FROM '/dev/blob' WITH (FORMAT csv)`, [], {
+        blob: new Blob([...chunks]),
+      });
+      return res.affectedRows ?? 0;
+    },
     async query<R extends object>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
       const res = await target.query<R>(text, params ? [...params] : undefined);
       return { rows: res.rows, rowCount: res.rows.length > 0 ? res.rows.length : (res.affectedRows ?? 0) };
@@ -71,6 +82,10 @@ export class PgliteSqlClient implements SqlClient {
 
   exec(script: string): Promise<void> {
     return this.base.exec(script);
+  }
+
+  copyFrom(target: string, chunks: readonly string[]): Promise<number> {
+    return this.base.copyFrom(target, chunks);
   }
 
   // PGlite runs one transaction at a time and queues plain queries behind it, so callers never interleave.

@@ -16,6 +16,11 @@ export interface SqlExecutor {
   ): Promise<SqlResult<R>>;
   /** A script of several statements without parameters (migrations). */
   exec(script: string): Promise<void>;
+  /**
+   * Bulk-loads rows with COPY: `target` is `table (col, ...)`, `chunks` are CSV text (RFC 4180, an
+   * unquoted empty field is NULL) split anywhere between rows. Resolves with the number of rows.
+   */
+  copyFrom(target: string, chunks: readonly string[]): Promise<number>;
 }
 
 export interface SqlClient extends SqlExecutor {

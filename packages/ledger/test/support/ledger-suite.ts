@@ -161,6 +161,76 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       expect(new Date(rows.rows[0]!.bucket_start).getTime() % HOUR).toBe(0);
     });
 
+    it('loads the same rows with COPY and with INSERT ... unnest, including awkward text and exact cost', async () => {
+      const partitions = new PartitionManager(sql);
+      const now = Date.now();
+      const bucket = now - (now % HOUR);
+      const rowsFor = (t: string): UsageDelta[] => [
+        delta({
+          tenantId: t,
+          userId: 'a,"b"\nc',
+          meter: 'input_tokens',
+          model: 'm\\x',
+          amount: 7,
+          costPico: '123456789012345',
+          bucketStart: bucket,
+        }),
+        delta({
+          tenantId: t,
+          userId: null,
+          meter: 'storage_bytes',
+          amount: -40,
+          bucketStart: bucket,
+          estimated: true,
+        }),
+        delta({ tenantId: t, userId: '', meter: 'requests', model: '', amount: 1, bucketStart: bucket }),
+        delta({ tenantId: t, meter: 'requests', amount: 0, bucketStart: bucket }),
+      ];
+      const read = async (t: string) =>
+        (
+          await sql.query<Record<string, unknown>>(
+            `SELECT user_id, meter, model, amount::text AS amount, cost_usd::text AS cost, estimated, batch_row
+             FROM usage_ledger WHERE tenant_id = $1 ORDER BY batch_row`,
+            [t],
+          )
+        ).rows;
+      const viaCopy = uid('copy-');
+      const viaInsert = uid('insert-');
+      const a = await writeBatches(sql, [batchOf(`t:${viaCopy}`, rowsFor(viaCopy))], {
+        partitions,
+        method: 'copy',
+      });
+      const b = await writeBatches(sql, [batchOf(`t:${viaInsert}`, rowsFor(viaInsert))], {
+        partitions,
+        method: 'insert',
+      });
+      expect(a.rows).toBe(3);
+      expect(b.rows).toBe(3);
+      const copied = await read(viaCopy);
+      expect(copied).toEqual(await read(viaInsert));
+      expect(copied).toEqual([
+        {
+          user_id: 'a,"b"\nc',
+          meter: 'input_tokens',
+          model: 'm\\x',
+          amount: '7',
+          cost: '123.456789012345',
+          estimated: false,
+          batch_row: 1,
+        },
+        {
+          user_id: null,
+          meter: 'storage_bytes',
+          model: null,
+          amount: '-40',
+          cost: '0',
+          estimated: true,
+          batch_row: 2,
+        },
+        { user_id: '', meter: 'requests', model: '', amount: '1', cost: '0', estimated: false, batch_row: 3 },
+      ]);
+    });
+
     it('writes the same claimed batch twice without changing anything', async () => {
       const partitions = new PartitionManager(sql);
       const t = uid('twice-');
