@@ -1,0 +1,430 @@
+// createGateway(): wires store, ledger, metering, JWT, proxy, usage API and operations endpoints into one Express app.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express, {
+  type Express,
+  type NextFunction,
+  type Request,
+  type RequestHandler,
+  type Response,
+} from 'express';
+import { PriceBook, pathMatcher, type CounterStore, type QuotaEngine, type Tollgate } from '@tollgate/core';
+import type { TrackUsageMiddleware } from '@tollgate/express';
+import { Flusher, LedgerBaseline, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
+import { authenticate, identityOf } from './auth';
+import { createContext, contextOf } from './context';
+import { startDemoUpstream, type DemoUpstreamOptions, type RunningUpstream } from './demo-upstream';
+import type { GatewaySettings } from './env';
+import { JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
+import { readLlmRequest } from './llm-request';
+import { createLogger, requestId, type Logger } from './logger';
+import { USAGE_BATCH_MS, createMeter, settleTokens } from './metering';
+import { GatewayMetrics, instrumentStore, type Outcome } from './metrics';
+import { sendProblem } from './problem';
+import { createProxy } from './proxy';
+import { openStore } from './store-factory';
+import { prepareUpstreamHeaders } from './upstream-headers';
+import { createUsageApi, usageErrorHandler } from './usage-api/routes';
+import { unauthorized } from './usage-api/problem';
+import { WebhookDispatcher, type SqlQuery } from './usage-api/webhooks';
+import { StoreTracker } from './store-tracker';
+
+/** What extra routes (`CreateGatewayOptions.routers`) get to work with. */
+export interface GatewayRouteContext {
+  settings: GatewaySettings;
+  engine: QuotaEngine;
+  tollgate: Tollgate;
+  sql: SqlClient;
+  log: Logger;
+  /** Verifies the request's bearer JWT; throws TokenError (answer 401) when it is missing or bad. */
+  authenticate(req: Request): GatewayIdentity;
+}
+
+/** Builds a router mounted before the proxy (outside `/api`), e.g. the usage API. */
+export type GatewayRouteFactory = (ctx: GatewayRouteContext) => RequestHandler;
+
+export interface CreateGatewayOptions {
+  /** From `parseEnv(process.env)`. Required. */
+  settings: GatewaySettings;
+  /** A counter store to use instead of the one the settings describe (the caller closes it). Defaults to the settings'. */
+  store?: CounterStore;
+  /** A ledger client to use instead of the settings' (the caller closes it). Defaults to the settings'. */
+  sql?: SqlClient;
+  /** Defaults to a pino logger at `settings.logLevel`. */
+  logger?: Logger;
+  /** Extra routes, mounted after the built-in ones and before the proxy. Defaults to none. */
+  routers?: GatewayRouteFactory[];
+  /** Mount the usage API and dashboard (SPEC §8). Defaults to true. */
+  usageApi?: boolean;
+  /** Options of the built-in demo upstream (used when `settings.upstreamUrl` is null). Defaults to its defaults. */
+  demoUpstream?: DemoUpstreamOptions;
+}
+
+export interface Gateway {
+  readonly app: Express;
+  readonly settings: GatewaySettings;
+  readonly log: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly store: CounterStore;
+  readonly sql: SqlClient;
+  readonly meter: TrackUsageMiddleware;
+  readonly engine: QuotaEngine;
+  /** The inline flusher (`FLUSHER=inline`), else null. */
+  readonly flusher: Flusher | null;
+  /** Where `/api` is proxied. */
+  readonly upstreamUrl: URL;
+  /** Set once `listen()` resolved. */
+  server: http.Server | null;
+  /** Listens on `settings.port`/`settings.host` (port 0: any free port); resolves with the base URL. */
+  listen(): Promise<URL>;
+  /** Resolves when every response so far is settled in the store (token records included). */
+  idle(): Promise<void>;
+  /** Graceful stop: no new connections, in-flight requests finish, usage settles, the ledger is flushed. */
+  close(): Promise<void>;
+}
+
+const isApi = pathMatcher(['/api']);
+
+function outcomeOf(ctx: ReturnType<typeof contextOf>, res: Response): Outcome {
+  if (ctx.outcome) return ctx.outcome;
+  if (!res.writableFinished) return 'client_aborted';
+  const status = ctx.upstreamStatus;
+  if (status === null) {
+    if (res.statusCode === 429 || res.statusCode === 403) return 'rejected';
+    if (res.statusCode === 503) return 'store_unavailable';
+    if (res.statusCode === 401) return 'unauthorized';
+    return 'not_found';
+  }
+  return status >= 500 ? 'upstream_5xx' : status >= 400 ? 'upstream_4xx' : 'ok';
+}
+
+export async function createGateway(options: CreateGatewayOptions): Promise<Gateway> {
+  const settings = options.settings;
+  const log = options.logger ?? createLogger(settings.logLevel);
+  const metrics = new GatewayMetrics();
+  const config = settings.config;
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.reverse())
+      await Promise.resolve(fn()).catch((err: unknown) =>
+        log.error({ err: String(err) }, 'shutdown step failed'),
+      );
+  };
+
+  try {
+    // Ledger first: migrations run at start (under an advisory lock) before anything is served.
+    let sql = options.sql;
+    if (!sql) {
+      const opened = await openSqlClient({
+        databaseUrl: settings.databaseUrl ?? undefined,
+        dataDir: settings.dataDir,
+        onError: (err) => log.warn({ err: err.message }, 'ledger connection error'),
+      });
+      cleanups.push(() => opened.close());
+      sql = opened;
+    }
+    await migrate(sql);
+
+    let rawStore = options.store;
+    let storeKind = 'injected';
+    if (!rawStore) {
+      const opened = await openStore(settings, log);
+      cleanups.push(() => opened.close());
+      rawStore = opened.store;
+      storeKind = opened.kind;
+    }
+    const tracker = new StoreTracker(instrumentStore(rawStore, metrics.storeLatency));
+    const store = tracker.store;
+
+    let upstreamUrl = settings.upstreamUrl;
+    let demo: RunningUpstream | null = null;
+    if (!upstreamUrl) {
+      demo = await startDemoUpstream(options.demoUpstream);
+      cleanups.push(() => demo!.close());
+      upstreamUrl = demo.url;
+    }
+
+    const meter = createMeter({
+      store,
+      config,
+      baseline: new LedgerBaseline(sql),
+      failMode: settings.failMode,
+      storeTimeoutMs: settings.storeTimeoutMs,
+      failOpenBuffer: settings.failOpenBuffer,
+      log,
+      metrics,
+    });
+    const tollgate = meter.tollgate;
+
+    let flusher: Flusher | null = null;
+    if (settings.flusher === 'inline') {
+      flusher = new Flusher({
+        store,
+        sql,
+        intervalMs: settings.flushIntervalMs,
+        retentionMonths: settings.retentionMonths,
+        onFlush: () => metrics.flushes.inc({ result: 'ok' }),
+        onError: (err, info) => {
+          metrics.flushes.inc({ result: 'error' });
+          log.warn(
+            { err: String(err), phase: info.phase, retryInMs: info.retryInMs },
+            'inline flush failed; retrying',
+          );
+        },
+      }).start();
+      const f = flusher;
+      const startedAt = Date.now();
+      metrics.setFlushLagSource(() => (Date.now() - (f.lastSuccessAt ?? startedAt)) / 1000);
+    } else if (storeKind === 'memory') {
+      log.warn('FLUSHER=off with the in-process store: usage never reaches the ledger');
+    }
+
+    let webhooks: WebhookDispatcher | null = null;
+    if (config.webhooks.length > 0) {
+      // The dispatcher types its query more loosely than SqlClient (`T` without `extends object`); same method.
+      webhooks = new WebhookDispatcher({
+        sql: sql as unknown as SqlQuery,
+        webhooks: config.webhooks,
+        logger: log,
+      });
+      webhooks.start();
+    }
+
+    const verifier = new JwtVerifier(settings.jwt);
+    const proxy = createProxy({
+      target: upstreamUrl,
+      stripPrefix: settings.stripPrefix,
+      timeoutMs: settings.upstreamTimeoutMs,
+      maxJsonBytes: settings.maxBodyBytes,
+      log,
+      onResponse: (req, res, ctx) => settleTokens(req, res, ctx, metrics, log, tracker),
+    });
+    cleanups.push(() => proxy.close());
+
+    /** Waits out trackUsage's batching window, then for the store calls it issued (and any late token records). */
+    const settled = async (timeoutMs: number) => {
+      for (let round = 0; round < 3; round++) {
+        await new Promise((r) => setTimeout(r, USAGE_BATCH_MS + 5));
+        await tracker.idle(timeoutMs);
+      }
+    };
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    let inFlight = 0;
+    let shuttingDown = false;
+    const drained: Array<() => void> = [];
+
+    // Every request: an id, a context, an access-log line and (for /api) an outcome.
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      const ctx = createContext(req, requestId(req.headers['x-request-id']));
+      res.setHeader('X-Request-Id', ctx.requestId);
+      if (shuttingDown) res.setHeader('Connection', 'close');
+      inFlight++;
+      res.on('close', () => {
+        inFlight--;
+        const api = isApi(req.originalUrl);
+        const outcome = api ? outcomeOf(ctx, res) : null;
+        if (outcome) metrics.requests.inc({ outcome });
+        if (req.usage?.degraded) metrics.degraded.inc();
+        if (api || res.statusCode >= 500) {
+          log.info(
+            {
+              reqId: ctx.requestId,
+              method: req.method,
+              path: req.originalUrl.split('?')[0],
+              status: res.statusCode,
+              upstreamStatus: ctx.upstreamStatus,
+              outcome,
+              ms: Math.round(performance.now() - ctx.startedAt),
+              userId: ctx.identity?.userId,
+              tenantId: ctx.identity?.tenantId,
+              tokens: ctx.tokens ?? undefined,
+            },
+            'request',
+          );
+        }
+        if (inFlight === 0) drained.splice(0).forEach((fn) => fn());
+      });
+      next();
+    });
+
+    app.get('/healthz', (_req, res) => {
+      res.json({ status: 'ok' });
+    });
+
+    app.get('/readyz', async (_req, res) => {
+      const bounded = <T>(p: Promise<T>) =>
+        Promise.race([
+          p,
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 1000).unref()),
+        ]);
+      const [storeOk, ledgerOk] = await Promise.all([
+        bounded(store.ping()).then(
+          () => true,
+          () => false,
+        ),
+        bounded(sql!.query('SELECT 1')).then(
+          () => true,
+          () => false,
+        ),
+      ]);
+      const health = tollgate.health();
+      const body = {
+        status: storeOk && ledgerOk && !shuttingDown ? 'ready' : 'unavailable',
+        store: storeOk ? 'up' : 'down',
+        ledger: ledgerOk ? 'up' : 'down',
+        shuttingDown,
+        degraded: health.degraded,
+        bufferedOperations: health.buffered,
+        droppedOperations: health.dropped,
+        failingSince: health.failingSince,
+      };
+      res.status(body.status === 'ready' ? 200 : 503).json(body);
+    });
+
+    app.get('/metrics', async (_req, res) => {
+      const health = tollgate.health();
+      const dropped =
+        health.dropped - (await metrics.usageDropped.get()).values.reduce((a, v) => a + v.value, 0);
+      if (dropped > 0) metrics.usageDropped.inc(dropped);
+      res.setHeader('Content-Type', metrics.registry.contentType);
+      res.end(await metrics.registry.metrics());
+    });
+
+    const routeContext: GatewayRouteContext = {
+      settings,
+      engine: tollgate.engine,
+      tollgate,
+      sql,
+      log,
+      authenticate: (req) => identityOf(verifier, req.headers.authorization),
+    };
+    if (options.usageApi !== false) {
+      app.use(
+        createUsageApi({
+          engine: tollgate.engine,
+          sql,
+          authenticate: (req) => {
+            try {
+              return routeContext.authenticate(req);
+            } catch (err) {
+              if (err instanceof TokenError) throw unauthorized(err.message);
+              throw err;
+            }
+          },
+        }),
+      );
+      app.use(usageErrorHandler);
+    }
+    for (const factory of options.routers ?? []) app.use(factory(routeContext));
+
+    const api = express.Router();
+    api.use(
+      authenticate(verifier),
+      prepareUpstreamHeaders({
+        signingSecret: settings.signingSecret,
+        upstreamAuthorization: settings.upstreamAuthorization,
+      }),
+      readLlmRequest({
+        maxBodyBytes: settings.maxBodyBytes,
+        reserveOutputTokens: settings.reserveOutputTokens,
+        prices: new PriceBook(config.pricing),
+        unpricedModel: config.unpricedModel,
+      }),
+      meter,
+      proxy.middleware,
+    );
+    app.use((req: Request, res: Response, next: NextFunction) =>
+      isApi(req.originalUrl) ? api(req, res, next) : next(),
+    );
+
+    app.use((req: Request, res: Response) => {
+      sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${req.method} ${req.path}` });
+    });
+    app.use((err: unknown, req: Request, res: Response, _next: NextFunction) => {
+      void _next;
+      const status = (err as { status?: number }).status;
+      if (typeof status === 'number' && status >= 400 && status < 500) {
+        sendProblem(res, {
+          status,
+          title: http.STATUS_CODES[status] ?? 'Bad Request',
+          detail: (err as Error).message,
+        });
+        return;
+      }
+      log.error(
+        { reqId: contextOf(req).requestId, err: err instanceof Error ? err.stack : String(err) },
+        'unhandled error',
+      );
+      sendProblem(res, {
+        status: 500,
+        title: 'Internal Server Error',
+        detail: 'the gateway failed to handle this request',
+      });
+    });
+
+    const gateway: Gateway = {
+      app,
+      settings,
+      log,
+      metrics,
+      store,
+      sql,
+      meter,
+      engine: tollgate.engine,
+      flusher,
+      upstreamUrl,
+      server: null,
+      listen() {
+        const server = http.createServer(app);
+        return new Promise((resolve, reject) => {
+          server.once('error', reject);
+          const onListening = () => {
+            gateway.server = server;
+            const { port } = server.address() as AddressInfo;
+            const host =
+              settings.host && settings.host !== '0.0.0.0' && settings.host !== '::'
+                ? settings.host
+                : 'localhost';
+            resolve(new URL(`http://${host.includes(':') ? `[${host}]` : host}:${port}`));
+          };
+          if (settings.host) server.listen(settings.port, settings.host, onListening);
+          else server.listen(settings.port, onListening);
+        });
+      },
+      idle: () => settled(10_000),
+      async close() {
+        if (shuttingDown) return;
+        shuttingDown = true;
+        const server = gateway.server;
+        if (server) {
+          const closed = new Promise<void>((r) => server.close(() => r()));
+          server.closeIdleConnections();
+          if (inFlight > 0) {
+            await Promise.race([
+              new Promise<void>((r) => drained.push(r)),
+              new Promise<void>((r) => setTimeout(r, settings.shutdownTimeoutMs).unref()),
+            ]);
+          }
+          server.closeAllConnections();
+          await closed;
+        }
+        await settled(settings.shutdownTimeoutMs);
+        await meter.close();
+        await tracker.idle(settings.shutdownTimeoutMs);
+        if (flusher)
+          await flusher
+            .close()
+            .catch((err: unknown) => log.error({ err: String(err) }, 'final flush failed'));
+        if (webhooks) await webhooks.close();
+        await cleanup();
+      },
+    };
+    return gateway;
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}

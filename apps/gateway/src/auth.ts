@@ -1,0 +1,38 @@
+// Express step that verifies the bearer JWT (401 problem+json otherwise) and records the identity.
+import type { NextFunction, Request, Response } from 'express';
+import { contextOf } from './context';
+import { bearerToken, JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
+import { sendProblem, sendUnauthorized } from './problem';
+
+/** Verifies `Authorization: Bearer <JWT>` or throws TokenError: the shared check of proxy and usage API. */
+export function identityOf(verifier: JwtVerifier, authorization: string | undefined): GatewayIdentity {
+  const token = bearerToken(authorization);
+  if (token === null)
+    throw new TokenError(authorization ? 'Authorization must be "Bearer <token>"' : 'missing bearer token');
+  return verifier.verify(token);
+}
+
+/** A token whose tier is no configured plan is metered on `defaultPlan`; trackUsage warns once per such tier. */
+export function authenticate(verifier: JwtVerifier) {
+  return (req: Request, res: Response, next: NextFunction): void => {
+    const ctx = contextOf(req);
+    try {
+      ctx.identity = identityOf(verifier, req.headers.authorization);
+    } catch (err) {
+      ctx.outcome = 'unauthorized';
+      if (err instanceof TokenError) {
+        if (req.headers.authorization === undefined) {
+          sendProblem(
+            res,
+            { status: 401, title: 'Unauthorized', detail: err.message },
+            { 'WWW-Authenticate': 'Bearer realm="tollgate"' },
+          );
+        } else sendUnauthorized(res, err.message);
+        return;
+      }
+      next(err);
+      return;
+    }
+    next();
+  };
+}

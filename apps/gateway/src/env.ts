@@ -1,0 +1,359 @@
+// Gateway settings from environment variables (SPEC §2): zod-validated, one clear error naming the setting.
+import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { z } from 'zod';
+import { ConfigError, DEMO_CONFIG, loadConfig, parseConfig, type TollgateConfig } from '@tollgate/core';
+
+/** A setting that cannot work: the process stops at start with this message. */
+export class SettingError extends Error {
+  constructor(
+    readonly setting: string,
+    message: string,
+  ) {
+    super(`${setting}: ${message}`);
+    this.name = 'SettingError';
+  }
+}
+
+export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
+export const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
+export const EC_ALGORITHMS = ['ES256', 'ES384', 'ES512'] as const;
+export type JwtAlgorithm =
+  (typeof HMAC_ALGORITHMS)[number] | (typeof RSA_ALGORITHMS)[number] | (typeof EC_ALGORITHMS)[number];
+const ALL_ALGORITHMS: readonly string[] = [...HMAC_ALGORITHMS, ...RSA_ALGORITHMS, ...EC_ALGORITHMS];
+// Node names the curves by their OpenSSL names.
+const EC_CURVE_ALG: Record<string, JwtAlgorithm> = {
+  prime256v1: 'ES256',
+  secp384r1: 'ES384',
+  secp521r1: 'ES512',
+};
+/** Values never echoed in an error message. */
+const SECRET_SETTINGS = new Set([
+  'JWT_SECRET',
+  'GATEWAY_SIGNING_SECRET',
+  'UPSTREAM_AUTHORIZATION',
+  'DATABASE_URL',
+  'REDIS_URL',
+]);
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+
+/** Claim names read from the token. */
+export interface ClaimNames {
+  userId: string;
+  tenantId: string;
+  tier: string;
+  email: string;
+  role: string;
+}
+
+export interface JwtSettings {
+  /** HS* secret, when given. */
+  secret: string | null;
+  /** RS256/PS256/ES256 (and wider) public key, when given. */
+  publicKey: KeyObject | null;
+  algorithms: JwtAlgorithm[];
+  issuer: string | null;
+  audience: string[] | null;
+  clockToleranceSec: number;
+  maxTokenLength: number;
+  claims: ClaimNames;
+}
+
+export interface GatewaySettings {
+  port: number;
+  host: string | null;
+  /** Null: run the built-in demo upstream in process. */
+  upstreamUrl: URL | null;
+  redisUrl: string | null;
+  redisClusterNodes: Array<{ host: string; port: number }> | null;
+  redisKeyPrefix: string;
+  databaseUrl: string | null;
+  dataDir: string;
+  configPath: string | null;
+  config: TollgateConfig;
+  jwt: JwtSettings;
+  flushIntervalMs: number;
+  flusher: 'inline' | 'off';
+  failMode: 'open' | 'closed';
+  signingSecret: string | null;
+  storeTimeoutMs: number;
+  failOpenBuffer: number;
+  stripPrefix: string | null;
+  upstreamAuthorization: string | null;
+  upstreamTimeoutMs: number;
+  maxBodyBytes: number;
+  reserveOutputTokens: number;
+  shutdownTimeoutMs: number;
+  retentionMonths: number | null;
+  logLevel: (typeof LOG_LEVELS)[number];
+  /** True when started with `--demo` (or TOLLGATE_DEMO=1): a JWT secret is made up if none is given. */
+  demo: boolean;
+}
+
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z
+    .string()
+    .trim()
+    .regex(/^-?\d+$/, `must be an integer from ${min} to ${max}`)
+    .transform(Number)
+    .refine(
+      (n) => Number.isSafeInteger(n) && n >= min && n <= max,
+      `must be an integer from ${min} to ${max}`,
+    );
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .trim()
+    .refine(
+      (s) => {
+        try {
+          return protocols.includes(new URL(s).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
+    );
+
+const noNewline = z.string().refine((s) => !/[\r\n\0]/.test(s), 'must not contain line breaks');
+
+const schema = z.object({
+  PORT: int(0, 65535).default('8080'),
+  HOST: z.string().trim().min(1).optional(),
+  UPSTREAM_URL: url(['http:', 'https:']).optional(),
+  REDIS_URL: url(['redis:', 'rediss:']).optional(),
+  REDIS_CLUSTER_NODES: z
+    .string()
+    .trim()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .refine(
+      (list) =>
+        list.length > 0 && list.every((n) => /^[^\s:]+:\d{1,5}$/.test(n) && Number(n.split(':')[1]) <= 65535),
+      'must be host:port,host:port,...',
+    )
+    .optional(),
+  REDIS_KEY_PREFIX: z
+    .string()
+    .regex(/^[^{}\s]{1,64}$/, 'must be 1-64 characters without braces or spaces')
+    .default('tollgate:'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
+  TOLLGATE_DATA_DIR: z.string().trim().min(1).default('./.tollgate'),
+  TOLLGATE_CONFIG: z.string().trim().min(1).optional(),
+  JWT_SECRET: z.string().min(16, 'must be at least 16 characters (32+ recommended)').optional(),
+  JWT_PUBLIC_KEY: z.string().trim().min(1).optional(),
+  JWT_ALGORITHMS: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .refine((l) => l.length > 0, 'must name at least one algorithm')
+    .refine((l) => !l.some((a) => a.toLowerCase() === 'none'), '"none" is never allowed')
+    .refine(
+      (l) => l.every((a) => ALL_ALGORITHMS.includes(a)),
+      `must be a comma-separated list of ${ALL_ALGORITHMS.join(', ')}`,
+    )
+    .optional(),
+  JWT_ISSUER: z.string().trim().min(1).optional(),
+  JWT_AUDIENCE: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .refine((l) => l.length > 0, 'must name at least one audience')
+    .optional(),
+  JWT_CLOCK_TOLERANCE_SECONDS: int(0, 300).default('5'),
+  JWT_MAX_LENGTH: int(256, 65536).default('8192'),
+  JWT_CLAIM_USER_ID: z.string().trim().min(1).default('sub'),
+  JWT_CLAIM_TENANT_ID: z.string().trim().min(1).default('tenant_id'),
+  JWT_CLAIM_TIER: z.string().trim().min(1).default('tier'),
+  JWT_CLAIM_EMAIL: z.string().trim().min(1).default('email'),
+  JWT_CLAIM_ROLE: z.string().trim().min(1).default('role'),
+  FLUSH_INTERVAL_MS: int(50).default('5000'),
+  FLUSHER: z.enum(['inline', 'off'], { errorMap: () => ({ message: 'must be inline or off' }) }).optional(),
+  FAIL_MODE: z
+    .enum(['open', 'closed'], { errorMap: () => ({ message: 'must be open or closed' }) })
+    .default('open'),
+  GATEWAY_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
+  STORE_TIMEOUT_MS: int(1, 60_000).default('100'),
+  FAIL_OPEN_BUFFER: int(0).default('100000'),
+  STRIP_PREFIX: z
+    .string()
+    .trim()
+    .regex(/^\/[^?#\s]*[^/?#\s]$/, 'must be a path prefix such as /api (leading slash, no trailing slash)')
+    .optional(),
+  UPSTREAM_AUTHORIZATION: noNewline.pipe(z.string().min(1)).optional(),
+  UPSTREAM_TIMEOUT_MS: int(1).default('60000'),
+  MAX_BODY_BYTES: int(1024).default(String(20 * 1024 * 1024)),
+  RESERVE_OUTPUT_TOKENS: int(0).default('1024'),
+  SHUTDOWN_TIMEOUT_MS: int(0).default('10000'),
+  LEDGER_RETENTION_MONTHS: int(1, 1200).optional(),
+  LOG_LEVEL: z
+    .enum(LOG_LEVELS, { errorMap: () => ({ message: `must be one of ${LOG_LEVELS.join(', ')}` }) })
+    .default('info'),
+  TOLLGATE_DEMO: z.enum(['0', '1', 'true', 'false']).optional(),
+});
+
+/** A PEM from the variable itself (`\n` escapes allowed) or from the file it names. */
+function readPem(value: string): string {
+  const text = value.includes('-----BEGIN') ? value : existsSync(value) ? readFileSync(value, 'utf8') : value;
+  return text.replace(/\\n/g, '\n');
+}
+
+function publicKeyAlgorithms(key: KeyObject): JwtAlgorithm[] {
+  if (key.asymmetricKeyType === 'rsa') return ['RS256'];
+  if (key.asymmetricKeyType === 'rsa-pss') return ['PS256'];
+  if (key.asymmetricKeyType === 'ec') {
+    const alg = EC_CURVE_ALG[key.asymmetricKeyDetails?.namedCurve ?? ''];
+    if (alg) return [alg];
+  }
+  throw new SettingError(
+    'JWT_PUBLIC_KEY',
+    `unsupported key type ${key.asymmetricKeyType ?? 'unknown'} (use an RSA or P-256/384/521 EC public key)`,
+  );
+}
+
+function jwtSettings(e: z.infer<typeof schema>, demo: boolean, demoSecret: () => string): JwtSettings {
+  let publicKey: KeyObject | null = null;
+  if (e.JWT_PUBLIC_KEY) {
+    try {
+      publicKey = createPublicKey(readPem(e.JWT_PUBLIC_KEY));
+    } catch (err) {
+      throw new SettingError(
+        'JWT_PUBLIC_KEY',
+        `is not a PEM public key (or a file holding one): ${(err as Error).message}`,
+      );
+    }
+    if (publicKey.type !== 'public') throw new SettingError('JWT_PUBLIC_KEY', 'must be a public key');
+  }
+  let secret = e.JWT_SECRET ?? null;
+  if (!secret && !publicKey) {
+    if (!demo)
+      throw new SettingError(
+        'JWT_SECRET',
+        'is required (or JWT_PUBLIC_KEY for RS256/ES256) outside demo mode',
+      );
+    secret = demoSecret();
+  }
+  const defaults: JwtAlgorithm[] = [
+    ...(secret ? (['HS256'] as JwtAlgorithm[]) : []),
+    ...(publicKey ? publicKeyAlgorithms(publicKey) : []),
+  ];
+  const algorithms = (e.JWT_ALGORITHMS as JwtAlgorithm[] | undefined) ?? defaults;
+  for (const alg of algorithms) {
+    if ((HMAC_ALGORITHMS as readonly string[]).includes(alg) && !secret) {
+      throw new SettingError('JWT_ALGORITHMS', `${alg} needs JWT_SECRET`);
+    }
+    if (
+      (RSA_ALGORITHMS as readonly string[]).includes(alg) &&
+      !(publicKey && publicKey.asymmetricKeyType?.startsWith('rsa'))
+    ) {
+      throw new SettingError('JWT_ALGORITHMS', `${alg} needs an RSA JWT_PUBLIC_KEY`);
+    }
+    if (
+      (EC_ALGORITHMS as readonly string[]).includes(alg) &&
+      !(publicKey && publicKeyAlgorithms(publicKey).includes(alg))
+    ) {
+      throw new SettingError('JWT_ALGORITHMS', `${alg} needs an EC JWT_PUBLIC_KEY on the matching curve`);
+    }
+  }
+  return {
+    secret,
+    publicKey,
+    algorithms,
+    issuer: e.JWT_ISSUER ?? null,
+    audience: e.JWT_AUDIENCE ?? null,
+    clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SECONDS,
+    maxTokenLength: e.JWT_MAX_LENGTH,
+    claims: {
+      userId: e.JWT_CLAIM_USER_ID,
+      tenantId: e.JWT_CLAIM_TENANT_ID,
+      tier: e.JWT_CLAIM_TIER,
+      email: e.JWT_CLAIM_EMAIL,
+      role: e.JWT_CLAIM_ROLE,
+    },
+  };
+}
+
+function tollgateConfig(configPath: string | undefined): TollgateConfig {
+  try {
+    return configPath ? loadConfig(configPath) : parseConfig(DEMO_CONFIG, 'the built-in demo config');
+  } catch (err) {
+    if (err instanceof ConfigError) throw new SettingError('TOLLGATE_CONFIG', err.message);
+    throw err;
+  }
+}
+
+export interface ParseEnvOptions {
+  /** `--demo` on the command line. Defaults to false (TOLLGATE_DEMO=1 also turns it on). */
+  demo?: boolean;
+  /** Makes up (or reads back) the demo JWT secret. Defaults to a random one per call. */
+  demoSecret?: (dataDir: string) => string;
+}
+
+/** Reads and validates every setting; throws one SettingError naming the first bad one. */
+export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}): GatewaySettings {
+  // An empty variable counts as unset, like most twelve-factor apps read them.
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([k, v]) => k in schema.shape && v !== undefined && v !== ''),
+  );
+  const parsed = schema.safeParse(present);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const setting = String(issue.path[0] ?? 'environment');
+    const got = SECRET_SETTINGS.has(setting) ? '' : ` (got ${JSON.stringify(present[setting] ?? '')})`;
+    throw new SettingError(setting, `${issue.message}${got}`);
+  }
+  const e = parsed.data;
+  if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
+    throw new SettingError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
+  }
+  const demo = options.demo === true || e.TOLLGATE_DEMO === '1' || e.TOLLGATE_DEMO === 'true';
+  const embedded = !(e.REDIS_URL || e.REDIS_CLUSTER_NODES) || !e.DATABASE_URL;
+  const dataDir = path.resolve(e.TOLLGATE_DATA_DIR);
+  const demoSecret = () => options.demoSecret?.(dataDir) ?? randomBytes(32).toString('base64url');
+  return {
+    port: e.PORT,
+    host: e.HOST ?? null,
+    upstreamUrl: e.UPSTREAM_URL ? new URL(e.UPSTREAM_URL) : null,
+    redisUrl: e.REDIS_URL ?? null,
+    redisClusterNodes:
+      e.REDIS_CLUSTER_NODES?.map((n) => {
+        const i = n.lastIndexOf(':');
+        return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
+      }) ?? null,
+    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    databaseUrl: e.DATABASE_URL ?? null,
+    dataDir,
+    configPath: e.TOLLGATE_CONFIG ?? null,
+    config: tollgateConfig(e.TOLLGATE_CONFIG),
+    jwt: jwtSettings(e, demo, demoSecret),
+    flushIntervalMs: e.FLUSH_INTERVAL_MS,
+    flusher: e.FLUSHER ?? (embedded ? 'inline' : 'off'),
+    failMode: e.FAIL_MODE,
+    signingSecret: e.GATEWAY_SIGNING_SECRET ?? null,
+    storeTimeoutMs: e.STORE_TIMEOUT_MS,
+    failOpenBuffer: e.FAIL_OPEN_BUFFER,
+    stripPrefix: e.STRIP_PREFIX ?? null,
+    upstreamAuthorization: e.UPSTREAM_AUTHORIZATION ?? null,
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    maxBodyBytes: e.MAX_BODY_BYTES,
+    reserveOutputTokens: e.RESERVE_OUTPUT_TOKENS,
+    shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
+    retentionMonths: e.LEDGER_RETENTION_MONTHS ?? null,
+    logLevel: e.LOG_LEVEL,
+    demo,
+  };
+}

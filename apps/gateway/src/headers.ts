@@ -1,0 +1,83 @@
+// Header hygiene for both directions: hop-by-hop and Connection-listed headers, identity headers, signature.
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { IDENTITY_HEADERS, SIGNATURE_HEADER, signIdentity } from '@tollgate/core';
+import type { GatewayIdentity } from './jwt';
+
+/** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones proxies also drop. */
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]);
+
+/** Headers the gateway sets itself, after dropping whatever the client sent under these names. */
+const GATEWAY_OWNED: readonly string[] = [
+  ...Object.values(IDENTITY_HEADERS),
+  SIGNATURE_HEADER,
+  'authorization',
+  'x-request-id',
+];
+
+/** Never dropped because a Connection header names them: the request would lose its target. */
+const PROTECTED: ReadonlySet<string> = new Set(['host']);
+
+/** Lower-cased names a Connection header lists (all of them, across duplicates). */
+export function connectionListed(value: string | string[] | number | undefined): string[] {
+  if (value === undefined) return [];
+  const text = Array.isArray(value) ? value.join(',') : String(value);
+  return text
+    .split(',')
+    .map((t) => t.trim().toLowerCase())
+    .filter((t) => t.length > 0 && t !== 'close' && t !== 'keep-alive');
+}
+
+/** Names to drop from a message whose headers are `headers`: hop-by-hop plus Connection-listed. */
+export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): Set<string> {
+  const out = new Set(HOP_BY_HOP);
+  for (const name of connectionListed(headers.connection)) if (!PROTECTED.has(name)) out.add(name);
+  return out;
+}
+
+/**
+ * Replaces every client-sent identity header (Node lower-cases names and merges duplicates into
+ * one entry, so one delete covers every case form and repeat), the signature and the client's
+ * Authorization with the verified identity (a missing claim is omitted, never sent empty), its
+ * HMAC signature when a secret is set, and the upstream credentials.
+ */
+export function setForwardedIdentity(
+  headers: IncomingHttpHeaders,
+  id: GatewayIdentity,
+  signingSecret: string | null,
+  upstreamAuthorization: string | null,
+  requestId: string,
+): void {
+  for (const name of GATEWAY_OWNED) delete headers[name];
+  const values: Array<[string, string | null]> = [
+    [IDENTITY_HEADERS.userId, id.userId],
+    [IDENTITY_HEADERS.tenantId, id.tenantId],
+    [IDENTITY_HEADERS.tier, id.tier],
+    [IDENTITY_HEADERS.email, id.email],
+    [IDENTITY_HEADERS.role, id.role],
+  ];
+  for (const [name, value] of values) if (value !== null) headers[name] = value;
+  if (signingSecret) headers[SIGNATURE_HEADER] = signIdentity(signingSecret, id);
+  if (upstreamAuthorization) headers.authorization = upstreamAuthorization;
+  headers['x-request-id'] = requestId;
+}
+
+/** Response headers to pass to the client: everything but hop-by-hop and Connection-listed ones. */
+export function clientResponseHeaders(upstream: IncomingHttpHeaders): Array<[string, string | string[]]> {
+  const drop = droppedHeaders(upstream);
+  const out: Array<[string, string | string[]]> = [];
+  for (const [name, value] of Object.entries(upstream)) {
+    if (value === undefined || drop.has(name)) continue;
+    out.push([name, value]);
+  }
+  return out;
+}

@@ -1,0 +1,125 @@
+// JWT verification with pinned algorithms, and the verified identity the gateway forwards.
+import jwt, { type Algorithm, type JwtPayload, type VerifyOptions } from 'jsonwebtoken';
+import type { KeyObject } from 'node:crypto';
+import { HMAC_ALGORITHMS, type JwtSettings } from './env';
+
+/** Who a verified token names. Claims that are absent stay null (their headers are omitted). */
+export interface GatewayIdentity {
+  userId: string | null;
+  tenantId: string | null;
+  tier: string | null;
+  email: string | null;
+  role: string | null;
+}
+
+/** A token that must not pass; `message` is safe to show the client (never echoes the token). */
+export class TokenError extends Error {
+  override name = 'TokenError';
+}
+
+// Header values: printable, no control characters (a claim must never inject a header line).
+// eslint-disable-next-line no-control-regex
+const SAFE_VALUE = /^[^\u0000-\u001f\u007f]{1,256}$/;
+const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+function claim(payload: JwtPayload, name: string): string | null {
+  const v = payload[name];
+  if (v === undefined || v === null || v === '') return null;
+  const text = typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
+  if (text === null) throw new TokenError(`claim "${name}" must be a string`);
+  if (!SAFE_VALUE.test(text)) throw new TokenError(`claim "${name}" must be 1-256 printable characters`);
+  return text;
+}
+
+export class JwtVerifier {
+  private readonly options: VerifyOptions;
+  private readonly hmac: Set<string>;
+
+  constructor(private readonly settings: JwtSettings) {
+    this.hmac = new Set<string>(HMAC_ALGORITHMS);
+    const opts: VerifyOptions = {
+      algorithms: settings.algorithms as Algorithm[],
+      clockTolerance: settings.clockToleranceSec,
+    };
+    if (settings.issuer) opts.issuer = settings.issuer;
+    if (settings.audience)
+      opts.audience =
+        settings.audience.length === 1 ? settings.audience[0]! : (settings.audience as [string, ...string[]]);
+    this.options = opts;
+  }
+
+  /** The key for the token's algorithm: the secret for HS*, the public key otherwise (never one for the other). */
+  private keyFor(token: string): string | KeyObject {
+    let alg: unknown;
+    try {
+      const header = JSON.parse(
+        Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'),
+      ) as unknown;
+      alg = (header as { alg?: unknown } | null)?.alg;
+    } catch {
+      throw new TokenError('malformed token');
+    }
+    if (typeof alg !== 'string' || !this.settings.algorithms.includes(alg as never)) {
+      throw new TokenError('token algorithm not allowed');
+    }
+    const key = this.hmac.has(alg) ? this.settings.secret : this.settings.publicKey;
+    if (!key) throw new TokenError('token algorithm not allowed');
+    return key;
+  }
+
+  /** Verifies a bearer token and returns the identity it names; throws TokenError otherwise. */
+  verify(token: string): GatewayIdentity {
+    if (token.length > this.settings.maxTokenLength) throw new TokenError('token too large');
+    if (!JWS_SHAPE.test(token)) throw new TokenError('malformed token');
+    let payload: string | JwtPayload;
+    try {
+      payload = jwt.verify(token, this.keyFor(token), this.options);
+    } catch (err) {
+      if (err instanceof TokenError) throw err;
+      throw new TokenError(reason(err));
+    }
+    if (typeof payload !== 'object' || payload === null)
+      throw new TokenError('token payload must be a JSON object');
+    const c = this.settings.claims;
+    const identity: GatewayIdentity = {
+      userId: claim(payload, c.userId),
+      tenantId: claim(payload, c.tenantId),
+      tier: claim(payload, c.tier),
+      email: claim(payload, c.email),
+      role: claim(payload, c.role),
+    };
+    if (!identity.userId && !identity.tenantId) {
+      throw new TokenError(`token names no user ("${c.userId}") and no tenant ("${c.tenantId}")`);
+    }
+    return identity;
+  }
+}
+
+/** A short client-facing reason from a jsonwebtoken error. */
+function reason(err: unknown): string {
+  if (err instanceof jwt.TokenExpiredError) return 'token expired';
+  if (err instanceof jwt.NotBeforeError) return 'token not yet valid';
+  if (err instanceof jwt.JsonWebTokenError) {
+    const m = err.message;
+    if (m.startsWith('jwt audience invalid')) return 'token audience not accepted';
+    if (m.startsWith('jwt issuer invalid')) return 'token issuer not accepted';
+    if (m === 'invalid signature') return 'invalid token signature';
+    if (
+      m === 'invalid algorithm' ||
+      m.includes('must be a symmetric key') ||
+      m.includes('must be an asymmetric key')
+    ) {
+      return 'token algorithm not allowed';
+    }
+    if (m === 'jwt signature is required') return 'unsigned tokens are not accepted';
+    return 'malformed token';
+  }
+  return 'invalid token';
+}
+
+/** The bearer token of an Authorization header, or null when there is none. */
+export function bearerToken(header: string | undefined): string | null {
+  if (!header) return null;
+  const m = /^Bearer[ \t]+([^\s]+)[ \t]*$/i.exec(header);
+  return m ? m[1]! : null;
+}

@@ -1,0 +1,113 @@
+// Metering at the gateway: trackUsage() admission with the LLM reservation, and token settlement from the response.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Request } from 'express';
+import {
+  finalUsage,
+  tokenUsageRecords,
+  totalTokens,
+  type CounterStore,
+  type TollgateConfig,
+  type TokenUsage,
+  type BaselineSource,
+} from '@tollgate/core';
+import { trackUsage, type TrackUsageMiddleware } from '@tollgate/express';
+import { contextOf, type RequestContext } from './context';
+import type { Logger } from './logger';
+import type { GatewayMetrics } from './metrics';
+import type { ResponseUsage } from './response-reader';
+import type { StoreTracker } from './store-tracker';
+
+export interface MeteringOptions {
+  store: CounterStore;
+  config: TollgateConfig;
+  baseline?: BaselineSource;
+  failMode: 'open' | 'closed';
+  storeTimeoutMs: number;
+  failOpenBuffer: number;
+  log: Logger;
+  metrics: GatewayMetrics;
+}
+
+/** How long trackUsage sums a subject's post-response usage before one store write. */
+export const USAGE_BATCH_MS = 10;
+
+/** The gateway's trackUsage(): identity from the verified JWT, the LLM reservation from the request body. */
+export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
+  return trackUsage({
+    store: o.store,
+    config: o.config,
+    baseline: o.baseline,
+    failMode: o.failMode,
+    storeTimeoutMs: o.storeTimeoutMs,
+    failOpenBuffer: o.failOpenBuffer,
+    logger: o.log,
+    paths: ['/api'],
+    usageBatchMs: USAGE_BATCH_MS,
+    identify: (req: Request) => {
+      const id = contextOf(req).identity;
+      return id ? { tenantId: id.tenantId, userId: id.userId, plan: id.tier } : null;
+    },
+    reserve: (req: Request) => contextOf(req).llm?.reserve,
+  });
+}
+
+/** The tokens one response used, or null when there is nothing to settle but the reservation's release. */
+export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | null {
+  const llm = ctx.llm;
+  const status = ctx.upstreamStatus ?? 0;
+  // An upstream error (or a body that is no LLM answer) uses nothing: the reservation is released.
+  if (!llm || status < 200 || status >= 300 || !read.recognised) return null;
+  const u = finalUsage({
+    reported: read.reported,
+    complete: read.complete,
+    promptChars: llm.info.promptChars,
+    outputChars: read.outputChars,
+    provider: read.provider ?? llm.info.provider,
+    model: read.model ?? llm.info.model,
+  });
+  return totalTokens(u) > 0 ? u : null;
+}
+
+/**
+ * Settles an LLM call's tokens through `req.usage`. Usage known when the response closes (the
+ * common case: an uncompressed body has been read by then) goes into the request's own settlement
+ * op, replacing its reservation atomically; a compressed body still decoding, or a JSON body read
+ * on after a client abort, is recorded in its own op a moment later (counted just the same).
+ */
+export function settleTokens(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+  metrics: GatewayMetrics,
+  log: Logger,
+  tracker: StoreTracker,
+): void {
+  const reader = ctx.reader;
+  if (!reader) return;
+  const usage = (req as Request).usage;
+  if (!usage?.metered) return;
+  let done = false;
+  const apply = (read: ResponseUsage) => {
+    if (done) return;
+    done = true;
+    const u = usageOf(ctx, read);
+    if (!u) return;
+    ctx.tokens = totalTokens(u);
+    try {
+      for (const r of tokenUsageRecords(u)) {
+        usage.record(r.meter, r.amount, { model: r.model, provider: r.provider, estimated: r.estimated });
+        metrics.tokens.inc({ meter: r.meter, source: r.estimated ? 'estimated' : 'reported' }, r.amount);
+      }
+    } catch (err) {
+      log.error({ reqId: ctx.requestId, err: (err as Error).message }, 'could not record token usage');
+    }
+  };
+  // Runs before trackUsage's own 'close' listener, so usage known by now joins the settlement op.
+  res.prependListener('close', () => {
+    // A stream cut short (client gone, upstream stalled) counts what arrived so far, now.
+    if (!res.writableFinished && reader.streaming) reader.end();
+    const read = reader.peek();
+    if (read) apply(read);
+  });
+  void tracker.track(reader.result.then(apply));
+}

@@ -1,0 +1,190 @@
+// The reverse proxy (http-proxy-middleware): keep-alive agent, timeouts, streaming both ways, 502/504.
+import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import https from 'node:https';
+import type { Socket } from 'node:net';
+import type { Readable } from 'node:stream';
+import { createBrotliDecompress, createUnzip } from 'node:zlib';
+import type { RequestHandler } from 'express';
+import { createProxyMiddleware, fixRequestBody } from 'http-proxy-middleware';
+import { contextOf, type RequestContext } from './context';
+import { clientResponseHeaders } from './headers';
+import type { Logger } from './logger';
+import { sendProblem } from './problem';
+import { ResponseReader } from './response-reader';
+import { SseUsageFilter } from './sse-usage-filter';
+
+export interface ProxyOptions {
+  target: URL;
+  /** Removed from the path before forwarding (segment-wise). */
+  stripPrefix: string | null;
+  /** Upstream silence (no response, or no bytes mid-response) longer than this ends the request: 504 or a cut stream. */
+  timeoutMs: number;
+  /** Most bytes of a JSON response copied to read its usage. */
+  maxJsonBytes: number;
+  log: Logger;
+  /** Called once the upstream answered, before any byte goes to the client; `reader` is set for LLM calls. */
+  onResponse(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void;
+}
+
+export interface Proxy {
+  middleware: RequestHandler;
+  agent: http.Agent;
+  /** Closes the agent's idle upstream sockets. */
+  close(): void;
+}
+
+class UpstreamTimeout extends Error {
+  override name = 'UpstreamTimeout';
+}
+
+function stripper(prefix: string) {
+  return (path: string): string => {
+    if (path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`)) {
+      const rest = path.slice(prefix.length);
+      return rest.startsWith('/') ? rest : `/${rest}`;
+    }
+    return path;
+  };
+}
+
+/** Writes the body the gateway read: byte for byte, or re-serialized (fixRequestBody) when it was rewritten. */
+function writeReadBody(proxyReq: ClientRequest, req: IncomingMessage, ctx: RequestContext): void {
+  const llm = ctx.llm;
+  if (!llm || llm.raw === null) return;
+  if (llm.rewritten) {
+    (req as IncomingMessage & { body?: unknown }).body = llm.rewritten;
+    fixRequestBody(proxyReq, req);
+    return;
+  }
+  proxyReq.removeHeader('transfer-encoding');
+  proxyReq.setHeader('content-length', llm.raw.length);
+  proxyReq.write(llm.raw);
+}
+
+function decoderFor(encoding: string): Readable & NodeJS.WritableStream {
+  return encoding === 'br' ? createBrotliDecompress() : createUnzip();
+}
+
+export function createProxy(o: ProxyOptions): Proxy {
+  const secure = o.target.protocol === 'https:';
+  // LIFO reuse keeps few warm sockets; the 4 s idle timeout stays under common upstream keep-alive timeouts.
+  const agentOptions = {
+    keepAlive: true,
+    keepAliveMsecs: 1000,
+    maxFreeSockets: 256,
+    timeout: 4000,
+    scheduling: 'lifo' as const,
+  };
+  const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+
+  const onProxyReq = (proxyReq: ClientRequest, req: IncomingMessage) => {
+    const ctx = contextOf(req);
+    ctx.proxyReq = proxyReq;
+    proxyReq.setTimeout(o.timeoutMs, () => {
+      ctx.timedOut = true;
+      proxyReq.destroy(new UpstreamTimeout(`upstream sent nothing for ${o.timeoutMs} ms`));
+    });
+    writeReadBody(proxyReq, req, ctx);
+  };
+
+  const onProxyRes = (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
+    const ctx = contextOf(req);
+    const status = proxyRes.statusCode ?? 502;
+    ctx.upstreamStatus = status;
+    const headers = proxyRes.headers;
+    const contentType = headers['content-type'];
+    const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
+    const sse = (contentType ?? '').toLowerCase().startsWith('text/event-stream');
+    const filter = ctx.llm?.rewritten && sse && status >= 200 && status < 300 ? new SseUsageFilter() : null;
+    const decodeForClient = filter !== null && encoding !== 'identity';
+    res.statusCode = status;
+    if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
+    for (const [name, value] of clientResponseHeaders(headers)) {
+      if (filter && name === 'content-length') continue;
+      if (decodeForClient && name === 'content-encoding') continue;
+      res.setHeader(name, value);
+    }
+    if (ctx.llm) {
+      const reader = new ResponseReader({
+        contentType,
+        contentEncoding: encoding,
+        maxJsonBytes: o.maxJsonBytes,
+      });
+      ctx.reader = reader;
+      proxyRes.on('data', (chunk: Buffer) => reader.write(chunk));
+      proxyRes.on('end', () => reader.end());
+      proxyRes.on('close', () => reader.end());
+    }
+    o.onResponse(req, res, ctx);
+    let body: Readable = proxyRes;
+    if (decodeForClient) {
+      const decoder = decoderFor(encoding);
+      decoder.on('error', () => res.destroy());
+      body = body.pipe(decoder);
+    }
+    if (filter) body = body.pipe(filter);
+    proxyRes.on('error', () => res.destroy());
+    // An upstream that stops mid-body must not look like a complete response to the client.
+    proxyRes.on('aborted', () => res.destroy());
+    res.on('close', () => {
+      if (res.writableFinished || proxyRes.complete) return;
+      // The client left mid-response: a stream stops at once (what streamed is counted); a JSON
+      // body is read to its end, without the client, so its reported usage still counts.
+      if (ctx.reader && !ctx.reader.streaming && !ctx.timedOut) proxyRes.resume();
+      else proxyRes.destroy();
+    });
+    if (sse) res.flushHeaders();
+    body.pipe(res);
+  };
+
+  const onError = (err: Error, req: IncomingMessage, res: ServerResponse | Socket) => {
+    const ctx = contextOf(req);
+    if (!('setHeader' in res)) return;
+    if (ctx.timedOut || err instanceof UpstreamTimeout) {
+      ctx.outcome = 'gateway_timeout';
+      sendProblem(res, {
+        status: 504,
+        title: 'Gateway Timeout',
+        detail: `the upstream did not answer within ${o.timeoutMs} ms`,
+      });
+      return;
+    }
+    ctx.outcome = 'bad_gateway';
+    o.log.warn(
+      { reqId: ctx.requestId, err: err.message, code: (err as NodeJS.ErrnoException).code },
+      'upstream request failed',
+    );
+    sendProblem(res, {
+      status: 502,
+      title: 'Bad Gateway',
+      detail: 'the upstream could not be reached or broke the connection',
+    });
+  };
+
+  const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
+    target: o.target.toString(),
+    changeOrigin: true,
+    xfwd: true,
+    agent,
+    secure: true,
+    selfHandleResponse: true,
+    // Our own handlers replace the default plugins (their logger and error page are not wanted here).
+    ejectPlugins: true,
+    pathRewrite: o.stripPrefix ? stripper(o.stripPrefix) : undefined,
+    plugins: [
+      (server) => {
+        server.on('proxyReq', onProxyReq);
+        server.on('proxyRes', onProxyRes);
+        server.on('error', onError);
+        // The client hung up before the upstream answered: nothing to send, the upstream request is dropped.
+        server.on('econnreset', (_err: Error, req: IncomingMessage) => {
+          const ctx = contextOf(req);
+          ctx.outcome ??= 'client_aborted';
+          ctx.proxyReq?.destroy();
+        });
+      },
+    ],
+  }) as unknown as RequestHandler;
+
+  return { middleware, agent, close: () => agent.destroy() };
+}

@@ -1,0 +1,71 @@
+import type { IncomingHttpHeaders } from 'node:http';
+import { verifyIdentitySignature } from '@tollgate/core';
+import {
+  clientResponseHeaders,
+  connectionListed,
+  droppedHeaders,
+  setForwardedIdentity,
+} from '../../src/headers';
+
+describe('header hygiene', () => {
+  it('drops hop-by-hop headers and those the Connection header names, never Host', () => {
+    const drop = droppedHeaders({ connection: 'keep-alive, X-Secret, host', 'x-secret': '1' });
+    expect([...drop]).toEqual(
+      expect.arrayContaining([
+        'connection',
+        'keep-alive',
+        'transfer-encoding',
+        'upgrade',
+        'te',
+        'trailer',
+        'x-secret',
+      ]),
+    );
+    expect(drop.has('host')).toBe(false);
+    expect(connectionListed(['close', 'X-A,  x-b'])).toEqual(['x-a', 'x-b']);
+  });
+
+  it('replaces client identity headers with the verified identity, omitting missing claims', () => {
+    const h: IncomingHttpHeaders = {
+      'x-user-id': 'mallory, admin',
+      'x-tenant-id': 'other',
+      'x-user-role': 'admin',
+      'x-tollgate-signature': 't=1,v1=00',
+      authorization: 'Bearer client-jwt',
+      'x-request-id': 'spoofed',
+    };
+    setForwardedIdentity(
+      h,
+      { userId: 'alice', tenantId: null, tier: 'pro', email: null, role: null },
+      null,
+      null,
+      'rid-1',
+    );
+    expect(h).toEqual({ 'x-user-id': 'alice', 'x-user-tier': 'pro', 'x-request-id': 'rid-1' });
+  });
+
+  it('signs the forwarded identity and sets the upstream credentials', () => {
+    const h: IncomingHttpHeaders = { authorization: 'Bearer client-jwt' };
+    const id = { userId: 'alice', tenantId: 'acme', tier: 'free', email: 'a@x.io', role: 'member' };
+    setForwardedIdentity(h, id, 'signing-secret-0123456789', 'Bearer sk-upstream', 'rid');
+    expect(h.authorization).toBe('Bearer sk-upstream');
+    expect(
+      verifyIdentitySignature('signing-secret-0123456789', h['x-tollgate-signature'] as string, id),
+    ).toEqual({ ok: true });
+  });
+
+  it('passes response headers except hop-by-hop and Connection-listed ones', () => {
+    const out = clientResponseHeaders({
+      connection: 'x-hop',
+      'x-hop': 'no',
+      'keep-alive': 'timeout=5',
+      'transfer-encoding': 'chunked',
+      'content-type': 'text/plain',
+      'set-cookie': ['a=1', 'b=2'],
+    });
+    expect(out).toEqual([
+      ['content-type', 'text/plain'],
+      ['set-cookie', ['a=1', 'b=2']],
+    ]);
+  });
+});

@@ -1,0 +1,84 @@
+import { generateKeyPairSync } from 'node:crypto';
+import jwt from 'jsonwebtoken';
+import { parseEnv } from '../../src/env';
+import { JwtVerifier, TokenError, bearerToken } from '../../src/jwt';
+
+const SECRET = 'unit-test-secret-0123456789abcdef';
+const rsa = generateKeyPairSync('rsa', { modulusLength: 2048 });
+const rsaPub = rsa.publicKey.export({ type: 'spki', format: 'pem' }) as string;
+
+function verifier(env: Record<string, string> = {}): JwtVerifier {
+  return new JwtVerifier(parseEnv({ JWT_SECRET: SECRET, ...env }).jwt);
+}
+
+function reason(v: JwtVerifier, token: string): string {
+  try {
+    v.verify(token);
+  } catch (err) {
+    if (err instanceof TokenError) return err.message;
+    throw err;
+  }
+  return 'accepted';
+}
+
+describe('JwtVerifier', () => {
+  it('reads the identity from the configured claim names', () => {
+    const v = verifier({ JWT_CLAIM_TENANT_ID: 'org', JWT_CLAIM_TIER: 'plan' });
+    const t = jwt.sign({ sub: 'alice', org: 'acme', plan: 'pro', email: 'a@acme.io' }, SECRET);
+    expect(v.verify(t)).toEqual({
+      userId: 'alice',
+      tenantId: 'acme',
+      tier: 'pro',
+      email: 'a@acme.io',
+      role: null,
+    });
+  });
+
+  it('rejects tokens that name no user and no tenant, or carry claims unfit for a header', () => {
+    const v = verifier();
+    expect(reason(v, jwt.sign({ email: 'x@y.z' }, SECRET))).toMatch(/names no user/);
+    expect(reason(v, jwt.sign({ sub: 'a\r\nX-User-Role: admin' }, SECRET))).toMatch(/printable/);
+    expect(reason(v, jwt.sign({ sub: { id: 1 } }, SECRET))).toMatch(/must be a string/);
+  });
+
+  it('never accepts alg none, an algorithm outside the pinned list, or a public key used as an HMAC secret', () => {
+    const v = verifier({ JWT_PUBLIC_KEY: rsaPub, JWT_ALGORITHMS: 'RS256' });
+    const none = `${Buffer.from('{"alg":"none","typ":"JWT"}').toString('base64url')}.${Buffer.from('{"sub":"a"}').toString('base64url')}.`;
+    expect(reason(v, none)).toBe('token algorithm not allowed');
+    expect(reason(v, jwt.sign({ sub: 'a' }, rsaPub, { algorithm: 'HS256' }))).toBe(
+      'token algorithm not allowed',
+    );
+    expect(reason(v, jwt.sign({ sub: 'a' }, rsa.privateKey, { algorithm: 'RS256' }))).toBe('accepted');
+  });
+
+  it('honours exp/nbf with the clock tolerance, and iss/aud when set', () => {
+    const v = verifier({
+      JWT_ISSUER: 'https://issuer',
+      JWT_AUDIENCE: 'tollgate',
+      JWT_CLOCK_TOLERANCE_SECONDS: '30',
+    });
+    const now = Math.floor(Date.now() / 1000);
+    const ok = { sub: 'a', iss: 'https://issuer', aud: 'tollgate' };
+    expect(reason(v, jwt.sign({ ...ok, exp: now - 10 }, SECRET))).toBe('accepted');
+    expect(reason(v, jwt.sign({ ...ok, exp: now - 60 }, SECRET))).toBe('token expired');
+    expect(reason(v, jwt.sign({ ...ok, nbf: now + 60 }, SECRET))).toBe('token not yet valid');
+    expect(reason(v, jwt.sign({ ...ok, iss: 'https://evil' }, SECRET))).toBe('token issuer not accepted');
+    expect(reason(v, jwt.sign({ ...ok, aud: 'other' }, SECRET))).toBe('token audience not accepted');
+    expect(reason(v, jwt.sign({ sub: 'a' }, SECRET))).not.toBe('accepted');
+  });
+
+  it('rejects malformed and oversized tokens before any crypto', () => {
+    const v = verifier();
+    expect(reason(v, 'abc')).toBe('malformed token');
+    expect(reason(v, 'a.b.c')).toBe('malformed token');
+    expect(reason(v, jwt.sign({ sub: 'a', pad: 'x'.repeat(9000) }, SECRET))).toBe('token too large');
+  });
+
+  it('parses Bearer headers strictly', () => {
+    expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi');
+    expect(bearerToken('bearer   abc')).toBe('abc');
+    expect(bearerToken('Basic abc')).toBeNull();
+    expect(bearerToken('Bearer a b')).toBeNull();
+    expect(bearerToken(undefined)).toBeNull();
+  });
+});
