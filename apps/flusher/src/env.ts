@@ -32,16 +32,18 @@ export interface FlusherSettings {
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
+const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
+  const message =
+    max === Number.MAX_SAFE_INTEGER
+      ? `must be an integer >= ${min}`
+      : `must be an integer from ${min} to ${max}`;
+  return z
     .string()
     .trim()
-    .regex(/^-?\d+$/, `must be an integer from ${min} to ${max}`)
+    .regex(/^-?\d+$/, message)
     .transform(Number)
-    .refine(
-      (n) => Number.isSafeInteger(n) && n >= min && n <= max,
-      `must be an integer from ${min} to ${max}`,
-    );
+    .refine((n) => Number.isSafeInteger(n) && n >= min && n <= max, message);
+};
 
 const url = (protocols: string[]) =>
   z

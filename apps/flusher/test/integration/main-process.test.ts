@@ -55,7 +55,7 @@ describe('flusher process', () => {
     [{ REDIS_URL }, 'DATABASE_URL: is required'],
     [
       { REDIS_URL, DATABASE_URL: 'postgres://h/d', FLUSH_INTERVAL_MS: '10' },
-      'FLUSH_INTERVAL_MS: must be an integer from 50',
+      'FLUSH_INTERVAL_MS: must be an integer >= 50',
     ],
     [
       { REDIS_URL, DATABASE_URL: 'postgres://h/d', LEDGER_RETENTION_MONTHS: '0' },

@@ -59,9 +59,7 @@ describe('flusher settings', () => {
   });
 
   it('names the bad setting', () => {
-    expect(error({ ...base, FLUSH_INTERVAL_MS: '49' })).toMatch(
-      /^FLUSH_INTERVAL_MS: must be an integer from 50/,
-    );
+    expect(error({ ...base, FLUSH_INTERVAL_MS: '49' })).toBe('FLUSH_INTERVAL_MS: must be an integer >= 50');
     expect(error({ ...base, FLUSH_INTERVAL_MS: '1.5' })).toMatch(/^FLUSH_INTERVAL_MS: /);
     expect(error({ ...base, REDIS_CLUSTER_NODES: 'a:1,b' })).toBe(
       'REDIS_CLUSTER_NODES: must be host:port,host:port,...',
