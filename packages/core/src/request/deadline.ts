@@ -10,16 +10,27 @@ export class StoreTimeoutError extends StoreUnavailableError {}
  */
 export function withDeadline<T>(work: Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
+    let settled = false;
     const timer = setTimeout(() => {
-      reject(new StoreTimeoutError(`the counter store did not answer within ${ms} ms`));
+      // Timers run before I/O in a loop turn: on a busy loop the answer may already be waiting in the
+      // poll phase. Give it that one phase before declaring the store unavailable.
+      setImmediate(() => {
+        if (settled) return;
+        settled = true;
+        reject(new StoreTimeoutError(`the counter store did not answer within ${ms} ms`));
+      });
     }, ms);
     work.then(
       (value) => {
         clearTimeout(timer);
+        if (settled) return;
+        settled = true;
         resolve(value);
       },
       (err: unknown) => {
         clearTimeout(timer);
+        if (settled) return;
+        settled = true;
         reject(err);
       },
     );

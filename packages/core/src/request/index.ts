@@ -7,9 +7,11 @@ export * from './rate-limit-headers';
 export * from './request-usage';
 export { StoreTimeoutError } from './deadline';
 export { pathMatcher } from './path-filter';
+export { countBodyBytes, countingStream, type ResponseWatcher } from './node-io';
 export { identityFromHeaders, type HeaderIdentity } from './identity';
 export type { PendingOp } from './replay-buffer';
-export { RequestTicket } from './ticket';
+export { RequestTicket, PASS, type MeterDone, type MeterOutcome, type RespondOutcome } from './ticket';
+export { DEGRADED_HEADER, type HttpBinding } from './admission';
 export {
   Tollgate,
   createTollgate,
@@ -18,12 +20,4 @@ export {
   type TollgateHealth,
   type TollgateRecordResult,
 } from './tollgate';
-export {
-  RequestMeter,
-  PASS,
-  STOP,
-  DEGRADED_HEADER,
-  type HttpBinding,
-  type MeterOutcome,
-  type RespondOutcome,
-} from './request-meter';
+export { RequestMeter } from './request-meter';

@@ -1,26 +1,23 @@
 // Hooks on Node's own request/response objects (Express and Fastify both expose them): byte counts and the end of a response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { Transform, type TransformCallback } from 'node:stream';
 
 /** What the hooks report to: one per metered request. */
 export interface ResponseWatcher {
   bytesIn: number;
+  /** Body bytes written, when counted (see `countBodyBytes`); else the response's Content-Length is used. */
   bytesOut: number;
   /** The response finished or the connection closed. */
   onClose(): void;
 }
 
 const kWatcher = Symbol('tollgate.watcher');
-const kWrite = Symbol('tollgate.write');
-const kEnd = Symbol('tollgate.end');
+const kCounting = Symbol('tollgate.counting');
 const kPush = Symbol('tollgate.push');
 
 type Chunk = string | Uint8Array | null | undefined | (() => void);
-type WatchedResponse = ServerResponse & {
-  [kWatcher]?: ResponseWatcher;
-  [kWrite]: ServerResponse['write'];
-  [kEnd]: ServerResponse['end'];
-};
-type WatchedRequest = IncomingMessage & { [kWatcher]?: ResponseWatcher; [kPush]: IncomingMessage['push'] };
+type Watched = { [kWatcher]?: ResponseWatcher };
+type WatchedRequest = IncomingMessage & Watched & { [kPush]: IncomingMessage['push'] };
 
 function chunkBytes(chunk: Chunk, encoding: unknown): number {
   if (chunk === null || chunk === undefined || typeof chunk === 'function') return 0;
@@ -30,26 +27,14 @@ function chunkBytes(chunk: Chunk, encoding: unknown): number {
   return chunk.byteLength;
 }
 
-// Shared functions (not per-request closures): the watcher is found through the response itself.
-function countingWrite(this: WatchedResponse, chunk: Chunk, encoding?: unknown, cb?: unknown): boolean {
-  const w = this[kWatcher];
-  if (w) w.bytesOut += chunkBytes(chunk, encoding);
-  return (this[kWrite] as (...a: unknown[]) => boolean).call(this, chunk, encoding, cb);
-}
-
-function countingEnd(this: WatchedResponse, chunk?: Chunk, encoding?: unknown, cb?: unknown): ServerResponse {
-  const w = this[kWatcher];
-  if (w) w.bytesOut += chunkBytes(chunk, encoding);
-  return (this[kEnd] as (...a: unknown[]) => ServerResponse).call(this, chunk, encoding, cb);
-}
-
 function countingPush(this: WatchedRequest, chunk: unknown, encoding?: BufferEncoding): boolean {
   const w = this[kWatcher];
   if (w && chunk !== null && chunk !== undefined) w.bytesIn += chunkBytes(chunk as Chunk, encoding);
   return this[kPush].call(this, chunk, encoding);
 }
 
-function onResponseClose(this: WatchedResponse): void {
+// A shared function (not a per-request closure): the watcher is found through the response itself.
+function onResponseClose(this: ServerResponse & Watched): void {
   const w = this[kWatcher];
   if (w === undefined) return;
   this[kWatcher] = undefined;
@@ -57,17 +42,12 @@ function onResponseClose(this: WatchedResponse): void {
 }
 
 /**
- * Counts body bytes both ways and calls `watcher.onClose()` once when the response is done or the
- * client went away (`res.writableFinished` tells which). Request bytes come from Content-Length,
- * or are counted as they arrive for a chunked body.
+ * Calls `watcher.onClose()` once when the response is done or the client went away
+ * (`res.writableFinished` tells which). Request bytes come from Content-Length, or are counted as
+ * they arrive for a chunked body.
  */
 export function watchExchange(req: IncomingMessage, res: ServerResponse, watcher: ResponseWatcher): void {
-  const wres = res as WatchedResponse;
-  wres[kWatcher] = watcher;
-  wres[kWrite] = res.write;
-  wres[kEnd] = res.end;
-  res.write = countingWrite as ServerResponse['write'];
-  res.end = countingEnd as ServerResponse['end'];
+  (res as ServerResponse & Watched)[kWatcher] = watcher;
   res.on('close', onResponseClose);
   const length = req.headers['content-length'];
   if (length !== undefined) {
@@ -79,4 +59,54 @@ export function watchExchange(req: IncomingMessage, res: ServerResponse, watcher
     wreq[kPush] = req.push;
     req.push = countingPush;
   }
+}
+
+/**
+ * Counts body bytes of every response whose prototype is `proto` (Express gives each app its own,
+ * so this touches no other server); responses without a watcher pass straight through. Patching the
+ * prototype once instead of every response keeps the per-request cost at zero.
+ */
+export function countBodyBytes(proto: object): void {
+  const target = proto as ServerResponse & { [kCounting]?: true };
+  if (target[kCounting] === true) return;
+  const write = target.write as (...a: unknown[]) => boolean;
+  const end = target.end as (...a: unknown[]) => ServerResponse;
+  target.write = function countingWrite(
+    this: ServerResponse & Watched,
+    chunk: Chunk,
+    encoding?: unknown,
+    cb?: unknown,
+  ) {
+    const w = this[kWatcher];
+    if (w !== undefined) w.bytesOut += chunkBytes(chunk, encoding);
+    return write.call(this, chunk, encoding, cb);
+  } as ServerResponse['write'];
+  target.end = function countingEnd(
+    this: ServerResponse & Watched,
+    chunk?: Chunk,
+    encoding?: unknown,
+    cb?: unknown,
+  ) {
+    const w = this[kWatcher];
+    if (w !== undefined) w.bytesOut += chunkBytes(chunk, encoding);
+    return end.call(this, chunk, encoding, cb);
+  } as ServerResponse['end'];
+  Object.defineProperty(target, kCounting, { value: true });
+}
+
+/** A pass-through that adds what flows through it to `watcher.bytesOut` (for streamed bodies). */
+export function countingStream(watcher: Pick<ResponseWatcher, 'bytesOut'>): Transform {
+  return new Transform({
+    transform(chunk: Buffer | string, encoding: BufferEncoding, callback: TransformCallback) {
+      watcher.bytesOut += chunkBytes(chunk, encoding);
+      callback(null, chunk);
+    },
+  });
+}
+
+/** The response's declared Content-Length (body bytes), or 0. */
+export function declaredLength(res: ServerResponse): number {
+  const v = res.getHeader('content-length');
+  const n = typeof v === 'number' ? v : typeof v === 'string' ? Number(v) : 0;
+  return Number.isSafeInteger(n) && n > 0 ? n : 0;
 }

@@ -27,8 +27,13 @@ export interface TollgateOptions {
   failOpenBuffer?: number;
   /** How often buffered operations are retried while the store is unreachable, in ms. Defaults to `1000`. */
   replayIntervalMs?: number;
-  /** How long a reservation (request admission, `usage.reserve`) holds if never settled, in ms. Defaults to `300000` (5 minutes). */
+  /** How long a reservation (`reserve`, `usage.reserve`) holds if never settled, in ms. Defaults to `300000` (5 minutes). */
   reservationTtlMs?: number;
+  /**
+   * Post-response usage (latency, bytes, errors, recorded tokens) is summed per subject for this long, then
+   * written in one store op; 0 writes after every event-loop turn. Admission is never delayed by it. Defaults to `10`.
+   */
+  usageBatchMs?: number;
   /** Called once per subject, meter, period and `warnAt` threshold crossed. Defaults to none. */
   onThreshold?: (event: ThresholdEvent) => void;
   /** Called for every rejected request (and every would-be rejection in shadow mode). Defaults to none. */
@@ -69,6 +74,7 @@ export interface ResolvedTollgateOptions {
   failOpenBuffer: number;
   replayIntervalMs: number;
   reservationTtlMs: number;
+  usageBatchMs: number;
   onThreshold?: (event: ThresholdEvent) => void;
   onRejected?: (event: RejectedEvent) => void;
   logger: TollgateLogger;
@@ -93,6 +99,7 @@ export const TOLLGATE_DEFAULTS = {
   failOpenBuffer: 100_000,
   replayIntervalMs: 1000,
   reservationTtlMs: 300_000,
+  usageBatchMs: 10,
 } as const;
 
 export const TRACK_USAGE_DEFAULTS = {
@@ -118,6 +125,7 @@ const tollgateShape = {
   failOpenBuffer: z.number().finite().int().min(0),
   replayIntervalMs: ms(10, 3_600_000),
   reservationTtlMs: ms(1000, 86_400_000),
+  usageBatchMs: ms(0, 60_000),
   onThreshold: fn.optional(),
   onRejected: fn.optional(),
   logger: z.object({ warn: fn, error: fn, info: fn.optional(), debug: fn.optional() }).passthrough(),

@@ -11,6 +11,11 @@ export interface PendingOp {
   records: UsageRecord[];
   /** When the usage happened: the replay counts it in that window and hour. */
   at: number;
+  /**
+   * Takes back this many `requests` consumed by an admission whose requests never ran (the client left
+   * while it was in flight). Applied as a correction op (negative amount), with the reservation release.
+   */
+  refund?: number;
 }
 
 /** A FIFO with a hard capacity; `push` refuses (and the caller counts a drop) when full. */

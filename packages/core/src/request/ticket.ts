@@ -1,47 +1,72 @@
-// One metered request from admission to settlement: its reservation, what the handler recorded, and the final op.
+// One metered request: its admission state, what its handler records, and what it adds to its subject's usage.
 import type { ServerResponse } from 'node:http';
 import { QuotaExceededError } from '../errors';
 import type { ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
 import { isStoreFailure } from './deadline';
-import type { ResponseWatcher } from './node-io';
+import { declaredLength, type ResponseWatcher } from './node-io';
 import { quotaRejection } from './problem';
 import type { RecordOptions, RequestUsage } from './request-usage';
+import type { UsageBatcher } from './settlement';
 import { asStoreError, type Tollgate } from './tollgate';
 
 /** Admission in flight. */
 export const ADMITTING = 0;
-/** Handed to the handler; settled when the response closes. */
+/** Handed to the handler; its usage is counted when the response closes. */
 export const RUNNING = 1;
-/** Settled, rejected, or never started: nothing more to count (late records go in their own op). */
+/** Counted, rejected, or never started: nothing more to count (late records still are, in their own sum). */
 export const DONE = 2;
 /** The client went away while admission was in flight: the handler never runs, nothing is counted. */
 export const CLOSED_EARLY = 3;
 
-const REQUEST: UsageRecord = { meter: 'requests', amount: 1 };
-const ERROR: UsageRecord = { meter: 'errors', amount: 1 };
+/** Send this answer instead of running the handler (headers, including Content-Type, are already set). */
+export interface RespondOutcome {
+  kind: 'respond';
+  status: number;
+  body: string;
+}
+
+/** Not metered: run the handler with `unmetered` usage. */
+export const PASS = { kind: 'pass' } as const;
+
+/** What admission decided: run the handler with `req.usage = ticket`, answer, or (no identity) run unmetered. */
+export type MeterOutcome = RequestTicket | RespondOutcome | typeof PASS;
+
+/** Called once per metered request with the decision (or an error from a user callback). */
+export type MeterDone = (err: unknown, outcome?: MeterOutcome) => void;
+
+export interface TicketContext {
+  tollgate: Tollgate;
+  usage: UsageBatcher;
+}
+
 const NOTHING: Record<string, number> = {};
 
-export class RequestTicket implements RequestUsage, ResponseWatcher {
+export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatcher {
   readonly kind = 'proceed' as const;
   readonly metered = true;
   degraded = false;
   bytesIn = 0;
   bytesOut = 0;
   state = ADMITTING;
-  /** The admission's op id, also the id of its reservation (so it can be settled even if the answer was lost). */
-  readonly opId: string;
+  /** This request's own reservation (the `reserve` option), settled with what it recorded; null when none. */
+  reservationId: string | null = null;
   private readonly startedAt = performance.now();
   private recorded: UsageRecord[] | null = null;
   private held: string[] | null = null;
+  private done: MeterDone | null;
 
   constructor(
-    private readonly tollgate: Tollgate,
+    private readonly ctx: TicketContext,
     readonly subject: ResolvedSubject,
-    private readonly res: ServerResponse,
-    private readonly head: boolean,
+    /** The framework's response object (headers go through it). */
+    readonly res: Res,
+    private readonly rawRes: ServerResponse,
+    readonly method: string | undefined,
+    readonly url: string,
+    done: MeterDone,
   ) {
-    this.opId = tollgate.ids.next();
+    this.done = done;
   }
 
   get tenantId(): string | null {
@@ -56,29 +81,40 @@ export class RequestTicket implements RequestUsage, ResponseWatcher {
     return this.subject.plan;
   }
 
+  /** Hands the decision to the framework glue, once. */
+  deliver(outcome: MeterOutcome): void {
+    const done = this.done;
+    this.done = null;
+    if (done === null) return;
+    try {
+      done(null, outcome);
+    } catch (err) {
+      // The framework runs the handler inside `done`; nothing it throws may stop other requests' admission.
+      this.ctx.tollgate.callbackFailed('next', err);
+    }
+  }
+
+  fail(err: unknown): void {
+    this.state = DONE;
+    const done = this.done;
+    this.done = null;
+    done?.(err);
+  }
+
   record(meter: string, amount: number, options?: RecordOptions): void {
     const r: UsageRecord =
       options === undefined
         ? { meter, amount }
         : { meter, amount, model: options.model, provider: options.provider, estimated: options.estimated };
-    validateRecord(this.tollgate.config, r);
-    if (this.state === RUNNING) {
-      (this.recorded ??= []).push(r);
-      return;
-    }
-    // After the response: still counted, in an op of its own.
-    this.tollgate.settleInBackground({
-      subject: this.subject,
-      opId: this.tollgate.ids.next(),
-      reservationId: null,
-      records: [r],
-      at: Date.now(),
-    });
+    validateRecord(this.ctx.tollgate.config, r);
+    // With a reservation, the usage replaces it in one settle op; otherwise it joins the subject's sum.
+    if (this.reservationId !== null && this.state === RUNNING) (this.recorded ??= []).push(r);
+    else this.ctx.usage.of(this.subject).record(r);
   }
 
   async reserve(amounts: Record<string, number>): Promise<void> {
     if (this.state !== RUNNING) return;
-    const tollgate = this.tollgate;
+    const tollgate = this.ctx.tollgate;
     const id = tollgate.ids.next();
     let admission;
     try {
@@ -87,7 +123,7 @@ export class RequestTicket implements RequestUsage, ResponseWatcher {
       );
     } catch (err) {
       if (!isStoreFailure(err)) throw err;
-      // It may have been applied: hold the id so the settlement releases it either way.
+      // It may have been applied: hold the id so the end of the request releases it either way.
       this.hold(id);
       this.degraded = true;
       if (tollgate.options.failMode === 'closed' && !tollgate.shadow) throw asStoreError(err);
@@ -117,8 +153,8 @@ export class RequestTicket implements RequestUsage, ResponseWatcher {
   }
 
   /** Undoes a reservation that may exist (a no-op in the store if it does not). */
-  release(id: string): void {
-    this.tollgate.settleInBackground({
+  private release(id: string): void {
+    this.ctx.tollgate.settleInBackground({
       subject: this.subject,
       opId: `${id}.r`,
       reservationId: id,
@@ -134,26 +170,23 @@ export class RequestTicket implements RequestUsage, ResponseWatcher {
     }
     if (this.state !== RUNNING) return;
     this.state = DONE;
-    this.settle(!this.res.writableFinished);
-  }
-
-  /** One op: replaces the admission's reservation with the request, its status, latency, bytes and recorded usage. */
-  private settle(aborted: boolean): void {
-    const records: UsageRecord[] = [REQUEST];
-    const latency = Math.round(performance.now() - this.startedAt);
-    if (latency > 0) records.push({ meter: 'latency_ms', amount: latency });
-    if (this.bytesIn > 0) records.push({ meter: 'bytes_in', amount: this.bytesIn });
-    if (this.bytesOut > 0 && !this.head) records.push({ meter: 'bytes_out', amount: this.bytesOut });
-    if (!aborted && this.res.statusCode >= 500) records.push(ERROR);
-    if (this.recorded !== null) for (const r of this.recorded) records.push(r);
-    const at = Date.now();
-    this.tollgate.settleInBackground({
-      subject: this.subject,
-      opId: `${this.opId}.f`,
-      reservationId: this.opId,
-      records,
-      at,
-    });
+    const aborted = !this.rawRes.writableFinished;
+    // `requests` was counted at admission; the rest is known now.
+    const u = this.ctx.usage.of(this.subject);
+    u.latencyMs += Math.round(performance.now() - this.startedAt);
+    u.bytesIn += this.bytesIn;
+    if (this.method !== 'HEAD') u.bytesOut += this.bytesOut > 0 ? this.bytesOut : declaredLength(this.rawRes);
+    if (!aborted && this.rawRes.statusCode >= 500) u.errors += 1;
+    if (this.reservationId !== null) {
+      // One op: the actual usage replaces the admission's estimate (released in full on a 5xx with nothing recorded).
+      this.ctx.tollgate.settleInBackground({
+        subject: this.subject,
+        opId: `${this.reservationId}.f`,
+        reservationId: this.reservationId,
+        records: this.recorded ?? [],
+        at: Date.now(),
+      });
+    }
     if (this.held !== null) for (const id of this.held) this.release(id);
   }
 }

@@ -2,6 +2,7 @@
 import type { TollgateConfig } from '../config';
 import { QuotaEngine, type Admission, type QuotaStatus, type RecordResult } from '../engine';
 import { ErrorCode, QuotaExceededError, StoreUnavailableError, TollgateError } from '../errors';
+import { hourBucket } from '../periods';
 import type { ThresholdCrossing } from '../store';
 import type { Identity, ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
@@ -173,9 +174,55 @@ export class Tollgate {
   };
 
   private applyPending(op: PendingOp): Promise<RecordResult> {
+    if (op.refund !== undefined) return this.call(() => this.applyRefund(op, op.refund!));
     return this.call(() =>
       this.engine.settle(op.subject, op.reservationId, op.records, { opId: op.opId, at: op.at }),
     );
+  }
+
+  /**
+   * The one op the engine has no method for: a negative `requests` correction (counters and ledger), so an
+   * admitted request that never ran counts nothing. Built on the store contract (record mode applies any amount).
+   */
+  private async applyRefund(op: PendingOp, requests: number): Promise<RecordResult> {
+    const s = op.subject;
+    const result = await this.options.store.apply({
+      opId: op.opId,
+      tag: s.tag,
+      now: op.at,
+      mode: 'record',
+      scopes: s.scopes,
+      windows: this.engine.windowsAt(op.at),
+      limits: s.limits,
+      amounts: [{ meter: 'requests', amount: -requests }],
+      usage: [
+        {
+          tenantId: s.tenantId,
+          userId: s.userId,
+          meter: 'requests',
+          model: null,
+          bucketStart: hourBucket(op.at),
+          amount: -requests,
+          costPico: '0',
+        },
+      ],
+      settle: op.reservationId === null ? undefined : { id: op.reservationId },
+      warnAt: [],
+      // Like the engine: with a baseline, an unseeded shard answers needs-seed, and then it has nothing to refund.
+      seed: this.options.baseline ? 'required' : 'auto',
+    });
+    return {
+      counters: result.status === 'applied' ? result.counters : [],
+      thresholds: [],
+      unpriced: [],
+      costPico: 0n,
+      duplicate: result.status === 'duplicate',
+    };
+  }
+
+  /** Buffers an op for replay without trying it now (the store just failed on the op it replaces). */
+  defer(op: PendingOp): void {
+    this.keep(op);
   }
 
   private keep(op: PendingOp): void {
