@@ -1,6 +1,7 @@
 // trackUsage(): the Express (4 and 5) glue over the core request engine; every rule lives in @tollgate/core.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
+  countBodyBytes,
   RequestMeter,
   type HttpBinding,
   type MeterOutcome,
@@ -39,8 +40,6 @@ const binding: HttpBinding<Response> = {
 export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddleware {
   const meter = new RequestMeter<Request, Response>(options, binding, 'trackUsage() options');
   const unmetered = meter.unmetered;
-  const unexpected = (err: unknown): void => meter.tollgate.callbackFailed('next', err);
-
   const proceed = (outcome: MeterOutcome, req: Request, res: Response, next: NextFunction): void => {
     switch (outcome.kind) {
       case 'proceed':
@@ -55,25 +54,31 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
         if ((req as Partial<Request>).usage === undefined) req.usage = unmetered;
         next();
         return;
-      case 'stop':
-        return;
     }
   };
 
+  // Each Express app has its own response prototype: count body bytes there, once, not on every response.
+  let counted: object | null = null;
+
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
-    let pending: Promise<MeterOutcome> | null;
+    const proto = Object.getPrototypeOf(res) as object;
+    if (proto !== counted) {
+      countBodyBytes(proto);
+      counted = proto;
+    }
+    let metered: boolean;
     try {
-      pending = meter.begin(req, res, req, res, req.originalUrl ?? req.url);
+      metered = meter.begin(req, res, req, res, req.originalUrl ?? req.url, (err, outcome) => {
+        if (err !== null || outcome === undefined) next(err);
+        else proceed(outcome, req, res, next);
+      });
     } catch (err) {
       next(err);
       return;
     }
-    if (pending === null) {
-      if ((req as Partial<Request>).usage === undefined) req.usage = unmetered;
-      next();
-      return;
-    }
-    pending.then((outcome) => proceed(outcome, req, res, next), next).catch(unexpected);
+    if (metered) return;
+    if ((req as Partial<Request>).usage === undefined) req.usage = unmetered;
+    next();
   };
 
   return Object.assign(middleware, {

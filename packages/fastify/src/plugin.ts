@@ -1,11 +1,14 @@
 // The Fastify 5 plugin: glue over the core request engine; every rule lives in @tollgate/core.
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import { Stream, type Readable } from 'node:stream';
 import fp from 'fastify-plugin';
 import {
+  countingStream,
   RequestMeter,
   type HttpBinding,
   type MeterOutcome,
   type RequestUsage,
+  type ResponseWatcher,
   type Tollgate,
   type TrackUsageOptions,
 } from '@tollgate/core';
@@ -46,8 +49,6 @@ const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, don
   if (!app.hasDecorator('tollgate')) app.decorate('tollgate', meter.tollgate);
   // null until onRequest sets it (Fastify 5 wants no reference types as decorator defaults).
   if (!app.hasRequestDecorator('usage')) app.decorateRequest('usage', null as unknown as RequestUsage);
-  const unexpected = (err: unknown): void => meter.tollgate.callbackFailed('onRequest', err);
-
   const proceed = (
     outcome: MeterOutcome,
     request: FastifyRequest,
@@ -66,25 +67,34 @@ const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, don
         if ((request.usage as RequestUsage | null) === null) request.usage = unmetered;
         next();
         return;
-      case 'stop':
-        return;
     }
   };
 
   app.addHook('onRequest', (request, reply, next) => {
-    let pending: Promise<MeterOutcome> | null;
+    let metered: boolean;
     try {
-      pending = meter.begin(request, reply, request.raw, reply.raw, request.url);
+      metered = meter.begin(request, reply, request.raw, reply.raw, request.url, (err, outcome) => {
+        if (err !== null || outcome === undefined) next(err as Error);
+        else proceed(outcome, request, reply, next);
+      });
     } catch (err) {
       next(err as Error);
       return;
     }
-    if (pending === null) {
-      if ((request.usage as RequestUsage | null) === null) request.usage = unmetered;
-      next();
-      return;
-    }
-    pending.then((outcome) => proceed(outcome, request, reply, next), next).catch(unexpected);
+    if (metered) return;
+    if ((request.usage as RequestUsage | null) === null) request.usage = unmetered;
+    next();
+  });
+  // Body bytes: the serialized payload's length, or counted on the way out for a stream.
+  app.addHook('onSend', (request, _reply, payload, next) => {
+    const usage = request.usage as RequestUsage | null;
+    if (usage === null || !usage.metered) return next(null, payload);
+    const watcher = usage as unknown as ResponseWatcher;
+    if (typeof payload === 'string') watcher.bytesOut += Buffer.byteLength(payload);
+    else if (Buffer.isBuffer(payload)) watcher.bytesOut += payload.length;
+    else if (payload instanceof Stream)
+      return next(null, (payload as Readable).pipe(countingStream(watcher)));
+    next(null, payload);
   });
   app.addHook('onClose', (_app, closed) => {
     meter.close().then(() => closed(), closed);

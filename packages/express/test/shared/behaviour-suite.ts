@@ -92,11 +92,13 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
 
     it('admits exactly the limit under 300 concurrent requests', async () => {
       const store = await kit.create();
-      const { app, usage } = await start(store);
+      // Exactness is promised while the store answers: a generous timeout keeps a busy CI box from failing open.
+      const { app, usage } = await start(store, { storeTimeoutMs: 10_000 });
       const t = uniqueTenant();
       const replies = await Promise.all(
         Array.from({ length: 300 }, () => get(`${app.url}/api/hello`, identity(t, 'u1', 'hundred'))),
       );
+      expect(replies.filter((r) => r.headers.get('tollgate-degraded') !== null).length).toBe(0);
       expect(replies.filter((r) => r.status === 200).length).toBe(100);
       expect(replies.filter((r) => r.status === 429).length).toBe(200);
       await eventually(async () => {
@@ -316,15 +318,15 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       expect(stream.text).toBe('aaaabbbbcccc');
       const fail = await get(`${app.url}/api/fail`, who);
       await get(`${app.url}/api/slow?ms=60`, who);
+      const chatOut = '{"ok":true}'.length;
       await eventually(async () => {
         await usage.refresh();
         expect(usage.amount('requests')).toBe(4);
         expect(usage.amount('errors')).toBe(1);
         expect(usage.amount('bytes_in')).toBe(JSON.stringify(body).length);
+        expect(usage.amount('bytes_out')).toBe(chatOut + 12 + fail.text.length + '{"slow":true}'.length);
+        expect(usage.amount('latency_ms')).toBeGreaterThanOrEqual(55);
       });
-      const chatOut = '{"ok":true}'.length;
-      expect(usage.amount('bytes_out')).toBe(chatOut + 12 + fail.text.length + '{"slow":true}'.length);
-      expect(usage.amount('latency_ms')).toBeGreaterThanOrEqual(55);
     });
 
     it('counts nothing for a request the client aborted before the handler ran', async () => {
@@ -435,7 +437,9 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
         Array(3).fill('store-unavailable'),
       );
       expect(during.map((r) => r.headers.get('ratelimit'))).toEqual([null, null, null]);
-      await eventually(() => expect(app.tollgate.health()).toMatchObject({ degraded: true, buffered: 3 }));
+      // The three admissions wait for replay (with their own op ids), beside the usage written after them.
+      await eventually(() => expect(app.tollgate.health().buffered).toBeGreaterThanOrEqual(3));
+      expect(app.tollgate.health()).toMatchObject({ degraded: true, storeAvailable: false, dropped: 0 });
       await outage.up();
       await eventually(() =>
         expect(app.tollgate.health()).toMatchObject({ degraded: false, buffered: 0, dropped: 0 }),
@@ -479,7 +483,7 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       expect(replies.map((r) => r.headers.get('tollgate-degraded'))).toEqual(
         Array(3).fill('store-unavailable'),
       );
-      await eventually(() => expect(app.tollgate.health().buffered).toBe(3));
+      await eventually(() => expect(app.tollgate.health().buffered).toBeGreaterThanOrEqual(1));
       await eventually(() => expect(app.tollgate.health()).toMatchObject({ buffered: 0, degraded: false }));
       await eventually(async () => expect(await used(app, t, 'hundred')).toBe(3));
       await usage.refresh();
@@ -488,7 +492,12 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
 
     it('bounds the fail-open buffer: beyond failOpenBuffer, usage is dropped, counted and logged once', async () => {
       const outage = await kit.createOutage();
-      const { app, logger } = await start(outage.store, { failOpenBuffer: 2, replayIntervalMs: 100 });
+      // Usage written after the responses waits 1 s, so the buffer holds exactly the first two admissions.
+      const { app, logger } = await start(outage.store, {
+        failOpenBuffer: 2,
+        replayIntervalMs: 100,
+        usageBatchMs: 1000,
+      });
       const t = uniqueTenant();
       await outage.down();
       for (let i = 0; i < 5; i++)
