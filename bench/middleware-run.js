@@ -1,0 +1,173 @@
+// Middleware overhead benchmark: GET /api/hello on loopback, bare framework vs + Tollgate (MemoryStore, RedisStore)
+// vs + express-rate-limit/rate-limit-redis on the same Redis; interleaved rounds, each server in its own process,
+// autocannon in this one. Starts its own redis-server (a free port) unless REDIS_URL is set.
+//
+// Run: npm run build (or tsc -p each of packages/{core,redis,express,fastify}/tsconfig.build.json), then
+//      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 50] [--only express|fastify]
+'use strict';
+const { spawn } = require('node:child_process');
+const { mkdtempSync, rmSync } = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+const SECONDS = Number(arg('seconds', 10));
+const ROUNDS = Number(arg('rounds', 3));
+const CONNECTIONS = Number(arg('connections', 50));
+const ONLY = arg('only', null);
+
+const SUITES = {
+  express: ['bare', 'memory', 'redis', 'erl'],
+  fastify: ['bare', 'memory', 'redis'],
+};
+const LABELS = {
+  bare: 'bare',
+  memory: '+ trackUsage (MemoryStore)',
+  redis: '+ trackUsage (RedisStore)',
+  erl: '+ express-rate-limit + rate-limit-redis',
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis() {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => undefined };
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-bench-redis-'));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    { stdio: 'ignore' },
+  );
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function startServer(framework, variant, redisUrl) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(
+      process.execPath,
+      [path.join(__dirname, 'middleware-server.js'), framework, variant, redisUrl],
+      {
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve({ port: Number(m[1]), child });
+    });
+    child.once('exit', (code) => reject(new Error(`${framework}/${variant} exited with ${code}`)));
+  });
+}
+
+function load(port, seconds) {
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}/api/hello`,
+        connections: CONNECTIONS,
+        duration: seconds,
+        headers: { 'x-tenant-id': 'bench-tenant', 'x-user-id': 'bench-user', 'x-user-tier': 'bench' },
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+async function measure(framework, variant, redisUrl) {
+  const { port, child } = await startServer(framework, variant, redisUrl);
+  try {
+    await load(port, 1); // warm-up: JIT, connections, script cache
+    const r = await load(port, SECONDS);
+    if (r.non2xx > 0 || r.errors > 0)
+      throw new Error(`${framework}/${variant}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+  } finally {
+    child.kill('SIGKILL');
+    await new Promise((r) => child.once('exit', r));
+  }
+}
+
+function mean(xs) {
+  return xs.reduce((a, b) => a + b, 0) / xs.length;
+}
+
+async function main() {
+  const redis = await startRedis();
+  const frameworks = ONLY ? [ONLY] : Object.keys(SUITES);
+  const results = {};
+  try {
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const framework of frameworks) {
+        for (const variant of SUITES[framework]) {
+          const m = await measure(framework, variant, redis.url);
+          ((results[framework] ??= {})[variant] ??= []).push(m);
+          console.error(
+            `round ${round} ${framework.padEnd(7)} ${variant.padEnd(6)} ${m.rps.toFixed(0)} req/s p50 ${m.p50} ms p99 ${m.p99} ms`,
+          );
+        }
+      }
+    }
+  } finally {
+    await redis.stop();
+  }
+  console.log(
+    `\nGET /api/hello, ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, ` +
+      `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})\n`,
+  );
+  for (const framework of frameworks) {
+    const bare = mean(results[framework].bare.map((m) => m.rps));
+    const bareP99 = mean(results[framework].bare.map((m) => m.p99));
+    console.log(
+      `| ${framework} | req/s (mean) | ratio to bare | p50 ms | p99 ms | p99 added ms | rounds (req/s) |`,
+    );
+    console.log('|---|---:|---:|---:|---:|---:|---|');
+    for (const variant of SUITES[framework]) {
+      const ms = results[framework][variant];
+      const rps = mean(ms.map((m) => m.rps));
+      const p99 = mean(ms.map((m) => m.p99));
+      console.log(
+        `| ${LABELS[variant]} | ${rps.toFixed(0)} | ${(rps / bare).toFixed(3)} | ${mean(ms.map((m) => m.p50)).toFixed(2)} | ` +
+          `${p99.toFixed(2)} | ${(p99 - bareP99).toFixed(2)} | ${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
+      );
+    }
+    console.log('');
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

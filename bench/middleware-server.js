@@ -1,0 +1,113 @@
+// One server variant for bench/middleware-run.js: bare Express/Fastify, + Tollgate (MemoryStore or RedisStore), or
+// + express-rate-limit with rate-limit-redis. Run by the orchestrator in its own process; prints "READY <port>".
+//
+// Usage: node bench/middleware-server.js <express|fastify> <bare|memory|redis|erl> [redisUrl]
+'use strict';
+const http = require('node:http');
+
+const [framework, variant, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
+const prefix = `tgbench:mw:${process.pid}:`;
+
+const config = {
+  subject: 'tenant',
+  timezone: 'UTC',
+  defaultPlan: 'bench',
+  warnAt: [80, 100],
+  // A real limit (checked on every request) that the benchmark never reaches.
+  plans: { bench: { limits: { requests: { minute: 1e12, day: 1e12 } } } },
+};
+
+function redisClient() {
+  const Redis = require('ioredis');
+  // The RedisStore README's recommended options: auto-pipelining, bounded waits, no offline queue.
+  return new Redis(redisUrl, {
+    enableAutoPipelining: true,
+    commandTimeout: 2000,
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+  });
+}
+
+async function ready(client) {
+  if (client.status === 'ready') return;
+  await new Promise((resolve) => client.once('ready', resolve));
+}
+
+async function store() {
+  const { MemoryStore } = require('../packages/core/dist');
+  if (variant === 'memory') return countOps(new MemoryStore());
+  const { RedisStore } = require('../packages/redis/dist');
+  const client = redisClient();
+  await ready(client);
+  return countOps(new RedisStore({ client, prefix }));
+}
+
+// BENCH_COUNT_OPS=1 prints store ops per second (how well admissions and usage writes are batched).
+function countOps(s) {
+  if (!process.env.BENCH_COUNT_OPS) return s;
+  let ops = 0;
+  const apply = s.apply.bind(s);
+  s.apply = (op) => {
+    ops += 1;
+    return apply(op);
+  };
+  setInterval(() => {
+    if (ops > 0) console.error(`store ops/s ${ops}`);
+    ops = 0;
+  }, 1000).unref();
+  return s;
+}
+
+async function expressApp() {
+  const express = require('express');
+  const app = express();
+  if (variant === 'memory' || variant === 'redis') {
+    const { trackUsage } = require('../packages/express/dist');
+    app.use(trackUsage({ store: await store(), config }));
+  } else if (variant === 'erl') {
+    const { rateLimit } = require('express-rate-limit');
+    const { RedisStore } = require('rate-limit-redis');
+    const client = redisClient();
+    await ready(client);
+    app.use(
+      '/api',
+      rateLimit({
+        windowMs: 60_000,
+        limit: 1e12,
+        standardHeaders: 'draft-8',
+        legacyHeaders: false,
+        keyGenerator: (req) => String(req.headers['x-tenant-id']),
+        store: new RedisStore({ prefix, sendCommand: (command, ...args) => client.call(command, ...args) }),
+      }),
+    );
+  }
+  app.get('/api/hello', (_req, res) => {
+    res.json({ hello: 'world' });
+  });
+  const server = http.createServer(app);
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return server.address().port;
+}
+
+async function fastifyApp() {
+  const Fastify = require('fastify');
+  const app = Fastify();
+  if (variant === 'memory' || variant === 'redis') {
+    const { tollgate } = require('../packages/fastify/dist');
+    await app.register(tollgate, { store: await store(), config });
+  }
+  app.get('/api/hello', async () => ({ hello: 'world' }));
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  return app.server.address().port;
+}
+
+// A clean exit on SIGTERM lets `node --cpu-prof` write its profile.
+process.on('SIGTERM', () => process.exit(0));
+
+(framework === 'fastify' ? fastifyApp() : expressApp()).then(
+  (port) => process.stdout.write(`READY ${port}\n`),
+  (err) => {
+    console.error(err);
+    process.exit(1);
+  },
+);
