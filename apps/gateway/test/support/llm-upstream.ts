@@ -80,6 +80,12 @@ export class LlmUpstream {
     });
     const path = req.url!.split('?')[0]!;
     try {
+      const forced = Number(req.headers['x-test-status'] ?? 0);
+      if (forced >= 400) {
+        res.writeHead(forced, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: { message: `forced ${forced}`, type: 'server_error' } }));
+        return;
+      }
       if (path.endsWith('/chat/completions') && req.headers['x-test-gzip'] === '1')
         return this.gzipChat(JSON.parse(body), res);
       if (path.endsWith('/chat/completions')) return await this.openai(JSON.parse(body), res);

@@ -1,0 +1,56 @@
+import { createTestDatabase, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
+import { LlmUpstream } from '../support/llm-upstream';
+import { dayCounters, startGateway, token, type RunningGateway } from '../support/kit';
+
+const LIMIT = 25;
+
+describe('two gateways on one Redis', () => {
+  let upstream: LlmUpstream;
+  let a: RunningGateway;
+  let b: RunningGateway;
+  let db: { url: string; drop: () => Promise<void> };
+
+  beforeAll(async () => {
+    upstream = await new LlmUpstream().start();
+    db = await createTestDatabase('gw_two');
+    const env = {
+      UPSTREAM_URL: upstream.url,
+      REDIS_URL,
+      REDIS_KEY_PREFIX: uniquePrefix('gw-two'),
+      DATABASE_URL: db.url,
+      FLUSHER: 'off',
+    };
+    const config = { plans: { free: { limits: { requests: { day: LIMIT } } } } };
+    a = await startGateway(env, { config });
+    b = await startGateway(env, { config });
+  });
+
+  afterAll(async () => {
+    await a?.close();
+    await b?.close();
+    await upstream?.stop();
+    await db?.drop();
+  });
+
+  it('enforce one shared limit exactly under 80 concurrent requests split between them', async () => {
+    const t = token({ sub: 'shared-user', tenant_id: 'shared', tier: 'free' });
+    const responses = await Promise.all(
+      Array.from({ length: 80 }, (_, i) =>
+        fetch(`${(i % 2 ? a : b).url}/api/hello`, { headers: { authorization: `Bearer ${t}` } }).then(
+          async (r) => {
+            await r.text();
+            return { gateway: i % 2 ? 'a' : 'b', status: r.status };
+          },
+        ),
+      ),
+    );
+    const ok = responses.filter((r) => r.status === 200);
+    expect(ok).toHaveLength(LIMIT);
+    expect(responses.filter((r) => r.status === 429)).toHaveLength(80 - LIMIT);
+    // Both instances admitted some: the limit is shared, not per instance.
+    expect(new Set(ok.map((r) => r.gateway)).size).toBe(2);
+    await Promise.all([a.gateway.idle(), b.gateway.idle()]);
+    expect((await dayCounters(a.gateway, { tenantId: 'shared', plan: 'free' })).requests).toBe(LIMIT);
+    expect((await dayCounters(b.gateway, { tenantId: 'shared', plan: 'free' })).requests).toBe(LIMIT);
+  });
+});
