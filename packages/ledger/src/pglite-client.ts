@@ -1,6 +1,6 @@
 // SqlClient over PGlite (embedded Postgres in WASM): the same schema and queries, on one connection.
 import { mkdirSync } from 'node:fs';
-import { PGlite } from '@electric-sql/pglite';
+import type { PGlite } from '@electric-sql/pglite';
 import type { SqlClient, SqlExecutor, SqlResult } from './sql-client';
 
 export interface PgliteSqlClientOptions {
@@ -60,7 +60,8 @@ export class PgliteSqlClient implements SqlClient {
   /** Opens (or creates) the embedded database; `close()` closes it. */
   static async open(options: PgliteSqlClientOptions = {}): Promise<PgliteSqlClient> {
     if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
-    const factory = options.pglite ?? PGlite;
+    // Loaded on first use: processes that only talk to Postgres never pay for the WASM module.
+    const factory = options.pglite ?? (await import('@electric-sql/pglite')).PGlite;
     const db = await factory.create(options.dataDir, { parsers: PGLITE_PARSERS });
     return new PgliteSqlClient(db, true);
   }
