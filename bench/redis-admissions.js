@@ -127,10 +127,19 @@ async function admissions(engine, seconds) {
     }
   };
   const start = process.hrtime.bigint();
+  const cpu = process.cpuUsage();
   await Promise.all(Array.from({ length: CALLERS }, caller));
+  const used = process.cpuUsage(cpu);
   const elapsed = Number(process.hrtime.bigint() - start) / 1e9;
   if (rejected > 0) throw new Error(`${rejected} admissions were rejected: the bench limit is too low`);
-  return { admitted, elapsed, perSecond: admitted / elapsed };
+  return { admitted, elapsed, perSecond: admitted / elapsed, nodeCpuMicros: used.user + used.system };
+}
+
+/** CPU seconds the Redis server has used so far (user + sys), from INFO. */
+async function redisCpu(client) {
+  const info = await client.info('cpu');
+  const n = (name) => Number(info.match(new RegExp(`${name}:([\\d.]+)`))[1]);
+  return n('used_cpu_user') + n('used_cpu_sys');
 }
 
 function redisBenchmark(port, pipeline, requests, args) {
@@ -247,7 +256,12 @@ async function main() {
     if (STORE_ONLY) {
       await client.flushall();
       const run = await admissions(engine, SECONDS);
-      console.log(JSON.stringify({ storeAdmissionsPerSecond: Math.round(run.perSecond) }));
+      console.log(
+        JSON.stringify({
+          storeAdmissionsPerSecond: Math.round(run.perSecond),
+          nodeCpuMicrosPerAdmission: Number((run.nodeCpuMicros / run.admitted).toFixed(1)),
+        }),
+      );
       return;
     }
     // Other processes share the 2 cores and come and go, so the store and the ceiling are measured in
@@ -259,10 +273,22 @@ async function main() {
     const rounds = [];
     for (let i = 0; i < ROUNDS; i++) {
       await client.flushall();
+      const cpu0 = await redisCpu(client);
       const run = await admissions(engine, slice);
+      const cpu1 = await redisCpu(client);
       await client.flushall();
+      const cpu2 = await redisCpu(client);
       const ceiling = redisBenchmark(redis.port, PIPELINE, requests, evalsha);
-      rounds.push({ store: run.perSecond, admitted: run.admitted, elapsed: run.elapsed, ceiling });
+      const cpu3 = await redisCpu(client);
+      rounds.push({
+        store: run.perSecond,
+        admitted: run.admitted,
+        elapsed: run.elapsed,
+        ceiling,
+        nodeCpuMicros: run.nodeCpuMicros,
+        redisCpuStore: cpu1 - cpu0,
+        redisCpuCeiling: cpu3 - cpu2,
+      });
     }
     await client.flushall();
     const unpipelined = redisBenchmark(redis.port, 1, Math.round(requests / 2), evalsha);
@@ -284,6 +310,16 @@ async function main() {
         ratio: Number((r.store / r.ceiling).toFixed(3)),
       })),
       evalshaUnpipelinedPerSecond: Math.round(unpipelined),
+      // CPU per admission: Node (whole process) and Redis, in the store runs and in the redis-benchmark runs.
+      nodeCpuMicrosPerAdmission: Number(
+        (rounds.reduce((n, r) => n + r.nodeCpuMicros, 0) / admitted).toFixed(1),
+      ),
+      redisCpuMicrosPerAdmission: Number(
+        ((rounds.reduce((n, r) => n + r.redisCpuStore, 0) / admitted) * 1e6).toFixed(1),
+      ),
+      redisCpuMicrosPerCeilingCall: Number(
+        ((rounds.reduce((n, r) => n + r.redisCpuCeiling, 0) / (requests * ROUNDS)) * 1e6).toFixed(1),
+      ),
       argsPerCall: evalsha.length,
       bytesPerCall: evalsha.reduce((n, a) => n + Buffer.byteLength(a), 0),
       staleSources: stale,
