@@ -10,8 +10,8 @@ export interface TollgateLogger {
 
 /** Warnings and errors go to the console; info and debug are silent unless a logger is given. */
 export const consoleLogger: TollgateLogger = {
-  error: (obj, msg) => console.error(`[tollgate] ${msg ?? ''}`, obj),
-  warn: (obj, msg) => console.warn(`[tollgate] ${msg ?? ''}`, obj),
+  error: (obj, msg) => console.error(msg ?? 'Tollgate', obj),
+  warn: (obj, msg) => console.warn(msg ?? 'Tollgate', obj),
 };
 
 /** Calls a logger method without ever letting a throwing logger break a request. */

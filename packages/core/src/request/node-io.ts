@@ -11,7 +11,8 @@ export interface ResponseWatcher {
   onClose(): void;
 }
 
-const kWatcher = Symbol('tollgate.watcher');
+// Registered symbols: two copies of this package in one process still see each other's marks (double mounting).
+const kWatcher = Symbol.for('tollgate.watcher');
 const kCounting = Symbol('tollgate.counting');
 const kPush = Symbol('tollgate.push');
 
@@ -31,6 +32,11 @@ function countingPush(this: WatchedRequest, chunk: unknown, encoding?: BufferEnc
   const w = this[kWatcher];
   if (w && chunk !== null && chunk !== undefined) w.bytesIn += chunkBytes(chunk as Chunk, encoding);
   return this[kPush].call(this, chunk, encoding);
+}
+
+/** True while another Tollgate instance meters this response (the middleware is mounted twice). */
+export function isWatched(res: ServerResponse): boolean {
+  return (res as ServerResponse & Watched)[kWatcher] !== undefined;
 }
 
 // A shared function (not a per-request closure): the watcher is found through the response itself.

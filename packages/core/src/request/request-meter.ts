@@ -3,9 +3,10 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../errors';
 import type { Identity, ResolvedSubject } from '../subject';
 import { Admissions, type HttpBinding } from './admission';
-import { identityFromHeaders } from './identity';
+import { IDENTITY_HEADERS } from '../identity-headers';
+import { checkIdentitySignature, header } from './identity';
 import { safeLog } from './logger';
-import { watchExchange } from './node-io';
+import { isWatched, watchExchange } from './node-io';
 import { resolveTrackUsageOptions, type ResolvedTrackUsageOptions, type TrackUsageOptions } from './options';
 import { pathMatcher, pathOf } from './path-filter';
 import { PROBLEM_CONTENT_TYPE, unauthorizedProblem } from './problem';
@@ -13,10 +14,6 @@ import { UnmeteredUsage, type RequestUsage } from './request-usage';
 import { UsageBatcher } from './settlement';
 import { PASS, RequestTicket, type MeterDone } from './ticket';
 import { Tollgate } from './tollgate';
-
-const kSeen = Symbol.for('tollgate.metered');
-
-type SeenRequest = IncomingMessage & { [kSeen]?: true };
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
@@ -66,8 +63,7 @@ export class RequestMeter<Req, Res> {
     url: string,
     done: MeterDone,
   ): boolean {
-    const seen = raw as SeenRequest;
-    if (seen[kSeen] === true) {
+    if (isWatched(rawRes)) {
       this.tollgate.warnOnce.warn(
         'double-mount',
         { code: ErrorCode.DoubleCount, path: pathOf(url) },
@@ -77,7 +73,6 @@ export class RequestMeter<Req, Res> {
     }
     if (!this.matches(url) || rawRes.destroyed) return false;
     if (this.options.skip !== undefined && this.options.skip(req) === true) return false;
-    seen[kSeen] = true;
     const identify = this.options.identify;
     if (identify !== undefined) {
       const found = identify(req);
@@ -91,16 +86,27 @@ export class RequestMeter<Req, Res> {
       return true;
     }
     if (!this.options.trustGatewayHeaders) return this.noIdentity(res, raw, url, done);
-    const h = identityFromHeaders(
-      raw.headers,
-      this.options.signingSecret,
-      this.options.signatureMaxAgeSeconds,
-    );
-    if (h.kind === 'none') return this.noIdentity(res, raw, url, done);
-    if (h.kind === 'invalid') {
-      return this.badIdentity(`The identity headers' signature is ${h.reason}.`, res, raw, url, done);
+    // Read in place (no identity object per request): this is every metered request's path.
+    const headers = raw.headers;
+    const userId = header(headers, IDENTITY_HEADERS.userId);
+    const tenantId = header(headers, IDENTITY_HEADERS.tenantId);
+    if (userId === null && tenantId === null) return this.noIdentity(res, raw, url, done);
+    const plan = header(headers, IDENTITY_HEADERS.tier);
+    const secret = this.options.signingSecret;
+    if (secret !== undefined) {
+      const check = checkIdentitySignature(
+        headers,
+        secret,
+        this.options.signatureMaxAgeSeconds,
+        userId,
+        tenantId,
+        plan,
+      );
+      if (!check.ok) {
+        return this.badIdentity(`The identity headers' signature is ${check.reason}.`, res, raw, url, done);
+      }
     }
-    return this.admit(h.tenantId, h.userId, h.plan, req, res, raw, rawRes, url, done);
+    return this.admit(tenantId, userId, plan, req, res, raw, rawRes, url, done);
   }
 
   private identified(

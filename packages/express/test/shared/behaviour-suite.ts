@@ -50,7 +50,8 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       meter = 'requests',
       period = 'day',
     ) {
-      const status = await app.tollgate.status({ tenantId, plan });
+      // Straight from the engine: a test read must not fail on the store timeout a busy CI box can hit.
+      const status = await app.tollgate.engine.status({ tenantId, plan });
       return (status.quotas[meter] as Record<string, { used: number }> | undefined)?.[period]?.used ?? 0;
     }
 

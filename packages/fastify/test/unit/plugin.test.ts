@@ -4,6 +4,7 @@ import { ConfigError, MemoryStore, parseConfig } from '@tollgate/core';
 import { tollgate } from '../../src';
 
 const config = parseConfig({ plans: { free: { limits: { requests: { day: 5 } } } } });
+const logger = { warn: jest.fn(), error: jest.fn() };
 
 describe('@tollgate/fastify registration', () => {
   const store = new MemoryStore();
@@ -27,8 +28,8 @@ describe('@tollgate/fastify registration', () => {
 
   it('registers twice without a duplicate-decorator error, and gives every request a usage object', async () => {
     const app = Fastify();
-    await app.register(tollgate, { store, config });
-    await app.register(tollgate, { store, config });
+    await app.register(tollgate, { store, config, logger });
+    await app.register(tollgate, { store, config, logger });
     app.get('/health', async (request) => ({ metered: request.usage.metered }));
     app.get('/api/x', async (request) => ({ metered: request.usage.metered, plan: request.usage.plan }));
     // A listening server (light-my-request's inject does not load under jest's CommonJS transform).
@@ -39,6 +40,9 @@ describe('@tollgate/fastify registration', () => {
     expect(await health.json()).toEqual({ metered: false });
     expect(await api.json()).toEqual({ metered: true, plan: 'free' });
     expect(api.headers.get('ratelimit')).toMatch(/^"tenant-requests-day";r=4;t=\d+$/);
+    expect(logger.warn.mock.calls.map(([obj]) => (obj as { code: string }).code)).toEqual([
+      'ERR_TOLLGATE_DOUBLE_COUNT',
+    ]);
     await app.close();
   });
 });
