@@ -178,6 +178,33 @@ export class QuotaEngine {
     };
   }
 
+  /**
+   * A whole ApplyOp built as one literal: `{ ...this.baseOp(), ... }` cost microseconds per call on the admission
+   * path (V8 clones the object, then transitions it field by field), more than the rest of consume together.
+   */
+  private applyOp(
+    subject: ResolvedSubject,
+    now: number,
+    opId: string,
+    mode: ApplyOp['mode'],
+    amounts: MeterAmount[],
+    usage: ApplyOp['usage'],
+  ): ApplyOp {
+    return {
+      opId,
+      tag: subject.tag,
+      now,
+      mode,
+      scopes: subject.scopes,
+      windows: this.windowsAt(now),
+      limits: subject.limits,
+      amounts,
+      usage,
+      warnAt: this.config.warnAt,
+      seed: this.baseline ? 'required' : 'auto',
+    };
+  }
+
   /** Runs a store call, seeding the shard from the baseline source first when the store asks for it. */
   private async seeded<T extends ApplyResult | ReadResult>(
     subject: ResolvedSubject,
@@ -271,14 +298,8 @@ export class QuotaEngine {
       now,
     );
     const reservationId = reserveAmounts.length > 0 ? (opts.reservationId ?? randomUUID()) : null;
-    const op: ApplyOp = {
-      ...this.baseOp(subject, now),
-      opId: opts.opId ?? randomUUID(),
-      mode: 'enforce',
-      amounts: usage.amounts,
-      usage: usage.deltas,
-      onReject: { usage: rejectedUsage.deltas, events: [] },
-    };
+    const op = this.applyOp(subject, now, opts.opId ?? randomUUID(), 'enforce', usage.amounts, usage.deltas);
+    op.onReject = { usage: rejectedUsage.deltas, events: [] };
     if (reservationId) {
       op.reserve = {
         id: reservationId,
@@ -390,13 +411,7 @@ export class QuotaEngine {
       records,
       now,
     );
-    const op: ApplyOp = {
-      ...this.baseOp(subject, now),
-      opId: opId ?? randomUUID(),
-      mode: 'record',
-      amounts: usage.amounts,
-      usage: usage.deltas,
-    };
+    const op = this.applyOp(subject, now, opId ?? randomUUID(), 'record', usage.amounts, usage.deltas);
     if (settleId) op.settle = { id: settleId };
     if (events && events.length > 0) op.events = events;
     const result = await this.seeded(subject, () => this.store.apply(op));

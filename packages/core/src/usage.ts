@@ -75,7 +75,16 @@ export function expandUsage(
       cur.costPico = (BigInt(cur.costPico) + cost).toString();
       return;
     }
-    const d: UsageDelta = { ...owner, meter, model, bucketStart, amount, costPico: cost.toString() };
+    // Fields named one by one: spreading `owner` here cost microseconds per delta on the admission path.
+    const d: UsageDelta = {
+      tenantId: owner.tenantId,
+      userId: owner.userId,
+      meter,
+      model,
+      bucketStart,
+      amount,
+      costPico: cost.toString(),
+    };
     if (estimated) d.estimated = true;
     deltas.set(key, d);
   };
