@@ -98,6 +98,25 @@ function outcomeOf(ctx: ReturnType<typeof contextOf>, res: Response): Outcome {
   return status >= 500 ? 'upstream_5xx' : status >= 400 ? 'upstream_4xx' : 'ok';
 }
 
+/** Runs `steps` in order like a router would (next(err) skips to the error handler), without route matching. */
+function chain(steps: RequestHandler[]): RequestHandler {
+  return (req, res, done) => {
+    let i = 0;
+    const next = (err?: unknown): void => {
+      if (err !== undefined && err !== null && err !== 'route') return done(err);
+      const step = steps[i++];
+      if (step === undefined) return done();
+      try {
+        const r = step(req, res, next) as unknown;
+        if (r instanceof Promise) r.catch(next);
+      } catch (e) {
+        next(e);
+      }
+    };
+    next();
+  };
+}
+
 export async function createGateway(options: CreateGatewayOptions): Promise<Gateway> {
   const settings = options.settings;
   const log = options.logger ?? createLogger(settings.logLevel);
@@ -250,6 +269,26 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       next();
     });
 
+    // The proxied path first: its steps run in sequence without walking the other routes.
+    const api = chain([
+      authenticate(verifier),
+      prepareUpstreamHeaders({
+        signingSecret: settings.signingSecret,
+        upstreamAuthorization: settings.upstreamAuthorization,
+      }),
+      readLlmRequest({
+        maxBodyBytes: settings.maxBodyBytes,
+        reserveOutputTokens: settings.reserveOutputTokens,
+        prices: new PriceBook(config.pricing),
+        unpricedModel: config.unpricedModel,
+      }),
+      meter,
+      proxy.middleware,
+    ]);
+    app.use((req: Request, res: Response, next: NextFunction) =>
+      isApi(req.url) ? api(req, res, next) : next(),
+    );
+
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
     });
@@ -319,26 +358,6 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       app.use(usageErrorHandler);
     }
     for (const factory of options.routers ?? []) app.use(factory(routeContext));
-
-    const api = express.Router();
-    api.use(
-      authenticate(verifier),
-      prepareUpstreamHeaders({
-        signingSecret: settings.signingSecret,
-        upstreamAuthorization: settings.upstreamAuthorization,
-      }),
-      readLlmRequest({
-        maxBodyBytes: settings.maxBodyBytes,
-        reserveOutputTokens: settings.reserveOutputTokens,
-        prices: new PriceBook(config.pricing),
-        unpricedModel: config.unpricedModel,
-      }),
-      meter,
-      proxy.middleware,
-    );
-    app.use((req: Request, res: Response, next: NextFunction) =>
-      isApi(req.originalUrl) ? api(req, res, next) : next(),
-    );
 
     app.use((req: Request, res: Response) => {
       sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${req.method} ${req.path}` });

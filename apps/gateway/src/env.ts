@@ -139,7 +139,7 @@ const schema = z.object({
       'must be host:port,host:port,...',
     )
     .optional(),
-  REDIS_KEY_PREFIX: z
+  REDIS_PREFIX: z
     .string()
     .regex(/^[^{}\s]{1,64}$/, 'must be 1-64 characters without braces or spaces')
     .default('tollgate:'),
@@ -334,7 +334,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
         const i = n.lastIndexOf(':');
         return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
       }) ?? null,
-    redisKeyPrefix: e.REDIS_KEY_PREFIX,
+    redisKeyPrefix: e.REDIS_PREFIX,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir,
     configPath: e.TOLLGATE_CONFIG ?? null,

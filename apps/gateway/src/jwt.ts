@@ -1,6 +1,6 @@
 // JWT verification with pinned algorithms, and the verified identity the gateway forwards.
 import jwt, { type Algorithm, type JwtPayload, type VerifyOptions } from 'jsonwebtoken';
-import type { KeyObject } from 'node:crypto';
+import { createSecretKey, type KeyObject } from 'node:crypto';
 import { HMAC_ALGORITHMS, type JwtSettings } from './env';
 
 /** Who a verified token names. Claims that are absent stay null (their headers are omitted). */
@@ -31,12 +31,27 @@ function claim(payload: JwtPayload, name: string): string | null {
   return text;
 }
 
+/** A verified token, remembered until it expires: the signature and claims of identical bytes cannot change. */
+interface CachedToken {
+  identity: GatewayIdentity;
+  /** Epoch seconds (with the clock tolerance applied) outside which the token must be re-checked; null = none. */
+  notBefore: number | null;
+  expires: number | null;
+}
+
+/** Most tokens remembered; the oldest are forgotten first. */
+const CACHE_MAX = 10_000;
+
 export class JwtVerifier {
+  private readonly cache = new Map<string, CachedToken>();
   private readonly options: VerifyOptions;
   private readonly hmac: Set<string>;
+  /** The secret as a KeyObject once: given a string, jsonwebtoken tries (and fails) to parse it as a PEM on every call. */
+  private readonly secretKey: KeyObject | null;
 
   constructor(private readonly settings: JwtSettings) {
     this.hmac = new Set<string>(HMAC_ALGORITHMS);
+    this.secretKey = settings.secret ? createSecretKey(Buffer.from(settings.secret, 'utf8')) : null;
     const opts: VerifyOptions = {
       algorithms: settings.algorithms as Algorithm[],
       clockTolerance: settings.clockToleranceSec,
@@ -49,7 +64,7 @@ export class JwtVerifier {
   }
 
   /** The key for the token's algorithm: the secret for HS*, the public key otherwise (never one for the other). */
-  private keyFor(token: string): string | KeyObject {
+  private keyFor(token: string): KeyObject {
     let alg: unknown;
     try {
       const header = JSON.parse(
@@ -62,13 +77,46 @@ export class JwtVerifier {
     if (typeof alg !== 'string' || !this.settings.algorithms.includes(alg as never)) {
       throw new TokenError('token algorithm not allowed');
     }
-    const key = this.hmac.has(alg) ? this.settings.secret : this.settings.publicKey;
+    const key = this.hmac.has(alg) ? this.secretKey : this.settings.publicKey;
     if (!key) throw new TokenError('token algorithm not allowed');
     return key;
   }
 
-  /** Verifies a bearer token and returns the identity it names; throws TokenError otherwise. */
+  /**
+   * Verifies a bearer token and returns the identity it names; throws TokenError otherwise. A token
+   * verified before is answered from a bounded cache while its exp/nbf window (with the clock
+   * tolerance) still holds; keys, algorithms, issuer and audience are fixed for the process.
+   */
   verify(token: string): GatewayIdentity {
+    const hit = this.cache.get(token);
+    if (hit !== undefined) {
+      const now = Date.now() / 1000;
+      if ((hit.expires === null || now < hit.expires) && (hit.notBefore === null || now >= hit.notBefore)) {
+        return hit.identity;
+      }
+      this.cache.delete(token);
+    }
+    return this.verifyUncached(token);
+  }
+
+  private remember(token: string, identity: GatewayIdentity, payload: JwtPayload): void {
+    if (this.cache.size >= CACHE_MAX) {
+      // Map iteration is insertion order: drop the oldest tenth at once.
+      let n = CACHE_MAX / 10;
+      for (const key of this.cache.keys()) {
+        this.cache.delete(key);
+        if (--n <= 0) break;
+      }
+    }
+    const tol = this.settings.clockToleranceSec;
+    this.cache.set(token, {
+      identity,
+      expires: typeof payload.exp === 'number' ? payload.exp + tol : null,
+      notBefore: typeof payload.nbf === 'number' ? payload.nbf - tol : null,
+    });
+  }
+
+  private verifyUncached(token: string): GatewayIdentity {
     if (token.length > this.settings.maxTokenLength) throw new TokenError('token too large');
     if (!JWS_SHAPE.test(token)) throw new TokenError('malformed token');
     let payload: string | JwtPayload;
@@ -91,6 +139,7 @@ export class JwtVerifier {
     if (!identity.userId && !identity.tenantId) {
       throw new TokenError(`token names no user ("${c.userId}") and no tenant ("${c.tenantId}")`);
     }
+    this.remember(token, identity, payload);
     return identity;
   }
 }

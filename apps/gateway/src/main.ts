@@ -11,8 +11,8 @@ async function main(): Promise<void> {
     settings = parseEnv(process.env, { demo, demoSecret: persistentDemoSecret });
   } catch (err) {
     if (err instanceof SettingError) {
-      process.stderr.write(`tollgate gateway: invalid setting ${err.message}\n`);
-      process.exit(1);
+      process.stderr.write(`tollgate-gateway: invalid setting ${err.message}\n`);
+      process.exit(2);
     }
     throw err;
   }
@@ -22,7 +22,9 @@ async function main(): Promise<void> {
   try {
     gateway = await createGateway({ settings, logger: log });
   } catch (err) {
-    log.fatal({ err: err instanceof Error ? err.message : String(err) }, 'gateway failed to start');
+    const reason = err instanceof Error ? err.message : String(err);
+    log.fatal({ err: reason }, 'gateway failed to start');
+    process.stderr.write(`tollgate-gateway: cannot start: ${reason}\n`);
     process.exit(1);
   }
   let url: URL;

@@ -79,7 +79,7 @@ describe('the real @anthropic-ai/sdk client through the gateway', () => {
         STRIP_PREFIX: '/api',
         UPSTREAM_AUTHORIZATION: 'Bearer sk-ant-upstream-key',
         REDIS_URL,
-        REDIS_KEY_PREFIX: uniquePrefix('gw-anthropic'),
+        REDIS_PREFIX: uniquePrefix('gw-anthropic'),
         DATABASE_URL: db.url,
         FLUSHER: 'inline',
         FLUSH_INTERVAL_MS: '600000',

@@ -67,7 +67,7 @@ describe('the real openai client through the gateway', () => {
         UPSTREAM_URL: upstream.url,
         STRIP_PREFIX: '/api',
         REDIS_URL,
-        REDIS_KEY_PREFIX: uniquePrefix('gw-openai'),
+        REDIS_PREFIX: uniquePrefix('gw-openai'),
         DATABASE_URL: db.url,
         FLUSHER: 'inline',
         FLUSH_INTERVAL_MS: '600000',

@@ -17,7 +17,7 @@ describe('quotas through the gateway (Redis)', () => {
       {
         UPSTREAM_URL: upstream.url,
         REDIS_URL,
-        REDIS_KEY_PREFIX: uniquePrefix('gw-quota'),
+        REDIS_PREFIX: uniquePrefix('gw-quota'),
         DATABASE_URL: db.url,
         FLUSHER: 'inline',
         FLUSH_INTERVAL_MS: '600000',

@@ -16,7 +16,7 @@ describe('two gateways on one Redis', () => {
     const env = {
       UPSTREAM_URL: upstream.url,
       REDIS_URL,
-      REDIS_KEY_PREFIX: uniquePrefix('gw-two'),
+      REDIS_PREFIX: uniquePrefix('gw-two'),
       DATABASE_URL: db.url,
       FLUSHER: 'off',
     };

@@ -74,6 +74,28 @@ describe('JwtVerifier', () => {
     expect(reason(v, jwt.sign({ sub: 'a', pad: 'x'.repeat(9000) }, SECRET))).toBe('token too large');
   });
 
+  it('answers a repeated token from its cache, but never past its exp or before its nbf', () => {
+    const v = verifier({ JWT_CLOCK_TOLERANCE_SECONDS: '0' });
+    const now = Date.now();
+    const t = jwt.sign({ sub: 'a', exp: Math.floor(now / 1000) + 60 }, SECRET);
+    expect(v.verify(t).userId).toBe('a');
+    expect(v.verify(t).userId).toBe('a');
+    const later = jest.spyOn(Date, 'now').mockReturnValue(now + 61_000);
+    try {
+      expect(reason(v, t)).toBe('token expired');
+    } finally {
+      later.mockRestore();
+    }
+    const early = jwt.sign({ sub: 'b', nbf: Math.floor(now / 1000) + 30 }, SECRET);
+    expect(reason(v, early)).toBe('token not yet valid');
+    const inside = jest.spyOn(Date, 'now').mockReturnValue(now + 31_000);
+    try {
+      expect(v.verify(early).userId).toBe('b');
+    } finally {
+      inside.mockRestore();
+    }
+  });
+
   it('parses Bearer headers strictly', () => {
     expect(bearerToken('Bearer abc.def.ghi')).toBe('abc.def.ghi');
     expect(bearerToken('bearer   abc')).toBe('abc');

@@ -1,0 +1,204 @@
+// Gateway benchmark: the test upstream directly vs a bare http-proxy-middleware proxy vs the Tollgate gateway
+// (JWT + identity headers + metering on Redis), in interleaved rounds, each server in its own process and
+// autocannon in this one. Two workloads: GET /api/hello and POST /api/v1/chat/completions (tokens metered).
+// Starts its own redis-server; the gateway's ledger is a fresh database on DATABASE_URL (dropped after).
+//
+// Run: npm run build, then node bench/gateway-run.js [--seconds 10] [--rounds 3] [--connections 50]
+'use strict';
+const { spawn } = require('node:child_process');
+const { mkdtempSync, rmSync, mkdirSync, writeFileSync } = require('node:fs');
+const net = require('node:net');
+const os = require('node:os');
+const path = require('node:path');
+const autocannon = require('autocannon');
+const jwt = require('jsonwebtoken');
+const { Client } = require('pg');
+
+function arg(name, fallback) {
+  const i = process.argv.indexOf(`--${name}`);
+  return i === -1 ? fallback : process.argv[i + 1];
+}
+const SECONDS = Number(arg('seconds', 10));
+const ROUNDS = Number(arg('rounds', 3));
+const CONNECTIONS = Number(arg('connections', 50));
+const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
+const SECRET = 'bench-jwt-secret-0123456789abcdef';
+const TOKEN = jwt.sign({ sub: 'bench-user', tenant_id: 'bench-tenant', tier: 'free' }, SECRET, {
+  expiresIn: '1h',
+});
+
+const TARGETS = ['upstream', 'bare', 'gateway'];
+const LABELS = {
+  upstream: 'upstream directly',
+  bare: 'bare http-proxy-middleware',
+  gateway: 'Tollgate gateway (JWT + Redis metering)',
+};
+const WORKLOADS = {
+  hello: { method: 'GET', path: '/api/hello' },
+  chat: {
+    method: 'POST',
+    path: '/api/v1/chat/completions',
+    body: JSON.stringify({ model: 'gpt-4o', max_tokens: 16, messages: [{ role: 'user', content: 'ping' }] }),
+  },
+};
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function startRedis() {
+  const port = await freePort();
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-redis-'));
+  const child = spawn(
+    'redis-server',
+    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+    {
+      stdio: 'ignore',
+    },
+  );
+  for (let i = 0; i < 100; i++) {
+    const ok = await new Promise((resolve) => {
+      const s = net.connect({ port, host: '127.0.0.1' }, () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) break;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  return {
+    url: `redis://127.0.0.1:${port}`,
+    stop: async () => {
+      child.kill('SIGKILL');
+      await new Promise((r) => child.once('exit', r));
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+async function createDatabase() {
+  const name = `tg_bench_gateway_${process.pid}`;
+  const admin = new Client({ connectionString: DATABASE_URL });
+  await admin.connect();
+  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
+  await admin.query(`CREATE DATABASE ${name}`);
+  await admin.end();
+  const url = new URL(DATABASE_URL);
+  url.pathname = `/${name}`;
+  return {
+    url: url.toString(),
+    drop: async () => {
+      const c = new Client({ connectionString: DATABASE_URL });
+      await c.connect();
+      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
+      await c.end();
+    },
+  };
+}
+
+function startServer(mode, ...args) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [path.join(__dirname, 'gateway-server.js'), mode, ...args], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve({ port: Number(m[1]), child });
+    });
+    child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
+  });
+}
+
+function load(port, workload, seconds) {
+  const w = WORKLOADS[workload];
+  return new Promise((resolve, reject) => {
+    autocannon(
+      {
+        url: `http://127.0.0.1:${port}${w.path}`,
+        method: w.method,
+        body: w.body,
+        connections: CONNECTIONS,
+        duration: seconds,
+        headers: { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' },
+      },
+      (err, result) => (err ? reject(err) : resolve(result)),
+    );
+  });
+}
+
+const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+
+async function main() {
+  const redis = await startRedis();
+  const db = await createDatabase();
+  const servers = {};
+  try {
+    servers.upstream = await startServer('upstream');
+    const upstreamUrl = `http://127.0.0.1:${servers.upstream.port}`;
+    servers.bare = await startServer('bare', upstreamUrl);
+    servers.gateway = await startServer('gateway', upstreamUrl, redis.url, db.url);
+    const results = {};
+    for (const workload of Object.keys(WORKLOADS)) {
+      for (const target of TARGETS) {
+        const warm = await load(servers[target].port, workload, 2); // JIT, keep-alive sockets, script cache
+        if (warm.non2xx > 0) throw new Error(`${target}/${workload}: ${warm.non2xx} non-2xx during warm-up`);
+      }
+    }
+    for (let round = 1; round <= ROUNDS; round++) {
+      for (const workload of Object.keys(WORKLOADS)) {
+        for (const target of TARGETS) {
+          const r = await load(servers[target].port, workload, SECONDS);
+          if (r.non2xx > 0 || r.errors > 0)
+            throw new Error(`${target}/${workload}: ${r.non2xx} non-2xx, ${r.errors} errors`);
+          const m = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+          ((results[workload] ??= {})[target] ??= []).push(m);
+          console.error(
+            `round ${round} ${workload.padEnd(5)} ${target.padEnd(8)} ${m.rps.toFixed(0)} req/s p50 ${m.p50} ms p99 ${m.p99} ms`,
+          );
+        }
+      }
+    }
+    const header =
+      `${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, Node ${process.version}, ` +
+      `${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})`;
+    console.log(`\n${header}\n`);
+    for (const workload of Object.keys(WORKLOADS)) {
+      const w = WORKLOADS[workload];
+      const bare = mean(results[workload].bare.map((m) => m.rps));
+      console.log(`${w.method} ${w.path}\n`);
+      console.log('| target | req/s (mean) | ratio to bare proxy | p50 ms | p99 ms | rounds (req/s) |');
+      console.log('|---|---:|---:|---:|---:|---|');
+      for (const target of TARGETS) {
+        const ms = results[workload][target];
+        const rps = mean(ms.map((m) => m.rps));
+        console.log(
+          `| ${LABELS[target]} | ${rps.toFixed(0)} | ${(rps / bare).toFixed(3)} | ${mean(ms.map((m) => m.p50)).toFixed(2)} | ` +
+            `${mean(ms.map((m) => m.p99)).toFixed(2)} | ${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
+        );
+      }
+      console.log('');
+    }
+    const dir = path.join(__dirname, 'results');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(path.join(dir, `gateway-${Date.now()}.json`), JSON.stringify({ header, results }, null, 2));
+  } finally {
+    for (const s of Object.values(servers)) s.child.kill('SIGKILL');
+    await redis.stop();
+    await db.drop();
+  }
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exit(1);
+});

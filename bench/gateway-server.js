@@ -1,0 +1,92 @@
+// One server of the gateway benchmark, in its own process: `upstream`, `bare` (http-proxy-middleware) or `gateway`.
+// Prints "READY <port>" on stdout. Usage: node bench/gateway-server.js <mode> [upstreamUrl] [redisUrl] [databaseUrl]
+'use strict';
+const http = require('node:http');
+const path = require('node:path');
+
+const [mode, upstreamUrl, redisUrl, databaseUrl] = process.argv.slice(2);
+const SECRET = 'bench-jwt-secret-0123456789abcdef';
+
+function ready(server) {
+  server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`));
+}
+
+/** A fast upstream: a small JSON API and an OpenAI-compatible (non-streaming) chat endpoint with usage. */
+function upstream() {
+  const hello = JSON.stringify({ message: 'hello', ok: true });
+  const server = http.createServer((req, res) => {
+    if (req.method === 'GET') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(hello) });
+      res.end(hello);
+      return;
+    }
+    const chunks = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      const out = JSON.stringify({
+        id: 'chatcmpl-bench',
+        object: 'chat.completion',
+        created: 1,
+        model: body.model === 'gpt-4o' ? 'gpt-4o-2024-08-06' : body.model,
+        choices: [
+          { index: 0, message: { role: 'assistant', content: 'pong pong pong' }, finish_reason: 'stop' },
+        ],
+        usage: {
+          prompt_tokens: 21,
+          completion_tokens: 3,
+          total_tokens: 24,
+          prompt_tokens_details: { cached_tokens: 0 },
+        },
+      });
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(out) });
+      res.end(out);
+    });
+  });
+  server.keepAliveTimeout = 65_000;
+  ready(server);
+}
+
+/** The baseline: Express 5 + http-proxy-middleware with a keep-alive agent, nothing else. */
+function bare() {
+  const express = require('express');
+  const { createProxyMiddleware } = require('http-proxy-middleware');
+  const app = express();
+  app.use(
+    createProxyMiddleware({
+      target: upstreamUrl,
+      changeOrigin: true,
+      agent: new http.Agent({ keepAlive: true, maxFreeSockets: 256 }),
+      pathFilter: '/api',
+    }),
+  );
+  ready(http.createServer(app));
+}
+
+/** The Tollgate gateway from apps/gateway/dist: JWT, identity headers, metering on Redis (token usage for chat). */
+async function gateway() {
+  const { createGateway, parseEnv } = require(path.join(__dirname, '../apps/gateway/dist'));
+  const { parseConfig } = require(path.join(__dirname, '../packages/core/dist'));
+  const settings = parseEnv({
+    JWT_SECRET: SECRET,
+    UPSTREAM_URL: upstreamUrl,
+    REDIS_URL: redisUrl,
+    REDIS_PREFIX: `tgbench:${process.pid}:`,
+    DATABASE_URL: databaseUrl,
+    FLUSHER: 'off',
+    LOG_LEVEL: 'warn',
+    PORT: '0',
+    HOST: '127.0.0.1',
+  });
+  // Finite limits, so every admission really checks them (unlimited would too, but this is the common case).
+  settings.config = parseConfig({
+    plans: { free: { limits: { requests: { day: 1e12 }, tokens: { day: 1e12 } } } },
+    pricing: { 'openai/gpt-4o': { input: '2.50', output: '10.00' } },
+  });
+  const gw = await createGateway({ settings, usageApi: true });
+  const url = await gw.listen();
+  process.stdout.write(`READY ${url.port}\n`);
+}
+
+process.on('SIGTERM', () => process.exit(0));
+({ upstream, bare, gateway })[mode]();
