@@ -179,38 +179,75 @@ export class Flusher {
     }
   }
 
+  /**
+   * One flush. Rounds are pipelined: while round N is written (Postgres busy), round N+1 is claimed
+   * and round N-1 acknowledged. Writes stay sequential; each batch is still acknowledged only after
+   * its own commit, so exactly-once does not depend on the overlap.
+   */
   private async run(): Promise<FlushReport> {
     const started = this.now();
     const report: FlushReport = { batches: 0, skipped: 0, rows: 0, events: 0, durationMs: 0 };
-    if (this.inHand.length > 0) await this.writeAndAck(this.inHand, report);
-    for (let round = 0; round < this.opts.maxRounds; round++) {
-      const claimed = await this.store.claim({
-        now: this.now(),
-        maxTags: this.opts.maxTags,
-        staleAfterMs: this.opts.staleAfterMs,
-      });
-      if (claimed.length === 0) break;
-      this.inHand = claimed;
-      await this.writeAndAck(claimed, report);
-      if (claimed.length < this.opts.maxTags) break;
+    const background: Array<Promise<unknown>> = [];
+    let failure: unknown = null;
+    try {
+      if (this.inHand.length > 0) {
+        const retry = [...this.inHand];
+        await this.write(retry, report);
+        background.push(this.acknowledge(retry));
+      }
+      let next: Promise<ClaimedBatch[]> | null = this.claim();
+      for (let round = 0; round < this.opts.maxRounds && next; round++) {
+        const claimed: ClaimedBatch[] = await next;
+        next = null;
+        if (claimed.length === 0) break;
+        if (claimed.length >= this.opts.maxTags && round + 1 < this.opts.maxRounds) {
+          next = this.claim();
+          background.push(next);
+        }
+        await this.write(claimed, report);
+        background.push(this.acknowledge(claimed));
+      }
+    } catch (err) {
+      failure = err;
     }
+    // Settle every claim and acknowledgement still running, so none rejects unobserved.
+    for (const r of await Promise.allSettled(background)) {
+      if (r.status === 'rejected' && failure === null) failure = r.reason;
+    }
+    if (failure !== null) throw failure;
     report.durationMs = this.now() - started;
     this.lastSuccessAt = this.now();
     this.options.onFlush?.(report);
     return report;
   }
 
-  private async writeAndAck(batches: ClaimedBatch[], report: FlushReport): Promise<void> {
+  /** Claims a round; its batches are in hand (retried by the next flush) until acknowledged. */
+  private async claim(): Promise<ClaimedBatch[]> {
+    const claimed = await this.store.claim({
+      now: this.now(),
+      maxTags: this.opts.maxTags,
+      staleAfterMs: this.opts.staleAfterMs,
+    });
+    const held = new Set(this.inHand.map((b) => b.batchId));
+    for (const b of claimed) if (!held.has(b.batchId)) this.inHand.push(b);
+    return claimed;
+  }
+
+  private async write(batches: ClaimedBatch[], report: FlushReport): Promise<void> {
     const res = await writeBatches(this.sql, batches, {
       partitions: this.partitions,
       hooks: this.options.hooks,
     });
-    // Only after the commit: a crash before this line leaves the batches claimed, to be re-issued and skipped.
-    await this.store.ack(batches.map((b) => ({ batchId: b.batchId, tag: b.tag })));
-    this.inHand = [];
     report.batches += res.written.length;
     report.skipped += res.skipped.length;
     report.rows += res.rows;
     report.events += res.events;
+  }
+
+  /** Only after the commit: a crash before this leaves the batches claimed, to be re-issued and skipped. */
+  private async acknowledge(batches: ClaimedBatch[]): Promise<void> {
+    await this.store.ack(batches.map((b) => ({ batchId: b.batchId, tag: b.tag })));
+    const done = new Set(batches.map((b) => b.batchId));
+    this.inHand = this.inHand.filter((b) => !done.has(b.batchId));
   }
 }
