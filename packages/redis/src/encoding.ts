@@ -27,6 +27,30 @@ export interface Candidate {
   window: PeriodWindow;
 }
 
+/**
+ * Every scope x meter x window, in the order MemoryStore reports counters: the script's candidate i is `at(i - 1)`.
+ * Index arithmetic rather than a list, so an operation allocates nothing for counters the reply does not name.
+ */
+export class Candidates {
+  constructor(
+    readonly scopes: readonly ScopeRef[],
+    readonly meters: readonly string[],
+    readonly windows: readonly PeriodWindow[],
+  ) {}
+  get length(): number {
+    return this.scopes.length * this.meters.length * this.windows.length;
+  }
+  at(i: number): Candidate {
+    const w = this.windows.length;
+    const m = this.meters.length;
+    const window = this.windows[i % w];
+    const meter = this.meters[Math.floor(i / w) % m];
+    const scope = this.scopes[Math.floor(i / (w * m))];
+    if (!window || meter === undefined || !scope) throw new Error(`script named unknown candidate ${i + 1}`);
+    return { scope, meter, window };
+  }
+}
+
 /** Arguments of one script call: its declared KEYS, then ARGV. */
 export type ScriptArgs = string[];
 
@@ -38,9 +62,28 @@ function int(n: number, what: string): string {
   return String(n);
 }
 
-function sumByMeter(...lists: Array<MeterAmount[] | undefined>): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const list of lists) for (const a of list ?? []) out.set(a.meter, (out.get(a.meter) ?? 0) + a.amount);
+/** Per meter (in order of first appearance): the total to add (amounts plus reservation) and the part reserved. */
+interface MeterTotals {
+  meters: string[];
+  total: number[];
+  reserved: number[];
+}
+
+function meterTotals(amounts: MeterAmount[], reserve: MeterAmount[] | undefined): MeterTotals {
+  const out: MeterTotals = { meters: [], total: [], reserved: [] };
+  const add = (a: MeterAmount, isReserved: boolean) => {
+    let i = out.meters.indexOf(a.meter);
+    if (i === -1) {
+      i = out.meters.length;
+      out.meters.push(a.meter);
+      out.total.push(0);
+      out.reserved.push(0);
+    }
+    out.total[i] = out.total[i]! + a.amount;
+    if (isReserved) out.reserved[i] = out.reserved[i]! + a.amount;
+  };
+  for (const a of amounts) add(a, false);
+  if (reserve) for (const a of reserve) add(a, true);
   return out;
 }
 
@@ -59,20 +102,6 @@ function planLimit(limits: LimitSpec[], scope: ScopeRef, meter: string, window: 
 }
 
 /**
- * Every scope x meter x window, in the order MemoryStore reports counters: the script's candidate i is
- * `candidates[i - 1]`.
- */
-export function candidates(scopes: ScopeRef[], meters: string[], windows: PeriodWindow[]): Candidate[] {
-  const out: Candidate[] = [];
-  for (const scope of scopes) {
-    for (const meter of meters) {
-      for (const window of windows) out.push({ scope, meter, window });
-    }
-  }
-  return out;
-}
-
-/**
  * The compact candidate list the scripts read (`read_candidates`): windows once, then one group per scope x
  * meter (in `candidates` order) with its amounts and the plan limit for each window.
  */
@@ -82,21 +111,17 @@ function pushCandidates(
   meters: string[],
   windows: PeriodWindow[],
   limits: LimitSpec[],
-  amounts: { total: Map<string, number>; reserved: Map<string, number> } | null,
+  amounts: MeterTotals | null,
 ): void {
   argv.push(String(windows.length));
   for (const w of windows) argv.push(w.period, w.key, w.expiresAt === null ? '' : String(w.expiresAt));
   argv.push(String(windows.length === 0 ? 0 : scopes.length * meters.length));
   if (windows.length === 0) return;
   for (const scope of scopes) {
-    for (const meter of meters) {
+    for (let m = 0; m < meters.length; m++) {
+      const meter = meters[m]!;
       argv.push(`${scope.scope}:${scope.id}:${meter}`);
-      if (amounts) {
-        argv.push(
-          int(amounts.total.get(meter) ?? 0, 'amount'),
-          int(amounts.reserved.get(meter) ?? 0, 'reserved amount'),
-        );
-      }
+      if (amounts) argv.push(int(amounts.total[m]!, 'amount'), int(amounts.reserved[m]!, 'reserved amount'));
       for (const w of windows) argv.push(planLimit(limits, scope, meter, w));
     }
   }
@@ -129,13 +154,12 @@ export function opIdBucket(now: number, windowMs: number): { bucket: number; exp
 
 export interface EncodedOp {
   args: ScriptArgs;
-  candidates: Candidate[];
+  candidates: Candidates;
 }
 
 export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWindowMs: number): EncodedOp {
-  const total = sumByMeter(op.amounts, op.reserve?.amounts);
-  const reserved = sumByMeter(op.reserve?.amounts);
-  const meters = [...total.keys()];
+  const totals = meterTotals(op.amounts, op.reserve?.amounts);
+  const meters = totals.meters;
   const { bucket, expireAt } = opIdBucket(op.now, dedupWindowMs);
   const argv: string[] = [
     keys.base,
@@ -154,12 +178,12 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
     String(op.warnAt.length),
   ];
   for (const w of op.warnAt) argv.push(String(w));
-  pushCandidates(argv, op.scopes, meters, op.windows, op.limits, { total, reserved });
+  pushCandidates(argv, op.scopes, meters, op.windows, op.limits, totals);
   pushUsage(argv, op.usage);
   pushEvents(argv, op.events ?? []);
   pushUsage(argv, op.mode === 'enforce' ? (op.onReject?.usage ?? []) : []);
   pushEvents(argv, op.mode === 'enforce' ? (op.onReject?.events ?? []) : []);
-  return { args: argv, candidates: candidates(op.scopes, meters, op.windows) };
+  return { args: argv, candidates: new Candidates(op.scopes, meters, op.windows) };
 }
 
 function state(c: Candidate, limit: number, used: number): CounterState {
@@ -177,20 +201,24 @@ function state(c: Candidate, limit: number, used: number): CounterState {
 
 type Reply = ReadonlyArray<unknown>;
 
-function decodeCounters(flat: Reply, cands: Candidate[]): Map<number, CounterState> {
-  const out = new Map<number, CounterState>();
+/** Counters named by a reply ({candidate, limit, used, ...}), in reply order, and by candidate number. */
+function decodeCounters(flat: Reply, cands: Candidates): { list: CounterState[]; byIdx: CounterState[] } {
+  const list: CounterState[] = [];
+  const byIdx: CounterState[] = [];
   for (let i = 0; i < flat.length; i += 3) {
     const idx = Number(flat[i]);
-    out.set(idx, state(cands[idx - 1]!, Number(flat[i + 1]), Number(flat[i + 2])));
+    const c = state(cands.at(idx - 1), Number(flat[i + 1]), Number(flat[i + 2]));
+    list.push(c);
+    byIdx[idx] = c;
   }
-  return out;
+  return { list, byIdx };
 }
 
 function unexpected(reply: unknown): Error {
   return new Error(`unexpected script reply ${JSON.stringify(reply)}`);
 }
 
-export function decodeApply(reply: unknown, cands: Candidate[]): ApplyResult {
+export function decodeApply(reply: unknown, cands: Candidates): ApplyResult {
   if (!Array.isArray(reply)) throw unexpected(reply);
   switch (reply[0]) {
     case 'S':
@@ -199,18 +227,18 @@ export function decodeApply(reply: unknown, cands: Candidate[]): ApplyResult {
       return { status: 'duplicate', outcome: reply[1] === 'r' ? 'rejected' : 'applied' };
     case 'R': {
       const counters = decodeCounters(reply[1] as Reply, cands);
-      const violations = (reply[2] as Reply).map((i) => counters.get(Number(i))!);
-      const firstRejections = (reply[3] as Reply).map((i) => counters.get(Number(i))!);
-      return { status: 'rejected', violations, counters: [...counters.values()], firstRejections };
+      const violations = (reply[2] as Reply).map((i) => counters.byIdx[Number(i)]!);
+      const firstRejections = (reply[3] as Reply).map((i) => counters.byIdx[Number(i)]!);
+      return { status: 'rejected', violations, counters: counters.list, firstRejections };
     }
     case 'A': {
       const counters = decodeCounters(reply[1] as Reply, cands);
       const flat = reply[2] as Reply;
       const crossed: ThresholdCrossing[] = [];
       for (let i = 0; i < flat.length; i += 2) {
-        crossed.push({ ...counters.get(Number(flat[i]))!, threshold: Number(flat[i + 1]) });
+        crossed.push({ ...counters.byIdx[Number(flat[i])]!, threshold: Number(flat[i + 1]) });
       }
-      return { status: 'applied', counters: [...counters.values()], crossed };
+      return { status: 'applied', counters: counters.list, crossed };
     }
     default:
       throw unexpected(reply);
@@ -220,14 +248,14 @@ export function decodeApply(reply: unknown, cands: Candidate[]): ApplyResult {
 export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedOp {
   const args = [keys.base, int(op.now, 'now'), op.seed === 'required' ? 'r' : 'a'];
   pushCandidates(args, op.scopes, op.meters, op.windows, op.limits, null);
-  return { args, candidates: candidates(op.scopes, op.meters, op.windows) };
+  return { args, candidates: new Candidates(op.scopes, op.meters, op.windows) };
 }
 
-export function decodeRead(reply: unknown, cands: Candidate[]): ReadResult {
+export function decodeRead(reply: unknown, cands: Candidates): ReadResult {
   if (!Array.isArray(reply)) throw unexpected(reply);
   if (reply[0] === 'S') return { status: 'needs-seed' };
   if (reply[0] !== 'O') throw unexpected(reply);
-  return { status: 'ok', counters: [...decodeCounters(reply[1] as Reply, cands).values()] };
+  return { status: 'ok', counters: decodeCounters(reply[1] as Reply, cands).list };
 }
 
 export function encodeSeed(op: SeedOp, keys: ShardKeys): ScriptArgs {
