@@ -1,7 +1,7 @@
 import { openSqlClient } from '@tollgate/ledger';
 import { createTestDatabase, OwnedRedis, uniquePrefix } from '../../../../test-support/services';
 import { LlmUpstream, deferred } from '../support/llm-upstream';
-import { METERED_CONFIG, ledgerByMeter, startGateway, token, type RunningGateway } from '../support/kit';
+import { METERED_CONFIG, ledgerByMeter, startGateway, token } from '../support/kit';
 
 describe('operations: readiness, degradation, graceful shutdown', () => {
   let upstream: LlmUpstream;
