@@ -90,6 +90,14 @@ async function startOwnRedis() {
     }
     rmSync(dir, { recursive: true, force: true });
   };
+  // However this process ends (an error, Ctrl-C, a kill), its redis-server ends with it.
+  process.once('exit', () => child.kill('SIGKILL'));
+  for (const signal of ['SIGINT', 'SIGTERM']) {
+    process.once(signal, () => {
+      child.kill('SIGKILL');
+      process.exit(130);
+    });
+  }
   const deadline = Date.now() + 10_000;
   for (;;) {
     const probe = new Redis(port, '127.0.0.1', {
