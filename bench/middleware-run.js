@@ -3,7 +3,7 @@
 // autocannon in this one. Starts its own redis-server (a free port) unless REDIS_URL is set.
 //
 // Run: npm run build (or tsc -p each of packages/{core,redis,express,fastify}/tsconfig.build.json), then
-//      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 50] [--only express|fastify]
+//      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 100] [--only express|fastify]
 'use strict';
 const { spawn } = require('node:child_process');
 const { mkdtempSync, rmSync } = require('node:fs');
@@ -18,7 +18,7 @@ function arg(name, fallback) {
 }
 const SECONDS = Number(arg('seconds', 10));
 const ROUNDS = Number(arg('rounds', 3));
-const CONNECTIONS = Number(arg('connections', 50));
+const CONNECTIONS = Number(arg('connections', 100));
 const ONLY = arg('only', null);
 
 const SUITES = {
@@ -106,14 +106,22 @@ function load(port, seconds) {
   });
 }
 
+async function stats(port) {
+  return (await (await fetch(`http://127.0.0.1:${port}/bench/stats`)).json()).degraded;
+}
+
 async function measure(framework, variant, redisUrl) {
   const { port, child } = await startServer(framework, variant, redisUrl);
   try {
     await load(port, 1); // warm-up: JIT, connections, script cache
+    const before = await stats(port);
+    const load1 = os.loadavg()[0];
     const r = await load(port, SECONDS);
-    if (r.non2xx > 0 || r.errors > 0)
+    if (r.non2xx > 0 || r.errors > 0) {
       throw new Error(`${framework}/${variant}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+    }
+    const degraded = (await stats(port)) - before;
+    return { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, degraded, load1 };
   } finally {
     child.kill('SIGKILL');
     await new Promise((r) => child.once('exit', r));
@@ -135,7 +143,8 @@ async function main() {
           const m = await measure(framework, variant, redis.url);
           ((results[framework] ??= {})[variant] ??= []).push(m);
           console.error(
-            `round ${round} ${framework.padEnd(7)} ${variant.padEnd(6)} ${m.rps.toFixed(0)} req/s p50 ${m.p50} ms p99 ${m.p99} ms`,
+            `round ${round} ${framework.padEnd(7)} ${variant.padEnd(6)} ${m.rps.toFixed(0)} req/s ` +
+              `p50 ${m.p50} ms p99 ${m.p99} ms degraded ${m.degraded} load ${m.load1.toFixed(1)}`,
           );
         }
       }
@@ -143,24 +152,27 @@ async function main() {
   } finally {
     await redis.stop();
   }
+  const loads = frameworks.flatMap((f) => Object.values(results[f]).flatMap((ms) => ms.map((m) => m.load1)));
   console.log(
     `\nGET /api/hello, ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, ` +
-      `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'})\n`,
+      `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ` +
+      `1-min load average at the start of the runs ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}\n`,
   );
   for (const framework of frameworks) {
     const bare = mean(results[framework].bare.map((m) => m.rps));
     const bareP99 = mean(results[framework].bare.map((m) => m.p99));
     console.log(
-      `| ${framework} | req/s (mean) | ratio to bare | p50 ms | p99 ms | p99 added ms | rounds (req/s) |`,
+      `| ${framework} | req/s (mean) | ratio to bare | p50 ms | p99 ms | p99 added ms | degraded | rounds (req/s) |`,
     );
-    console.log('|---|---:|---:|---:|---:|---:|---|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---|');
     for (const variant of SUITES[framework]) {
       const ms = results[framework][variant];
       const rps = mean(ms.map((m) => m.rps));
       const p99 = mean(ms.map((m) => m.p99));
       console.log(
-        `| ${LABELS[variant]} | ${rps.toFixed(0)} | ${(rps / bare).toFixed(3)} | ${mean(ms.map((m) => m.p50)).toFixed(2)} | ` +
-          `${p99.toFixed(2)} | ${(p99 - bareP99).toFixed(2)} | ${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
+        `| ${LABELS[variant]} | ${rps.toFixed(0)} | ${(rps / bare).toFixed(3)} | ` +
+          `${mean(ms.map((m) => m.p50)).toFixed(2)} | ${p99.toFixed(2)} | ${(p99 - bareP99).toFixed(2)} | ` +
+          `${ms.reduce((a, m) => a + m.degraded, 0)} | ${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
       );
     }
     console.log('');

@@ -7,6 +7,8 @@ const http = require('node:http');
 
 const [framework, variant, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
 const prefix = `tgbench:mw:${process.pid}:`;
+// Responses admitted while the store did not answer in time (failed open: counted, not checked).
+let degraded = 0;
 
 const config = {
   subject: 'tenant',
@@ -81,8 +83,12 @@ async function expressApp() {
       }),
     );
   }
-  app.get('/api/hello', (_req, res) => {
+  app.get('/api/hello', (req, res) => {
+    if (req.usage?.degraded) degraded += 1;
     res.json({ hello: 'world' });
+  });
+  app.get('/bench/stats', (_req, res) => {
+    res.json({ degraded });
   });
   const server = http.createServer(app);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -96,7 +102,11 @@ async function fastifyApp() {
     const { tollgate } = require('../packages/fastify/dist');
     await app.register(tollgate, { store: await store(), config });
   }
-  app.get('/api/hello', async () => ({ hello: 'world' }));
+  app.get('/api/hello', async (request) => {
+    if (request.usage?.degraded) degraded += 1;
+    return { hello: 'world' };
+  });
+  app.get('/bench/stats', async () => ({ degraded }));
   await app.listen({ port: 0, host: '127.0.0.1' });
   return app.server.address().port;
 }

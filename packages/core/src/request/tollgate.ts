@@ -56,6 +56,8 @@ export class Tollgate {
   private replayTimer: NodeJS.Timeout | null = null;
   private replaying: Promise<void> | null = null;
   private closed = false;
+  private inflight = 0;
+  private idleWaiters: Array<() => void> = [];
 
   /** Prefer `createTollgate(options)`, which validates the options first. */
   constructor(options: ResolvedTollgateOptions) {
@@ -148,6 +150,7 @@ export class Tollgate {
    * and is replayed later with the same op id. Resolves null when buffered or dropped.
    */
   async settle(op: PendingOp): Promise<RecordResult | null> {
+    this.inflight += 1;
     try {
       const result = await this.applyPending(op);
       this.emitThresholds(op.subject, result.thresholds);
@@ -156,7 +159,16 @@ export class Tollgate {
       if (!isStoreFailure(err)) throw err;
       this.keep(op);
       return null;
+    } finally {
+      this.inflight -= 1;
+      if (this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  /** Resolves when no settlement is in flight (each is bounded by `storeTimeoutMs`). */
+  private idle(): Promise<void> {
+    if (this.inflight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
   /** `settle` for code that does not wait (after a response): failures are logged, never thrown. */
@@ -485,12 +497,14 @@ export class Tollgate {
     };
   }
 
-  /** Stops the replay timer after one last replay attempt. Does not close the store (it is the caller's). */
+  /** Waits for settlements in flight, replays the buffer once more, stops the timer. Does not close the store (it is the caller's). */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     if (this.replayTimer) clearTimeout(this.replayTimer);
     this.replayTimer = null;
+    // Settlements still in flight either land or join the buffer; then the buffer gets its last chance.
+    await this.idle();
     await this.flush();
     if (this.buffer.size > 0) {
       safeLog(

@@ -26,10 +26,18 @@ const SECRET = 'gateway-signing-secret-0123456789';
 export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
   describe(`${harness.name} on ${kit.name}`, () => {
     const open: RunningApp[] = [];
+    // Outages, timeouts and aborts must never leak a promise rejection.
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    beforeAll(() => process.on('unhandledRejection', onUnhandled));
     afterEach(async () => {
       await Promise.all(open.splice(0).map((a) => a.close()));
     });
-    afterAll(() => kit.teardown());
+    afterAll(async () => {
+      process.off('unhandledRejection', onUnhandled);
+      await kit.teardown();
+      expect(unhandled).toEqual([]);
+    });
 
     async function start(
       store: CounterStore,
