@@ -12,12 +12,14 @@ import { compareWithTally, drain } from '../support/ledger-check';
 
 /** Kills per lane; two lanes run at once (two flushers, both being killed). Override with CRASH_KILLS_PER_LANE. */
 const KILLS_PER_LANE = Number(process.env.CRASH_KILLS_PER_LANE ?? '100');
+/** Wall-time budget of the kill phase: on a very busy machine the lanes stop early (at least 100 kills are still required). */
+const BUDGET_MS = Number(process.env.CRASH_BUDGET_MS ?? '120000');
 /** How long a child holds still at each commit edge, so the kill lands inside that window. */
 const PAUSE_MS = 40;
 
 type Mode = 'before-commit' | 'after-commit' | 'random';
 
-jest.setTimeout(180_000);
+jest.setTimeout(BUDGET_MS + 60_000);
 
 describe('flusher processes killed at random moments', () => {
   let db: { url: string; drop: () => Promise<void> };
@@ -100,9 +102,10 @@ describe('flusher processes killed at random moments', () => {
       else killed[landed] += 1;
     };
 
+    const deadline = Date.now() + BUDGET_MS;
     await Promise.all(
       [0, 1].map(async () => {
-        for (let i = 0; i < KILLS_PER_LANE; i++) await cycle();
+        for (let i = 0; i < KILLS_PER_LANE && Date.now() < deadline; i++) await cycle();
       }),
     );
     await load.stop();
@@ -113,11 +116,10 @@ describe('flusher processes killed at random moments', () => {
     console.log(
       `crash test: ${load.ops()} operations, kills ${JSON.stringify(killed)}, clean flush wrote ${final.batches} batches and skipped ${final.skipped}`,
     );
-    expect(killed['before-commit'] + killed['after-commit'] + killed.random + killed['no-edge']).toBe(
-      2 * KILLS_PER_LANE,
-    );
-    expect(killed['before-commit']).toBeGreaterThan(KILLS_PER_LANE / 4);
-    expect(killed['after-commit']).toBeGreaterThan(KILLS_PER_LANE / 4);
+    const total = killed['before-commit'] + killed['after-commit'] + killed.random + killed['no-edge'];
+    expect(total).toBeGreaterThanOrEqual(Math.min(100, 2 * KILLS_PER_LANE));
+    expect(killed['before-commit']).toBeGreaterThan(total / 5);
+    expect(killed['after-commit']).toBeGreaterThan(total / 5);
     expect(Object.keys(expected.amounts).length).toBeGreaterThan(20);
     expect(ledger.amounts).toEqual(expected.amounts);
     expect(ledger.costs).toEqual(expected.costs);
