@@ -25,6 +25,11 @@ import { expandUsage, type UsageRecord } from './usage';
 export interface BaselineQuery extends ScopeRef {
   tenantId: string | null;
   userId: string | null;
+  /**
+   * For a user scope: true when the user's quota spans every tenant (`subject: user`), so rows of any
+   * tenant count; false when it covers only rows of `tenantId` (a cap inside a tenant, or no tenant).
+   */
+  allTenants: boolean;
   meter: string;
   period: Period;
   periodStart: Date;
@@ -247,6 +252,7 @@ export class QuotaEngine {
               id: scope.id,
               tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
               userId: scope.scope === 'user' ? scope.id : null,
+              allTenants: scope.scope === 'user' && this.config.subject === 'user',
               meter,
               period: window.period,
               periodStart: new Date(window.start),
@@ -256,7 +262,7 @@ export class QuotaEngine {
         return { scope: scope.scope, id: scope.id, meter, window, used };
       }),
     );
-    await this.store.seed({ tag: subject.tag, now, counters, overrides });
+    await this.store.seed({ tag: subject.tag, now, scopes: subject.scopes, counters, overrides });
   }
 
   private toAmounts(values: Record<string, number> | undefined): MeterAmount[] {

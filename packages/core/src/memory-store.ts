@@ -34,7 +34,8 @@ interface Expiring<T> {
 }
 
 interface Shard {
-  seeded: boolean;
+  /** Scopes (`scope\0id`) whose counters were seeded. */
+  seeded: Set<string>;
   counters: Map<string, Expiring<number>>;
   fired: Map<string, Expiring<Set<number>>>;
   overrides: Map<string, number>;
@@ -60,6 +61,10 @@ const EXCEEDED_MARK = -1;
 
 function counterKey(s: ScopeRef, meter: string, w: PeriodWindow): string {
   return [s.scope, s.id, meter, w.period, w.key].join(SEP);
+}
+
+function scopeKey(s: ScopeRef): string {
+  return `${s.scope}${SEP}${s.id}`;
 }
 
 function overrideKey(s: ScopeRef, meter: string, period: Period): string {
@@ -94,7 +99,7 @@ export class MemoryStore implements CounterStore {
     let s = this.shards.get(tag);
     if (!s) {
       s = {
-        seeded: false,
+        seeded: new Set(),
         counters: new Map(),
         fired: new Map(),
         overrides: new Map(),
@@ -109,13 +114,12 @@ export class MemoryStore implements CounterStore {
     return s;
   }
 
-  private ensureSeeded(s: Shard, mode: 'auto' | 'required'): boolean {
-    if (s.seeded) return true;
-    if (mode === 'auto') {
-      s.seeded = true;
-      return true;
-    }
-    return false;
+  private ensureSeeded(s: Shard, scopes: ScopeRef[], mode: 'auto' | 'required'): boolean {
+    const missing = scopes.filter((sc) => !s.seeded.has(scopeKey(sc)));
+    if (missing.length === 0) return true;
+    if (mode === 'required') return false;
+    for (const sc of missing) s.seeded.add(scopeKey(sc));
+    return true;
   }
 
   private value(s: Shard, key: string, now: number): number {
@@ -204,7 +208,7 @@ export class MemoryStore implements CounterStore {
   async apply(op: ApplyOp): Promise<ApplyResult> {
     const s = this.shard(op.tag);
     const now = op.now;
-    if (!this.ensureSeeded(s, op.seed)) return { status: 'needs-seed' };
+    if (!this.ensureSeeded(s, op.scopes, op.seed)) return { status: 'needs-seed' };
     this.releaseExpiredReservations(s, now);
     const seen = s.ops.get(op.opId);
     if (seen && (seen.expiresAt === null || seen.expiresAt > now))
@@ -285,7 +289,7 @@ export class MemoryStore implements CounterStore {
 
   async read(op: ReadOp): Promise<ReadResult> {
     const s = this.shard(op.tag);
-    if (!this.ensureSeeded(s, op.seed)) return { status: 'needs-seed' };
+    if (!this.ensureSeeded(s, op.scopes, op.seed)) return { status: 'needs-seed' };
     this.releaseExpiredReservations(s, op.now);
     const touched = this.touched(s, op.scopes, op.meters, op.windows, op.limits);
     return { status: 'ok', counters: touched.map((t) => this.state(t, this.value(s, t.key, op.now))) };
@@ -293,15 +297,17 @@ export class MemoryStore implements CounterStore {
 
   async seed(op: SeedOp): Promise<boolean> {
     const s = this.shard(op.tag);
-    if (s.seeded) return false;
+    const fresh = new Set(op.scopes.map(scopeKey).filter((k) => !s.seeded.has(k)));
+    if (fresh.size === 0) return false;
     for (const c of op.counters) {
+      if (!fresh.has(scopeKey(c))) continue;
       s.counters.set(counterKey(c, c.meter, c.window), { value: c.used, expiresAt: c.window.expiresAt });
     }
     for (const o of op.overrides) {
       const k = overrideKey(o, o.meter, o.period);
       if (o.limit !== null && !s.overrides.has(k)) s.overrides.set(k, o.limit);
     }
-    s.seeded = true;
+    for (const k of fresh) s.seeded.add(k);
     return true;
   }
 

@@ -140,6 +140,12 @@ export interface OverrideEntry extends ScopeRef {
 export interface SeedOp {
   tag: string;
   now: number;
+  /**
+   * The scopes being seeded: each is marked seeded once, on its own, so a tenant seeded by one user's
+   * request still rebuilds another user's cap on that user's first request. Counters of scopes that are
+   * already seeded are left alone.
+   */
+  scopes: ScopeRef[];
   /** Counter values for the current windows, from the ledger. */
   counters: Array<ScopeRef & { meter: string; window: PeriodWindow; used: number }>;
   /** Durable overrides to restore. */
@@ -180,7 +186,11 @@ export interface CounterStore {
   apply(op: ApplyOp): Promise<ApplyResult>;
   /** Current counters and effective limits (releases expired reservations first). */
   read(op: ReadOp): Promise<ReadResult>;
-  /** Sets counters and restores overrides of an unseeded shard, then marks it seeded. A no-op (false) if already seeded. */
+  /**
+   * Sets the counters of the scopes not yet seeded, restores overrides that are missing, and marks those
+   * scopes seeded, atomically. A no-op (false) when every scope was already seeded. `apply`/`read` answer
+   * `needs-seed` while any of their scopes is unseeded (and `seed: 'required'`).
+   */
   seed(op: SeedOp): Promise<boolean>;
   /** Sets or removes an override; read by every later `apply`/`read` on the shard. */
   setOverride(tag: string, entry: OverrideEntry): Promise<void>;

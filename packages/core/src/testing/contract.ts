@@ -354,8 +354,42 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       expect(calls.filter((c) => c === 'tenant:requests:day').length).toBe(1);
       expect((await e.status(who)).quotas.requests?.day?.used).toBe(5);
       expect(
-        await store.seed({ tag: `t:${who.tenantId}`, now: clock.now(), counters: [], overrides: [] }),
+        await store.seed({
+          tag: `t:${who.tenantId}`,
+          now: clock.now(),
+          scopes: [{ scope: 'tenant', id: who.tenantId }],
+          counters: [],
+          overrides: [],
+        }),
       ).toBe(false);
+    });
+
+    it("rebuilds each user cap inside a tenant on that user's first request after the store lost its data", async () => {
+      const used: Record<string, number> = {
+        'tenant:requests': 7,
+        'user:alice:requests': 3,
+        'user:bob:requests': 3,
+      };
+      const e = engine({
+        used: async (q) =>
+          q.period === 'day'
+            ? (used[q.scope === 'tenant' ? `tenant:${q.meter}` : `user:${q.id}:${q.meter}`] ?? 0)
+            : 0,
+      });
+      const tenantId = uniqueId('t');
+      const alice = await e.consume({ tenantId, userId: 'alice', plan: 'capped' }, { requests: 1 });
+      expect(alice.admitted).toBe(false);
+      if (!alice.admitted)
+        expect(alice.violation).toMatchObject({ scope: 'user', id: 'alice', used: 3, limit: 3 });
+      // The tenant is seeded now; bob's cap must still come from the baseline, not start at 0.
+      const bob = await e.consume({ tenantId, userId: 'bob', plan: 'capped' }, { requests: 1 });
+      expect(bob.admitted).toBe(false);
+      if (!bob.admitted) expect(bob.violation).toMatchObject({ scope: 'user', id: 'bob', used: 3 });
+      const carol = await e.consume({ tenantId, userId: 'carol', plan: 'capped' }, { requests: 1 });
+      expect(carol.admitted).toBe(true);
+      expect((await e.status({ tenantId, userId: 'carol', plan: 'capped' })).quotas.requests?.day?.used).toBe(
+        8,
+      );
     });
 
     it('answers check without consuming, with the smallest remaining over every limit', async () => {
