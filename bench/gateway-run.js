@@ -27,10 +27,11 @@ const TOKEN = jwt.sign({ sub: 'bench-user', tenant_id: 'bench-tenant', tier: 'fr
   expiresIn: '1h',
 });
 
-const TARGETS = ['upstream', 'bare', 'gateway'];
+const TARGETS = ['upstream', 'bare', 'raw', 'gateway'];
 const LABELS = {
   upstream: 'upstream directly',
-  bare: 'bare http-proxy-middleware',
+  bare: 'bare proxy: Express 5 + http-proxy-middleware',
+  raw: '(reference) http-proxy-middleware on node:http, no Express',
   gateway: 'Tollgate gateway (JWT + Redis metering)',
 };
 const WORKLOADS = {
@@ -146,6 +147,8 @@ async function main() {
     servers.upstream = await startServer('upstream');
     const upstreamUrl = `http://127.0.0.1:${servers.upstream.port}`;
     servers.bare = await startServer('bare', upstreamUrl);
+    servers.raw = await startServer('raw', upstreamUrl);
+    servers.raw = await startServer('raw', upstreamUrl);
     servers.gateway = await startServer('gateway', upstreamUrl, redis.url, db.url);
     const results = {};
     for (const workload of Object.keys(WORKLOADS)) {
@@ -188,6 +191,10 @@ async function main() {
       }
       console.log('');
     }
+    // Degraded admissions skip Redis: the run only counts if there were none.
+    const metrics = await (await fetch(`http://127.0.0.1:${servers.gateway.port}/metrics`)).text();
+    const degraded = /tollgate_degraded_responses_total (\d+)/.exec(metrics)?.[1] ?? '0';
+    console.log(`gateway responses served degraded (store timeout, fail-open): ${degraded}`);
     const dir = path.join(__dirname, 'results');
     mkdirSync(dir, { recursive: true });
     writeFileSync(path.join(dir, `gateway-${Date.now()}.json`), JSON.stringify({ header, results }, null, 2));

@@ -63,6 +63,25 @@ function bare() {
   ready(http.createServer(app));
 }
 
+/** For reference: the same proxy without Express (http-proxy-middleware on node:http), which the gateway's /api path matches. */
+function raw() {
+  const { createProxyMiddleware } = require('http-proxy-middleware');
+  const proxy = createProxyMiddleware({
+    target: upstreamUrl,
+    changeOrigin: true,
+    agent: new http.Agent({ keepAlive: true, maxFreeSockets: 256 }),
+    pathFilter: '/api',
+  });
+  ready(
+    http.createServer((req, res) =>
+      proxy(req, res, () => {
+        res.statusCode = 404;
+        res.end();
+      }),
+    ),
+  );
+}
+
 /** The Tollgate gateway from apps/gateway/dist: JWT, identity headers, metering on Redis (token usage for chat). */
 async function gateway() {
   const { createGateway, parseEnv } = require(path.join(__dirname, '../apps/gateway/dist'));
@@ -75,6 +94,8 @@ async function gateway() {
     DATABASE_URL: databaseUrl,
     FLUSHER: 'off',
     LOG_LEVEL: 'warn',
+    // A loaded benchmark machine must not push admissions onto the fail-open path (that would skip Redis).
+    STORE_TIMEOUT_MS: '1000',
     PORT: '0',
     HOST: '127.0.0.1',
   });
@@ -89,4 +110,4 @@ async function gateway() {
 }
 
 process.on('SIGTERM', () => process.exit(0));
-({ upstream, bare, gateway })[mode]();
+({ upstream, bare, raw, gateway })[mode]();

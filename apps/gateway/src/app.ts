@@ -1,5 +1,5 @@
 // createGateway(): wires store, ledger, metering, JWT, proxy, usage API and operations endpoints into one Express app.
-import http from 'node:http';
+import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express, {
   type Express,
@@ -73,6 +73,8 @@ export interface Gateway {
   readonly flusher: Flusher | null;
   /** Where `/api` is proxied. */
   readonly upstreamUrl: URL;
+  /** The server's request handler: `/api` on the fast path, everything else through `app`. */
+  readonly handler: (req: IncomingMessage, res: ServerResponse) => void;
   /** Set once `listen()` resolved. */
   server: http.Server | null;
   /** Listens on `settings.port`/`settings.host` (port 0: any free port); resolves with the base URL. */
@@ -85,7 +87,7 @@ export interface Gateway {
 
 const isApi = pathMatcher(['/api']);
 
-function outcomeOf(ctx: ReturnType<typeof contextOf>, res: Response): Outcome {
+function outcomeOf(ctx: ReturnType<typeof contextOf>, res: ServerResponse): Outcome {
   if (ctx.outcome) return ctx.outcome;
   if (!res.writableFinished) return 'client_aborted';
   const status = ctx.upstreamStatus;
@@ -228,31 +230,35 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       }
     };
 
-    const app = express();
-    app.disable('x-powered-by');
-    app.set('etag', false);
     let inFlight = 0;
     let shuttingDown = false;
     const drained: Array<() => void> = [];
+    const requestsBy = new Map<Outcome, { inc(): void }>();
+    const countOutcome = (outcome: Outcome) => {
+      // One labelled child per outcome: no label hashing per request.
+      let child = requestsBy.get(outcome);
+      if (!child) requestsBy.set(outcome, (child = metrics.requests.labels(outcome)));
+      child.inc();
+    };
 
-    // Every request: an id, a context, an access-log line and (for /api) an outcome.
-    app.use((req: Request, res: Response, next: NextFunction) => {
+    /** Every request: an id, a context, and when it closes an outcome (for /api) and an access-log line. */
+    const begin = (req: IncomingMessage, res: ServerResponse, api: boolean): void => {
       const ctx = createContext(req, requestId(req.headers['x-request-id']));
       res.setHeader('X-Request-Id', ctx.requestId);
       if (shuttingDown) res.setHeader('Connection', 'close');
       inFlight++;
-      res.on('close', () => {
+      const path = req.url ?? '/';
+      res.once('close', () => {
         inFlight--;
-        const api = isApi(req.originalUrl);
         const outcome = api ? outcomeOf(ctx, res) : null;
-        if (outcome) metrics.requests.inc({ outcome });
-        if (req.usage?.degraded) metrics.degraded.inc();
-        if (api || res.statusCode >= 500) {
+        if (outcome) countOutcome(outcome);
+        if ((req as Partial<Request>).usage?.degraded) metrics.degraded.inc();
+        if ((api || res.statusCode >= 500) && log.isLevelEnabled('info')) {
           log.info(
             {
               reqId: ctx.requestId,
               method: req.method,
-              path: req.originalUrl.split('?')[0],
+              path: path.split('?')[0],
               status: res.statusCode,
               upstreamStatus: ctx.upstreamStatus,
               outcome,
@@ -266,10 +272,8 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
         }
         if (inFlight === 0) drained.splice(0).forEach((fn) => fn());
       });
-      next();
-    });
+    };
 
-    // The proxied path first: its steps run in sequence without walking the other routes.
     const api = chain([
       authenticate(verifier),
       prepareUpstreamHeaders({
@@ -285,9 +289,46 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       meter,
       proxy.middleware,
     ]);
-    app.use((req: Request, res: Response, next: NextFunction) =>
-      isApi(req.url) ? api(req, res, next) : next(),
-    );
+
+    /** What ends the proxied chain: an error (500 problem+json), or (never expected) no answer at all (404). */
+    const apiDone = (req: IncomingMessage, res: ServerResponse) => (err?: unknown) => {
+      if (err !== undefined && err !== null) {
+        log.error(
+          { reqId: contextOf(req).requestId, err: err instanceof Error ? err.stack : String(err) },
+          'unhandled error',
+        );
+        sendProblem(res, {
+          status: 500,
+          title: 'Internal Server Error',
+          detail: 'the gateway failed to handle this request',
+        });
+        return;
+      }
+      sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${req.method} ${req.url}` });
+    };
+
+    /**
+     * The proxied path, as plain Node request/response: its steps (JWT, headers, LLM body,
+     * trackUsage, proxy) use nothing of Express, so the server runs them without Express's
+     * per-request routing and request/response decoration (~60 us of CPU per request on Node 20).
+     */
+    const serveApi = (req: IncomingMessage, res: ServerResponse): void => {
+      begin(req, res, true);
+      api(req as Request, res as Response, apiDone(req, res));
+    };
+
+    const app = express();
+    app.disable('x-powered-by');
+    app.set('etag', false);
+    // The same chain when the Express app itself receives /api (e.g. mounted in a bigger app or under supertest).
+    app.use((req: Request, res: Response, next: NextFunction) => {
+      if (isApi(req.url)) {
+        serveApi(req, res);
+        return;
+      }
+      begin(req, res, false);
+      next();
+    });
 
     app.get('/healthz', (_req, res) => {
       res.json({ status: 'ok' });
@@ -384,6 +425,11 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       });
     });
 
+    const handler = (req: IncomingMessage, res: ServerResponse): void => {
+      if (isApi(req.url ?? '/')) serveApi(req, res);
+      else app(req, res);
+    };
+
     const gateway: Gateway = {
       app,
       settings,
@@ -396,8 +442,9 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       flusher,
       upstreamUrl,
       server: null,
+      handler,
       listen() {
-        const server = http.createServer(app);
+        const server = http.createServer(handler);
         return new Promise((resolve, reject) => {
           server.once('error', reject);
           const onListening = () => {

@@ -96,7 +96,7 @@ export function settleTokens(
     try {
       for (const r of tokenUsageRecords(u)) {
         usage.record(r.meter, r.amount, { model: r.model, provider: r.provider, estimated: r.estimated });
-        metrics.tokens.inc({ meter: r.meter, source: r.estimated ? 'estimated' : 'reported' }, r.amount);
+        metrics.countTokens(r.meter, r.estimated === true, r.amount);
       }
     } catch (err) {
       log.error({ reqId: ctx.requestId, err: (err as Error).message }, 'could not record token usage');

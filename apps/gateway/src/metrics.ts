@@ -76,6 +76,19 @@ export class GatewayMetrics {
     });
   }
 
+  private readonly tokenChildren = new Map<string, { inc(n: number): void }>();
+
+  /** Adds metered tokens; labelled children are kept, so no label hashing per record. */
+  countTokens(meter: string, estimated: boolean, amount: number): void {
+    const key = estimated ? `${meter}\u0000e` : meter;
+    let child = this.tokenChildren.get(key);
+    if (!child) {
+      child = this.tokens.labels(meter, estimated ? 'estimated' : 'reported');
+      this.tokenChildren.set(key, child);
+    }
+    child.inc(amount);
+  }
+
   /** Reports flush lag from `source` (seconds, or null before the first flush). */
   setFlushLagSource(source: () => number | null): void {
     this.flushLagSource = source;
