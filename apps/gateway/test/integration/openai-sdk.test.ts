@@ -226,4 +226,11 @@ describe('the real openai client through the gateway', () => {
     );
     expect(est.rows).toEqual([{ estimated: true, amount: '100' }]);
   });
+  it('exposes tokens metered by source and the inline flush lag in /metrics', async () => {
+    const text = await (await fetch(`${gw.url}/metrics`)).text();
+    expect(text).toMatch(/tollgate_tokens_metered_total\{meter="output_tokens",source="reported"\} [1-9]\d*/);
+    expect(text).toMatch(/tollgate_tokens_metered_total\{meter="input_tokens",source="estimated"\} 100/);
+    expect(text).toMatch(/tollgate_flush_lag_seconds \d/);
+    expect(text).toMatch(/tollgate_gateway_requests_total\{outcome="ok"\} \d+/);
+  });
 });

@@ -86,6 +86,7 @@ export class LlmUpstream {
         res.end(JSON.stringify({ error: { message: `forced ${forced}`, type: 'server_error' } }));
         return;
       }
+      if (path.endsWith(':generateContent')) return this.gemini(path, JSON.parse(body), res);
       if (path.endsWith('/chat/completions') && req.headers['x-test-gzip'] === '1')
         return this.gzipChat(JSON.parse(body), res);
       if (path.endsWith('/chat/completions')) return await this.openai(JSON.parse(body), res);
@@ -274,6 +275,29 @@ export class LlmUpstream {
     event('message_stop', {});
     res.end();
     this.onStreamEnd?.();
+  }
+
+  private gemini(path: string, body: Record<string, unknown>, res: http.ServerResponse): void {
+    const model = /models\/([^:]+):/.exec(path)![1]!;
+    const prompt = JSON.stringify(body.contents ?? '').length;
+    // A versioned name the price lookup strips (SPEC §3); Gemini's own "-001" style is not one of its suffixes.
+    const u = { model: `${model}-latest`, input: prompt, cacheRead: 4, cacheWrite: 0, output: 9 };
+    this.reported.push(u);
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end(
+      JSON.stringify({
+        candidates: [
+          { content: { parts: [{ text: 'gemini says hi' }], role: 'model' }, finishReason: 'STOP' },
+        ],
+        usageMetadata: {
+          promptTokenCount: u.input + u.cacheRead,
+          cachedContentTokenCount: u.cacheRead,
+          candidatesTokenCount: u.output,
+          totalTokenCount: u.input + u.cacheRead + u.output,
+        },
+        modelVersion: u.model,
+      }),
+    );
   }
 
   private gzipChat(body: Record<string, unknown>, res: http.ServerResponse): void {
