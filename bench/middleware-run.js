@@ -154,7 +154,21 @@ function latencyAtRate(port, rate, seconds) {
 }
 
 async function stats(port) {
-  return (await (await fetch(`http://127.0.0.1:${port}/bench/stats`)).json()).degraded;
+  return (await fetch(`http://127.0.0.1:${port}/bench/stats`)).json();
+}
+
+/** redis-server's own CPU time so far, in µs (INFO cpu). */
+async function redisCpuMicros(redisUrl) {
+  const Redis = require('ioredis');
+  const client = new Redis(redisUrl, { lazyConnect: true });
+  try {
+    await client.connect();
+    const info = await client.info('cpu');
+    const field = (name) => Number(new RegExp(`${name}:([0-9.]+)`).exec(info)?.[1] ?? 0);
+    return (field('used_cpu_user') + field('used_cpu_sys')) * 1e6;
+  } finally {
+    client.disconnect();
+  }
 }
 
 async function measure(framework, variant, redisUrl) {
@@ -162,21 +176,27 @@ async function measure(framework, variant, redisUrl) {
   try {
     await load(port, 1); // warm-up: JIT, connections, script cache
     const before = await stats(port);
+    const redisBefore = await redisCpuMicros(redisUrl);
     const load1 = os.loadavg()[0];
     const r = await load(port, SECONDS);
     if (r.non2xx > 0 || r.errors > 0) {
       throw new Error(`${framework}/${variant}: ${r.non2xx} non-2xx, ${r.errors} errors`);
     }
+    const mid = await stats(port);
+    const redisCpu = (await redisCpuMicros(redisUrl)) - redisBefore;
     const fixed = await latencyAtRate(port, RATE, SECONDS);
     if (fixed.failed > 0) throw new Error(`${framework}/${variant}: ${fixed.failed} failed at ${RATE} req/s`);
-    const degraded = (await stats(port)) - before;
+    const after = await stats(port);
     return {
       rps: r.requests.average,
       p50: r.latency.p50,
       p99: r.latency.p99,
+      // CPU per request is steadier than req/s on a shared machine: it does not depend on who else runs.
+      serverCpuPerRequest: (mid.cpuMicros - before.cpuMicros) / r.requests.total,
+      redisCpuPerRequest: redisCpu / r.requests.total,
       fixedP50: fixed.p50,
       fixedP99: fixed.p99,
-      degraded,
+      degraded: after.degraded - before.degraded,
       load1,
     };
   } finally {
@@ -202,7 +222,8 @@ async function main() {
           console.error(
             `round ${round} ${framework.padEnd(7)} ${variant.padEnd(6)} ${m.rps.toFixed(0)} req/s ` +
               `p50 ${m.p50} ms p99 ${m.p99} ms | at ${RATE}/s p50 ${m.fixedP50.toFixed(3)} ms ` +
-              `p99 ${m.fixedP99.toFixed(3)} ms | degraded ${m.degraded} load ${m.load1.toFixed(1)}`,
+              `p99 ${m.fixedP99.toFixed(3)} ms | CPU/req server ${m.serverCpuPerRequest.toFixed(1)} µs ` +
+              `redis ${m.redisCpuPerRequest.toFixed(1)} µs | degraded ${m.degraded} load ${m.load1.toFixed(1)}`,
           );
         }
       }
@@ -222,9 +243,9 @@ async function main() {
     const bareFixedP99 = mean(results[framework].bare.map((m) => m.fixedP99));
     console.log(
       `| ${framework} | req/s (mean) | ratio to bare | p50 / p99 ms (saturated) | p99 added | ` +
-        `p50 / p99 ms at ${RATE}/s | p99 added at ${RATE}/s | degraded | rounds (req/s) |`,
+        `p50 / p99 ms at ${RATE}/s | p99 added at ${RATE}/s | CPU µs/req server + redis | degraded | rounds (req/s) |`,
     );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     for (const variant of SUITES[framework]) {
       const ms = results[framework][variant];
       const rps = mean(ms.map((m) => m.rps));
@@ -234,7 +255,8 @@ async function main() {
         `| ${LABELS[variant]} | ${rps.toFixed(0)} | ${(rps / bare).toFixed(3)} | ` +
           `${mean(ms.map((m) => m.p50)).toFixed(1)} / ${p99.toFixed(1)} | ${(p99 - bareP99).toFixed(1)} | ` +
           `${mean(ms.map((m) => m.fixedP50)).toFixed(3)} / ${fixedP99.toFixed(3)} | ` +
-          `${(fixedP99 - bareFixedP99).toFixed(3)} | ${ms.reduce((a, m) => a + m.degraded, 0)} | ` +
+          `${(fixedP99 - bareFixedP99).toFixed(3)} | ${mean(ms.map((m) => m.serverCpuPerRequest)).toFixed(1)} + ` +
+          `${mean(ms.map((m) => m.redisCpuPerRequest)).toFixed(1)} | ${ms.reduce((a, m) => a + m.degraded, 0)} | ` +
           `${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
       );
     }

@@ -10,6 +10,12 @@ const prefix = `tgbench:mw:${process.pid}:`;
 // Responses admitted while the store did not answer in time (failed open: counted, not checked).
 let degraded = 0;
 
+/** What the orchestrator reads around a run: degraded responses and this process's CPU time (µs). */
+function stats() {
+  const cpu = process.cpuUsage();
+  return { degraded, cpuMicros: cpu.user + cpu.system };
+}
+
 const config = {
   subject: 'tenant',
   timezone: 'UTC',
@@ -88,7 +94,7 @@ async function expressApp() {
     res.json({ hello: 'world' });
   });
   app.get('/bench/stats', (_req, res) => {
-    res.json({ degraded });
+    res.json(stats());
   });
   const server = http.createServer(app);
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -106,7 +112,7 @@ async function fastifyApp() {
     if (request.usage?.degraded) degraded += 1;
     return { hello: 'world' };
   });
-  app.get('/bench/stats', async () => ({ degraded }));
+  app.get('/bench/stats', async () => stats());
   await app.listen({ port: 0, host: '127.0.0.1' });
   return app.server.address().port;
 }
