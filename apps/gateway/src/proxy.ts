@@ -51,12 +51,13 @@ function stripper(prefix: string) {
 function writeReadBody(proxyReq: ClientRequest, req: IncomingMessage, ctx: RequestContext): void {
   const llm = ctx.llm;
   if (!llm || llm.raw === null) return;
+  // The body's length is known now: it goes with Content-Length, whatever framing the client used.
+  proxyReq.removeHeader('transfer-encoding');
   if (llm.rewritten) {
     (req as IncomingMessage & { body?: unknown }).body = llm.rewritten;
     fixRequestBody(proxyReq, req);
     return;
   }
-  proxyReq.removeHeader('transfer-encoding');
   proxyReq.setHeader('content-length', llm.raw.length);
   proxyReq.write(llm.raw);
 }
@@ -130,7 +131,8 @@ export function createProxy(o: ProxyOptions): Proxy {
       if (res.writableFinished || proxyRes.complete) return;
       // The client left mid-response: a stream stops at once (what streamed is counted); a JSON
       // body is read to its end, without the client, so its reported usage still counts.
-      if (ctx.reader && !ctx.reader.streaming && !ctx.timedOut) proxyRes.resume();
+      // (After pipe's own close handler has unpiped, and so paused, the upstream body.)
+      if (ctx.reader && !ctx.reader.streaming && !ctx.timedOut) setImmediate(() => proxyRes.resume());
       else proxyRes.destroy();
     });
     if (sse) res.flushHeaders();

@@ -24,6 +24,10 @@ describe('the real openai client through the gateway', () => {
       maxRetries: 0,
     });
   const user = () => `oa-user-${++n}`;
+  const aborted = async () =>
+    Number(
+      /outcome="client_aborted"\} (\d+)/.exec(await (await fetch(`${gw.url}/metrics`)).text())?.[1] ?? 0,
+    );
 
   /** Counters and (after a flush) ledger rows must equal what the upstream reported, priced as gpt-4o. */
   async function expectMetered(userId: string, u: { input: number; cacheRead: number; output: number }) {
@@ -226,6 +230,69 @@ describe('the real openai client through the gateway', () => {
     );
     expect(est.rows).toEqual([{ estimated: true, amount: '100' }]);
   });
+  it('reads a JSON answer to its end after its client left, and counts the reported usage', async () => {
+    const id = user();
+    const gate = deferred();
+    const done = deferred();
+    upstream.holdJson = gate.promise;
+    upstream.onJsonEnd = done.resolve;
+    const abort = new AbortController();
+    try {
+      const res = await fetch(`${gw.url}/api/v1/chat/completions`, {
+        method: 'POST',
+        headers: {
+          authorization: `Bearer ${token({ sub: id, tenant_id: `t-${id}`, tier: 'free' })}`,
+          'content-type': 'application/json',
+        },
+        body: JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'slow json' }] }),
+        signal: abort.signal,
+      });
+      await res.body!.getReader().read();
+      const before = await aborted();
+      abort.abort();
+      // The gateway has seen the client go (its close counted) before the upstream finishes the answer.
+      while ((await aborted()) === before) await new Promise((r) => setTimeout(r, 10));
+    } finally {
+      gate.resolve();
+      upstream.holdJson = null;
+    }
+    await done.promise;
+    upstream.onJsonEnd = null;
+    await expectMetered(id, upstream.reported[upstream.reported.length - 1]!);
+  });
+
+  it('forwards a chunked request body with a Content-Length once it had to rewrite it', async () => {
+    const id = user();
+    const json = JSON.stringify({
+      model: 'gpt-4o',
+      stream: true,
+      messages: [{ role: 'user', content: 'chunked body' }],
+    });
+    const body = new ReadableStream({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(json.slice(0, 10)));
+        controller.enqueue(new TextEncoder().encode(json.slice(10)));
+        controller.close();
+      },
+    });
+    const res = await fetch(`${gw.url}/api/v1/chat/completions`, {
+      method: 'POST',
+      headers: {
+        authorization: `Bearer ${token({ sub: id, tenant_id: `t-${id}`, tier: 'free' })}`,
+        'content-type': 'application/json',
+      },
+      body,
+      duplex: 'half',
+    } as RequestInit);
+    expect(res.status).toBe(200);
+    await res.text();
+    const seen = upstream.last();
+    expect(seen.headers['transfer-encoding']).toBeUndefined();
+    expect(Number(seen.headers['content-length'])).toBe(Buffer.byteLength(seen.body));
+    expect(JSON.parse(seen.body)).toEqual({ ...JSON.parse(json), stream_options: { include_usage: true } });
+    await expectMetered(id, upstream.reported[upstream.reported.length - 1]!);
+  });
+
   it('exposes tokens metered by source and the inline flush lag in /metrics', async () => {
     const text = await (await fetch(`${gw.url}/metrics`)).text();
     expect(text).toMatch(/tollgate_tokens_metered_total\{meter="output_tokens",source="reported"\} [1-9]\d*/);

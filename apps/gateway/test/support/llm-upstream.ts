@@ -46,6 +46,10 @@ export class LlmUpstream {
   onStreamEnd: (() => void) | null = null;
   /** Called when a stream's connection closed before the stream was finished (the gateway dropped it). */
   onStreamAbandoned: (() => void) | null = null;
+  /** Set to send JSON answers in two halves, the second once this resolves. */
+  holdJson: Promise<void> | null = null;
+  /** Called when a JSON answer was written completely. */
+  onJsonEnd: (() => void) | null = null;
   /** Per-chunk pause in streams (ms). */
   chunkDelayMs = 0;
   private server: http.Server | null = null;
@@ -144,23 +148,27 @@ export class LlmUpstream {
     if (body.stream !== true) {
       this.reported.push(u);
       res.writeHead(200, { 'content-type': 'application/json' });
-      res.end(
-        JSON.stringify({
-          id,
-          object: 'chat.completion',
-          created: 1,
-          model,
-          choices: [
-            {
-              index: 0,
-              message: { role: 'assistant', content: reply.join(' '), refusal: null },
-              finish_reason: 'stop',
-              logprobs: null,
-            },
-          ],
-          usage,
-        }),
-      );
+      const json = JSON.stringify({
+        id,
+        object: 'chat.completion',
+        created: 1,
+        model,
+        choices: [
+          {
+            index: 0,
+            message: { role: 'assistant', content: reply.join(' '), refusal: null },
+            finish_reason: 'stop',
+            logprobs: null,
+          },
+        ],
+        usage,
+      });
+      if (this.holdJson) {
+        res.write(json.slice(0, 40));
+        await this.holdJson;
+        res.end(json.slice(40));
+      } else res.end(json);
+      this.onJsonEnd?.();
       return;
     }
     const include = (body.stream_options as { include_usage?: boolean } | undefined)?.include_usage === true;
