@@ -77,6 +77,7 @@ async function startRedis() {
   }
   return {
     url: `redis://127.0.0.1:${port}`,
+    pid: child.pid,
     stop: async () => {
       child.kill('SIGKILL');
       await new Promise((r) => child.once('exit', r));
@@ -138,6 +139,19 @@ function load(port, workload, seconds) {
 }
 
 const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
+const TICK_US = 1e6 / 100; // USER_HZ
+
+/** CPU time (user + system) of a process in microseconds, from /proc (Linux); null elsewhere. */
+function cpuUs(pid) {
+  try {
+    const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
+  } catch {
+    return null;
+  }
+}
+
+const cpuCell = (xs) => (xs.some((x) => x === null) ? 'n/a' : mean(xs).toFixed(0));
 
 async function main() {
   const redis = await startRedis();
@@ -160,13 +174,19 @@ async function main() {
     for (let round = 1; round <= ROUNDS; round++) {
       for (const workload of Object.keys(WORKLOADS)) {
         for (const target of TARGETS) {
+          const pid = servers[target].child.pid;
+          const cpu0 = cpuUs(pid);
+          const redis0 = cpuUs(redis.pid);
           const r = await load(servers[target].port, workload, SECONDS);
+          const cpu = cpu0 === null ? null : (cpuUs(pid) - cpu0) / r.requests.total;
+          const redisCpu = redis0 === null ? null : (cpuUs(redis.pid) - redis0) / r.requests.total;
           if (r.non2xx > 0 || r.errors > 0)
             throw new Error(`${target}/${workload}: ${r.non2xx} non-2xx, ${r.errors} errors`);
-          const m = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99 };
+          const m = { rps: r.requests.average, p50: r.latency.p50, p99: r.latency.p99, cpu, redisCpu };
           ((results[workload] ??= {})[target] ??= []).push(m);
           console.error(
-            `round ${round} ${workload.padEnd(5)} ${target.padEnd(8)} ${m.rps.toFixed(0)} req/s p50 ${m.p50} ms p99 ${m.p99} ms`,
+            `round ${round} ${workload.padEnd(5)} ${target.padEnd(8)} ${m.rps.toFixed(0)} req/s p50 ${m.p50} ms p99 ${m.p99} ms` +
+              ` cpu ${cpu?.toFixed(0)} us/req redis ${redisCpu?.toFixed(0)} us/req`,
           );
         }
       }
@@ -179,14 +199,17 @@ async function main() {
       const w = WORKLOADS[workload];
       const bare = mean(results[workload].bare.map((m) => m.rps));
       console.log(`${w.method} ${w.path}\n`);
-      console.log('| target | req/s (mean) | ratio to bare proxy | p50 ms | p99 ms | rounds (req/s) |');
-      console.log('|---|---:|---:|---:|---:|---|');
+      console.log(
+        '| target | req/s (mean) | ratio to bare proxy | p50 ms | p99 ms | server CPU µs/req | Redis CPU µs/req | rounds (req/s) |',
+      );
+      console.log('|---|---:|---:|---:|---:|---:|---:|---|');
       for (const target of TARGETS) {
         const ms = results[workload][target];
         const rps = mean(ms.map((m) => m.rps));
         console.log(
           `| ${LABELS[target]} | ${rps.toFixed(0)} | ${(rps / bare).toFixed(3)} | ${mean(ms.map((m) => m.p50)).toFixed(2)} | ` +
-            `${mean(ms.map((m) => m.p99)).toFixed(2)} | ${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
+            `${mean(ms.map((m) => m.p99)).toFixed(2)} | ${cpuCell(ms.map((m) => m.cpu))} | ${cpuCell(ms.map((m) => m.redisCpu))} | ` +
+            `${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
         );
       }
       console.log('');
