@@ -127,6 +127,16 @@ function pushCandidates(
   }
 }
 
+/** How a scope is named in the seeded-scopes hash. */
+export function scopeName(s: ScopeRef): string {
+  return `${s.scope}:${s.id}`;
+}
+
+function pushScopes(argv: string[], scopes: ScopeRef[]): void {
+  argv.push(String(scopes.length));
+  for (const s of scopes) argv.push(scopeName(s));
+}
+
 /** The hash field a usage delta accumulates under: every dimension it is aggregated by, as JSON. */
 export function usageField(d: UsageDelta): string {
   return JSON.stringify([d.tenantId, d.userId, d.meter, d.model, d.bucketStart, d.estimated ? 1 : 0]);
@@ -178,6 +188,7 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
     String(op.warnAt.length),
   ];
   for (const w of op.warnAt) argv.push(String(w));
+  pushScopes(argv, op.scopes);
   pushCandidates(argv, op.scopes, meters, op.windows, op.limits, totals);
   pushUsage(argv, op.usage);
   pushEvents(argv, op.events ?? []);
@@ -247,6 +258,7 @@ export function decodeApply(reply: unknown, cands: Candidates): ApplyResult {
 
 export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedOp {
   const args = [keys.base, int(op.now, 'now'), op.seed === 'required' ? 'r' : 'a'];
+  pushScopes(args, op.scopes);
   pushCandidates(args, op.scopes, op.meters, op.windows, op.limits, null);
   return { args, candidates: new Candidates(op.scopes, op.meters, op.windows) };
 }
@@ -259,15 +271,22 @@ export function decodeRead(reply: unknown, cands: Candidates): ReadResult {
 }
 
 export function encodeSeed(op: SeedOp, keys: ShardKeys): ScriptArgs {
-  const args = [keys.base, keys.seeded, keys.overrides, String(op.counters.length)];
+  const names = op.scopes.map(scopeName);
+  const args = [keys.base, keys.seededScopes, keys.overrides, String(names.length), ...names];
+  const counters: string[] = [];
   for (const c of op.counters) {
-    args.push(
+    // Counters of a scope this op does not seed are left alone, as for a scope seeded already.
+    const at = names.indexOf(scopeName(c));
+    if (at === -1) continue;
+    counters.push(
+      String(at + 1),
       overrideField(c, c.meter, c.window.period),
       c.window.key,
       int(c.used, 'seeded counter'),
       c.window.expiresAt === null ? '' : String(c.window.expiresAt),
     );
   }
+  args.push(String(counters.length / 5), ...counters);
   for (const o of op.overrides) {
     if (o.limit !== null) args.push(overrideField(o, o.meter, o.period), int(o.limit, 'override limit'));
   }

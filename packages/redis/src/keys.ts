@@ -21,8 +21,9 @@ export class ShardKeys {
     this.hashTag = escapeTag(tag);
     this.base = `${prefix}{${this.hashTag}}`;
   }
-  get seeded(): string {
-    return `${this.base}:seeded`;
+  /** Hash of the scopes (`<scope>:<id>`) whose counters exist: seeded from the ledger, or started fresh. */
+  get seededScopes(): string {
+    return `${this.base}:scopes`;
   }
   get overrides(): string {
     return `${this.base}:ov`;

@@ -57,18 +57,42 @@ end
 `;
 
 /**
+ * The same checks, lean, for the two scripts on the request path (apply, read): few helper functions (a script's
+ * body, helpers included, runs afresh on every call, and each helper is a closure created then), no pcall, and
+ * full integer checks only for values that reach INCRBY / HINCRBY / PEXPIREAT / ZADD, where a bad one would fail
+ * after earlier writes; limits and thresholds are only compared, so a number is enough there. Each checking
+ * function answers nil and a message instead of raising, and the script returns the error reply.
+ */
+const LEAN_CHECKS = `
+local NARGV = #ARGV
+local find = string.find
+-- A decimal integer, as INCRBY, HINCRBY, PEXPIREAT and ZADD read it; matched inline (a call per check costs).
+local INT = '^%-?%d+$'
+-- A count at ARGV[p] of items \`width\` arguments wide: nil unless it is a whole number whose items are all given.
+local function fits(p, width)
+  local n = tonumber(ARGV[p])
+  if n == nil or n < 0 or n % 1 ~= 0 or p + n * width > NARGV then return nil end
+  return n
+end
+local function misfit(what, p)
+  return what .. ' (ARGV[' .. p .. ']) = ' .. tostring(ARGV[p]) .. ' does not fit the ' .. NARGV .. ' arguments given'
+end
+local function bad(script, msg) return redis.error_reply('ERR tollgate ' .. script .. ': bad arguments: ' .. msg) end
+`;
+
+/**
  * Helpers shared by apply and read. Both receive the candidate counters compactly: every period window once,
  * then one group per scope x meter with its plan limit for each window. Candidate i = (group - 1) * windows + w.
  *
  * Shard keys are derived from the declared stem KEYS[1] (`<prefix>{<tag>}`): they share its hash tag, so its slot
- * and any ioredis keyPrefix. <stem>:seeded marker, :ov overrides hash, :rs reservations hash, :rz reservation
+ * and any ioredis keyPrefix. <stem>:scopes seeded-scopes hash, :ov overrides hash, :rs reservations hash, :rz reservation
  * expiry zset, :o:<bucket> op-id hash, :u unflushed usage hash, :e unflushed events list,
  * :c:<scope>:<id>:<meter>:<period>:<period key> counter, <counter>:w threshold marks.
  */
-const COMMON = `${CHECKS}
+const COMMON = `${LEAN_CHECKS}
 -- '' until the key count is checked, so a call without keys gets the checks' error, not a Lua one.
 local stem = KEYS[1] or ''
-local SEEDED, OV, RS, RZ = stem .. ':seeded', stem .. ':ov', stem .. ':rs', stem .. ':rz'
+local SCOPES, OV, RS, RZ = stem .. ':scopes', stem .. ':ov', stem .. ':rs', stem .. ':rz'
 
 local function int(x) return string.format('%.0f', x) end
 
@@ -92,26 +116,42 @@ end
 
 -- Reads and checks the candidates at ARGV[p]: windows (count, then period, period key, expiry or '' each), then
 -- groups (count, then override field prefix scope:id:meter, [amount, reserved,] and one plan limit or '' per
--- window). Returns the candidates {field, key, expiry, plan, amount, amount_arg, reserved} and the next position.
+-- window). Returns the candidates {field, key, expiry, plan, amount, amount_arg, reserved} and the next position,
+-- or nil, the position and what is wrong.
 local function read_candidates(p, with_amounts)
-  local nwin = count(p, 3, 'window count'); p = p + 1
+  local nwin = fits(p, 3)
+  if not nwin then return nil, p, misfit('window count', p) end
+  p = p + 1
   local win = {}
   for w = 1, nwin do
-    win[w] = {present(p, 'period'), present(p + 1, 'period key'), integer_or_empty(p + 2, 'window expiry')}
+    local expiry = ARGV[p + 2]
+    if expiry ~= '' and not find(expiry, INT) then
+      return nil, p, 'window expiry (ARGV[' .. (p + 2) .. ']) must be an integer or empty'
+    end
+    win[w] = {ARGV[p], ARGV[p + 1], expiry}
     p = p + 3
   end
-  local width = 1 + nwin + (with_amounts and 2 or 0)
-  local ngroup = count(p, width, 'counter group count'); p = p + 1
+  local ngroup = fits(p, 1 + nwin + (with_amounts and 2 or 0))
+  if not ngroup then return nil, p, misfit('counter group count', p) end
+  p = p + 1
   local cands = {}
   for g = 1, ngroup do
     local prefix = ARGV[p]; p = p + 1
     local amount, reserved = '0', '0'
     if with_amounts then
-      amount, reserved = integer(p, 'amount'), integer(p + 1, 'reserved amount'); p = p + 2
+      amount, reserved = ARGV[p], ARGV[p + 1]
+      if not (find(amount, INT) and find(reserved, INT)) then
+        return nil, p, 'amount and reserved amount (ARGV[' .. p .. '], ARGV[' .. (p + 1) .. ']) must be integers'
+      end
+      p = p + 2
     end
     for w = 1, nwin do
       local field = prefix .. ':' .. win[w][1]
-      local plan = integer_or_empty(p, 'plan limit'); p = p + 1
+      local plan = ARGV[p]
+      if plan ~= '' and not tonumber(plan) then
+        return nil, p, 'plan limit (ARGV[' .. p .. ']) must be a number or empty'
+      end
+      p = p + 1
       cands[#cands + 1] = {
         field = field, key = stem .. ':c:' .. field .. ':' .. win[w][2], expiry = win[w][3],
         plan = plan, amount = tonumber(amount), amount_arg = amount, reserved = reserved,
@@ -121,16 +161,24 @@ local function read_candidates(p, with_amounts)
   return cands, p
 end
 
--- Checks a list of usage deltas (count, then field, amount, cost each) at ARGV[p]; returns the next position.
-local function check_usage(p)
-  local n = count(p, 3, 'usage count'); p = p + 1
-  for j = 1, n do integer(p + 1, 'usage amount'); integer(p + 2, 'usage cost'); p = p + 3 end
-  return p
-end
-
--- Checks a list of events (count, then one JSON string each) at ARGV[p]; returns the next position.
-local function check_events(p)
-  return p + 1 + count(p, 1, 'event count')
+-- Checks usage deltas (count, then field, amount, cost each) and events (count, then one JSON string each) at
+-- ARGV[p]. Returns the next position, or nil and what is wrong.
+local function check_lists(p)
+  local n = fits(p, 3)
+  if not n then return nil, misfit('usage count', p) end
+  p = p + 1
+  for j = 1, n do
+    if not find(ARGV[p + 1], INT) then
+      return nil, 'usage amount (ARGV[' .. (p + 1) .. ']) must be an integer, got "' .. ARGV[p + 1] .. '"'
+    end
+    if not find(ARGV[p + 2], INT) then
+      return nil, 'usage cost (ARGV[' .. (p + 2) .. ']) must be an integer, got "' .. ARGV[p + 2] .. '"'
+    end
+    p = p + 3
+  end
+  local ne = fits(p, 1)
+  if not ne then return nil, misfit('event count', p) end
+  return p + 1 + ne
 end
 
 -- Effective limit per candidate: the override if set, else the plan's; nil = not limited, not touched.
@@ -154,10 +202,28 @@ local function current(key)
   return tonumber(redis.call('GET', key) or '0')
 end
 
-local function seeded_or(seed)
-  if redis.call('EXISTS', SEEDED) == 1 then return true end
+-- Reads the scopes at ARGV[p] (count, then <scope>:<id> each). Returns them and the next position, or nil, the
+-- position and what is wrong.
+local function read_scopes(p)
+  local n = fits(p, 1)
+  if not n then return nil, p, misfit('scope count', p) end
+  local out = {}
+  for i = 1, n do out[i] = ARGV[p + i] end
+  return out, p + 1 + n
+end
+
+-- True when every scope's counters exist (seeded from the ledger, or started fresh). With seed 'a'(uto), missing
+-- scopes start fresh now; with 'r'(equired), they must be seeded first.
+local function seeded_or(seed, scopes)
+  if #scopes == 0 then return true end
+  local flags = redis.call('HMGET', SCOPES, unpack(scopes))
+  local missing = {}
+  for i = 1, #scopes do
+    if not flags[i] then missing[#missing + 1] = scopes[i]; missing[#missing + 1] = '1' end
+  end
+  if #missing == 0 then return true end
   if seed == 'r' then return false end
-  redis.call('SET', SEEDED, '1')
+  redis.call('HSET', SCOPES, unpack(missing))
   return true
 end
 `;
@@ -174,6 +240,7 @@ end
  * ARGV[8] reservation id to hold, or ''   ARGV[9] its expiry (ms), or ''
  * ARGV[10] this shard's dirty member in the flush queue   ARGV[11] its score
  * ARGV[12] thresholds (count), then each (percent)
+ * then the op's scopes (count, then <scope>:<id> each), each marked in <stem>:scopes once seeded
  * then the candidates (see read_candidates, with amount incl. reserved and reserved per group)
  * then usage deltas (count), 3 each: field, amount, cost (pico-dollars); events (count), then each as JSON
  * then the same two lists kept only on rejection; nothing after them.
@@ -184,29 +251,43 @@ end
  * Arguments of any other shape: an error reply, and nothing written.
  */
 export const APPLY_LUA = `${COMMON}
-local warn, nwarn, cands, usage_at, reject_at = {}, 0, nil, 0, 0
-local invalid = checked('apply', function()
-  keys(2)
-  if NARGV < 12 then bad('expects at least 12 arguments, got ' .. NARGV) end
-  if ARGV[1] == '' then bad('op id (ARGV[1]) is empty') end
-  integer(2, 'now'); one_of(3, 'e', 'r', 'mode'); one_of(4, 'r', 'a', 'seed')
-  integer(5, 'op-id bucket'); integer(6, 'op-id expiry')
-  if ARGV[8] ~= '' then integer(9, 'reservation expiry')
-  elseif ARGV[9] ~= '' then bad('reservation expiry (ARGV[9]) given without a reservation id') end
-  if ARGV[10] == '' then bad('dirty member (ARGV[10]) is empty') end
-  integer(11, 'dirty score')
-  nwarn = count(12, 1, 'threshold count')
-  for w = 1, nwarn do warn[w] = integer(12 + w, 'threshold') end
-  local p
-  cands, p = read_candidates(13 + nwarn, true)
-  usage_at = p; p = check_events(check_usage(p))
-  reject_at = p; p = check_events(check_usage(p))
-  if p ~= NARGV + 1 then bad((NARGV + 1 - p) .. ' unexpected trailing arguments') end
-end)
-if invalid then return invalid end
+if #KEYS ~= 2 then return bad('apply', 'expects 2 keys, got ' .. #KEYS) end
+if KEYS[1] == '' or KEYS[2] == '' then return bad('apply', 'a key is empty') end
+if NARGV < 12 then return bad('apply', 'expects at least 12 arguments, got ' .. NARGV) end
+if ARGV[1] == '' then return bad('apply', 'op id (ARGV[1]) is empty') end
+if not find(ARGV[2], INT) then return bad('apply', 'now (ARGV[2]) must be an integer') end
+if ARGV[3] ~= 'e' and ARGV[3] ~= 'r' then return bad('apply', 'mode (ARGV[3]) must be e or r') end
+if ARGV[4] ~= 'r' and ARGV[4] ~= 'a' then return bad('apply', 'seed (ARGV[4]) must be r or a') end
+if not (find(ARGV[5], INT) and find(ARGV[6], INT)) then
+  return bad('apply', 'op-id bucket and expiry (ARGV[5], ARGV[6]) must be integers')
+end
+if ARGV[8] ~= '' then
+  if not find(ARGV[9], INT) then return bad('apply', 'reservation expiry (ARGV[9]) must be an integer') end
+elseif ARGV[9] ~= '' then
+  return bad('apply', 'reservation expiry (ARGV[9]) given without a reservation id')
+end
+if ARGV[10] == '' then return bad('apply', 'dirty member (ARGV[10]) is empty') end
+if not find(ARGV[11], INT) then return bad('apply', 'dirty score (ARGV[11]) must be an integer') end
+local nwarn = fits(12, 1)
+if not nwarn then return bad('apply', misfit('threshold count', 12)) end
+local warn = {}
+for w = 1, nwarn do
+  warn[w] = ARGV[12 + w]
+  if not tonumber(warn[w]) then return bad('apply', 'threshold (ARGV[' .. (12 + w) .. ']) must be a number') end
+end
+local scopes, cands, usage_at, reject_at, p, err
+scopes, p, err = read_scopes(13 + nwarn)
+if not scopes then return bad('apply', err) end
+cands, usage_at, err = read_candidates(p, true)
+if not cands then return bad('apply', err) end
+reject_at, err = check_lists(usage_at)
+if not reject_at then return bad('apply', err) end
+p, err = check_lists(reject_at)
+if not p then return bad('apply', err) end
+if p ~= NARGV + 1 then return bad('apply', (NARGV + 1 - p) .. ' unexpected trailing arguments') end
 
 local UNFLUSHED, EVENTS, QUEUE = stem .. ':u', stem .. ':e', KEYS[2]
-if not seeded_or(ARGV[4]) then return {'S'} end
+if not seeded_or(ARGV[4], scopes) then return {'S'} end
 release_expired(ARGV[2])
 local op = ARGV[1]
 local bucket = tonumber(ARGV[5])
@@ -316,22 +397,25 @@ return {'A', counters, crossed}
  * read: current counters and effective limits (releasing expired reservations first).
  *
  * KEYS[1] shard key stem <prefix>{<tag>}
- * ARGV[1] now (ms)  ARGV[2] seed: r(equired) | a(uto)  then the candidates (see read_candidates, no amounts)
+ * ARGV[1] now (ms)  ARGV[2] seed: r(equired) | a(uto)  then the scopes (count, then <scope>:<id> each)
+ * then the candidates (see read_candidates, no amounts)
  *
  * Returns {'S'} needs seed | {'O', counters} with counters = {candidate, limit, used, ...}.
  * Arguments of any other shape: an error reply, and nothing written.
  */
 export const READ_LUA = `${COMMON}
+if #KEYS ~= 1 then return bad('read', 'expects 1 keys, got ' .. #KEYS) end
+if KEYS[1] == '' then return bad('read', 'a key is empty') end
+if NARGV < 5 then return bad('read', 'expects at least 5 arguments, got ' .. NARGV) end
+if not find(ARGV[1], INT) then return bad('read', 'now (ARGV[1]) must be an integer') end
+if ARGV[2] ~= 'r' and ARGV[2] ~= 'a' then return bad('read', 'seed (ARGV[2]) must be r or a') end
+local scopes, p, err = read_scopes(3)
+if not scopes then return bad('read', err) end
 local cands
-local invalid = checked('read', function()
-  keys(1)
-  integer(1, 'now'); one_of(2, 'r', 'a', 'seed')
-  local p
-  cands, p = read_candidates(3, false)
-  if p ~= NARGV + 1 then bad((NARGV + 1 - p) .. ' unexpected trailing arguments') end
-end)
-if invalid then return invalid end
-if not seeded_or(ARGV[2]) then return {'S'} end
+cands, p, err = read_candidates(p, false)
+if not cands then return bad('read', err) end
+if p ~= NARGV + 1 then return bad('read', (NARGV + 1 - p) .. ' unexpected trailing arguments') end
+if not seeded_or(ARGV[2], scopes) then return {'S'} end
 release_expired(ARGV[1])
 local limits = resolve_limits(cands)
 local counters = {}
@@ -344,39 +428,57 @@ return {'O', counters}
 `;
 
 /**
- * seed: sets the counters of an unseeded shard, restores its overrides (keeping any set since), marks it seeded.
+ * seed: for the scopes not seeded yet, sets their counters, restores missing overrides (keeping any set since),
+ * and marks them seeded; scopes already seeded keep their counters.
  *
- * KEYS[1] shard key stem  KEYS[2] seeded marker  KEYS[3] overrides hash
- * ARGV[1] counters  then counters, 4 each: override field, period key, used, expiry (ms) or ''
- * then overrides, 2 each: field, limit
+ * KEYS[1] shard key stem  KEYS[2] seeded-scopes hash  KEYS[3] overrides hash
+ * ARGV[1] scopes (count), then <scope>:<id> each
+ * then counters (count), 5 each: scope (its position in the scope list), override field, period key, used,
+ * expiry (ms) or ''; then overrides, 2 each: field, limit
  *
- * Returns 1 when seeded now, 0 when the shard was already seeded (nothing changed).
+ * Returns 1 when some scope was seeded now, 0 when every scope was seeded already (nothing changed).
  * Arguments of any other shape: an error reply, and nothing written.
  */
 export const SEED_LUA = `${CHECKS}
-local n = 0
+local nscope, ncounter, first = 0, 0, 0
 local invalid = checked('seed', function()
   keys(3)
-  n = count(1, 4, 'counter count')
-  for i = 1, n do
-    local b = 2 + (i - 1) * 4
-    present(b, 'counter field'); present(b + 1, 'period key')
-    integer(b + 2, 'seeded counter'); integer_or_empty(b + 3, 'counter expiry')
+  nscope = count(1, 1, 'scope count')
+  for i = 1, nscope do present(1 + i, 'scope') end
+  local c = 2 + nscope
+  ncounter = count(c, 5, 'counter count')
+  first = c + 1
+  for i = 1, ncounter do
+    local b = first + (i - 1) * 5
+    local at = tonumber(integer(b, 'counter scope'))
+    if at < 1 or at > nscope then bad('counter scope (ARGV[' .. b .. ']) must be 1..' .. nscope) end
+    present(b + 1, 'counter field'); present(b + 2, 'period key')
+    integer(b + 3, 'seeded counter'); integer_or_empty(b + 4, 'counter expiry')
   end
-  local rest = NARGV - 1 - 4 * n
+  local rest = NARGV - (first - 1) - 5 * ncounter
   if rest % 2 ~= 0 then bad('overrides come in field/limit pairs, got ' .. rest .. ' arguments') end
-  for j = 2 + 4 * n, NARGV, 2 do integer(j + 1, 'override limit') end
+  for j = first + 5 * ncounter, NARGV, 2 do integer(j + 1, 'override limit') end
 end)
 if invalid then return invalid end
-if redis.call('EXISTS', KEYS[2]) == 1 then return 0 end
-for i = 1, n do
-  local b = 2 + (i - 1) * 4
-  local key = KEYS[1] .. ':c:' .. ARGV[b] .. ':' .. ARGV[b + 1]
-  redis.call('SET', key, ARGV[b + 2])
-  if ARGV[b + 3] ~= '' then redis.call('PEXPIREAT', key, ARGV[b + 3]) end
+if nscope == 0 then return 0 end
+local scopes = {}
+for i = 1, nscope do scopes[i] = ARGV[1 + i] end
+local flags = redis.call('HMGET', KEYS[2], unpack(scopes))
+local fresh, marks = {}, {}
+for i = 1, nscope do
+  if not flags[i] then fresh[i] = true; marks[#marks + 1] = scopes[i]; marks[#marks + 1] = '1' end
 end
-for j = 2 + 4 * n, NARGV, 2 do redis.call('HSETNX', KEYS[3], ARGV[j], ARGV[j + 1]) end
-redis.call('SET', KEYS[2], '1')
+if #marks == 0 then return 0 end
+for i = 1, ncounter do
+  local b = first + (i - 1) * 5
+  if fresh[tonumber(ARGV[b])] then
+    local key = KEYS[1] .. ':c:' .. ARGV[b + 1] .. ':' .. ARGV[b + 2]
+    redis.call('SET', key, ARGV[b + 3])
+    if ARGV[b + 4] ~= '' then redis.call('PEXPIREAT', key, ARGV[b + 4]) end
+  end
+end
+for j = first + 5 * ncounter, NARGV, 2 do redis.call('HSETNX', KEYS[3], ARGV[j], ARGV[j + 1]) end
+redis.call('HSET', KEYS[2], unpack(marks))
 return 1
 `;
 

@@ -183,7 +183,8 @@ describe('RedisStore on a single Redis', () => {
     const totalKey = `${base}:c:tenant:${tenantId}:requests:total:0`;
     expect(await client.get(totalKey)).toBe('1');
     expect(await client.pttl(totalKey)).toBe(-1);
-    expect(await client.pttl(`${base}:seeded`)).toBe(-1);
+    expect(await client.hgetall(`${base}:scopes`)).toEqual({ [`tenant:${tenantId}`]: '1' });
+    expect(await client.pttl(`${base}:scopes`)).toBe(-1);
     expect(await client.hgetall(`${base}:ov`)).toEqual({ [`tenant:${tenantId}:requests:total`]: '1000' });
     const opKeys = await scanKeys(client, `${base}:o:*`);
     expect(opKeys.length).toBe(1);

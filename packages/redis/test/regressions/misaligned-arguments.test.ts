@@ -99,7 +99,8 @@ describe('scripts called with misaligned arguments', () => {
   it('refuses an apply whose window count is a timestamp instead of looping on it', async () => {
     const args = applyArgs();
     const warnCount = Number(args[2 + 11]);
-    const windowCountAt = 2 + 12 + warnCount;
+    const scopeCount = Number(args[2 + 12 + warnCount]);
+    const windowCountAt = 2 + 12 + warnCount + 1 + scopeCount;
     expect(args[windowCountAt]).toBe('5');
     args[windowCountAt] = String(Date.now());
     expect(await refusal(APPLY_LUA, 2, args)).toMatch(/window count \(ARGV\[\d+\]\) = \d+ does not fit the/);
@@ -152,6 +153,7 @@ describe('scripts called with misaligned arguments', () => {
     ).args;
     expect(await refusal(READ_LUA, 0, read)).toMatch(/tollgate read: bad arguments: expects 1 keys, got 0/);
     expect(await refusal(READ_LUA, 1, read.slice(0, -1))).toMatch(/tollgate read: bad arguments/);
+    expect(await refusal(READ_LUA, 1, [read[0]!])).toMatch(/expects at least 5 arguments, got 0/);
     const shiftedRead = [read[0]!, ...read.slice(2)];
     expect(await refusal(READ_LUA, 1, shiftedRead)).toMatch(/tollgate read: bad arguments/);
 
@@ -159,6 +161,7 @@ describe('scripts called with misaligned arguments', () => {
       {
         tag: keys.tag,
         now,
+        scopes: [{ scope: 'tenant', id: tenantId }],
         counters: [{ scope: 'tenant', id: tenantId, meter: 'requests', window: windows[2]!, used: 7 }],
         overrides: [{ scope: 'tenant', id: tenantId, meter: 'requests', period: 'day', limit: 9 }],
       },
@@ -168,8 +171,11 @@ describe('scripts called with misaligned arguments', () => {
     const tooMany = [...seed];
     tooMany[3] = '1000000000';
     expect(await refusal(SEED_LUA, 3, tooMany)).toMatch(
-      /counter count \(ARGV\[1\]\) = 1000000000 does not fit/,
+      /scope count \(ARGV\[1\]\) = 1000000000 does not fit/,
     );
+    const badScope = [...seed];
+    badScope[3 + 3] = '2'; // the counter's position in the scope list: there is one scope
+    expect(await refusal(SEED_LUA, 3, badScope)).toMatch(/counter scope \(ARGV\[4\]\) must be 1..1/);
     expect(await refusal(SEED_LUA, 3, seed.slice(0, -1))).toMatch(/field\/limit pairs/);
 
     const claim = [keys.claims, keys.unflushed, keys.events, queue, keys.batchStem];
