@@ -16,7 +16,7 @@ const quiet = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function serve(store: CounterStore) {
-  const { app, metering } = createApp({ store, logger: quiet });
+  const { app, metering } = createApp({ store, logger: quiet, storeTimeoutMs: 5000 });
   const server: Server = await new Promise((resolve) => {
     const s = app.listen(0, '127.0.0.1', () => resolve(s));
   });

@@ -14,7 +14,7 @@ const quiet = {
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function serve(store: CounterStore) {
-  const app = await buildApp({ store, logger: quiet });
+  const app = await buildApp({ store, logger: quiet, storeTimeoutMs: 5000 });
   const url: string = await app.listen({ port: 0, host: '127.0.0.1' });
   return { url, close: () => app.close() };
 }
