@@ -40,8 +40,11 @@ export function compilePrice(p: PriceInput): ModelPrice {
   };
 }
 
-/** `-2024-08-06`, `-20250514`, `-0613`, `-latest`, `-v2`: a date or version only, never a word like `-mini`. */
-const VERSION_SUFFIX = /-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{4}|latest|v\d+(?:\.\d+)*)$/;
+/**
+ * `-2024-08-06`, `-20250514`, `-0613`, `-latest`, `-v2`, and Gemini's `-001`: a date or version only,
+ * never a word like `-mini`.
+ */
+const VERSION_SUFFIX = /-(?:\d{4}-\d{2}-\d{2}|\d{8}|\d{3,4}|latest|v\d+(?:\.\d+)*)$/;
 
 export function stripVersionSuffix(model: string): string | null {
   const stripped = model.replace(VERSION_SUFFIX, '');

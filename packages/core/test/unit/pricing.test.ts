@@ -72,6 +72,8 @@ describe('price lookup', () => {
     expect(book.lookup('openai/gpt-4o-2024-08-06')?.key).toBe('openai/gpt-4o');
     expect(book.lookup('claude-sonnet-4-20250514', 'anthropic')?.key).toBe('claude-sonnet-4');
     expect(book.lookup('gpt-4o-mini-2024-07-18', 'openai')?.key).toBe('gpt-4o-mini');
+    const gemini = new PriceBook({ 'gemini/gemini-2.0-flash': { input: '0.10', output: '0.40' } });
+    expect(gemini.lookup('gemini-2.0-flash-001', 'gemini')?.key).toBe('gemini/gemini-2.0-flash');
   });
 
   it('never prices a different model by prefix', () => {
@@ -94,6 +96,7 @@ describe('price lookup', () => {
         .map((d) => `-${d.toISOString().slice(0, 10)}`),
       fc.integer({ min: 20200101, max: 20301231 }).map((n) => `-${n}`),
       fc.integer({ min: 0, max: 9999 }).map((n) => `-${String(n).padStart(4, '0')}`),
+      fc.integer({ min: 0, max: 999 }).map((n) => `-${String(n).padStart(3, '0')}`),
       fc.constant('-latest'),
       fc.integer({ min: 1, max: 9 }).map((n) => `-v${n}`),
     );
