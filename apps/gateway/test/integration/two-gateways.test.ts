@@ -53,4 +53,27 @@ describe('two gateways on one Redis', () => {
     expect((await dayCounters(a.gateway, { tenantId: 'shared', plan: 'free' })).requests).toBe(LIMIT);
     expect((await dayCounters(b.gateway, { tenantId: 'shared', plan: 'free' })).requests).toBe(LIMIT);
   });
+
+  it('apply an admin override set through one instance at once on the other', async () => {
+    const user = token({ sub: 'ov-user', tenant_id: 'override-co', tier: 'free' });
+    const admin = token({ sub: 'ops', tenant_id: 'ops', role: 'admin', tier: 'free' });
+    const put = await fetch(`${a.url}/admin/quotas/tenant/override-co`, {
+      method: 'PUT',
+      headers: { authorization: `Bearer ${admin}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ meter: 'requests', period: 'day', limit: 2 }),
+    });
+    expect(put.status).toBe(200);
+    const quota = await fetch(`${b.url}/usage/quota`, { headers: { authorization: `Bearer ${user}` } });
+    expect(
+      ((await quota.json()) as { quotas: { requests: { day: { limit: number } } } }).quotas.requests.day
+        .limit,
+    ).toBe(2);
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) {
+      const r = await fetch(`${b.url}/api/hello`, { headers: { authorization: `Bearer ${user}` } });
+      await r.text();
+      statuses.push(r.status);
+    }
+    expect(statuses).toEqual([200, 200, 429]);
+  });
 });
