@@ -26,7 +26,7 @@ import { openStore } from './store-factory';
 import { prepareUpstreamHeaders } from './upstream-headers';
 import { createUsageApi, usageErrorHandler } from './usage-api/routes';
 import { unauthorized } from './usage-api/problem';
-import { WebhookDispatcher, type SqlQuery } from './usage-api/webhooks';
+import { WebhookDispatcher } from './usage-api/webhooks';
 import { StoreTracker } from './store-tracker';
 
 /** What extra routes (`CreateGatewayOptions.routers`) get to work with. */
@@ -204,7 +204,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     if (config.webhooks.length > 0) {
       // The dispatcher types its query more loosely than SqlClient (`T` without `extends object`); same method.
       webhooks = new WebhookDispatcher({
-        sql: sql as unknown as SqlQuery,
+        sql,
         webhooks: config.webhooks,
         logger: log,
       });

@@ -1,11 +1,10 @@
 // Webhook delivery: notable events from usage_events POSTed once per endpoint, signed, retried with backoff; state in Postgres.
 import { createHash, createHmac } from 'node:crypto';
 import type { WebhookConfig } from '@tollgate/core';
+import type { SqlExecutor } from '@tollgate/ledger';
 
 /** The part of the ledger's SqlClient this needs. */
-export interface SqlQuery {
-  query<T = Record<string, unknown>>(text: string, params?: unknown[]): Promise<{ rows: T[] }>;
-}
+export type SqlQuery = Pick<SqlExecutor, 'query'>;
 
 export interface WebhookLogger {
   warn(obj: object, msg?: string): void;
