@@ -8,8 +8,7 @@ import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase } from '../../../../test-support/services';
 import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
-import { unauthorized } from '../../src/usage-api/problem';
-import type { Caller } from '../../src/usage-api/authz';
+import { hs256Authenticate } from '../support/usage-auth';
 
 const SECRET = 'dashboard-test-secret-0123456789';
 const DAY = 86_400_000;
@@ -22,22 +21,7 @@ const config = parseConfig({
   pricing: { 'demo-model': { input: '1.00', output: '2.00' } },
 });
 
-function authenticate(req: express.Request): Caller {
-  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-  if (!m) throw unauthorized('a Bearer token is required');
-  try {
-    const c = jwt.verify(m[1]!, SECRET, { algorithms: ['HS256'] }) as Record<string, string | undefined>;
-    return {
-      userId: c.sub ?? null,
-      tenantId: c.tenant_id ?? null,
-      tier: c.tier ?? null,
-      role: c.role ?? null,
-      email: c.email ?? null,
-    };
-  } catch (err) {
-    throw unauthorized((err as Error).message);
-  }
-}
+const authenticate = hs256Authenticate(SECRET);
 
 describe('dashboard in headless Chromium', () => {
   let db: { url: string; drop: () => Promise<void> };

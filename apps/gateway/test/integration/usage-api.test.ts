@@ -5,8 +5,7 @@ import { MemoryStore, QuotaEngine, parseConfig, type TollgateConfig } from '@tol
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase } from '../../../../test-support/services';
 import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
-import { unauthorized } from '../../src/usage-api/problem';
-import type { Caller } from '../../src/usage-api/authz';
+import { hs256Authenticate } from '../support/usage-auth';
 
 const SECRET = 'usage-api-test-secret-0123456789';
 const DAY = 86_400_000;
@@ -30,22 +29,7 @@ const bob = token({ sub: 'bob', tenant_id: 'acme', tier: 'free' });
 const eve = token({ sub: 'eve', tenant_id: 'globex', tier: 'free' });
 const admin = token({ sub: 'root', tenant_id: 'ops', role: 'admin', tier: 'pro' });
 
-function authenticate(req: express.Request): Caller {
-  const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-  if (!m) throw unauthorized('a Bearer token is required');
-  try {
-    const c = jwt.verify(m[1]!, SECRET, { algorithms: ['HS256'] }) as Record<string, string | undefined>;
-    return {
-      userId: c.sub ?? null,
-      tenantId: c.tenant_id ?? null,
-      tier: c.tier ?? null,
-      role: c.role ?? null,
-      email: c.email ?? null,
-    };
-  } catch (err) {
-    throw unauthorized((err as Error).message);
-  }
-}
+const authenticate = hs256Authenticate(SECRET);
 
 describe('usage API', () => {
   let db: { url: string; drop: () => Promise<void> };
