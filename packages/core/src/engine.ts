@@ -371,10 +371,13 @@ export class QuotaEngine {
     await this.seeded(subject, () => this.store.apply(op));
   }
 
-  /** Replaces a reservation with the actual usage (never rejected). Settling an expired reservation just records. */
+  /**
+   * Replaces a reservation with the actual usage (never rejected). Settling an expired reservation just records.
+   * Several reservation ids settle many requests of one subject in one store op (`records` is their summed usage).
+   */
   async settle(
     identity: Identity | ResolvedSubject,
-    reservationId: string | null,
+    reservationId: string | readonly string[] | null,
     records: UsageRecord[],
     opts: { opId?: string; at?: number } = {},
   ): Promise<RecordResult> {
@@ -403,7 +406,7 @@ export class QuotaEngine {
     identity: Identity | ResolvedSubject,
     records: UsageRecord[],
     opId: string | undefined,
-    settleId: string | null,
+    settleId: string | readonly string[] | null,
     events?: UsageEventRecord[],
     // When the usage happened (replays of buffered usage keep their original window and hour bucket).
     at?: number,
@@ -418,7 +421,13 @@ export class QuotaEngine {
       now,
     );
     const op = this.applyOp(subject, now, opId ?? randomUUID(), 'record', usage.amounts, usage.deltas);
-    if (settleId) op.settle = { id: settleId };
+    if (typeof settleId === 'string') {
+      if (settleId !== '') op.settle = { id: settleId };
+    } else if (settleId !== null && settleId.length > 0) {
+      // One id keeps the single-settle shape every store has always understood.
+      if (settleId.length === 1) op.settle = { id: settleId[0]! };
+      else op.settleIds = [...settleId];
+    }
     if (events && events.length > 0) op.events = events;
     const result = await this.seeded(subject, () => this.store.apply(op));
     const applied = result.status === 'applied';

@@ -214,6 +214,7 @@ export class MemoryStore implements CounterStore {
     if (seen && (seen.expiresAt === null || seen.expiresAt > now))
       return { status: 'duplicate', outcome: seen.value };
     if (op.settle) this.undoReservation(s, op.settle.id, now);
+    if (op.settleIds) for (const id of op.settleIds) this.undoReservation(s, id, now);
 
     const byMeter = sumByMeter(op.amounts, op.reserve?.amounts);
     const touched = this.touched(s, op.scopes, byMeter.keys(), op.windows, op.limits);

@@ -91,6 +91,11 @@ export interface ApplyOp {
   reserve?: { id: string; expiresAt: number; amounts: MeterAmount[] };
   /** Undo this reservation first (if it is still held), then apply `amounts` as actual usage. */
   settle?: { id: string };
+  /**
+   * Undo each of these reservations too (like `settle`: each one still held is undone exactly once, one already
+   * settled or expired is skipped), so many requests' settlements of one subject share one op. Defaults to none.
+   */
+  settleIds?: string[];
   /** Ledger deltas, kept iff the op applies. */
   usage: UsageDelta[];
   /** Ledger deltas and events kept iff an `enforce` op is rejected (the `rejected` meter). */
@@ -177,7 +182,7 @@ export interface CounterStore {
   /**
    * In one atomic step: (1) answer `needs-seed` if the shard is unseeded (see `seed`); (2) release
    * expired reservations; (3) answer `duplicate` if `opId` was seen within the dedup window;
-   * (4) undo `settle`'s reservation; (5) resolve every effective limit (override, else plan) for
+   * (4) undo `settle`'s reservation and each of `settleIds`'; (5) resolve every effective limit (override, else plan) for
    * each scope × meter × period; (6) in `enforce` mode, if any counter would pass its limit
    * (used + amount > limit, limit >= 0, amount > 0), change nothing but the `onReject` deltas and
    * answer `rejected` with the violated counters; (7) otherwise add the amounts (and reservation),

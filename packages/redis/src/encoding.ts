@@ -194,6 +194,10 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
   pushEvents(argv, op.events ?? []);
   pushUsage(argv, op.mode === 'enforce' ? (op.onReject?.usage ?? []) : []);
   pushEvents(argv, op.mode === 'enforce' ? (op.onReject?.events ?? []) : []);
+  // No reservation is ever held under an empty id (the script refuses one): nothing to undo for it.
+  const settleIds = (op.settleIds ?? []).filter((id) => id !== '');
+  argv.push(String(settleIds.length));
+  for (const id of settleIds) argv.push(id);
   return { args: argv, candidates: new Candidates(op.scopes, meters, op.windows) };
 }
 

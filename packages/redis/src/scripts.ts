@@ -243,7 +243,8 @@ end
  * then the op's scopes (count, then <scope>:<id> each), each marked in <stem>:scopes once seeded
  * then the candidates (see read_candidates, with amount incl. reserved and reserved per group)
  * then usage deltas (count), 3 each: field, amount, cost (pico-dollars); events (count), then each as JSON
- * then the same two lists kept only on rejection; nothing after them.
+ * then the same two lists kept only on rejection;
+ * then more reservation ids to settle (count), then each (non-empty); nothing after them.
  *
  * Returns {'S'} needs seed | {'D', 'a'|'r'} duplicate | {'R', counters, violated, first} | {'A', counters, crossed}
  * where counters = {candidate, limit, used, ...}, violated = {candidate, ...}, first = the violated candidates
@@ -284,6 +285,13 @@ reject_at, err = check_lists(usage_at)
 if not reject_at then return bad('apply', err) end
 p, err = check_lists(reject_at)
 if not p then return bad('apply', err) end
+local nsettle = fits(p, 1)
+if not nsettle then return bad('apply', misfit('settle id count', p)) end
+local settle_at = p + 1
+p = settle_at + nsettle
+for i = settle_at, p - 1 do
+  if ARGV[i] == '' then return bad('apply', 'settle id (ARGV[' .. i .. ']) is empty') end
+end
 if p ~= NARGV + 1 then return bad('apply', (NARGV + 1 - p) .. ' unexpected trailing arguments') end
 
 local UNFLUSHED, EVENTS, QUEUE = stem .. ':u', stem .. ':e', KEYS[2]
@@ -296,6 +304,7 @@ local seen = redis.call('HGET', OPS, op) or redis.call('HGET', stem .. ':o:' .. 
   or redis.call('HGET', stem .. ':o:' .. int(bucket + 1), op)
 if seen then return {'D', seen} end
 if ARGV[7] ~= '' then undo_reservation(ARGV[7]) end
+for i = settle_at, settle_at + nsettle - 1 do undo_reservation(ARGV[i]) end
 
 local limits = resolve_limits(cands)
 

@@ -8,6 +8,8 @@ export interface PendingOp {
   opId: string;
   /** Reservation to settle (undo, then record `records` as actual usage); null to just record. */
   reservationId: string | null;
+  /** More reservations settled by the same op (many requests of one subject, summed in `records`). */
+  reservationIds?: string[];
   records: UsageRecord[];
   /** When the usage happened: the replay counts it in that window and hour. */
   at: number;

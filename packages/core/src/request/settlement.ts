@@ -1,4 +1,4 @@
-// Where post-response usage is counted: summed per subject for `usageBatchMs`, then written in one store op.
+// Where post-response usage is counted: summed per subject for `usageBatchMs` (reservation settlements too), then written in one store op.
 import type { ResolvedSubject } from '../subject';
 import type { UsageRecord } from '../usage';
 import type { Tollgate } from './tollgate';
@@ -13,6 +13,8 @@ export class SubjectUsage {
   bytesOut = 0;
   /** Handler-recorded usage, summed by meter, model, provider and estimate flag. */
   private recorded: Map<string, UsageRecord> | null = null;
+  /** Reservations of finished requests, undone by the same op that records their (summed) actual usage. */
+  settleIds: string[] | null = null;
 
   constructor(readonly subject: ResolvedSubject) {}
 
@@ -32,6 +34,12 @@ export class SubjectUsage {
       });
   }
 
+  /** A finished request's reservation: undone, and replaced by `records`, in this sum's op. */
+  settle(reservationId: string, records: readonly UsageRecord[]): void {
+    (this.settleIds ??= []).push(reservationId);
+    for (const r of records) this.record(r);
+  }
+
   toRecords(): UsageRecord[] {
     const out: UsageRecord[] = [];
     if (this.requests !== 0) out.push({ meter: 'requests', amount: this.requests });
@@ -47,7 +55,7 @@ export class SubjectUsage {
 
 /**
  * Sums usage per subject and writes each subject's sum in one op per window (one op per subject, not per
- * request). A failed write goes to the fail-open buffer like any settlement, with its own op id.
+ * request); finished requests' reservations are undone by that same op, each exactly once. A failed write goes to the fail-open buffer like any settlement, with its own op id.
  */
 export class UsageBatcher {
   private pending = new Map<ResolvedSubject, SubjectUsage>();
@@ -90,11 +98,13 @@ export class UsageBatcher {
     const at = Date.now();
     for (const u of batch.values()) {
       const records = u.toRecords();
-      if (records.length === 0) continue;
+      const ids = u.settleIds;
+      if (records.length === 0 && ids === null) continue;
       this.tollgate.settleInBackground({
         subject: u.subject,
         opId: this.tollgate.ids.next(),
         reservationId: null,
+        reservationIds: ids ?? undefined,
         records,
         at,
       });

@@ -178,14 +178,9 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     if (this.method !== 'HEAD') u.bytesOut += this.bytesOut > 0 ? this.bytesOut : declaredLength(this.rawRes);
     if (!aborted && this.rawRes.statusCode >= 500) u.errors += 1;
     if (this.reservationId !== null) {
-      // One op: the actual usage replaces the admission's estimate (released in full on a 5xx with nothing recorded).
-      this.ctx.tollgate.settleInBackground({
-        subject: this.subject,
-        opId: `${this.reservationId}.f`,
-        reservationId: this.reservationId,
-        records: this.recorded ?? [],
-        at: Date.now(),
-      });
+      // The actual usage replaces the admission's estimate (released in full on a 5xx with nothing recorded), in
+      // the subject's summed op of this window: one store op settles every request of the subject that finished.
+      u.settle(this.reservationId, this.recorded ?? []);
     }
     if (this.held !== null) for (const id of this.held) this.release(id);
   }

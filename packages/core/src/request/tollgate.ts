@@ -187,8 +187,15 @@ export class Tollgate {
 
   private applyPending(op: PendingOp): Promise<RecordResult> {
     if (op.refund !== undefined) return this.call(() => this.applyRefund(op, op.refund!));
+    const ids = op.reservationIds;
+    const settling =
+      ids === undefined || ids.length === 0
+        ? op.reservationId
+        : op.reservationId === null
+          ? ids
+          : [op.reservationId, ...ids];
     return this.call(() =>
-      this.engine.settle(op.subject, op.reservationId, op.records, { opId: op.opId, at: op.at }),
+      this.engine.settle(op.subject, settling, op.records, { opId: op.opId, at: op.at }),
     );
   }
 

@@ -187,6 +187,63 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       expect((await e.status(who)).quotas.tokens?.day?.used).toBe(3200);
     });
 
+    it('settles several reservations in one op: each still held is undone exactly once, settled or expired ones are skipped', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      const ids: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const a = await e.consume(who, {}, { reserve: { tokens: 1000 } });
+        if (!a.admitted) throw new Error('expected an admission');
+        ids.push(a.reservationId!);
+      }
+      const short = await e.consume(who, {}, { reserve: { tokens: 1000 }, reservationTtlMs: 30_000 });
+      if (!short.admitted) throw new Error('expected an admission');
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(4000);
+      // The first is settled alone; the short one expires.
+      await e.settle(who, ids[0]!, [{ meter: 'input_tokens', amount: 10, model: 'demo-model' }]);
+      clock.advance(31_000);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(2010);
+      // One op: the settled and expired ids (and a repeated id) undo nothing more; the two held are undone once each.
+      await e.settle(
+        who,
+        [ids[0]!, ids[1]!, short.reservationId!, ids[2]!, ids[1]!],
+        [
+          { meter: 'input_tokens', amount: 300, model: 'demo-model' },
+          { meter: 'output_tokens', amount: 45, model: 'demo-model' },
+        ],
+      );
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(355);
+      // Settling them all again changes nothing but the usage it carries.
+      await e.settle(who, ids, []);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(355);
+      // `settle` and `settleIds` together in one raw op: both undone, once.
+      const a = await e.consume(who, {}, { reserve: { tokens: 2000 } });
+      const b = await e.consume(who, {}, { reserve: { tokens: 600 } });
+      if (!a.admitted || !b.admitted) throw new Error('expected admissions');
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(2955);
+      const subject = e.resolve(who);
+      const result = await store.apply({
+        opId: uniqueId('op'),
+        tag: subject.tag,
+        now: clock.now(),
+        mode: 'record',
+        scopes: subject.scopes,
+        windows: e.windowsAt(clock.now()),
+        limits: subject.limits,
+        amounts: [],
+        settle: { id: a.reservationId! },
+        settleIds: [b.reservationId!, a.reservationId!],
+        usage: [],
+        warnAt: [],
+        seed: 'auto',
+      });
+      expect(result.status).toBe('applied');
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(355);
+      const batches = await store.claim({ now: clock.now(), maxTags: 100, staleAfterMs: 60_000 });
+      expect(sumUsage(batches, 'input_tokens')).toBe(310);
+      expect(sumUsage(batches, 'output_tokens')).toBe(45);
+    });
+
     it('releases a reservation that is never settled once it expires', async () => {
       const e = engine();
       const who = { tenantId: uniqueId('t'), plan: 'free' };

@@ -125,15 +125,32 @@ describe('scripts called with misaligned arguments', () => {
 
   it('refuses an apply with a non-integer amount or cost before writing anything', async () => {
     const args = applyArgs();
-    // The tail is: usage count, field, amount, cost, event count, then the two (empty) rejection lists.
-    const usageAmountAt = args.length - 5;
-    expect(args.slice(-4)).toEqual(['0', '0', '0', '0']);
+    // The tail is: usage count, field, amount, cost, event count, the two (empty) rejection lists, no settle ids.
+    const usageAmountAt = args.length - 6;
+    expect(args.slice(-5)).toEqual(['0', '0', '0', '0', '0']);
     const withBadCost = [...args];
     withBadCost[usageAmountAt + 1] = '0.5';
     expect(await refusal(APPLY_LUA, 2, withBadCost)).toMatch(/usage cost .* must be an integer, got "0.5"/);
     const withBadAmount = [...args];
     withBadAmount[usageAmountAt] = '1e3';
     expect(await refusal(APPLY_LUA, 2, withBadAmount)).toMatch(/usage amount .* must be an integer/);
+  });
+
+  it('refuses an apply whose settle-id list is miscounted or holds an empty id, before writing anything', async () => {
+    const args = encodeApply({ ...applyOp(), settleIds: ['res-a', 'res-b'] }, keys, queue, 600_000).args;
+    expect(args.slice(-3)).toEqual(['2', 'res-a', 'res-b']);
+    const countAt = args.length - 3;
+    for (const value of ['3', '-1', '1.5', 'x', String(Date.now())]) {
+      const bad = [...args];
+      bad[countAt] = value;
+      expect(await refusal(APPLY_LUA, 2, bad)).toMatch(/settle id count \(ARGV\[\d+\]\) = .* does not fit/);
+    }
+    const shortCount = [...args];
+    shortCount[countAt] = '1';
+    expect(await refusal(APPLY_LUA, 2, shortCount)).toMatch(/1 unexpected trailing arguments/);
+    const emptyId = [...args];
+    emptyId[args.length - 1] = '';
+    expect(await refusal(APPLY_LUA, 2, emptyId)).toMatch(/settle id \(ARGV\[\d+\]\) is empty/);
   });
 
   it('refuses a read, seed, claim, ack or probe of the wrong shape', async () => {
