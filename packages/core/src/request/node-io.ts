@@ -13,7 +13,9 @@ export interface ResponseWatcher {
 
 // Registered symbols: two copies of this package in one process still see each other's marks (double mounting).
 const kWatcher = Symbol.for('tollgate.watcher');
-const kCounting = Symbol('tollgate.counting');
+// Registered too: a prototype patched by one copy (or one jest module registry) must not be patched again,
+// or every copy's wrapper would add the same bytes to the same watcher.
+const kCounting = Symbol.for('tollgate.counting');
 const kPush = Symbol('tollgate.push');
 
 type Chunk = string | Uint8Array | null | undefined | (() => void);
