@@ -1,7 +1,7 @@
 import express from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
-import { MemoryStore, QuotaEngine, parseConfig, type TollgateConfig } from '@tollgate/core';
+import { MemoryStore, QuotaEngine, parseConfig, usdToPico, type TollgateConfig } from '@tollgate/core';
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase } from '../../../../test-support/services';
 import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
@@ -282,13 +282,37 @@ describe('usage API', () => {
     expect(lines[0]).toBe(
       'bucket_start,tenant_id,user_id,meter,model,amount,cost_usd,estimated,batch_id,recorded_at',
     );
-    const rows = await sql.query<{ n: string; total: string }>(
-      `SELECT count(*)::text AS n, coalesce(sum(amount), 0)::text AS total FROM usage_ledger WHERE user_id = 'alice' AND tenant_id = 'acme'`,
+    // Row for row: the same (meter, model, amount, exact cost, batch) tuples as the ledger holds.
+    const header = lines[0]!.split(',');
+    const col = (name: string) => header.indexOf(name);
+    const fromCsv = lines
+      .slice(1)
+      .map((l) => l.split(','))
+      .map((f) =>
+        [
+          f[col('meter')],
+          f[col('model')],
+          f[col('amount')],
+          usdToPico(f[col('cost_usd')]!),
+          f[col('batch_id')],
+        ].join('|'),
+      )
+      .sort();
+    const ledger = await sql.query<{
+      meter: string;
+      model: string | null;
+      amount: string;
+      cost: string;
+      batch_id: string;
+    }>(
+      `SELECT meter, model, amount::text AS amount, cost_usd::text AS cost, batch_id FROM usage_ledger
+        WHERE user_id = 'alice' AND tenant_id = 'acme'`,
     );
-    expect(lines.length - 1).toBe(Number(rows.rows[0]!.n));
-    const amountCol = lines[0]!.split(',').indexOf('amount');
-    const total = lines.slice(1).reduce((a, l) => a + Number(l.split(',')[amountCol]), 0);
-    expect(total).toBe(Number(rows.rows[0]!.total));
+    const fromLedger = ledger.rows
+      .map((r) => [r.meter, r.model ?? '', r.amount, usdToPico(r.cost), r.batch_id].join('|'))
+      .sort();
+    expect(fromCsv.length).toBeGreaterThan(5);
+    expect(fromCsv).toEqual(fromLedger);
   });
 
   it('sets an override that is effective at once and recorded as an event', async () => {
