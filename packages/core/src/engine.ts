@@ -76,6 +76,11 @@ export interface ConsumeOptions {
   /** Id of the reservation, so a caller can settle it even when this call's answer was lost. Defaults to a random id. */
   reservationId?: string;
   reservationTtlMs?: number;
+  /**
+   * More reservations held by this one op, each under its own id (several requests admitted together, each
+   * settling its own estimate later): all are held with the admission, or none. Defaults to none.
+   */
+  reserves?: Array<{ id: string; amounts: Record<string, number> }>;
   /** Extra ledger records kept when admitted (beyond the consumed amounts). */
   records?: UsageRecord[];
 }
@@ -312,6 +317,14 @@ export class QuotaEngine {
         expiresAt: now + (opts.reservationTtlMs ?? this.reservationTtlMs),
         amounts: reserveAmounts,
       };
+    }
+    if (opts.reserves !== undefined && opts.reserves.length > 0) {
+      const expiresAt = now + (opts.reservationTtlMs ?? this.reservationTtlMs);
+      op.reserves = [];
+      for (const r of opts.reserves) {
+        const held = this.toAmounts(r.amounts);
+        if (held.length > 0) op.reserves.push({ id: r.id, expiresAt, amounts: held });
+      }
     }
     const result = await this.seeded(subject, () => this.store.apply(op));
     if (result.status === 'duplicate') {

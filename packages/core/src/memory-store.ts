@@ -216,7 +216,7 @@ export class MemoryStore implements CounterStore {
     if (op.settle) this.undoReservation(s, op.settle.id, now);
     if (op.settleIds) for (const id of op.settleIds) this.undoReservation(s, id, now);
 
-    const byMeter = sumByMeter(op.amounts, op.reserve?.amounts);
+    const byMeter = sumByMeter(op.amounts, op.reserve?.amounts, ...(op.reserves ?? []).map((r) => r.amounts));
     const touched = this.touched(s, op.scopes, byMeter.keys(), op.windows, op.limits);
     const opExpiry = now + this.dedupWindowMs;
 
@@ -271,9 +271,25 @@ export class MemoryStore implements CounterStore {
     }
     if (op.reserve)
       s.reservations.set(op.reserve.id, { expiresAt: op.reserve.expiresAt, items: reservationItems });
+    if (op.reserves) for (const r of op.reserves) this.hold(s, r, touched);
     this.keepUsage(s, op.usage, op.events);
     s.ops.set(op.opId, { value: 'applied', expiresAt: opExpiry });
     return { status: 'applied', counters, crossed };
+  }
+
+  /** Remembers one of `reserves`: what it holds on each counter the op touched. */
+  private hold(
+    s: Shard,
+    r: { id: string; expiresAt: number; amounts: MeterAmount[] },
+    touched: Touched[],
+  ): void {
+    const amounts = sumByMeter(r.amounts);
+    const items: Array<{ key: string; amount: number }> = [];
+    for (const t of touched) {
+      const held = amounts.get(t.meter);
+      if (held) items.push({ key: t.key, amount: held });
+    }
+    s.reservations.set(r.id, { expiresAt: r.expiresAt, items });
   }
 
   /** Marks `mark` (a threshold, or EXCEEDED_MARK) on a counter's window; true the first time only. */

@@ -89,6 +89,11 @@ export interface ApplyOp {
   amounts: MeterAmount[];
   /** Held like `amounts`, remembered under `id` until settled or `expiresAt`. */
   reserve?: { id: string; expiresAt: number; amounts: MeterAmount[] };
+  /**
+   * More reservations held by the same op, each like `reserve` under its own id (ids distinct, and distinct from
+   * `reserve`'s): all of them with the op or none (an `enforce` op checks their sum). Defaults to none.
+   */
+  reserves?: Array<{ id: string; expiresAt: number; amounts: MeterAmount[] }>;
   /** Undo this reservation first (if it is still held), then apply `amounts` as actual usage. */
   settle?: { id: string };
   /**

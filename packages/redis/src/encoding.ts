@@ -69,7 +69,11 @@ interface MeterTotals {
   reserved: number[];
 }
 
-function meterTotals(amounts: MeterAmount[], reserve: MeterAmount[] | undefined): MeterTotals {
+function meterTotals(
+  amounts: MeterAmount[],
+  reserve: MeterAmount[] | undefined,
+  reserves: ReadonlyArray<{ amounts: MeterAmount[] }> = [],
+): MeterTotals {
   const out: MeterTotals = { meters: [], total: [], reserved: [] };
   const add = (a: MeterAmount, isReserved: boolean) => {
     let i = out.meters.indexOf(a.meter);
@@ -84,6 +88,8 @@ function meterTotals(amounts: MeterAmount[], reserve: MeterAmount[] | undefined)
   };
   for (const a of amounts) add(a, false);
   if (reserve) for (const a of reserve) add(a, true);
+  // The op's further reservations count in its total; each is held from its own list (see encodeApply).
+  for (const r of reserves) for (const a of r.amounts) add(a, false);
   return out;
 }
 
@@ -168,7 +174,8 @@ export interface EncodedOp {
 }
 
 export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWindowMs: number): EncodedOp {
-  const totals = meterTotals(op.amounts, op.reserve?.amounts);
+  const reserves = op.reserves ?? [];
+  const totals = meterTotals(op.amounts, op.reserve?.amounts, reserves);
   const meters = totals.meters;
   const { bucket, expireAt } = opIdBucket(op.now, dedupWindowMs);
   const argv: string[] = [
@@ -198,6 +205,14 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
   const settleIds = (op.settleIds ?? []).filter((id) => id !== '');
   argv.push(String(settleIds.length));
   for (const id of settleIds) argv.push(id);
+  // Further reservations: id, expiry, then the amount it holds per counter group (scope x meter, as above).
+  const groups = op.windows.length === 0 ? 0 : op.scopes.length;
+  argv.push(String(reserves.length));
+  for (const r of reserves) {
+    argv.push(r.id, int(r.expiresAt, 'reservation expiry'));
+    const held = meters.map((m) => r.amounts.reduce((sum, a) => (a.meter === m ? sum + a.amount : sum), 0));
+    for (let g = 0; g < groups; g++) for (const h of held) argv.push(int(h, 'reserved amount'));
+  }
   return { args: argv, candidates: new Candidates(op.scopes, meters, op.windows) };
 }
 

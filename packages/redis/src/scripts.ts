@@ -154,7 +154,7 @@ local function read_candidates(p, with_amounts)
       p = p + 1
       cands[#cands + 1] = {
         field = field, key = stem .. ':c:' .. field .. ':' .. win[w][2], expiry = win[w][3],
-        plan = plan, amount = tonumber(amount), amount_arg = amount, reserved = reserved,
+        plan = plan, amount = tonumber(amount), amount_arg = amount, reserved = reserved, group = g,
       }
     end
   end
@@ -244,7 +244,9 @@ end
  * then the candidates (see read_candidates, with amount incl. reserved and reserved per group)
  * then usage deltas (count), 3 each: field, amount, cost (pico-dollars); events (count), then each as JSON
  * then the same two lists kept only on rejection;
- * then more reservation ids to settle (count), then each (non-empty); nothing after them.
+ * then more reservation ids to settle (count), then each (non-empty);
+ * then more reservations to hold (count), then each: id (non-empty), expiry (ms), and the amount it holds per
+ * counter group (in candidate group order); nothing after them.
  *
  * Returns {'S'} needs seed | {'D', 'a'|'r'} duplicate | {'R', counters, violated, first} | {'A', counters, crossed}
  * where counters = {candidate, limit, used, ...}, violated = {candidate, ...}, first = the violated candidates
@@ -291,6 +293,21 @@ local settle_at = p + 1
 p = settle_at + nsettle
 for i = settle_at, p - 1 do
   if ARGV[i] == '' then return bad('apply', 'settle id (ARGV[' .. i .. ']) is empty') end
+end
+local ngroups = #cands > 0 and cands[#cands].group or 0
+local nhold = fits(p, 2 + ngroups)
+if not nhold then return bad('apply', misfit('reservation count', p)) end
+local hold_at = p + 1
+p = hold_at
+for r = 1, nhold do
+  if ARGV[p] == '' then return bad('apply', 'reservation id (ARGV[' .. p .. ']) is empty') end
+  if not find(ARGV[p + 1], INT) then
+    return bad('apply', 'reservation expiry (ARGV[' .. (p + 1) .. ']) must be an integer')
+  end
+  for i = p + 2, p + 1 + ngroups do
+    if not find(ARGV[i], INT) then return bad('apply', 'reserved amount (ARGV[' .. i .. ']) must be an integer') end
+  end
+  p = p + 2 + ngroups
 end
 if p ~= NARGV + 1 then return bad('apply', (NARGV + 1 - p) .. ' unexpected trailing arguments') end
 
@@ -391,6 +408,19 @@ end
 if ARGV[8] ~= '' then
   redis.call('HSET', RS, ARGV[8], cmsgpack.pack(held))
   redis.call('ZADD', RZ, ARGV[9], ARGV[8])
+end
+local at_r = hold_at
+for r = 1, nhold do
+  local items = {}
+  for i = 1, #cands do
+    local a = ARGV[at_r + 1 + cands[i].group]
+    if limits[i] and a ~= '0' then items[#items + 1] = cands[i].key; items[#items + 1] = a end
+  end
+  redis.call('HSET', RS, ARGV[at_r], cmsgpack.pack(items))
+  redis.call('ZADD', RZ, ARGV[at_r + 1], ARGV[at_r])
+  at_r = at_r + 2 + ngroups
+end
+if ARGV[8] ~= '' or nhold > 0 then
   -- Both live until a day after the last reservation would expire, so an abandoned shard cleans itself up.
   local last = redis.call('ZRANGE', RZ, -1, -1, 'WITHSCORES')
   local at = int(tonumber(last[2]) + 86400000)

@@ -1,6 +1,6 @@
 // Many concurrent reserved LLM calls of one subject, settled in summed ops: counters and ledger must be exact.
 import { createTestDatabase, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
-import { LlmUpstream } from '../support/llm-upstream';
+import { LlmUpstream, deferred } from '../support/llm-upstream';
 import {
   METERED_CONFIG,
   dayCounters,
@@ -11,7 +11,9 @@ import {
   type RunningGateway,
 } from '../support/kit';
 
-describe('reserved LLM calls settled together (Redis)', () => {
+const BUDGET = 5000;
+
+describe('reserved LLM calls admitted and settled together (Redis)', () => {
   let upstream: LlmUpstream;
   let gw: RunningGateway;
   let db: { url: string; drop: () => Promise<void> };
@@ -29,7 +31,12 @@ describe('reserved LLM calls settled together (Redis)', () => {
         FLUSHER: 'inline',
         FLUSH_INTERVAL_MS: '600000',
       },
-      { config: METERED_CONFIG },
+      {
+        config: {
+          ...METERED_CONFIG,
+          plans: { ...METERED_CONFIG.plans, budget: { limits: { tokens: { day: BUDGET } } } },
+        },
+      },
     );
   });
 
@@ -104,5 +111,76 @@ describe('reserved LLM calls settled together (Redis)', () => {
       models: 'openai/gpt-4o',
     });
     expect(rows.tokens).toMatchObject({ amount: input + cacheRead + output, costPico: '0' });
+  });
+  /** A call that reserves exactly `tokens`: ceil(40 / 4) = 10 for the prompt, the rest as max_tokens. */
+  const sized = (t: string, tokens: number) =>
+    fetch(`${gw.url}/api/v1/chat/completions`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${t}`, 'content-type': 'application/json' },
+      body: JSON.stringify({
+        model: 'gpt-4o',
+        max_tokens: tokens - 10,
+        messages: [{ role: 'user', content: 'q'.repeat(40) }],
+      }),
+    });
+
+  it('admits exactly as many concurrent reservations as the token budget holds, then settles each to its usage', async () => {
+    const t = token({ sub: 'u-even', tenant_id: 't-even', tier: 'budget' });
+    const before = upstream.reported.length;
+    // 12 at once, 1000 tokens each against 5000: 5 fit, whatever grouping their admission gets.
+    const responses = await Promise.all(Array.from({ length: 12 }, () => sized(t, 1000)));
+    const statuses = responses.map((r) => r.status);
+    const bodies = await Promise.all(responses.map((r) => r.text()));
+    expect(statuses.filter((s) => s === 200)).toHaveLength(5);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(7);
+    for (let i = 0; i < 12; i++)
+      if (statuses[i] === 429)
+        expect(JSON.parse(bodies[i]!)).toMatchObject({ meter: 'tokens', limit: BUDGET });
+    const reported = upstream.reported.slice(before);
+    const total = reported.reduce((a, u) => a + u.input + u.cacheRead + u.output, 0);
+    await gw.gateway.idle();
+    const c = await dayCounters(gw.gateway, { tenantId: 't-even', plan: 'budget' });
+    expect(c).toMatchObject({ tokens: total });
+  });
+
+  it('never holds more than the budget for concurrent estimates of different sizes, and refuses only what does not fit', async () => {
+    const t = token({ sub: 'u-mixed', tenant_id: 't-mixed', tier: 'budget' });
+    const sizes = [3000, 2500, 2000, 1500, 1000, 500, 400, 300];
+    const before = upstream.received.length;
+    const gate = deferred();
+    upstream.holdJson = gate.promise;
+    const statuses: Array<number | null> = sizes.map(() => null);
+    const calls = sizes.map((n, i) =>
+      sized(t, n).then(async (r) => {
+        statuses[i] = r.status;
+        await r.text();
+      }),
+    );
+    try {
+      // Every call is either refused or reached the upstream, which holds it: all admitted ones are held at once.
+      for (let waited = 0; ; waited += 10) {
+        const refused = statuses.filter((s) => s === 429).length;
+        if (refused + upstream.received.length - before === sizes.length) break;
+        if (waited > 10_000) throw new Error('calls neither refused nor forwarded');
+        await new Promise((r) => setTimeout(r, 10));
+      }
+      const refused = sizes.filter((_, i) => statuses[i] === 429);
+      const admitted = sizes.filter((_, i) => statuses[i] !== 429);
+      const held = admitted.reduce((a, n) => a + n, 0);
+      expect(admitted.length).toBeGreaterThan(0);
+      expect(held).toBeLessThanOrEqual(BUDGET);
+      // Whatever the order, each refused estimate really did not fit beside those admitted.
+      for (const n of refused) expect(held + n).toBeGreaterThan(BUDGET);
+      const c = await dayCounters(gw.gateway, { tenantId: 't-mixed', plan: 'budget' });
+      expect(c.tokens).toBe(held);
+    } finally {
+      gate.resolve();
+      upstream.holdJson = null;
+    }
+    await Promise.all(calls);
+    await gw.gateway.idle();
+    const reported = upstream.reported.slice(-statuses.filter((s) => s === 200).length);
+    const total = reported.reduce((a, u) => a + u.input + u.cacheRead + u.output, 0);
+    expect((await dayCounters(gw.gateway, { tenantId: 't-mixed', plan: 'budget' })).tokens).toBe(total);
   });
 });

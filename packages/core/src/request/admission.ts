@@ -1,5 +1,5 @@
 // Where a request is admitted: a subject's requests of one event-loop turn share one atomic consume, split on rejection.
-import type { Admission } from '../engine';
+import { latestResetting, type Admission, type Violation } from '../engine';
 import type { CounterState } from '../store';
 import type { ResolvedSubject } from '../subject';
 import { isStoreFailure, StoreTimeoutError } from './deadline';
@@ -43,18 +43,70 @@ const DEGRADED_VALUE = 'store-unavailable';
 const ONE_REQUEST: Record<string, number> = { requests: 1 };
 const STORE_DOWN: RespondOutcome = { kind: 'respond', status: 503, body: STORE_UNAVAILABLE_BODY };
 
-/** Requests that still fit every limit the counters show (groups consume only `requests`). */
-function roomLeft(counters: readonly CounterState[]): number {
-  let room = Infinity;
-  for (const c of counters) if (c.limit >= 0) room = Math.min(room, c.limit - c.used);
-  return room === Infinity ? 0 : Math.max(0, room);
+/** A rejection's answer, built once per violated limit. */
+interface Answer {
+  rejection: ReturnType<typeof quotaRejection>;
+  outcome: RespondOutcome | null;
+  retryAfter: string | null;
+}
+
+/** What one request takes from `meter` at admission: one `requests`, plus its estimate. */
+function need<Res>(t: RequestTicket<Res>, meter: string): number {
+  const held = t.estimate?.[meter] ?? 0;
+  const amount = meter === 'requests' ? 1 + held : held;
+  return Number.isSafeInteger(amount) && amount > 0 ? amount : 0;
+}
+
+/**
+ * Splits a rejected group by the counters its rejection showed: in order, each request is kept if it still fits
+ * every limit on top of the ones kept before it (as one-by-one admissions in that order would decide), and
+ * otherwise rejected with the limit it would pass (the one resetting last).
+ */
+function split<Res>(
+  tickets: Array<RequestTicket<Res>>,
+  counters: readonly CounterState[],
+): { fit: Array<RequestTicket<Res>>; over: Map<RequestTicket<Res>, Violation> } {
+  const limited = counters.filter((c) => c.limit >= 0);
+  const taken = limited.map(() => 0);
+  const fit: Array<RequestTicket<Res>> = [];
+  const over = new Map<RequestTicket<Res>, Violation>();
+  for (const t of tickets) {
+    if (t.state === CLOSED_EARLY) continue;
+    let passed: CounterState[] | null = null;
+    for (let i = 0; i < limited.length; i++) {
+      const c = limited[i]!;
+      const n = need(t, c.meter);
+      if (n > 0 && c.used + taken[i]! + n > c.limit) (passed ??= []).push(c);
+    }
+    if (passed !== null) {
+      over.set(t, latestResetting(passed));
+      continue;
+    }
+    fit.push(t);
+    for (let i = 0; i < limited.length; i++) taken[i] = taken[i]! + need(t, limited[i]!.meter);
+  }
+  return { fit, over };
+}
+
+/** The op's reservation for each ticket with an estimate (ids derived from the op id), or null when none has one. */
+function reservesOf<Res>(
+  tickets: Array<RequestTicket<Res>>,
+  opId: string,
+): Array<{ id: string; amounts: Record<string, number> }> | null {
+  let out: Array<{ id: string; amounts: Record<string, number> }> | null = null;
+  for (let i = 0; i < tickets.length; i++) {
+    const estimate = tickets[i]!.estimate;
+    if (estimate !== null) (out ??= []).push({ id: `${opId}.${i}`, amounts: estimate });
+  }
+  return out;
 }
 
 /**
  * Admission, like ioredis auto-pipelining one level up: every ticket of a subject queued in the same
- * event-loop turn is admitted by one `consume({ requests: k })`. All-or-nothing stays exact: when the
- * group does not fit, the first `room` tickets are retried at once as a smaller group and the rest are
- * rejected, so never more than the limit is admitted, and no fewer than fit.
+ * event-loop turn is admitted by one `consume({ requests: k })`, which also holds each ticket's own
+ * reservation (its estimate), all or nothing. All-or-nothing stays exact: when the group does not fit,
+ * the tickets that fit the counters the rejection showed (in order) are retried at once as a smaller group
+ * and the rest are rejected, so never more than the limit is admitted, and no fewer than fit.
  */
 export class Admissions<Res> {
   private pending = new Map<ResolvedSubject, Array<RequestTicket<Res>>>();
@@ -78,44 +130,37 @@ export class Admissions<Res> {
     this.scheduled = false;
     const groups = this.pending;
     this.pending = new Map();
-    for (const [subject, tickets] of groups) this.decide(subject, tickets, null);
+    for (const [subject, tickets] of groups) this.decide(subject, tickets);
   };
 
-  /** Admits `tickets` of one subject with one consume; `reserve` (estimates to hold) only for a single ticket. */
-  decide(
-    subject: ResolvedSubject,
-    tickets: Array<RequestTicket<Res>>,
-    reserve: Record<string, number> | null,
-  ): void {
-    this.run(subject, tickets, reserve).catch((err: unknown) => {
+  /** Admits `tickets` of one subject with one consume (holding each ticket's estimate under its own id). */
+  decide(subject: ResolvedSubject, tickets: Array<RequestTicket<Res>>): void {
+    this.run(subject, tickets).catch((err: unknown) => {
       for (const t of tickets) t.fail(err);
     });
   }
 
-  private async run(
-    subject: ResolvedSubject,
-    tickets: Array<RequestTicket<Res>>,
-    reserve: Record<string, number> | null,
-  ): Promise<void> {
+  private async run(subject: ResolvedSubject, tickets: Array<RequestTicket<Res>>): Promise<void> {
     const tollgate = this.ctx.tollgate;
     const k = tickets.length;
     const opId = tollgate.ids.next();
+    const reserves = reservesOf(tickets, opId);
     let admission: Admission;
     try {
       admission = await tollgate.call(() =>
         tollgate.engine.consume(
           subject,
           k === 1 ? ONE_REQUEST : { requests: k },
-          reserve === null ? { opId } : { opId, reserve, reservationId: opId },
+          reserves === null ? { opId } : { opId, reserves },
         ),
       );
     } catch (err) {
       if (!isStoreFailure(err)) throw err;
-      this.storeDown(subject, tickets, opId, reserve !== null, err);
+      this.storeDown(subject, tickets, opId, err);
       return;
     }
     const now = Date.now();
-    if (admission.admitted) this.admitted(subject, tickets, admission, opId, reserve !== null, now);
+    if (admission.admitted) this.admitted(subject, tickets, admission, opId, now);
     else this.rejected(subject, tickets, admission, now);
   }
 
@@ -130,7 +175,6 @@ export class Admissions<Res> {
     tickets: Array<RequestTicket<Res>>,
     admission: Extract<Admission, { admitted: true }>,
     opId: string,
-    reserved: boolean,
     now: number,
   ): void {
     const tollgate = this.ctx.tollgate;
@@ -140,22 +184,27 @@ export class Admissions<Res> {
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
     const value = limit === null ? null : rateLimitValue(limit, now);
     let gone = 0;
-    for (const t of tickets) {
+    let goneIds: string[] | null = null;
+    for (let i = 0; i < tickets.length; i++) {
+      const t = tickets[i]!;
       if (t.state === CLOSED_EARLY) {
         gone += 1;
+        if (t.estimate !== null) (goneIds ??= []).push(`${opId}.${i}`);
         continue;
       }
-      if (reserved) t.reservationId = opId;
+      if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
       this.setRateLimit(t.res, policy, value);
       t.state = RUNNING;
       t.deliver(t);
     }
-    // Clients that left while admission was in flight never reached a handler: take their requests back.
+    // Clients that left while admission was in flight never reached a handler: take their requests (and
+    // reservations) back.
     if (gone > 0) {
       tollgate.settleInBackground({
         subject,
         opId: `${opId}.x`,
-        reservationId: reserved ? opId : null,
+        reservationId: null,
+        reservationIds: goneIds ?? undefined,
         records: [],
         at: now,
         refund: gone,
@@ -171,38 +220,38 @@ export class Admissions<Res> {
   ): void {
     const { tollgate, binding } = this.ctx;
     let rest = tickets;
-    if (tickets.length > 1) {
-      const room = roomLeft(admission.counters);
-      if (room > 0) {
-        const first: Array<RequestTicket<Res>> = [];
-        rest = [];
-        for (const t of tickets) {
-          if (first.length < room && t.state !== CLOSED_EARLY) first.push(t);
-          else rest.push(t);
-        }
-        this.decide(subject, first, null);
+    let over: Map<RequestTicket<Res>, Violation> | null = null;
+    if (tickets.length > 1 && admission.counters.length > 0) {
+      const parts = split(tickets, admission.counters);
+      // Only a strictly smaller group is retried (the counters said this one does not fit), so this ends.
+      if (parts.fit.length > 0 && parts.fit.length < tickets.length) {
+        const kept = new Set(parts.fit);
+        rest = tickets.filter((t) => !kept.has(t));
+        over = parts.over;
+        this.decide(subject, parts.fit);
       }
     }
     const shadow = tollgate.shadow;
-    const rejection = quotaRejection(admission.violation, now);
     const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
     const value = limit === null ? null : rateLimitValue(limit, now);
-    const outcome: RespondOutcome | null = shadow
-      ? null
-      : { kind: 'respond', status: rejection.status, body: JSON.stringify(rejection.problem) };
-    const retryAfter = rejection.retryAfter === null ? null : String(rejection.retryAfter);
+    // One answer per violated limit (usually one for the whole group), built once.
+    const answers = new Map<Violation, Answer>();
     let count = 0;
     for (const t of rest) {
       if (t.state === CLOSED_EARLY) continue;
       count += 1;
+      const violation = over?.get(t) ?? admission.violation;
+      let a = answers.get(violation);
+      if (a === undefined) answers.set(violation, (a = this.answer(violation, shadow, now)));
+      const { rejection, outcome, retryAfter } = a;
       tollgate.emitRejected({
         reason: 'quota',
         status: rejection.status,
         shadow,
         tenantId: subject.tenantId,
         userId: subject.userId,
-        violation: admission.violation,
+        violation,
         problem: rejection.problem,
         method: t.method,
         path: pathOf(t.url),
@@ -219,6 +268,7 @@ export class Admissions<Res> {
       }
     }
     if (count === 0) return;
+    const rejection = answers.values().next().value!.rejection;
     if (shadow) {
       safeLog(
         tollgate.options.logger,
@@ -235,23 +285,34 @@ export class Admissions<Res> {
     }
   }
 
+  /** The 429/403 answer for one violated limit. */
+  private answer(violation: Violation, shadow: boolean, now: number): Answer {
+    const rejection = quotaRejection(violation, now);
+    const outcome: RespondOutcome | null = shadow
+      ? null
+      : { kind: 'respond', status: rejection.status, body: JSON.stringify(rejection.problem) };
+    const retryAfter = rejection.retryAfter === null ? null : String(rejection.retryAfter);
+    return { rejection, outcome, retryAfter };
+  }
+
   private storeDown(
     subject: ResolvedSubject,
     tickets: Array<RequestTicket<Res>>,
     opId: string,
-    reserved: boolean,
     err: unknown,
   ): void {
     const { tollgate, binding } = this.ctx;
     const open = tollgate.options.failMode === 'open' || tollgate.shadow;
+    const ids = reservesOf(tickets, opId)?.map((r) => r.id) ?? null;
     let alive = 0;
-    for (const t of tickets) {
+    for (let i = 0; i < tickets.length; i++) {
+      const t = tickets[i]!;
       if (t.state === CLOSED_EARLY) continue;
       alive += 1;
       t.degraded = true;
       binding.setHeader(t.res, DEGRADED_HEADER, DEGRADED_VALUE);
       if (open) {
-        if (reserved) t.reservationId = opId;
+        if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
         t.state = RUNNING;
         t.deliver(t);
         continue;
@@ -279,12 +340,13 @@ export class Admissions<Res> {
         records: [{ meter: 'requests', amount: alive }],
         at: Date.now(),
       });
-    } else if (!open && reserved && err instanceof StoreTimeoutError) {
-      // A timed-out admission may still land: release its reservation when the store answers again.
+    } else if (!open && ids !== null && err instanceof StoreTimeoutError) {
+      // A timed-out admission may still land: release its reservations when the store answers again.
       tollgate.settleInBackground({
         subject,
         opId: `${opId}.x`,
-        reservationId: opId,
+        reservationId: null,
+        reservationIds: ids,
         records: [],
         at: Date.now(),
       });

@@ -198,14 +198,11 @@ export class RequestMeter<Req, Res> {
     );
     watchExchange(raw, rawRes, ticket);
     const reserve = this.options.reserve;
-    if (reserve === undefined) {
-      this.admissions.enqueue(ticket);
-      return true;
-    }
-    // A request with its own estimate is admitted alone: its reservation is settled by its own usage.
-    const extra = typeof reserve === 'function' ? reserve(req) : reserve;
-    if (extra === undefined) this.admissions.enqueue(ticket);
-    else this.admissions.decide(subject, [ticket], extra);
+    // A request with its own estimate joins its subject's group too: the group's op holds one reservation per
+    // request (each settled by that request's own usage).
+    if (reserve !== undefined)
+      ticket.estimate = (typeof reserve === 'function' ? reserve(req) : reserve) ?? null;
+    this.admissions.enqueue(ticket);
     return true;
   }
 

@@ -51,6 +51,8 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
   state = ADMITTING;
   /** This request's own reservation (the `reserve` option), settled with what it recorded; null when none. */
   reservationId: string | null = null;
+  /** What the `reserve` option estimated for this request, held at admission; null when nothing. */
+  estimate: Record<string, number> | null = null;
   private readonly startedAt = performance.now();
   private recorded: UsageRecord[] | null = null;
   private held: string[] | null = null;

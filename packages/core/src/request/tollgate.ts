@@ -226,6 +226,7 @@ export class Tollgate {
         },
       ],
       settle: op.reservationId === null ? undefined : { id: op.reservationId },
+      settleIds: op.reservationIds,
       warnAt: [],
       // Like the engine: with a baseline, an unseeded shard answers needs-seed, and then it has nothing to refund.
       seed: this.options.baseline ? 'required' : 'auto',

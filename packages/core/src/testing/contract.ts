@@ -244,6 +244,55 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       expect(sumUsage(batches, 'output_tokens')).toBe(45);
     });
 
+    it('holds several reservations in one enforce op all-or-nothing, each settled, released or expired on its own', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      const [a, b, c, d] = [uniqueId('r'), uniqueId('r'), uniqueId('r'), uniqueId('r')];
+      const three = await e.consume(
+        who,
+        { requests: 3 },
+        {
+          reserves: [
+            { id: a, amounts: { tokens: 2000 } },
+            { id: b, amounts: { tokens: 2000 } },
+            { id: c, amounts: { tokens: 2000 } },
+          ],
+        },
+      );
+      // 6000 tokens do not fit in 5000: nothing is consumed or held.
+      expect(three.admitted).toBe(false);
+      let q = (await e.status(who)).quotas;
+      expect([q.requests?.day?.used, q.tokens?.day?.used]).toEqual([0, 0]);
+      const two = await e.consume(
+        who,
+        { requests: 2 },
+        {
+          reserves: [
+            { id: a, amounts: { tokens: 2000 } },
+            { id: b, amounts: { tokens: 1500 } },
+          ],
+        },
+      );
+      expect(two.admitted).toBe(true);
+      q = (await e.status(who)).quotas;
+      expect([q.requests?.day?.used, q.tokens?.day?.used]).toEqual([2, 3500]);
+      await e.settle(who, a, [{ meter: 'output_tokens', amount: 100, model: 'demo-model' }]);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(1600);
+      await e.release(who, b);
+      await e.release(who, b);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(100);
+      const short = await e.consume(
+        who,
+        { requests: 1 },
+        { reserves: [{ id: d, amounts: { tokens: 900 } }], reservationTtlMs: 30_000 },
+      );
+      expect(short.admitted).toBe(true);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(1000);
+      clock.advance(31_000);
+      q = (await e.status(who)).quotas;
+      expect([q.requests?.day?.used, q.tokens?.day?.used]).toEqual([3, 100]);
+    });
+
     it('releases a reservation that is never settled once it expires', async () => {
       const e = engine();
       const who = { tenantId: uniqueId('t'), plan: 'free' };

@@ -125,9 +125,10 @@ describe('scripts called with misaligned arguments', () => {
 
   it('refuses an apply with a non-integer amount or cost before writing anything', async () => {
     const args = applyArgs();
-    // The tail is: usage count, field, amount, cost, event count, the two (empty) rejection lists, no settle ids.
-    const usageAmountAt = args.length - 6;
-    expect(args.slice(-5)).toEqual(['0', '0', '0', '0', '0']);
+    // The tail is: usage count, field, amount, cost, event count, the two (empty) rejection lists, no settle ids,
+    // no further reservations.
+    const usageAmountAt = args.length - 7;
+    expect(args.slice(-6)).toEqual(['0', '0', '0', '0', '0', '0']);
     const withBadCost = [...args];
     withBadCost[usageAmountAt + 1] = '0.5';
     expect(await refusal(APPLY_LUA, 2, withBadCost)).toMatch(/usage cost .* must be an integer, got "0.5"/);
@@ -138,19 +139,73 @@ describe('scripts called with misaligned arguments', () => {
 
   it('refuses an apply whose settle-id list is miscounted or holds an empty id, before writing anything', async () => {
     const args = encodeApply({ ...applyOp(), settleIds: ['res-a', 'res-b'] }, keys, queue, 600_000).args;
-    expect(args.slice(-3)).toEqual(['2', 'res-a', 'res-b']);
-    const countAt = args.length - 3;
+    expect(args.slice(-4)).toEqual(['2', 'res-a', 'res-b', '0']);
+    const countAt = args.length - 4;
     for (const value of ['3', '-1', '1.5', 'x', String(Date.now())]) {
       const bad = [...args];
       bad[countAt] = value;
-      expect(await refusal(APPLY_LUA, 2, bad)).toMatch(/settle id count \(ARGV\[\d+\]\) = .* does not fit/);
+      expect(await refusal(APPLY_LUA, 2, bad)).toMatch(
+        /(settle id|reservation) count \(ARGV\[\d+\]\) = .* does not fit/,
+      );
     }
     const shortCount = [...args];
     shortCount[countAt] = '1';
-    expect(await refusal(APPLY_LUA, 2, shortCount)).toMatch(/1 unexpected trailing arguments/);
+    expect(await refusal(APPLY_LUA, 2, shortCount)).toMatch(
+      /reservation count \(ARGV\[\d+\]\) = res-b does not fit/,
+    );
     const emptyId = [...args];
-    emptyId[args.length - 1] = '';
+    emptyId[args.length - 2] = '';
     expect(await refusal(APPLY_LUA, 2, emptyId)).toMatch(/settle id \(ARGV\[\d+\]\) is empty/);
+  });
+
+  it('refuses an apply whose further reservations are miscounted or malformed, before writing anything', async () => {
+    const now = Date.now();
+    const op = {
+      ...applyOp(),
+      reserves: [
+        { id: 'res-a', expiresAt: now + 60_000, amounts: [{ meter: 'tokens', amount: 300 }] },
+        { id: 'res-b', expiresAt: now + 60_000, amounts: [{ meter: 'tokens', amount: 200 }] },
+      ],
+    };
+    const args = encodeApply(op, keys, queue, 600_000).args;
+    // 2 scopes x 2 meters (requests, tokens): 4 amounts per reservation after its id and expiry.
+    const countAt = args.length - 13;
+    expect(args.slice(countAt)).toEqual([
+      '2',
+      'res-a',
+      String(now + 60_000),
+      '0',
+      '300',
+      '0',
+      '300',
+      'res-b',
+      String(now + 60_000),
+      '0',
+      '200',
+      '0',
+      '200',
+    ]);
+    for (const value of ['3', '-1', '1.5', 'x']) {
+      const bad = [...args];
+      bad[countAt] = value;
+      expect(await refusal(APPLY_LUA, 2, bad)).toMatch(/reservation count \(ARGV\[\d+\]\) = .* does not fit/);
+    }
+    const one = [...args];
+    one[countAt] = '1';
+    expect(await refusal(APPLY_LUA, 2, one)).toMatch(/6 unexpected trailing arguments/);
+    const noId = [...args];
+    noId[countAt + 1] = '';
+    expect(await refusal(APPLY_LUA, 2, noId)).toMatch(/reservation id \(ARGV\[\d+\]\) is empty/);
+    const badExpiry = [...args];
+    badExpiry[countAt + 2] = 'soon';
+    expect(await refusal(APPLY_LUA, 2, badExpiry)).toMatch(
+      /reservation expiry \(ARGV\[\d+\]\) must be an integer/,
+    );
+    const badAmount = [...args];
+    badAmount[countAt + 4] = '1e3';
+    expect(await refusal(APPLY_LUA, 2, badAmount)).toMatch(
+      /reserved amount \(ARGV\[\d+\]\) must be an integer/,
+    );
   });
 
   it('refuses a read, seed, claim, ack or probe of the wrong shape', async () => {
