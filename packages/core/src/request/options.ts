@@ -31,7 +31,8 @@ export interface TollgateOptions {
   reservationTtlMs?: number;
   /**
    * Post-response usage (latency, bytes, errors, recorded tokens) is summed per subject for this long, then
-   * written in one store op; 0 writes after every event-loop turn. Admission is never delayed by it. Defaults to `10`.
+   * written in one store op, which also settles the reservations of the requests that finished (each undone
+   * once); 0 writes after every event-loop turn. Admission is never delayed by it. Defaults to `10`.
    */
   usageBatchMs?: number;
   /** Called once per subject, meter, period and `warnAt` threshold crossed. Defaults to none. */
