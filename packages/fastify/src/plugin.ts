@@ -1,14 +1,12 @@
 // The Fastify 5 plugin: glue over the core request engine; every rule lives in @tollgate/core.
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
-import { Stream, type Readable } from 'node:stream';
 import fp from 'fastify-plugin';
 import {
-  countingStream,
+  countBodyBytes,
   RequestMeter,
   type HttpBinding,
   type MeterOutcome,
   type RequestUsage,
-  type ResponseWatcher,
   type Tollgate,
   type TrackUsageOptions,
 } from '@tollgate/core';
@@ -70,7 +68,17 @@ const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, don
     }
   };
 
+  // Body bytes are counted where Express's are: on the response prototype, patched once (a mark shared by
+  // every copy of Tollgate in the process), so a gateway or an Express app in the same process never
+  // counts a Fastify response a second time.
+  let counted: object | null = null;
+
   app.addHook('onRequest', (request, reply, next) => {
+    const proto = Object.getPrototypeOf(reply.raw) as object;
+    if (proto !== counted) {
+      countBodyBytes(proto);
+      counted = proto;
+    }
     let metered: boolean;
     try {
       metered = meter.begin(request, reply, request.raw, reply.raw, request.url, (err, outcome) => {
@@ -84,17 +92,6 @@ const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, don
     if (metered) return;
     if ((request.usage as RequestUsage | null) === null) request.usage = unmetered;
     next();
-  });
-  // Body bytes: the serialized payload's length, or counted on the way out for a stream.
-  app.addHook('onSend', (request, _reply, payload, next) => {
-    const usage = request.usage as RequestUsage | null;
-    if (usage === null || !usage.metered) return next(null, payload);
-    const watcher = usage as unknown as ResponseWatcher;
-    if (typeof payload === 'string') watcher.bytesOut += Buffer.byteLength(payload);
-    else if (Buffer.isBuffer(payload)) watcher.bytesOut += payload.length;
-    else if (payload instanceof Stream)
-      return next(null, (payload as Readable).pipe(countingStream(watcher)));
-    next(null, payload);
   });
   app.addHook('onClose', (_app, closed) => {
     meter.close().then(() => closed(), closed);
