@@ -3,7 +3,7 @@ import type { TollgateConfig } from '../config';
 import { QuotaEngine, type Admission, type QuotaStatus, type RecordResult } from '../engine';
 import { ErrorCode, QuotaExceededError, StoreUnavailableError, TollgateError } from '../errors';
 import { hourBucket } from '../periods';
-import type { ThresholdCrossing } from '../store';
+import type { ThresholdCrossing, UsageEventRecord } from '../store';
 import type { Identity, ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
 import { isStoreFailure, withDeadline } from './deadline';
@@ -52,6 +52,8 @@ export class Tollgate {
   private readonly subjects = new Map<string, ResolvedSubject>();
   private droppedOps = 0;
   private failingSince: number | null = null;
+  /** Subjects served degraded during the current outage: each gets one `store_degraded` event once the store is back. */
+  private degraded = new Map<string, { subject: ResolvedSubject; operations: number }>();
   private lastError: string | null = null;
   private replayTimer: NodeJS.Timeout | null = null;
   private replaying: Promise<void> | null = null;
@@ -120,6 +122,7 @@ export class Tollgate {
   }
 
   private storeAnswered(): void {
+    if (this.failingSince !== null && this.degraded.size > 0) this.reportDegraded(this.failingSince);
     if (this.failingSince !== null) {
       safeLog(
         this.options.logger,
@@ -245,7 +248,47 @@ export class Tollgate {
     this.keep(op);
   }
 
+  /** Writes one `store_degraded` event per subject served degraded (through the flush path, off the request path). */
+  private reportDegraded(since: number): void {
+    const affected = this.degraded;
+    this.degraded = new Map();
+    const until = Date.now();
+    for (const { subject, operations } of affected.values()) {
+      const event: UsageEventRecord = {
+        type: 'store_degraded',
+        tenantId: subject.tenantId,
+        userId: subject.userId,
+        meter: null,
+        period: null,
+        details: {
+          from: new Date(since).toISOString(),
+          until: new Date(until).toISOString(),
+          failMode: this.options.failMode,
+          operationsBuffered: operations,
+        },
+        occurredAt: since,
+      };
+      this.call(() => this.engine.record(subject, [], { events: [event] })).catch((err: unknown) =>
+        safeLog(
+          this.options.logger,
+          'warn',
+          { code: ErrorCode.StoreUnavailable, err: err instanceof Error ? err.message : String(err) },
+          'Tollgate: could not record a store_degraded event',
+        ),
+      );
+    }
+  }
+
+  private noteDegraded(subject: ResolvedSubject): void {
+    const key = `${subject.tenantId ?? ''}\u0000${subject.userId ?? ''}`;
+    const seen = this.degraded.get(key);
+    if (seen) seen.operations += 1;
+    // Bounded: an outage seen by a million subjects reports the first 10 000.
+    else if (this.degraded.size < 10_000) this.degraded.set(key, { subject, operations: 1 });
+  }
+
   private keep(op: PendingOp): void {
+    this.noteDegraded(op.subject);
     if (this.buffer.push(op)) {
       this.scheduleReplay(this.options.replayIntervalMs);
       return;
