@@ -84,6 +84,8 @@ export class OwnedRedis {
   }
 
   async start(): Promise<void> {
+    // Already running: a second redis-server could not bind the port, and the first would be orphaned.
+    if (this.child && this.child.exitCode === null && this.child.signalCode === null) return;
     this.child = spawn(
       'redis-server',
       [
