@@ -116,6 +116,8 @@ const EXPIRY_GRACE_MS: Record<Exclude<Period, 'total'>, number> = {
   month: 60 * 60_000,
 };
 
+const QUARTER_HOUR = 15 * 60_000;
+
 function startAndEnd(period: Exclude<Period, 'total'>, instant: number, timeZone: string): [number, number] {
   switch (period) {
     case 'minute': {
@@ -123,13 +125,17 @@ function startAndEnd(period: Exclude<Period, 'total'>, instant: number, timeZone
       return [start, start + 60_000];
     }
     case 'hour': {
-      const p = localParts(instant, timeZone);
-      const start = instant - (((instant % 1000) + 1000) % 1000) - p.minute * 60_000 - p.second * 1000;
-      let end = start + 3_600_000;
-      // Zones with sub-hour DST shifts: the next local hour boundary is where minute and second are 0 again.
-      const q = localParts(end, timeZone);
-      if (q.minute !== 0 || q.second !== 0) end -= q.minute * 60_000 + q.second * 1000;
-      if (end <= instant) end = start + 3_600_000;
+      // An hour runs from one local hh:00 to the next. Every modern UTC offset is a multiple of 15 minutes,
+      // so local hh:00 instants lie on the UTC quarter-hour grid: walk it (back for the start, forward for
+      // the end). Around a 30-minute DST change (Lord Howe) an hour can last 30 or 90 minutes.
+      const onHour = (x: number) => {
+        const p = localParts(x, timeZone);
+        return p.minute === 0 && p.second === 0;
+      };
+      let start = instant - (((instant % QUARTER_HOUR) + QUARTER_HOUR) % QUARTER_HOUR);
+      for (let i = 0; i < 12 && !onHour(start); i++) start -= QUARTER_HOUR;
+      let end = start + QUARTER_HOUR;
+      for (let i = 0; i < 12 && !onHour(end); i++) end += QUARTER_HOUR;
       return [start, end];
     }
     case 'day': {

@@ -16,8 +16,9 @@ const ZONES = [
   'Asia/Beirut',
 ];
 
-// 1990..2040, in ms.
-const instant = fc.integer({ min: 631_152_000_000, max: 2_208_988_800_000 });
+// 2012..2040, in ms. Older Newfoundland rules changed clocks at 00:01 back to 23:01 of the day before, so a
+// local date was not one contiguous stretch of time; no calendar-day window can represent that.
+const instant = fc.integer({ min: 1_325_376_000_000, max: 2_208_988_800_000 });
 const zone = fc.constantFrom(...ZONES);
 const timed: Array<Exclude<Period, 'total'>> = ['minute', 'hour', 'day', 'month'];
 
@@ -71,7 +72,7 @@ describe('periodWindow', () => {
   it('holds around DST transitions (instants drawn from March, April, October and November)', () => {
     const nearDst = fc
       .record({
-        year: fc.integer({ min: 2000, max: 2035 }),
+        year: fc.integer({ min: 2012, max: 2035 }),
         month: fc.constantFrom(2, 3, 9, 10),
         day: fc.integer({ min: 1, max: 30 }),
         minute: fc.integer({ min: 0, max: 24 * 60 - 1 }),
@@ -110,6 +111,20 @@ describe('periodWindow', () => {
     expect(b.start - a.start).toBe(3_600_000);
     const day = periodWindow('day', first, 'America/New_York');
     expect(day.resetsAt! - day.start).toBe(25 * 3_600_000);
+  });
+
+  it("runs an hour from one local hh:00 to the next across Lord Howe's 30-minute DST changes", () => {
+    // 2015-04-05: 02:00 LHDT (+11) falls back to 01:30 LHST (+10:30) at 15:00Z; local 01:00-01:59 lasts 90 minutes.
+    const fallBack = periodWindow('hour', 1428156000000, 'Australia/Lord_Howe'); // 14:00Z = 01:00 LHDT
+    expect(new Date(fallBack.start).toISOString()).toBe('2015-04-04T14:00:00.000Z');
+    expect(new Date(fallBack.resetsAt!).toISOString()).toBe('2015-04-04T15:30:00.000Z');
+    expect(periodWindow('hour', Date.UTC(2015, 3, 4, 15, 10), 'Australia/Lord_Howe').start).toBe(
+      fallBack.start,
+    );
+    // 2015-10-04: 02:00 LHST jumps to 02:30 LHDT at 15:30Z; local 01:00 to 03:00 is one 90-minute hour window.
+    const spring = periodWindow('hour', Date.UTC(2015, 9, 3, 15, 40), 'Australia/Lord_Howe'); // 02:40 LHDT
+    expect(new Date(spring.start).toISOString()).toBe('2015-10-03T14:30:00.000Z');
+    expect(new Date(spring.resetsAt!).toISOString()).toBe('2015-10-03T16:00:00.000Z');
   });
 
   it('resets a month at local midnight of the 1st, including leap years', () => {
