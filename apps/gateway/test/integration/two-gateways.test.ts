@@ -47,8 +47,9 @@ describe('two gateways on one Redis', () => {
     const ok = responses.filter((r) => r.status === 200);
     expect(ok).toHaveLength(LIMIT);
     expect(responses.filter((r) => r.status === 429)).toHaveLength(80 - LIMIT);
-    // Both instances admitted some: the limit is shared, not per instance.
-    expect(new Set(ok.map((r) => r.gateway)).size).toBe(2);
+    // Each instance answered half; together they admitted the limit once, not once each (which instance
+    // got the admissions depends on scheduling).
+    expect(responses.filter((r) => r.gateway === 'a')).toHaveLength(40);
     await Promise.all([a.gateway.idle(), b.gateway.idle()]);
     expect((await dayCounters(a.gateway, { tenantId: 'shared', plan: 'free' })).requests).toBe(LIMIT);
     expect((await dayCounters(b.gateway, { tenantId: 'shared', plan: 'free' })).requests).toBe(LIMIT);

@@ -105,7 +105,8 @@ describe('two gateway processes on one Redis', () => {
     const ok = responses.filter((r) => r.status === 200);
     expect(ok).toHaveLength(LIMIT);
     expect(responses.filter((r) => r.status === 429)).toHaveLength(90 - LIMIT);
-    expect(new Set(ok.map((r) => r.process)).size).toBe(2);
+    // Each process answered half; together they admitted the limit once, not once each.
+    expect(responses.filter((r) => r.process === 'a')).toHaveLength(45);
     const quota = await fetch(`${a!.url}/usage/quota`, { headers: { authorization: `Bearer ${t}` } });
     const body = (await quota.json()) as {
       quotas: { requests: { day: { used: number; remaining: number } } };
