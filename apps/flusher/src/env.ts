@@ -1,18 +1,15 @@
 // Flusher settings from environment variables: zod-validated, one clear error naming the bad setting.
 import { z } from 'zod';
+import {
+  LOG_LEVELS,
+  SettingError,
+  clusterNodesSetting,
+  intSetting,
+  redisPrefixSetting,
+  urlSetting,
+} from '@tollgate/core';
 
-/** A setting that cannot work: the process stops at start with this one-line message. */
-export class SettingError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-    this.name = 'SettingError';
-  }
-}
-
-export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export { LOG_LEVELS, SettingError };
 
 export interface FlusherSettings {
   redisUrl: string | null;
@@ -32,55 +29,13 @@ export interface FlusherSettings {
   logLevel: (typeof LOG_LEVELS)[number];
 }
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) => {
-  const message =
-    max === Number.MAX_SAFE_INTEGER
-      ? `must be an integer >= ${min}`
-      : `must be an integer from ${min} to ${max}`;
-  return z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, message)
-    .transform(Number)
-    .refine((n) => Number.isSafeInteger(n) && n >= min && n <= max, message);
-};
-
-const url = (protocols: string[]) =>
-  z
-    .string()
-    .trim()
-    .refine(
-      (s) => {
-        try {
-          return protocols.includes(new URL(s).protocol);
-        } catch {
-          return false;
-        }
-      },
-      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
-    );
+const int = intSetting;
+const url = urlSetting;
 
 const schema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
-  REDIS_CLUSTER_NODES: z
-    .string()
-    .trim()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    )
-    .refine(
-      (list) =>
-        list.length > 0 && list.every((n) => /^[^\s:]+:\d{1,5}$/.test(n) && Number(n.split(':')[1]) <= 65535),
-      'must be host:port,host:port,...',
-    )
-    .optional(),
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[^{}\s]*$/, 'must not contain braces or spaces')
-    .default('tollgate:'),
+  REDIS_CLUSTER_NODES: clusterNodesSetting.optional(),
+  REDIS_PREFIX: redisPrefixSetting,
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   TOLLGATE_DATA_DIR: z.string().trim().min(1).default('./.tollgate'),
   FLUSH_INTERVAL_MS: int(50).default('5000'),
@@ -128,11 +83,7 @@ export function parseSettings(env: NodeJS.ProcessEnv, options: ParseOptions): Fl
   }
   return {
     redisUrl: e.REDIS_URL ?? null,
-    redisClusterNodes:
-      e.REDIS_CLUSTER_NODES?.map((n) => {
-        const i = n.lastIndexOf(':');
-        return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
-      }) ?? null,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES ?? null,
     redisPrefix: e.REDIS_PREFIX,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir: e.TOLLGATE_DATA_DIR,

@@ -3,18 +3,21 @@ import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
-import { ConfigError, DEMO_CONFIG, loadConfig, parseConfig, type TollgateConfig } from '@tollgate/core';
+import {
+  ConfigError,
+  DEMO_CONFIG,
+  LOG_LEVELS,
+  SettingError,
+  clusterNodesSetting,
+  intSetting,
+  loadConfig,
+  parseConfig,
+  redisPrefixSetting,
+  urlSetting,
+  type TollgateConfig,
+} from '@tollgate/core';
 
-/** A setting that cannot work: the process stops at start with this message. */
-export class SettingError extends Error {
-  constructor(
-    readonly setting: string,
-    message: string,
-  ) {
-    super(`${setting}: ${message}`);
-    this.name = 'SettingError';
-  }
-}
+export { SettingError };
 
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 export const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
@@ -36,7 +39,6 @@ const SECRET_SETTINGS = new Set([
   'DATABASE_URL',
   'REDIS_URL',
 ]);
-const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 
 /** Claim names read from the token. */
 export interface ClaimNames {
@@ -91,31 +93,8 @@ export interface GatewaySettings {
   demo: boolean;
 }
 
-const int = (min: number, max = Number.MAX_SAFE_INTEGER) =>
-  z
-    .string()
-    .trim()
-    .regex(/^-?\d+$/, `must be an integer from ${min} to ${max}`)
-    .transform(Number)
-    .refine(
-      (n) => Number.isSafeInteger(n) && n >= min && n <= max,
-      `must be an integer from ${min} to ${max}`,
-    );
-
-const url = (protocols: string[]) =>
-  z
-    .string()
-    .trim()
-    .refine(
-      (s) => {
-        try {
-          return protocols.includes(new URL(s).protocol);
-        } catch {
-          return false;
-        }
-      },
-      `must be a URL starting with ${protocols.map((p) => `${p}//`).join(' or ')}`,
-    );
+const int = intSetting;
+const url = urlSetting;
 
 const noNewline = z.string().refine((s) => !/[\r\n\0]/.test(s), 'must not contain line breaks');
 
@@ -124,25 +103,8 @@ const schema = z.object({
   HOST: z.string().trim().min(1).optional(),
   UPSTREAM_URL: url(['http:', 'https:']).optional(),
   REDIS_URL: url(['redis:', 'rediss:']).optional(),
-  REDIS_CLUSTER_NODES: z
-    .string()
-    .trim()
-    .transform((s) =>
-      s
-        .split(',')
-        .map((x) => x.trim())
-        .filter(Boolean),
-    )
-    .refine(
-      (list) =>
-        list.length > 0 && list.every((n) => /^[^\s:]+:\d{1,5}$/.test(n) && Number(n.split(':')[1]) <= 65535),
-      'must be host:port,host:port,...',
-    )
-    .optional(),
-  REDIS_PREFIX: z
-    .string()
-    .regex(/^[^{}\s]{1,64}$/, 'must be 1-64 characters without braces or spaces')
-    .default('tollgate:'),
+  REDIS_CLUSTER_NODES: clusterNodesSetting.optional(),
+  REDIS_PREFIX: redisPrefixSetting,
   DATABASE_URL: url(['postgres:', 'postgresql:']).optional(),
   TOLLGATE_DATA_DIR: z.string().trim().min(1).default('./.tollgate'),
   TOLLGATE_CONFIG: z.string().trim().min(1).optional(),
@@ -329,11 +291,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     host: e.HOST ?? null,
     upstreamUrl: e.UPSTREAM_URL ? new URL(e.UPSTREAM_URL) : null,
     redisUrl: e.REDIS_URL ?? null,
-    redisClusterNodes:
-      e.REDIS_CLUSTER_NODES?.map((n) => {
-        const i = n.lastIndexOf(':');
-        return { host: n.slice(0, i), port: Number(n.slice(i + 1)) };
-      }) ?? null,
+    redisClusterNodes: e.REDIS_CLUSTER_NODES ?? null,
     redisKeyPrefix: e.REDIS_PREFIX,
     databaseUrl: e.DATABASE_URL ?? null,
     dataDir,

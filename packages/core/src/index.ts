@@ -13,3 +13,4 @@ export * from './memory-store';
 export * from './identity-headers';
 export * from './request';
 export * from './extract';
+export * from './settings';
