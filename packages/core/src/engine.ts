@@ -83,6 +83,11 @@ export interface ConsumeOptions {
   reserves?: Array<{ id: string; amounts: Record<string, number> }>;
   /** Extra ledger records kept when admitted (beyond the consumed amounts). */
   records?: UsageRecord[];
+  /**
+   * Count a rejection in `rejected` (the ledger). False for ops no request stands behind (an admission lease
+   * that does not fit rejects no request). Defaults to true.
+   */
+  countRejected?: boolean;
 }
 
 export interface RecordResult {
@@ -301,16 +306,12 @@ export class QuotaEngine {
       ...(opts.records ?? []),
     ];
     const usage = expandUsage(this.config, this.prices, owner, records, now);
-    const rejectedUsage = expandUsage(
-      this.config,
-      this.prices,
-      owner,
-      [{ meter: 'rejected', amount: 1 }],
-      now,
-    );
     const reservationId = reserveAmounts.length > 0 ? (opts.reservationId ?? randomUUID()) : null;
     const op = this.applyOp(subject, now, opts.opId ?? randomUUID(), 'enforce', usage.amounts, usage.deltas);
-    op.onReject = { usage: rejectedUsage.deltas, events: [] };
+    if (opts.countRejected !== false) {
+      const rejected = expandUsage(this.config, this.prices, owner, [{ meter: 'rejected', amount: 1 }], now);
+      op.onReject = { usage: rejected.deltas, events: [] };
+    }
     if (reservationId) {
       op.reserve = {
         id: reservationId,

@@ -27,6 +27,7 @@ import {
   type TicketContext,
 } from './ticket';
 import { ErrorCode } from '../errors';
+import { Leases } from './leases';
 
 /** How the engine talks to a framework's response object (headers go through the framework, so it keeps track). */
 export interface HttpBinding<Res> {
@@ -36,6 +37,8 @@ export interface HttpBinding<Res> {
 export interface AdmissionContext<Res> extends TicketContext {
   binding: HttpBinding<Res>;
   rateLimitHeaders: boolean;
+  /** Admission leases' period (0: none). */
+  leaseMs: number;
 }
 
 export const DEGRADED_HEADER = 'Tollgate-Degraded';
@@ -111,11 +114,16 @@ function reservesOf<Res>(
 export class Admissions<Res> {
   private pending = new Map<ResolvedSubject, Array<RequestTicket<Res>>>();
   private scheduled = false;
+  /** Busy subjects' requests without an estimate are admitted from a lease when one has units left. */
+  private readonly leases: Leases<Res> | null;
 
-  constructor(private readonly ctx: AdmissionContext<Res>) {}
+  constructor(private readonly ctx: AdmissionContext<Res>) {
+    this.leases = ctx.leaseMs > 0 && !ctx.tollgate.shadow ? new Leases(ctx, ctx.leaseMs) : null;
+  }
 
-  /** Queues a ticket for this turn's group of its subject. */
+  /** Admits `ticket` from its subject's lease, or queues it for this turn's group of its subject. */
   enqueue(ticket: RequestTicket<Res>): void {
+    if (this.leases !== null && ticket.estimate === null && this.leases.admit(ticket)) return;
     const list = this.pending.get(ticket.subject);
     if (list === undefined) this.pending.set(ticket.subject, [ticket]);
     else list.push(ticket);
@@ -185,6 +193,7 @@ export class Admissions<Res> {
     const value = limit === null ? null : rateLimitValue(limit, now);
     let gone = 0;
     let goneIds: string[] | null = null;
+    let plain = 0;
     for (let i = 0; i < tickets.length; i++) {
       const t = tickets[i]!;
       if (t.state === CLOSED_EARLY) {
@@ -193,10 +202,13 @@ export class Admissions<Res> {
         continue;
       }
       if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
+      else plain += 1;
       this.setRateLimit(t.res, policy, value);
       t.state = RUNNING;
       t.deliver(t);
     }
+    // Only requests without an estimate can be admitted from a lease: only they make a subject busy enough for one.
+    this.leases?.observe(subject, plain, admission.counters, now);
     // Clients that left while admission was in flight never reached a handler: take their requests (and
     // reservations) back.
     if (gone > 0) {
@@ -218,7 +230,6 @@ export class Admissions<Res> {
     admission: Extract<Admission, { admitted: false }>,
     now: number,
   ): void {
-    const { tollgate, binding } = this.ctx;
     let rest = tickets;
     let over: Map<RequestTicket<Res>, Violation> | null = null;
     if (tickets.length > 1 && admission.counters.length > 0) {
@@ -231,6 +242,28 @@ export class Admissions<Res> {
         this.decide(subject, parts.fit);
       }
     }
+    const leases = this.leases;
+    if (leases === null) {
+      this.reject(subject, rest, over, admission, now);
+      return;
+    }
+    leases.observe(subject, 0, admission.counters, now);
+    // This instance's own lease may hold the room the store refused: its units admit these first.
+    leases.afterRequest(subject, () => {
+      const left = rest.filter((t) => t.state === CLOSED_EARLY || t.estimate !== null || !leases.admit(t));
+      this.reject(subject, left, over, admission, now);
+    });
+  }
+
+  /** Answers `rest` with the rejection (or, in shadow mode, lets them run), with one answer per violated limit. */
+  private reject(
+    subject: ResolvedSubject,
+    rest: Array<RequestTicket<Res>>,
+    over: Map<RequestTicket<Res>, Violation> | null,
+    admission: Extract<Admission, { admitted: false }>,
+    now: number,
+  ): void {
+    const { tollgate, binding } = this.ctx;
     const shadow = tollgate.shadow;
     const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
@@ -293,6 +326,11 @@ export class Admissions<Res> {
       : { kind: 'respond', status: rejection.status, body: JSON.stringify(rejection.problem) };
     const retryAfter = rejection.retryAfter === null ? null : String(rejection.retryAfter);
     return { rejection, outcome, retryAfter };
+  }
+
+  /** Counts what every lease used and releases the rest (the process is stopping). */
+  close(): void {
+    this.leases?.closeAll();
   }
 
   private storeDown(

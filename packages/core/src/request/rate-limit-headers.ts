@@ -38,9 +38,12 @@ export function rateLimitPolicyValue(c: CounterState): string {
   return `${policyName(c)};q=${c.limit};w=${w}`;
 }
 
-/** `"tenant-requests-day";r=12;t=3600`: remaining units and seconds to the reset (no `t` for `total`). */
-export function rateLimitValue(c: CounterState, now: number): string {
-  const r = c.used >= c.limit ? 0 : c.limit - c.used;
+/**
+ * `"tenant-requests-day";r=12;t=3600`: remaining units and seconds to the reset (no `t` for `total`); `used`
+ * when the counter has moved since `c` was read (admissions from a lease).
+ */
+export function rateLimitValue(c: CounterState, now: number, used = c.used): string {
+  const r = used >= c.limit ? 0 : c.limit - used;
   if (c.resetsAt === null) return `${policyName(c)};r=${r}`;
   const t = c.resetsAt <= now ? 0 : Math.ceil((c.resetsAt - now) / 1000);
   return `${policyName(c)};r=${r};t=${t}`;

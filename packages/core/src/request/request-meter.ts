@@ -47,6 +47,7 @@ export class RequestMeter<Req, Res> {
       usage: this.usage,
       binding,
       rateLimitHeaders: this.options.rateLimitHeaders,
+      leaseMs: this.options.leaseMs,
     });
   }
 
@@ -208,6 +209,7 @@ export class RequestMeter<Req, Res> {
 
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */
   close(): Promise<void> {
+    this.admissions.close();
     this.usage.close();
     return this.tollgate.close();
   }

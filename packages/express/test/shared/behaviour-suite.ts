@@ -2,6 +2,7 @@
 /// <reference types="jest" />
 import {
   QuotaExceededError,
+  type ApplyOp,
   type CounterStore,
   type RejectedEvent,
   type ThresholdEvent,
@@ -389,6 +390,77 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       });
     });
 
+    describe('admission leases (busy subjects admitted from a block reserved in the store)', () => {
+      /** `total` requests from `concurrency` clients in closed loops, spread over `apps` in turn. */
+      async function hammer(apps: RunningApp[], tenant: string, total: number, concurrency: number) {
+        const replies: Array<{ status: number }> = [];
+        let sent = 0;
+        await Promise.all(
+          Array.from({ length: concurrency }, async (_, worker) => {
+            const url = `${apps[worker % apps.length]!.url}/api/hello`;
+            while (sent < total) {
+              sent += 1;
+              replies.push(await get(url, identity(tenant, 'u1', 'busy')));
+            }
+          }),
+        );
+        return replies;
+      }
+
+      it('admits exactly the limit, counts every request once and holds nothing afterwards', async () => {
+        const { store, leaseOps } = countLeaseOps(await kit.create());
+        const events: ThresholdEvent[] = [];
+        const { app, usage } = await start(store, { onThreshold: (e: ThresholdEvent) => events.push(e) });
+        const t = uniqueTenant();
+        const replies = await hammer([app], t, 1600, 40);
+        expect(replies.filter((r) => r.status === 200)).toHaveLength(1000);
+        expect(replies.filter((r) => r.status === 429)).toHaveLength(600);
+        // The traffic was busy enough for leases: without any, this test would not be about them.
+        expect(leaseOps()).toBeGreaterThan(0);
+        // Each lease is counted and released within leaseMs: the counter ends at what was admitted.
+        await eventually(async () => {
+          await usage.refresh();
+          expect(usage.amount('requests')).toBe(1000);
+          expect(usage.amount('rejected')).toBe(600);
+          expect(await used(app, t, 'busy')).toBe(1000);
+        });
+        expect(events.map((e) => [e.threshold, e.limit])).toEqual([
+          [50, 1000],
+          [100, 1000],
+        ]);
+      });
+
+      it('never admit more than the limit from two instances leasing from one store', async () => {
+        const { store, leaseOps } = countLeaseOps(await kit.create());
+        const a = await start(store);
+        const b = await start(store);
+        const t = uniqueTenant();
+        const replies = await hammer([a.app, b.app], t, 1600, 40);
+        const admitted = replies.filter((r) => r.status === 200).length;
+        expect(admitted).toBeLessThanOrEqual(1000);
+        // Room one instance holds in a lease is not the other's: a lease takes at most 1/16 of the room left,
+        // so near the limit the other instance may be short by what two small leases held, for one lease period.
+        expect(admitted).toBeGreaterThanOrEqual(1000 - 2 * Math.floor(1000 / 16));
+        expect(replies.filter((r) => r.status === 429)).toHaveLength(1600 - admitted);
+        expect(leaseOps()).toBeGreaterThan(0);
+        await eventually(async () => {
+          await a.usage.refresh();
+          expect(a.usage.amount('requests')).toBe(admitted);
+          expect(await used(a.app, t, 'busy')).toBe(admitted);
+        });
+      });
+
+      it('checks every request against the store with leaseMs: 0', async () => {
+        const { store, leaseOps } = countLeaseOps(await kit.create());
+        const { app } = await start(store, { leaseMs: 0 });
+        const t = uniqueTenant();
+        const replies = await hammer([app], t, 300, 30);
+        expect(replies.filter((r) => r.status === 200)).toHaveLength(300);
+        expect(leaseOps()).toBe(0);
+        expect(await used(app, t, 'busy')).toBe(300);
+      });
+    });
+
     it('fires each warnAt threshold once', async () => {
       const store = await kit.create();
       const events: ThresholdEvent[] = [];
@@ -573,4 +645,22 @@ function expectRateLimit(r: { headers: Headers }, name: string, remaining: numbe
   const expected = secondsToMidnight(Date.parse(r.headers.get('date') ?? ''));
   expect(Math.abs(t - expected)).toBeLessThanOrEqual(1);
   return t;
+}
+
+/** The store, counting the ops that reserve `requests` (only admission leases do). */
+function countLeaseOps(inner: CounterStore): { store: CounterStore; leaseOps: () => number } {
+  let n = 0;
+  const store = new Proxy(inner, {
+    get(target, prop) {
+      if (prop === 'apply') {
+        return (op: ApplyOp) => {
+          if (op.reserve?.amounts.some((a) => a.meter === 'requests')) n += 1;
+          return target.apply(op);
+        };
+      }
+      const value: unknown = Reflect.get(target, prop, target);
+      return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { store, leaseOps: () => n };
 }

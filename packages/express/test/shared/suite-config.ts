@@ -9,6 +9,7 @@ export const SUITE_CONFIG = parseConfig({
   plans: {
     free: { limits: { requests: { day: 5 } } },
     hundred: { limits: { requests: { day: 100 } } },
+    busy: { limits: { requests: { day: 1000 } } },
     capped: { limits: { requests: { day: 5 } } },
     burst: { limits: { requests: { minute: 2, month: 2 } } },
     trial: { limits: { requests: { total: 2 } } },

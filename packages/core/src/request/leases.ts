@@ -1,0 +1,337 @@
+// Admission leases: a busy subject's requests admitted from a block of `requests` reserved in the store, without a
+// round trip each. Exact by construction: every request admitted here holds one unit of a reservation the store
+// granted atomically against every limit, and the op that counts the used units releases the rest.
+import type { CounterState } from '../store';
+import type { ResolvedSubject } from '../subject';
+import { isStoreFailure, StoreTimeoutError } from './deadline';
+import {
+  RATELIMIT_HEADER,
+  RATELIMIT_POLICY_HEADER,
+  rateLimitPolicyValue,
+  rateLimitValue,
+  tightestRequestsLimit,
+} from './rate-limit-headers';
+import { RUNNING, type RequestTicket } from './ticket';
+import type { AdmissionContext } from './admission';
+
+/** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
+export const LEASE_MIN_RATE = 8;
+/** Request rates are measured over this long. */
+const RATE_WINDOW_MS = 100;
+/** A lease never holds more than this share of the room left before the next threshold or limit. */
+const ROOM_SHARE = 16;
+const MIN_UNITS = 4;
+const MAX_UNITS = 10_000;
+/** Subjects tracked at most (only busy ones ever hold a lease); idle ones are dropped beyond it. */
+const MAX_SUBJECTS = 10_000;
+const NO_REQUESTS: Record<string, number> = {};
+
+interface Lease {
+  /** The reservation's id in the store. */
+  readonly id: string;
+  readonly granted: number;
+  used: number;
+  /** Local admissions stop here: the lease period, or the next minute boundary (every window boundary is one). */
+  readonly until: number;
+  /** When the last unit was taken (the counting op's time, so the usage lands in the windows it was reserved in). */
+  lastAt: number;
+  /** The tightest `requests` limit as the grant left it (the whole lease counted as used), for headers. */
+  readonly limit: CounterState | null;
+  readonly policy: string | null;
+  timer: NodeJS.Timeout | null;
+  closed: boolean;
+}
+
+interface SubjectLeases {
+  current: Lease | null;
+  /** Granted ahead of need, taken over when `current` runs out. */
+  next: Lease | null;
+  requesting: boolean;
+  /** Admissions counted in the running lease period, and when it began. */
+  count: number;
+  since: number;
+  /** Admissions per ms over the last full period. */
+  rate: number;
+  /** The counters last seen for this subject (the room a new lease may take). */
+  counters: readonly CounterState[];
+  /** No lease request before this (after a refusal or a store failure). */
+  quietUntil: number;
+  /** Rejections waiting for the lease request in flight (its units may admit them). */
+  waiters: Array<() => void> | null;
+}
+
+/** The next minute boundary after `now`: every period's window ends on one, in every time zone. */
+function minuteEnd(now: number): number {
+  return Math.floor(now / 60_000) * 60_000 + 60_000;
+}
+
+/**
+ * Units a new lease may take: 1.5 times the recent rate over a period, at most 1/16 of the room left before the
+ * next `warnAt` threshold (or the limit) of any `requests` limit, so a lease neither crosses a threshold nor
+ * holds room that other instances near the limit need. 0 when that is too little to be worth it.
+ */
+export function leaseUnits(
+  rate: number,
+  periodMs: number,
+  counters: readonly CounterState[],
+  warnAt: readonly number[],
+): number {
+  let units = Math.min(MAX_UNITS, Math.ceil(rate * periodMs * 1.5));
+  for (const c of counters) {
+    if (c.meter !== 'requests' || c.limit < 0) continue;
+    let next = c.limit;
+    for (const w of warnAt) {
+      const level = (c.limit * w) / 100;
+      if (level > c.used && level < next) next = level;
+    }
+    units = Math.min(units, Math.floor((next - c.used) / ROOM_SHARE));
+  }
+  return units >= MIN_UNITS ? units : 0;
+}
+
+export class Leases<Res> {
+  private readonly subjects = new Map<ResolvedSubject, SubjectLeases>();
+  private readonly ttlMs: number;
+  private closing = false;
+
+  constructor(
+    private readonly ctx: AdmissionContext<Res>,
+    private readonly periodMs: number,
+  ) {
+    // Long enough that the counting op lands before the store would release the units on its own (that is
+    // only for a process that died holding a lease).
+    this.ttlMs = Math.max(10_000, periodMs * 20);
+  }
+
+  /** Admits `ticket` from its subject's lease; false when there is none with a unit left. */
+  admit(ticket: RequestTicket<Res>): boolean {
+    const s = this.subjects.get(ticket.subject);
+    if (s === undefined) return false;
+    const now = Date.now();
+    let lease = s.current;
+    if (lease !== null && (lease.used >= lease.granted || now >= lease.until)) {
+      this.close(ticket.subject, lease);
+      lease = s.current = this.promote(s, now);
+    } else if (lease === null && s.next !== null) {
+      lease = s.current = this.promote(s, now);
+    }
+    if (lease === null) return false;
+    lease.used += 1;
+    lease.lastAt = now;
+    this.count(s, 1, now);
+    const limit = lease.limit;
+    if (limit !== null) {
+      const binding = this.ctx.binding;
+      binding.setHeader(ticket.res, RATELIMIT_POLICY_HEADER, lease.policy!);
+      binding.setHeader(
+        ticket.res,
+        RATELIMIT_HEADER,
+        rateLimitValue(limit, now, limit.used - lease.granted + lease.used),
+      );
+    }
+    // Ask for the next one before this one runs out, so busy traffic never waits for the store.
+    if (
+      s.next === null &&
+      !s.requesting &&
+      (lease.used * 2 >= lease.granted || (lease.until - now) * 2 <= this.periodMs)
+    ) {
+      this.request(ticket.subject, s, now);
+    }
+    ticket.state = RUNNING;
+    // Handed over after the poll phase, with the rest of this turn's requests, as a store admission would be:
+    // answering each request inside its parser callback costs a wake-up of the client per response (measured:
+    // about half the throughput on loopback).
+    if (this.ready.push(ticket) === 1) setImmediate(this.deliverReady);
+    return true;
+  }
+
+  private ready: Array<RequestTicket<Res>> = [];
+
+  private readonly deliverReady = (): void => {
+    const tickets = this.ready;
+    this.ready = [];
+    for (const t of tickets) t.deliver(t);
+  };
+
+  /** Notes `admitted` requests of `subject` admitted by the store (and what its counters said); may start a lease. */
+  observe(subject: ResolvedSubject, admitted: number, counters: readonly CounterState[], now: number): void {
+    let s = this.subjects.get(subject);
+    if (s === undefined) {
+      if (this.subjects.size >= MAX_SUBJECTS) this.dropIdle();
+      s = {
+        current: null,
+        next: null,
+        requesting: false,
+        count: 0,
+        since: now,
+        rate: 0,
+        counters,
+        quietUntil: 0,
+        waiters: null,
+      };
+      this.subjects.set(subject, s);
+    }
+    if (counters.length > 0) s.counters = counters;
+    this.count(s, admitted, now);
+    if (s.current === null && s.next === null && !s.requesting && s.rate > 0) {
+      this.request(subject, s, now);
+    }
+  }
+
+  private count(s: SubjectLeases, n: number, now: number): void {
+    s.count += n;
+    const elapsed = now - s.since;
+    if (elapsed >= RATE_WINDOW_MS) {
+      s.rate = s.count / elapsed;
+      s.count = 0;
+      s.since = now;
+    } else if (s.rate === 0 && s.count >= LEASE_MIN_RATE) {
+      // A first burst: its own rate (over at least a millisecond) until a full period is measured.
+      s.rate = s.count / Math.max(1, elapsed);
+    }
+  }
+
+  /**
+   * Runs `then` once the subject's lease request in flight (if any) has been answered: a rejection waits for it,
+   * since the units it holds would otherwise stand unused while the store turns this instance's own requests away.
+   */
+  afterRequest(subject: ResolvedSubject, then: () => void): void {
+    const s = this.subjects.get(subject);
+    if (s === undefined || !s.requesting) then();
+    else (s.waiters ??= []).push(then);
+  }
+
+  private settled(s: SubjectLeases): void {
+    s.requesting = false;
+    const waiters = s.waiters;
+    s.waiters = null;
+    if (waiters !== null) for (const w of waiters) w();
+  }
+
+  private promote(s: SubjectLeases, now: number): Lease | null {
+    const next = s.next;
+    s.next = null;
+    if (next === null || next.closed || now >= next.until) return null;
+    return next;
+  }
+
+  /** Asks the store for a lease sized to the subject's rate, in the background. */
+  private request(subject: ResolvedSubject, s: SubjectLeases, now: number): void {
+    if (this.closing || now < s.quietUntil || s.rate === 0) return;
+    const units = leaseUnits(s.rate, this.periodMs, s.counters, this.ctx.tollgate.config.warnAt);
+    if (units === 0) return;
+    s.requesting = true;
+    const tollgate = this.ctx.tollgate;
+    const id = tollgate.ids.next();
+    // The units are held in the windows of the op's time, which is before the answer: past the minute boundary
+    // that follows `now`, they would be the previous window's.
+    const windowEnd = minuteEnd(now);
+    tollgate
+      .call(() =>
+        tollgate.engine.consume(subject, NO_REQUESTS, {
+          opId: id,
+          reservationId: id,
+          reserve: { requests: units },
+          reservationTtlMs: this.ttlMs,
+          countRejected: false,
+        }),
+      )
+      .then(
+        (admission) => {
+          const at = Date.now();
+          const until = Math.min(at + this.periodMs, windowEnd);
+          if (!admission.admitted) {
+            if (admission.counters.length > 0) s.counters = admission.counters;
+            s.quietUntil = at + this.periodMs;
+            this.settled(s);
+            return;
+          }
+          tollgate.emitThresholds(subject, admission.thresholds);
+          if (admission.counters.length > 0) s.counters = admission.counters;
+          const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
+          const lease: Lease = {
+            id,
+            granted: units,
+            used: 0,
+            until,
+            lastAt: now,
+            limit,
+            policy: limit === null ? null : rateLimitPolicyValue(limit),
+            timer: null,
+            closed: false,
+          };
+          // Granted too late to be of use (the window it was reserved in is over, or the store was slow).
+          if (at >= until || this.closing) {
+            this.close(subject, lease);
+          } else {
+            lease.timer = setTimeout(() => this.expire(subject, lease), until - at);
+            lease.timer.unref();
+            if (s.current === null) s.current = lease;
+            else s.next = lease;
+          }
+          this.settled(s);
+        },
+        (err: unknown) => {
+          s.quietUntil = Date.now() + 1000;
+          this.settled(s);
+          // A lease that timed out may still be granted later: give it back (a no-op if it never landed).
+          if (err instanceof StoreTimeoutError) this.release(subject, id);
+          else if (!isStoreFailure(err)) tollgate.callbackFailed('lease', err);
+        },
+      );
+  }
+
+  private expire(subject: ResolvedSubject, lease: Lease): void {
+    lease.timer = null;
+    const s = this.subjects.get(subject);
+    if (s !== undefined) {
+      if (s.current === lease) s.current = this.promote(s, Date.now());
+      else if (s.next === lease) s.next = null;
+    }
+    this.close(subject, lease);
+    if (s !== undefined && s.current === null && s.next === null && !s.requesting && s.count === 0) {
+      this.subjects.delete(subject);
+    }
+  }
+
+  /** Counts the lease's used units and releases the rest, in one op (replayed like any settlement if the store is down). */
+  private close(subject: ResolvedSubject, lease: Lease): void {
+    if (lease.closed) return;
+    lease.closed = true;
+    if (lease.timer !== null) clearTimeout(lease.timer);
+    lease.timer = null;
+    this.ctx.tollgate.settleInBackground({
+      subject,
+      opId: `${lease.id}.c`,
+      reservationId: lease.id,
+      records: lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [],
+      at: lease.lastAt,
+    });
+  }
+
+  private release(subject: ResolvedSubject, id: string): void {
+    this.ctx.tollgate.settleInBackground({
+      subject,
+      opId: `${id}.c`,
+      reservationId: id,
+      records: [],
+      at: Date.now(),
+    });
+  }
+
+  private dropIdle(): void {
+    for (const [subject, s] of this.subjects) {
+      if (s.current === null && s.next === null && !s.requesting) this.subjects.delete(subject);
+    }
+  }
+
+  /** Counts and releases every lease now (before the usage batcher's last write and the store's last replay). */
+  closeAll(): void {
+    this.closing = true;
+    for (const [subject, s] of this.subjects) {
+      if (s.current !== null) this.close(subject, s.current);
+      if (s.next !== null) this.close(subject, s.next);
+      s.current = s.next = null;
+    }
+  }
+}
