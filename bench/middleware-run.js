@@ -1,9 +1,11 @@
 // Middleware overhead benchmark: GET /api/hello on loopback, bare framework vs + Tollgate (MemoryStore, RedisStore)
 // vs + express-rate-limit/rate-limit-redis on the same Redis; interleaved rounds, each server in its own process,
-// autocannon in this one. Starts its own redis-server (a free port) unless REDIS_URL is set.
+// the load generator beside them: wrk (one thread) when it is installed, else autocannon in this process.
+// Starts its own redis-server (a free port) unless REDIS_URL is set.
 //
 // Run: npm run build (or tsc -p each of packages/{core,redis,express,fastify}/tsconfig.build.json), then
-//      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 100] [--rate 1000] [--only express|fastify]
+//      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 50] [--rate 1000]
+//                                   [--only express|fastify] [--tool wrk|autocannon]
 //
 // Two measures per run: throughput (autocannon, closed loop, `--connections`), and latency at a fixed rate
 // (`--rate` req/s, open loop, far below saturation, timed with hrtime: autocannon's histogram has 1 ms steps,
@@ -16,6 +18,17 @@ const net = require('node:net');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
+const { execFileSync } = require('node:child_process');
+
+function hasWrk() {
+  try {
+    execFileSync('wrk', ['--version'], { stdio: 'ignore' });
+    return true;
+  } catch (err) {
+    // wrk --version exits 1 after printing its version.
+    return err.status === 1;
+  }
+}
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,7 +36,7 @@ function arg(name, fallback) {
 }
 const SECONDS = Number(arg('seconds', 10));
 const ROUNDS = Number(arg('rounds', 3));
-const CONNECTIONS = Number(arg('connections', 100));
+const CONNECTIONS = Number(arg('connections', 50));
 const ONLY = arg('only', null);
 const RATE = Number(arg('rate', 1000));
 
@@ -98,7 +111,43 @@ function startServer(framework, variant, redisUrl) {
   });
 }
 
+const TOOL = arg('tool', hasWrk() ? 'wrk' : 'autocannon');
+
+/** Parses wrk's `--latency` report into autocannon's result shape (req/s, p50/p99 in ms, totals, errors). */
+function parseWrk(out) {
+  const ms = (v, unit) => Number(v) * { us: 0.001, ms: 1, s: 1000 }[unit];
+  const pct = (p) => {
+    const m = new RegExp(`^\\s+${p}%\\s+([0-9.]+)(us|ms|s)\\s*$`, 'm').exec(out);
+    return m ? ms(m[1], m[2]) : NaN;
+  };
+  const total = Number(/(\d+) requests in/.exec(out)?.[1] ?? NaN);
+  const non2xx = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    requests: { average: Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)?.[1] ?? NaN), total },
+    latency: { p50: pct(50), p99: pct(99) },
+    non2xx,
+    errors: errors ? errors.slice(1).reduce((a, b) => a + Number(b), 0) : 0,
+  };
+}
+
+function loadWrk(port, seconds) {
+  return new Promise((resolve, reject) => {
+    const args = ['-t1', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency'];
+    for (const [k, v] of Object.entries(HEADERS)) args.push('-H', `${k}: ${v}`);
+    args.push(`http://127.0.0.1:${port}/api/hello`);
+    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout.on('data', (d) => (out += d));
+    child.once('error', reject);
+    child.once('exit', (code) =>
+      code === 0 ? resolve(parseWrk(out)) : reject(new Error(`wrk exited with ${code}`)),
+    );
+  });
+}
+
 function load(port, seconds) {
+  if (TOOL === 'wrk') return loadWrk(port, seconds);
   return new Promise((resolve, reject) => {
     autocannon(
       {
@@ -209,6 +258,17 @@ function mean(xs) {
   return xs.reduce((a, b) => a + b, 0) / xs.length;
 }
 
+function median(xs) {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+/** `median (min-max)` of per-round values: each round's variant against that round's bare run. */
+function spread(xs, digits) {
+  return `${median(xs).toFixed(digits)} (${Math.min(...xs).toFixed(digits)}-${Math.max(...xs).toFixed(digits)})`;
+}
+
 async function main() {
   const redis = await startRedis();
   const frameworks = ONLY ? [ONLY] : Object.keys(SUITES);
@@ -233,7 +293,7 @@ async function main() {
   }
   const loads = frameworks.flatMap((f) => Object.values(results[f]).flatMap((ms) => ms.map((m) => m.load1)));
   console.log(
-    `\nGET /api/hello, ${ROUNDS} interleaved rounds of ${SECONDS} s, ${CONNECTIONS} connections, ` +
+    `\nGET /api/hello, ${ROUNDS} interleaved rounds of ${SECONDS} s, ${TOOL}, ${CONNECTIONS} connections, ` +
       `Node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? 'unknown'}), ` +
       `1-min load average at the start of the runs ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)}\n`,
   );
@@ -242,10 +302,12 @@ async function main() {
     const bareP99 = mean(results[framework].bare.map((m) => m.p99));
     const bareFixedP99 = mean(results[framework].bare.map((m) => m.fixedP99));
     console.log(
-      `| ${framework} | req/s (mean) | ratio to bare | p50 / p99 ms (saturated) | p99 added | ` +
-        `p50 / p99 ms at ${RATE}/s | p99 added at ${RATE}/s | CPU µs/req server + redis | degraded | rounds (req/s) |`,
+      `| ${framework} | req/s (mean) | ratio to bare | ratio per round: median (min-max) | p50 / p99 ms (saturated) | p99 added | ` +
+        `p50 / p99 ms at ${RATE}/s | p99 added at ${RATE}/s | p99 added at ${RATE}/s per round: median (min-max) | ` +
+        `CPU µs/req server + redis | degraded | rounds (req/s) |`,
     );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    const bareRuns = results[framework].bare;
     for (const variant of SUITES[framework]) {
       const ms = results[framework][variant];
       const rps = mean(ms.map((m) => m.rps));
@@ -253,9 +315,17 @@ async function main() {
       const fixedP99 = mean(ms.map((m) => m.fixedP99));
       console.log(
         `| ${LABELS[variant]} | ${rps.toFixed(0)} | ${(rps / bare).toFixed(3)} | ` +
+          `${spread(
+            ms.map((m, i) => m.rps / bareRuns[i].rps),
+            3,
+          )} | ` +
           `${mean(ms.map((m) => m.p50)).toFixed(1)} / ${p99.toFixed(1)} | ${(p99 - bareP99).toFixed(1)} | ` +
           `${mean(ms.map((m) => m.fixedP50)).toFixed(3)} / ${fixedP99.toFixed(3)} | ` +
-          `${(fixedP99 - bareFixedP99).toFixed(3)} | ${mean(ms.map((m) => m.serverCpuPerRequest)).toFixed(1)} + ` +
+          `${(fixedP99 - bareFixedP99).toFixed(3)} | ` +
+          `${spread(
+            ms.map((m, i) => m.fixedP99 - bareRuns[i].fixedP99),
+            3,
+          )} | ${mean(ms.map((m) => m.serverCpuPerRequest)).toFixed(1)} + ` +
           `${mean(ms.map((m) => m.redisCpuPerRequest)).toFixed(1)} | ${ms.reduce((a, m) => a + m.degraded, 0)} | ` +
           `${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
       );

@@ -329,8 +329,8 @@ export class Admissions<Res> {
   }
 
   /** Counts what every lease used and releases the rest (the process is stopping). */
-  close(): void {
-    this.leases?.closeAll();
+  async close(): Promise<void> {
+    await this.leases?.closeAll();
   }
 
   private storeDown(

@@ -3,6 +3,7 @@
 // granted atomically against every limit, and the op that counts the used units releases the rest.
 import type { CounterState } from '../store';
 import type { ResolvedSubject } from '../subject';
+import type { UsageRecord } from '../usage';
 import { isStoreFailure, StoreTimeoutError } from './deadline';
 import {
   RATELIMIT_HEADER,
@@ -22,6 +23,13 @@ const RATE_WINDOW_MS = 100;
 const ROOM_SHARE = 16;
 const MIN_UNITS = 4;
 const MAX_UNITS = 10_000;
+/**
+ * A lease closed further than this from the end of its window is counted by the subject's next usage write
+ * (within `usageBatchMs`, far less than this even on a stalled event loop); closer, by its own op.
+ */
+const FOLD_MARGIN_MS = 2000;
+/** While a spare is on its way, an expired lease goes on for at most this long (a slow store, not a dead one). */
+const MAX_OVERRUN_MS = 1000;
 /** Subjects tracked at most (only busy ones ever hold a lease); idle ones are dropped beyond it. */
 const MAX_SUBJECTS = 10_000;
 const NO_REQUESTS: Record<string, number> = {};
@@ -31,8 +39,12 @@ interface Lease {
   readonly id: string;
   readonly granted: number;
   used: number;
-  /** Local admissions stop here: the lease period, or the next minute boundary (every window boundary is one). */
-  readonly until: number;
+  /** Local admissions stop here: one lease period after it became current, at most `windowEnd`. */
+  until: number;
+  /** When it became current. */
+  startedAt: number;
+  /** The minute boundary after the op that granted it (every window boundary is one): its units are that window's. */
+  readonly windowEnd: number;
   /** When the last unit was taken (the counting op's time, so the usage lands in the windows it was reserved in). */
   lastAt: number;
   /** The tightest `requests` limit as the grant left it (the whole lease counted as used), for headers. */
@@ -93,6 +105,9 @@ export class Leases<Res> {
   private readonly subjects = new Map<ResolvedSubject, SubjectLeases>();
   private readonly ttlMs: number;
   private closing = false;
+  /** Lease requests in flight (close() waits for them, so a late grant is released before the store is closed). */
+  private readonly asking = new Set<Promise<void>>();
+  private ready: Array<RequestTicket<Res>> = [];
 
   constructor(
     private readonly ctx: AdmissionContext<Res>,
@@ -105,15 +120,15 @@ export class Leases<Res> {
 
   /** Admits `ticket` from its subject's lease; false when there is none with a unit left. */
   admit(ticket: RequestTicket<Res>): boolean {
-    const s = this.subjects.get(ticket.subject);
+    const subject = ticket.subject;
+    const s = this.subjects.get(subject);
     if (s === undefined) return false;
     const now = Date.now();
     let lease = s.current;
-    if (lease !== null && (lease.used >= lease.granted || now >= lease.until)) {
-      this.close(ticket.subject, lease);
-      lease = s.current = this.promote(s, now);
+    if (lease !== null && (lease.used >= lease.granted || this.over(s, lease, now))) {
+      lease = this.promote(subject, s, now);
     } else if (lease === null && s.next !== null) {
-      lease = s.current = this.promote(s, now);
+      lease = this.promote(subject, s, now);
     }
     if (lease === null) return false;
     lease.used += 1;
@@ -129,14 +144,8 @@ export class Leases<Res> {
         rateLimitValue(limit, now, limit.used - lease.granted + lease.used),
       );
     }
-    // Ask for the next one before this one runs out, so busy traffic never waits for the store.
-    if (
-      s.next === null &&
-      !s.requesting &&
-      (lease.used * 2 >= lease.granted || (lease.until - now) * 2 <= this.periodMs)
-    ) {
-      this.request(ticket.subject, s, now);
-    }
+    // A spare is held while one is in use, so busy traffic never waits for the store.
+    if (s.next === null && !s.requesting) this.request(subject, s, now);
     ticket.state = RUNNING;
     // Handed over after the poll phase, with the rest of this turn's requests, as a store admission would be:
     // answering each request inside its parser callback costs a wake-up of the client per response (measured:
@@ -145,13 +154,21 @@ export class Leases<Res> {
     return true;
   }
 
-  private ready: Array<RequestTicket<Res>> = [];
-
   private readonly deliverReady = (): void => {
     const tickets = this.ready;
     this.ready = [];
     for (const t of tickets) t.deliver(t);
   };
+
+  /**
+   * True when `lease`'s period is over. While its spare is still on the way (a store slower than a period) it
+   * goes on, within its window and for at most MAX_OVERRUN_MS, so the subject does not fall back to a round trip
+   * per request exactly when the store is slow.
+   */
+  private over(s: SubjectLeases, lease: Lease, now: number): boolean {
+    if (now < lease.until) return false;
+    return !(s.requesting && now < lease.windowEnd && now - lease.startedAt < MAX_OVERRUN_MS);
+  }
 
   /** Notes `admitted` requests of `subject` admitted by the store (and what its counters said); may start a lease. */
   observe(subject: ResolvedSubject, admitted: number, counters: readonly CounterState[], now: number): void {
@@ -201,18 +218,35 @@ export class Leases<Res> {
     else (s.waiters ??= []).push(then);
   }
 
-  private settled(s: SubjectLeases): void {
-    s.requesting = false;
+  /** Runs the rejections that waited for the lease request just answered. */
+  private wake(s: SubjectLeases): void {
     const waiters = s.waiters;
     s.waiters = null;
     if (waiters !== null) for (const w of waiters) w();
   }
 
-  private promote(s: SubjectLeases, now: number): Lease | null {
+  /** Closes the current lease and makes the spare current (its period starts now). */
+  private promote(subject: ResolvedSubject, s: SubjectLeases, now: number): Lease | null {
+    const old = s.current;
     const next = s.next;
+    s.current = null;
     s.next = null;
-    if (next === null || next.closed || now >= next.until) return null;
-    return next;
+    if (next !== null && now < next.windowEnd) {
+      this.start(subject, next, now);
+      s.current = next;
+    } else if (next !== null) {
+      this.close(subject, next);
+    }
+    if (old !== null) this.close(subject, old);
+    return s.current;
+  }
+
+  private start(subject: ResolvedSubject, lease: Lease, now: number): void {
+    lease.startedAt = now;
+    lease.lastAt = now;
+    lease.until = Math.min(now + this.periodMs, lease.windowEnd);
+    lease.timer = setTimeout(() => this.expire(subject, lease), lease.until - now);
+    lease.timer.unref();
   }
 
   /** Asks the store for a lease sized to the subject's rate, in the background. */
@@ -226,7 +260,7 @@ export class Leases<Res> {
     // The units are held in the windows of the op's time, which is before the answer: past the minute boundary
     // that follows `now`, they would be the previous window's.
     const windowEnd = minuteEnd(now);
-    tollgate
+    const asked = tollgate
       .call(() =>
         tollgate.engine.consume(subject, NO_REQUESTS, {
           opId: id,
@@ -238,12 +272,12 @@ export class Leases<Res> {
       )
       .then(
         (admission) => {
+          s.requesting = false;
           const at = Date.now();
-          const until = Math.min(at + this.periodMs, windowEnd);
           if (!admission.admitted) {
             if (admission.counters.length > 0) s.counters = admission.counters;
             s.quietUntil = at + this.periodMs;
-            this.settled(s);
+            this.wake(s);
             return;
           }
           tollgate.emitThresholds(subject, admission.thresholds);
@@ -253,58 +287,85 @@ export class Leases<Res> {
             id,
             granted: units,
             used: 0,
-            until,
-            lastAt: now,
+            until: windowEnd,
+            startedAt: at,
+            windowEnd,
+            lastAt: at,
             limit,
             policy: limit === null ? null : rateLimitPolicyValue(limit),
             timer: null,
             closed: false,
           };
-          // Granted too late to be of use (the window it was reserved in is over, or the store was slow).
-          if (at >= until || this.closing) {
+          if (at >= windowEnd || this.closing) {
+            // Granted too late to be of use: the window it was reserved in is over.
             this.close(subject, lease);
+          } else if (s.current === null) {
+            this.start(subject, lease, at);
+            s.current = lease;
+          } else if (at >= s.current.until) {
+            // The current one ran past its period waiting for this one.
+            s.next = lease;
+            this.promote(subject, s, at);
           } else {
-            lease.timer = setTimeout(() => this.expire(subject, lease), until - at);
-            lease.timer.unref();
-            if (s.current === null) s.current = lease;
-            else s.next = lease;
+            s.next = lease;
           }
-          this.settled(s);
+          this.wake(s);
         },
         (err: unknown) => {
+          s.requesting = false;
           s.quietUntil = Date.now() + 1000;
-          this.settled(s);
-          // A lease that timed out may still be granted later: give it back (a no-op if it never landed).
-          if (err instanceof StoreTimeoutError) this.release(subject, id);
-          else if (!isStoreFailure(err)) tollgate.callbackFailed('lease', err);
+          this.wake(s);
+          // A lease that may have been granted after all (a timeout) is given back; a no-op if it never was.
+          this.release(subject, id);
+          if (!isStoreFailure(err)) tollgate.callbackFailed('lease', err);
         },
       );
+    this.asking.add(asked);
+    const done = (): void => void this.asking.delete(asked);
+    asked.then(done, done);
   }
 
   private expire(subject: ResolvedSubject, lease: Lease): void {
     lease.timer = null;
     const s = this.subjects.get(subject);
-    if (s !== undefined) {
-      if (s.current === lease) s.current = this.promote(s, Date.now());
-      else if (s.next === lease) s.next = null;
+    if (s === undefined || s.current !== lease) {
+      this.close(subject, lease);
+      return;
     }
-    this.close(subject, lease);
-    if (s !== undefined && s.current === null && s.next === null && !s.requesting && s.count === 0) {
+    const now = Date.now();
+    if (!this.over(s, lease, now)) {
+      // Its spare is on the way: look again in one period (the grant also takes over at once).
+      lease.timer = setTimeout(() => this.expire(subject, lease), this.periodMs);
+      lease.timer.unref();
+      return;
+    }
+    // The spare takes over; with no traffic it runs out unused, and no new one is asked for.
+    this.promote(subject, s, now);
+    if (s.current === null && s.next === null && !s.requesting && s.count === 0) {
       this.subjects.delete(subject);
     }
   }
 
-  /** Counts the lease's used units and releases the rest, in one op (replayed like any settlement if the store is down). */
+  /**
+   * Counts the lease's used units and releases the rest, in one op: the subject's next usage write (one op for
+   * both), unless that could land after the window the units were reserved in; then its own op, at the time of
+   * its last use. Either is replayed like any settlement if the store is down.
+   */
   private close(subject: ResolvedSubject, lease: Lease): void {
     if (lease.closed) return;
     lease.closed = true;
     if (lease.timer !== null) clearTimeout(lease.timer);
     lease.timer = null;
+    const records: UsageRecord[] = lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [];
+    if (!this.closing && lease.windowEnd - Date.now() > FOLD_MARGIN_MS) {
+      this.ctx.usage.of(subject).settle(lease.id, records);
+      return;
+    }
     this.ctx.tollgate.settleInBackground({
       subject,
       opId: `${lease.id}.c`,
       reservationId: lease.id,
-      records: lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [],
+      records,
       at: lease.lastAt,
     });
   }
@@ -326,8 +387,10 @@ export class Leases<Res> {
   }
 
   /** Counts and releases every lease now (before the usage batcher's last write and the store's last replay). */
-  closeAll(): void {
+  async closeAll(): Promise<void> {
     this.closing = true;
+    // A grant that lands now is closed at once (see request()).
+    await Promise.allSettled([...this.asking]);
     for (const [subject, s] of this.subjects) {
       if (s.current !== null) this.close(subject, s.current);
       if (s.next !== null) this.close(subject, s.next);

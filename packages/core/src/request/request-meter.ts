@@ -208,8 +208,8 @@ export class RequestMeter<Req, Res> {
   }
 
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */
-  close(): Promise<void> {
-    this.admissions.close();
+  async close(): Promise<void> {
+    await this.admissions.close();
     this.usage.close();
     return this.tollgate.close();
   }
