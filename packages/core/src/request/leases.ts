@@ -4,7 +4,7 @@
 import type { CounterState } from '../store';
 import type { ResolvedSubject } from '../subject';
 import type { UsageRecord } from '../usage';
-import { isStoreFailure, StoreTimeoutError } from './deadline';
+import { isStoreFailure } from './deadline';
 import {
   RATELIMIT_HEADER,
   RATELIMIT_POLICY_HEADER,
