@@ -22,6 +22,14 @@ const RATE_WINDOW_MS = 100;
 /** A lease never holds more than this share of the room left before the next threshold or limit. */
 const ROOM_SHARE = 16;
 const MIN_UNITS = 4;
+/**
+ * A lease lasts long enough for about this many requests (up to 10 x leaseMs): at a few hundred requests per
+ * second a 10 ms lease would cost a store op per handful of requests, and those ops, not the requests, would
+ * set the latency tail.
+ */
+export const LEASE_MIN_COVER = 64;
+/** The longest a lease lasts, as a multiple of leaseMs. */
+const MAX_PERIOD_FACTOR = 10;
 const MAX_UNITS = 10_000;
 /**
  * A lease closed further than this from the end of its window is counted by the subject's next usage write
@@ -39,6 +47,8 @@ interface Lease {
   readonly id: string;
   readonly granted: number;
   used: number;
+  /** How long it lasts once current (see leasePeriod). */
+  readonly periodMs: number;
   /** Local admissions stop here: one lease period after it became current, at most `windowEnd`. */
   until: number;
   /** When it became current. */
@@ -101,6 +111,12 @@ export function leaseUnits(
   return units >= MIN_UNITS ? units : 0;
 }
 
+/** A lease's period at `rate` (requests per ms): `leaseMs`, or long enough for LEASE_MIN_COVER requests (at most 10 x). */
+export function leasePeriod(rate: number, leaseMs: number): number {
+  if (rate <= 0) return leaseMs;
+  return Math.min(leaseMs * MAX_PERIOD_FACTOR, Math.max(leaseMs, Math.ceil(LEASE_MIN_COVER / rate)));
+}
+
 export class Leases<Res> {
   private readonly subjects = new Map<ResolvedSubject, SubjectLeases>();
   private readonly ttlMs: number;
@@ -115,7 +131,7 @@ export class Leases<Res> {
   ) {
     // Long enough that the counting op lands before the store would release the units on its own (that is
     // only for a process that died holding a lease).
-    this.ttlMs = Math.max(10_000, periodMs * 20);
+    this.ttlMs = Math.max(10_000, periodMs * MAX_PERIOD_FACTOR * 20);
   }
 
   /** Admits `ticket` from its subject's lease; false when there is none with a unit left. */
@@ -244,7 +260,7 @@ export class Leases<Res> {
   private start(subject: ResolvedSubject, lease: Lease, now: number): void {
     lease.startedAt = now;
     lease.lastAt = now;
-    lease.until = Math.min(now + this.periodMs, lease.windowEnd);
+    lease.until = Math.min(now + lease.periodMs, lease.windowEnd);
     lease.timer = setTimeout(() => this.expire(subject, lease), lease.until - now);
     lease.timer.unref();
   }
@@ -252,7 +268,8 @@ export class Leases<Res> {
   /** Asks the store for a lease sized to the subject's rate, in the background. */
   private request(subject: ResolvedSubject, s: SubjectLeases, now: number): void {
     if (this.closing || now < s.quietUntil || s.rate === 0) return;
-    const units = leaseUnits(s.rate, this.periodMs, s.counters, this.ctx.tollgate.config.warnAt);
+    const periodMs = leasePeriod(s.rate, this.periodMs);
+    const units = leaseUnits(s.rate, periodMs, s.counters, this.ctx.tollgate.config.warnAt);
     if (units === 0) return;
     s.requesting = true;
     const tollgate = this.ctx.tollgate;
@@ -286,6 +303,7 @@ export class Leases<Res> {
           const lease: Lease = {
             id,
             granted: units,
+            periodMs,
             used: 0,
             until: windowEnd,
             startedAt: at,
@@ -335,7 +353,7 @@ export class Leases<Res> {
     const now = Date.now();
     if (!this.over(s, lease, now)) {
       // Its spare is on the way: look again in one period (the grant also takes over at once).
-      lease.timer = setTimeout(() => this.expire(subject, lease), this.periodMs);
+      lease.timer = setTimeout(() => this.expire(subject, lease), lease.periodMs);
       lease.timer.unref();
       return;
     }

@@ -1,7 +1,7 @@
 // How big an admission lease may be: sized to the subject's rate, never more than 1/16 of the room left before the
 // next warnAt threshold or the limit of any `requests` counter.
 import type { CounterState } from '../../src';
-import { leaseUnits } from '../../src/request/leases';
+import { leasePeriod, leaseUnits } from '../../src/request/leases';
 
 function counter(limit: number, used: number, period: CounterState['period'] = 'day'): CounterState {
   return { scope: 'tenant', id: 't', meter: 'requests', period, periodKey: '0', limit, used, resetsAt: null };
@@ -39,5 +39,14 @@ describe('leaseUnits', () => {
   it('ignores meters other than requests', () => {
     const tokens = { ...counter(10, 10), meter: 'tokens' };
     expect(leaseUnits(2, 10, [tokens], [])).toBe(30);
+  });
+});
+
+describe('leasePeriod', () => {
+  it('is leaseMs when that covers 64 requests, longer (up to 10 x leaseMs) when the subject is slower', () => {
+    expect(leasePeriod(30, 10)).toBe(10); // 30 req/ms: 300 requests in 10 ms
+    expect(leasePeriod(1, 10)).toBe(64); // 1000 req/s: 64 ms for 64 requests
+    expect(leasePeriod(0.1, 10)).toBe(100); // 100 req/s: capped at 10 x 10 ms
+    expect(leasePeriod(0, 10)).toBe(10);
   });
 });
