@@ -450,6 +450,19 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
         });
       });
 
+      it('counts and releases every lease when the app closes right after the traffic', async () => {
+        const store = await kit.create();
+        const harnessed = await harness.start({ store, config: SUITE_CONFIG, storeTimeoutMs: 5000 });
+        const t = uniqueTenant();
+        const replies = await hammer([harnessed], t, 600, 30);
+        expect(replies.filter((r) => r.status === 200)).toHaveLength(600);
+        await harnessed.close();
+        // Nothing left to a timer: the close counted every admitted request and released what was held.
+        const usage = await new ClaimedUsage(store).refresh();
+        expect(usage.amount('requests')).toBe(600);
+        expect(await used(harnessed, t, 'busy')).toBe(600);
+      });
+
       it('checks every request against the store with leaseMs: 0', async () => {
         const { store, leaseOps } = countLeaseOps(await kit.create());
         const { app } = await start(store, { leaseMs: 0 });
