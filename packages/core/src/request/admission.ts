@@ -159,7 +159,11 @@ export class Admissions<Res> {
         tollgate.engine.consume(
           subject,
           k === 1 ? ONE_REQUEST : { requests: k },
-          reserves === null ? { opId } : { opId, reserves },
+          // With leases, a refused group may still be admitted from a lease that lands meanwhile: its
+          // rejections are counted here, once known, not by the store.
+          reserves === null
+            ? { opId, countRejected: this.leases === null }
+            : { opId, reserves, countRejected: this.leases === null },
         ),
       );
     } catch (err) {
@@ -310,10 +314,12 @@ export class Admissions<Res> {
         'Tollgate (shadow): would reject requests over quota',
       );
     }
-    // The store counted one `rejected` for the op; the rest (and, in shadow mode, the requests that ran anyway) join the sum.
-    if (count > 1 || shadow) {
+    // Without leases the store counted one `rejected` for the op; the rest (and, in shadow mode, the requests that
+    // ran anyway) join the sum.
+    const counted = this.leases === null ? 1 : 0;
+    if (count > counted || shadow) {
       const u = this.ctx.usage.of(subject);
-      u.rejected += count - 1;
+      u.rejected += count - counted;
       if (shadow) u.requests += count;
     }
   }

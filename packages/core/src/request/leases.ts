@@ -1,6 +1,7 @@
 // Admission leases: a busy subject's requests admitted from a block of `requests` reserved in the store, without a
 // round trip each. Exact by construction: every request admitted here holds one unit of a reservation the store
 // granted atomically against every limit, and the op that counts the used units releases the rest.
+import type { Admission } from '../engine';
 import type { CounterState } from '../store';
 import type { ResolvedSubject } from '../subject';
 import type { UsageRecord } from '../usage';
@@ -12,7 +13,7 @@ import {
   rateLimitValue,
   tightestRequestsLimit,
 } from './rate-limit-headers';
-import { RUNNING, type RequestTicket } from './ticket';
+import { CLOSED_EARLY, RUNNING, type RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission';
 
 /** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
@@ -32,8 +33,9 @@ export const LEASE_MIN_COVER = 64;
 const MAX_PERIOD_FACTOR = 10;
 const MAX_UNITS = 10_000;
 /**
- * A lease closed further than this from the end of its window is counted by the subject's next usage write
- * (within `usageBatchMs`, far less than this even on a stalled event loop); closer, by its own op.
+ * A lease closed further than `usageBatchMs` plus this from the end of its window is counted by the subject's
+ * next usage write (within `usageBatchMs`, with this much to spare for a stalled event loop); closer, by its
+ * own op, timed at its last use.
  */
 const FOLD_MARGIN_MS = 2000;
 /** While a spare is on its way, an expired lease goes on for at most this long (a slow store, not a dead one). */
@@ -123,7 +125,9 @@ export class Leases<Res> {
   private closing = false;
   /** Lease requests in flight (close() waits for them, so a late grant is released before the store is closed). */
   private readonly asking = new Set<Promise<void>>();
-  private ready: Array<RequestTicket<Res>> = [];
+  /** Admitted from a lease, handed over after the poll phase; each with the lease its unit came from. */
+  private ready: Array<{ ticket: RequestTicket<Res>; lease: Lease }> = [];
+  private readonly foldBeforeMs: number;
 
   constructor(
     private readonly ctx: AdmissionContext<Res>,
@@ -131,7 +135,12 @@ export class Leases<Res> {
   ) {
     // Long enough that the counting op lands before the store would release the units on its own (that is
     // only for a process that died holding a lease).
-    this.ttlMs = Math.max(10_000, periodMs * MAX_PERIOD_FACTOR * 20);
+    const batchMs = ctx.tollgate.options.usageBatchMs;
+    this.foldBeforeMs = batchMs + FOLD_MARGIN_MS;
+    // A lease can be in use for two periods (a spare waits one) plus its overrun, then its count waits for
+    // the usage write: the store must hold its units (with room to spare) until then.
+    const longest = 2 * periodMs * MAX_PERIOD_FACTOR + MAX_OVERRUN_MS + this.foldBeforeMs;
+    this.ttlMs = Math.max(10_000, 2 * longest);
   }
 
   /** Admits `ticket` from its subject's lease; false when there is none with a unit left. */
@@ -162,19 +171,44 @@ export class Leases<Res> {
     }
     // A spare is held while one is in use, so busy traffic never waits for the store.
     if (s.next === null && !s.requesting) this.request(subject, s, now);
-    ticket.state = RUNNING;
     // Handed over after the poll phase, with the rest of this turn's requests, as a store admission would be:
     // answering each request inside its parser callback costs a wake-up of the client per response (measured:
     // about half the throughput on loopback).
-    if (this.ready.push(ticket) === 1) setImmediate(this.deliverReady);
+    // The ticket stays ADMITTING until then, so a client that leaves first is seen (CLOSED_EARLY).
+    if (this.ready.push({ ticket, lease }) === 1) setImmediate(this.deliverReady);
     return true;
   }
 
   private readonly deliverReady = (): void => {
-    const tickets = this.ready;
+    const ready = this.ready;
     this.ready = [];
-    for (const t of tickets) t.deliver(t);
+    for (const { ticket, lease } of ready) {
+      if (ticket.state === CLOSED_EARLY) {
+        this.giveBack(ticket.subject, lease);
+        continue;
+      }
+      ticket.state = RUNNING;
+      ticket.deliver(ticket);
+    }
   };
+
+  /** A unit taken for a request whose client left before its handler ran: nothing is counted for it. */
+  private giveBack(subject: ResolvedSubject, lease: Lease): void {
+    if (!lease.closed) {
+      lease.used -= 1;
+      return;
+    }
+    // Already closed with this unit counted: take the request back, like an admission whose client left.
+    const tollgate = this.ctx.tollgate;
+    tollgate.settleInBackground({
+      subject,
+      opId: `${tollgate.ids.next()}.x`,
+      reservationId: null,
+      records: [],
+      at: lease.lastAt,
+      refund: 1,
+    });
+  }
 
   /**
    * True when `lease`'s period is over. While its spare is still on the way (a store slower than a period) it
@@ -238,7 +272,15 @@ export class Leases<Res> {
   private wake(s: SubjectLeases): void {
     const waiters = s.waiters;
     s.waiters = null;
-    if (waiters !== null) for (const w of waiters) w();
+    if (waiters === null) return;
+    for (const w of waiters) {
+      try {
+        w();
+      } catch (err) {
+        // One failing answer must not leave the others waiting.
+        this.ctx.tollgate.callbackFailed('lease', err);
+      }
+    }
   }
 
   /** Closes the current lease and makes the spare current (its period starts now). */
@@ -290,44 +332,11 @@ export class Leases<Res> {
       .then(
         (admission) => {
           s.requesting = false;
-          const at = Date.now();
-          if (!admission.admitted) {
-            if (admission.counters.length > 0) s.counters = admission.counters;
-            s.quietUntil = at + this.periodMs;
+          try {
+            this.granted(subject, s, admission, id, units, periodMs, windowEnd);
+          } finally {
             this.wake(s);
-            return;
           }
-          tollgate.emitThresholds(subject, admission.thresholds);
-          if (admission.counters.length > 0) s.counters = admission.counters;
-          const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
-          const lease: Lease = {
-            id,
-            granted: units,
-            periodMs,
-            used: 0,
-            until: windowEnd,
-            startedAt: at,
-            windowEnd,
-            lastAt: at,
-            limit,
-            policy: limit === null ? null : rateLimitPolicyValue(limit),
-            timer: null,
-            closed: false,
-          };
-          if (at >= windowEnd || this.closing) {
-            // Granted too late to be of use: the window it was reserved in is over.
-            this.close(subject, lease);
-          } else if (s.current === null) {
-            this.start(subject, lease, at);
-            s.current = lease;
-          } else if (at >= s.current.until) {
-            // The current one ran past its period waiting for this one.
-            s.next = lease;
-            this.promote(subject, s, at);
-          } else {
-            s.next = lease;
-          }
-          this.wake(s);
         },
         (err: unknown) => {
           s.requesting = false;
@@ -341,6 +350,54 @@ export class Leases<Res> {
     this.asking.add(asked);
     const done = (): void => void this.asking.delete(asked);
     asked.then(done, done);
+  }
+
+  /** Takes a lease request's answer: the new lease becomes current, or the spare, or is closed at once. */
+  private granted(
+    subject: ResolvedSubject,
+    s: SubjectLeases,
+    admission: Admission,
+    id: string,
+    units: number,
+    periodMs: number,
+    windowEnd: number,
+  ): void {
+    const at = Date.now();
+    if (!admission.admitted) {
+      if (admission.counters.length > 0) s.counters = admission.counters;
+      s.quietUntil = at + this.periodMs;
+      return;
+    }
+    this.ctx.tollgate.emitThresholds(subject, admission.thresholds);
+    if (admission.counters.length > 0) s.counters = admission.counters;
+    const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
+    const lease: Lease = {
+      id,
+      granted: units,
+      periodMs,
+      used: 0,
+      until: windowEnd,
+      startedAt: at,
+      windowEnd,
+      lastAt: at,
+      limit,
+      policy: limit === null ? null : rateLimitPolicyValue(limit),
+      timer: null,
+      closed: false,
+    };
+    if (at >= windowEnd || this.closing) {
+      // Granted too late to be of use: the window it was reserved in is over.
+      this.close(subject, lease);
+    } else if (s.current === null) {
+      this.start(subject, lease, at);
+      s.current = lease;
+    } else if (at >= s.current.until) {
+      // The current one ran past its period waiting for this one.
+      s.next = lease;
+      this.promote(subject, s, at);
+    } else {
+      s.next = lease;
+    }
   }
 
   private expire(subject: ResolvedSubject, lease: Lease): void {
@@ -359,7 +416,7 @@ export class Leases<Res> {
     }
     // The spare takes over; with no traffic it runs out unused, and no new one is asked for.
     this.promote(subject, s, now);
-    if (s.current === null && s.next === null && !s.requesting && s.count === 0) {
+    if (s.current === null && s.next === null && !s.requesting) {
       this.subjects.delete(subject);
     }
   }
@@ -375,7 +432,7 @@ export class Leases<Res> {
     if (lease.timer !== null) clearTimeout(lease.timer);
     lease.timer = null;
     const records: UsageRecord[] = lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [];
-    if (!this.closing && lease.windowEnd - Date.now() > FOLD_MARGIN_MS) {
+    if (!this.closing && lease.windowEnd - Date.now() > this.foldBeforeMs) {
       this.ctx.usage.of(subject).settle(lease.id, records);
       return;
     }
