@@ -162,7 +162,6 @@ async function main() {
     const upstreamUrl = `http://127.0.0.1:${servers.upstream.port}`;
     servers.bare = await startServer('bare', upstreamUrl);
     servers.raw = await startServer('raw', upstreamUrl);
-    servers.raw = await startServer('raw', upstreamUrl);
     servers.gateway = await startServer('gateway', upstreamUrl, redis.url, db.url);
     const results = {};
     for (const workload of Object.keys(WORKLOADS)) {
