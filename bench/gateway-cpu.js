@@ -3,11 +3,8 @@
 // --memory a MemoryStore, which leaves out the counter store's cost). Starts its own redis-server and a fresh
 // database on DATABASE_URL. Run: npm run build, then node bench/gateway-cpu.js [--requests 4000] [--memory]
 'use strict';
-const { spawn } = require('node:child_process');
-const { mkdtempSync, rmSync } = require('node:fs');
+const { startOwnRedis } = require('./own-redis');
 const http = require('node:http');
-const net = require('node:net');
-const os = require('node:os');
 const path = require('node:path');
 const express = require('express');
 const { createProxyMiddleware } = require('http-proxy-middleware');
@@ -24,34 +21,10 @@ const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:
 const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const listen = (s) => new Promise((r) => s.listen(0, '127.0.0.1', () => r(s.address().port)));
 
-async function startRedis() {
-  const probe = net.createServer();
-  const port = await listen(probe);
-  await new Promise((r) => probe.close(r));
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-cpu-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => (s.destroy(), resolve(true)));
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    stop: () => (child.kill('SIGKILL'), rmSync(dir, { recursive: true, force: true })),
-  };
-}
-
 async function main() {
   const { createGateway, parseEnv } = require(path.join(__dirname, '../apps/gateway/dist'));
   const { parseConfig, MemoryStore } = require(path.join(__dirname, '../packages/core/dist'));
-  const redis = await startRedis();
+  const redis = await startOwnRedis();
   const dbName = `tg_bench_gwcpu_${process.pid}`;
   const admin = new Client({ connectionString: DATABASE_URL });
   await admin.connect();
@@ -160,7 +133,7 @@ async function main() {
   }
   await gw.close();
   up.close();
-  redis.stop();
+  await redis.stop();
   await admin.query(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   await admin.end();
   process.exit(0);

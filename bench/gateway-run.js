@@ -5,9 +5,9 @@
 //
 // Run: npm run build, then node bench/gateway-run.js [--seconds 10] [--rounds 3] [--connections 50]
 'use strict';
+const { startOwnRedis } = require('./own-redis');
 const { spawn } = require('node:child_process');
-const { mkdtempSync, rmSync, mkdirSync, writeFileSync } = require('node:fs');
-const net = require('node:net');
+const { mkdirSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
@@ -42,49 +42,6 @@ const WORKLOADS = {
     body: JSON.stringify({ model: 'gpt-4o', max_tokens: 16, messages: [{ role: 'user', content: 'ping' }] }),
   },
 };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-async function startRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'gw-bench-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    {
-      stdio: 'ignore',
-    },
-  );
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise((resolve) => {
-      const s = net.connect({ port, host: '127.0.0.1' }, () => {
-        s.destroy();
-        resolve(true);
-      });
-      s.once('error', () => resolve(false));
-    });
-    if (ok) break;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    url: `redis://127.0.0.1:${port}`,
-    pid: child.pid,
-    stop: async () => {
-      child.kill('SIGKILL');
-      await new Promise((r) => child.once('exit', r));
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
 
 async function createDatabase() {
   const name = `tg_bench_gateway_${process.pid}`;
@@ -154,7 +111,7 @@ function cpuUs(pid) {
 const cpuCell = (xs) => (xs.some((x) => x === null) ? 'n/a' : mean(xs).toFixed(0));
 
 async function main() {
-  const redis = await startRedis();
+  const redis = await startOwnRedis();
   const db = await createDatabase();
   const servers = {};
   try {

@@ -6,10 +6,10 @@
 //      node bench/redis-admissions.js [seconds=10]
 // Profile the Node side: node --cpu-prof --cpu-prof-dir=bench/results bench/redis-admissions.js 10 --store-only
 'use strict';
-const { execFileSync, spawn } = require('node:child_process');
+const { startOwnRedis } = require('./own-redis');
+const { execFileSync } = require('node:child_process');
 const { createHash } = require('node:crypto');
-const { mkdtempSync, rmSync, statSync, readdirSync } = require('node:fs');
-const net = require('node:net');
+const { statSync, readdirSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
@@ -60,68 +60,6 @@ const config = parseConfig({
   plans: { bench: { limits: { requests: { minute: 1e12, day: 1e12 } } } },
 });
 const who = { tenantId: 'bench-tenant' };
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
-
-/** A redis-server of our own: no persistence, loopback only, killed by stop(). */
-async function startOwnRedis() {
-  const port = await freePort();
-  const dir = mkdtempSync(path.join(os.tmpdir(), 'tg-bench-redis-'));
-  const child = spawn(
-    'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
-    { stdio: 'ignore' },
-  );
-  const stop = async () => {
-    if (child.exitCode === null && child.signalCode === null) {
-      await new Promise((resolve) => {
-        child.once('exit', resolve);
-        child.kill('SIGKILL');
-      });
-    }
-    rmSync(dir, { recursive: true, force: true });
-  };
-  // However this process ends (an error, Ctrl-C, a kill), its redis-server ends with it.
-  process.once('exit', () => child.kill('SIGKILL'));
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    process.once(signal, () => {
-      child.kill('SIGKILL');
-      process.exit(130);
-    });
-  }
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const probe = new Redis(port, '127.0.0.1', {
-      lazyConnect: true,
-      maxRetriesPerRequest: 0,
-      retryStrategy: null,
-    });
-    probe.on('error', () => undefined);
-    const up = await probe
-      .connect()
-      .then(() => probe.ping())
-      .then(
-        () => true,
-        () => false,
-      );
-    probe.disconnect();
-    if (up) return { port, pid: child.pid, stop };
-    if (Date.now() > deadline) {
-      await stop();
-      throw new Error(`redis-server on port ${port} did not start`);
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 async function admissions(engine, seconds) {
   let admitted = 0;
