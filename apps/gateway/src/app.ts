@@ -290,18 +290,23 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       proxy.middleware,
     ]);
 
+    /** An error nothing handled: logged with the request id, answered 500 problem+json. */
+    const internalError = (req: IncomingMessage, res: ServerResponse, err: unknown): void => {
+      log.error(
+        { reqId: contextOf(req).requestId, err: err instanceof Error ? err.stack : String(err) },
+        'unhandled error',
+      );
+      sendProblem(res, {
+        status: 500,
+        title: 'Internal Server Error',
+        detail: 'the gateway failed to handle this request',
+      });
+    };
+
     /** What ends the proxied chain: an error (500 problem+json), or (never expected) no answer at all (404). */
     const apiDone = (req: IncomingMessage, res: ServerResponse) => (err?: unknown) => {
       if (err !== undefined && err !== null) {
-        log.error(
-          { reqId: contextOf(req).requestId, err: err instanceof Error ? err.stack : String(err) },
-          'unhandled error',
-        );
-        sendProblem(res, {
-          status: 500,
-          title: 'Internal Server Error',
-          detail: 'the gateway failed to handle this request',
-        });
+        internalError(req, res, err);
         return;
       }
       sendProblem(res, { status: 404, title: 'Not Found', detail: `no route for ${req.method} ${req.url}` });
@@ -414,15 +419,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
         });
         return;
       }
-      log.error(
-        { reqId: contextOf(req).requestId, err: err instanceof Error ? err.stack : String(err) },
-        'unhandled error',
-      );
-      sendProblem(res, {
-        status: 500,
-        title: 'Internal Server Error',
-        detail: 'the gateway failed to handle this request',
-      });
+      internalError(req, res, err);
     });
 
     const handler = (req: IncomingMessage, res: ServerResponse): void => {

@@ -91,35 +91,29 @@ export function readLlmRequest(o: LlmRequestOptions) {
     const readable = isJson(req.headers['content-type']) && (!encoding || encoding === 'identity');
     let raw: Buffer | null = null;
     let body: unknown = null;
+    const tooLarge = (): void => {
+      ctx.outcome = 'payload_too_large';
+      sendProblem(
+        res,
+        {
+          status: 413,
+          title: 'Payload Too Large',
+          detail: `request bodies are limited to ${o.maxBodyBytes} bytes`,
+        },
+        { Connection: 'close' },
+      );
+    };
     if (readable) {
       const declared = Number(req.headers['content-length']);
       if (Number.isFinite(declared) && declared > o.maxBodyBytes) {
-        ctx.outcome = 'payload_too_large';
-        sendProblem(
-          res,
-          {
-            status: 413,
-            title: 'Payload Too Large',
-            detail: `request bodies are limited to ${o.maxBodyBytes} bytes`,
-          },
-          { Connection: 'close' },
-        );
+        tooLarge();
         return;
       }
       try {
         raw = await readBody(req, o.maxBodyBytes);
       } catch (err) {
         if (err instanceof TooLarge) {
-          ctx.outcome = 'payload_too_large';
-          sendProblem(
-            res,
-            {
-              status: 413,
-              title: 'Payload Too Large',
-              detail: `request bodies are limited to ${o.maxBodyBytes} bytes`,
-            },
-            { Connection: 'close' },
-          );
+          tooLarge();
           return;
         }
         ctx.outcome = 'client_aborted';
