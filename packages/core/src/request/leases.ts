@@ -17,7 +17,7 @@ import { CLOSED_EARLY, RUNNING, type RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission';
 
 /** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
-export const LEASE_MIN_RATE = 8;
+const LEASE_MIN_RATE = 8;
 /** Request rates are measured over this long. */
 const RATE_WINDOW_MS = 100;
 /** A lease never holds more than this share of the room left before the next threshold or limit. */
@@ -28,7 +28,7 @@ const MIN_UNITS = 4;
  * second a 10 ms lease would cost a store op per handful of requests, and those ops, not the requests, would
  * set the latency tail.
  */
-export const LEASE_MIN_COVER = 64;
+const LEASE_MIN_COVER = 64;
 /** The longest a lease lasts, as a multiple of leaseMs. */
 const MAX_PERIOD_FACTOR = 10;
 const MAX_UNITS = 10_000;
