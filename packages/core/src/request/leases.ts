@@ -7,6 +7,7 @@ import type { ResolvedSubject } from '../subject';
 import type { UsageRecord } from '../usage';
 import { isStoreFailure } from './deadline';
 import {
+  policyName,
   RATELIMIT_HEADER,
   RATELIMIT_POLICY_HEADER,
   rateLimitPolicyValue,
@@ -62,6 +63,8 @@ interface Lease {
   /** The tightest `requests` limit as the grant left it (the whole lease counted as used), for headers. */
   readonly limit: CounterState | null;
   readonly policy: string | null;
+  /** `limit`'s policy name, kept for the per-request `RateLimit` value. */
+  readonly limitName: string;
   timer: NodeJS.Timeout | null;
   closed: boolean;
 }
@@ -168,7 +171,7 @@ export class Leases<Res> {
       binding.setHeader(
         ticket.res,
         RATELIMIT_HEADER,
-        rateLimitValue(limit, now, limit.used - lease.granted + lease.used),
+        rateLimitValue(limit, now, limit.used - lease.granted + lease.used, lease.limitName),
       );
     }
     // A spare is held while one is in use, so busy traffic never waits for the store.
@@ -388,6 +391,7 @@ export class Leases<Res> {
       lastAt: at,
       limit,
       policy: limit === null ? null : rateLimitPolicyValue(limit),
+      limitName: limit === null ? '' : policyName(limit),
       timer: null,
       closed: false,
     };

@@ -27,7 +27,7 @@ export function tightestRequestsLimit(counters: readonly CounterState[]): Counte
 }
 
 /** Quota policy name: which owner and which window, e.g. `"tenant-requests-day"`. */
-function policyName(c: CounterState): string {
+export function policyName(c: CounterState): string {
   return `"${c.scope}-${c.meter}-${c.period}"`;
 }
 
@@ -40,11 +40,12 @@ export function rateLimitPolicyValue(c: CounterState): string {
 
 /**
  * `"tenant-requests-day";r=12;t=3600`: remaining units and seconds to the reset (no `t` for `total`); `used`
- * when the counter has moved since `c` was read (admissions from a lease).
+ * when the counter has moved since `c` was read (admissions from a lease), and `name` when the caller keeps
+ * `policyName(c)` (one string less per request).
  */
-export function rateLimitValue(c: CounterState, now: number, used = c.used): string {
+export function rateLimitValue(c: CounterState, now: number, used = c.used, name = policyName(c)): string {
   const r = used >= c.limit ? 0 : c.limit - used;
-  if (c.resetsAt === null) return `${policyName(c)};r=${r}`;
+  if (c.resetsAt === null) return `${name};r=${r}`;
   const t = c.resetsAt <= now ? 0 : Math.ceil((c.resetsAt - now) / 1000);
-  return `${policyName(c)};r=${r};t=${t}`;
+  return `${name};r=${r};t=${t}`;
 }

@@ -35,3 +35,28 @@ it('counts response bytes once when two copies of the engine patch the same prot
   expect(body).toBe('hello world');
   expect(watcher.bytesOut).toBe(11);
 });
+
+it('counts response bytes when the copy metering the response is not the copy that patched the prototype', async () => {
+  const a = freshNodeIo();
+  const b = freshNodeIo();
+  const proto = Object.create(http.ServerResponse.prototype) as object;
+  a.countBodyBytes(proto);
+  let watcher!: ResponseWatcher;
+  const closed = new Promise<void>((resolve) => {
+    watcher = { bytesIn: 0, bytesOut: 0, onClose: () => resolve() };
+  });
+  const server = http.createServer((req, res) => {
+    Object.setPrototypeOf(res, proto);
+    b.watchExchange(req, res, watcher);
+    expect(a.isWatched(res)).toBe(true);
+    res.write('hello ');
+    res.end('world');
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as { port: number };
+  const body = await fetch(`http://127.0.0.1:${port}/`).then((r) => r.text());
+  await closed;
+  await new Promise((r) => server.close(r));
+  expect(body).toBe('hello world');
+  expect(watcher.bytesOut).toBe(11);
+});
