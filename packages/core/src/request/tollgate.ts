@@ -49,7 +49,9 @@ export class Tollgate {
   readonly ids = new OpIds();
   readonly warnOnce: WarnOnce;
   private readonly buffer: ReplayBuffer;
-  private readonly subjects = new Map<string, ResolvedSubject>();
+  /** tenant -> user -> plan ('' for none) -> subject: looked up with no key string built per request. */
+  private readonly subjects = new Map<string, Map<string, Map<string, ResolvedSubject>>>();
+  private subjectCount = 0;
   private droppedOps = 0;
   private failingSince: number | null = null;
   /** Subjects served degraded during the current outage: each gets one `store_degraded` event once the store is back. */
@@ -86,10 +88,12 @@ export class Tollgate {
   }
 
   subjectOf(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
-    const key = `${tenantId ?? ''}\u0001${userId ?? ''}\u0001${plan ?? ''}`;
-    let subject = this.subjects.get(key);
-    if (subject) return subject;
-    subject = this.engine.resolve({ tenantId, userId, plan });
+    const t = tenantId ?? '';
+    const u = userId ?? '';
+    const p = plan ?? '';
+    const cached = this.subjects.get(t)?.get(u)?.get(p);
+    if (cached !== undefined) return cached;
+    const subject = this.engine.resolve({ tenantId, userId, plan });
     if (subject.unknownPlan) {
       this.warnOnce.warn(
         `plan:${plan}`,
@@ -98,8 +102,16 @@ export class Tollgate {
       );
     }
     // Bounded: identities come from requests. Dropping everything at the cap is cheap and rare.
-    if (this.subjects.size >= SUBJECT_CACHE_MAX) this.subjects.clear();
-    this.subjects.set(key, subject);
+    if (this.subjectCount >= SUBJECT_CACHE_MAX) {
+      this.subjects.clear();
+      this.subjectCount = 0;
+    }
+    let byUser = this.subjects.get(t);
+    if (byUser === undefined) this.subjects.set(t, (byUser = new Map()));
+    let byPlan = byUser.get(u);
+    if (byPlan === undefined) byUser.set(u, (byPlan = new Map()));
+    byPlan.set(p, subject);
+    this.subjectCount += 1;
     return subject;
   }
 
