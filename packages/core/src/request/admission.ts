@@ -12,10 +12,9 @@ import {
   STORE_UNAVAILABLE_PROBLEM,
 } from './problem';
 import {
-  RATELIMIT_HEADER,
-  RATELIMIT_POLICY_HEADER,
   rateLimitPolicyValue,
   rateLimitValue,
+  setRateLimitHeaders,
   tightestRequestsLimit,
 } from './rate-limit-headers';
 import {
@@ -161,9 +160,7 @@ export class Admissions<Res> {
           k === 1 ? ONE_REQUEST : { requests: k },
           // With leases, a refused group may still be admitted from a lease that lands meanwhile: its
           // rejections are counted here, once known, not by the store.
-          reserves === null
-            ? { opId, countRejected: this.leases === null }
-            : { opId, reserves, countRejected: this.leases === null },
+          { opId, reserves: reserves ?? undefined, countRejected: this.leases === null },
         ),
       );
     } catch (err) {
@@ -174,12 +171,6 @@ export class Admissions<Res> {
     const now = Date.now();
     if (admission.admitted) this.admitted(subject, tickets, admission, opId, now);
     else this.rejected(subject, tickets, admission, now);
-  }
-
-  private setRateLimit(res: Res, policy: string | null, value: string | null): void {
-    if (policy === null || value === null) return;
-    this.ctx.binding.setHeader(res, RATELIMIT_POLICY_HEADER, policy);
-    this.ctx.binding.setHeader(res, RATELIMIT_HEADER, value);
   }
 
   private admitted(
@@ -207,7 +198,7 @@ export class Admissions<Res> {
       }
       if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
       else plain += 1;
-      this.setRateLimit(t.res, policy, value);
+      setRateLimitHeaders(this.ctx.binding, t.res, policy, value);
       t.state = RUNNING;
       t.deliver(t);
     }
@@ -293,7 +284,7 @@ export class Admissions<Res> {
         method: t.method,
         path: pathOf(t.url),
       });
-      this.setRateLimit(t.res, policy, value);
+      setRateLimitHeaders(this.ctx.binding, t.res, policy, value);
       if (outcome === null) {
         t.state = RUNNING;
         t.deliver(t);

@@ -8,10 +8,9 @@ import type { UsageRecord } from '../usage';
 import { isStoreFailure } from './deadline';
 import {
   policyName,
-  RATELIMIT_HEADER,
-  RATELIMIT_POLICY_HEADER,
   rateLimitPolicyValue,
   rateLimitValue,
+  setRateLimitHeaders,
   tightestRequestsLimit,
 } from './rate-limit-headers';
 import { CLOSED_EARLY, RUNNING, type RequestTicket } from './ticket';
@@ -166,12 +165,12 @@ export class Leases<Res> {
     this.count(s, 1, now);
     const limit = lease.limit;
     if (limit !== null) {
-      const binding = this.ctx.binding;
-      binding.setHeader(ticket.res, RATELIMIT_POLICY_HEADER, lease.policy!);
-      binding.setHeader(
+      const used = limit.used - lease.granted + lease.used;
+      setRateLimitHeaders(
+        this.ctx.binding,
         ticket.res,
-        RATELIMIT_HEADER,
-        rateLimitValue(limit, now, limit.used - lease.granted + lease.used, lease.limitName),
+        lease.policy,
+        rateLimitValue(limit, now, used, lease.limitName),
       );
     }
     // A spare is held while one is in use, so busy traffic never waits for the store.

@@ -1,5 +1,6 @@
 // RateLimit-Policy / RateLimit values (draft-ietf-httpapi-ratelimit-headers-09) for the tightest `requests` limit.
 import type { CounterState } from '../store';
+import type { HttpBinding } from './admission';
 
 export const RATELIMIT_POLICY_HEADER = 'RateLimit-Policy';
 export const RATELIMIT_HEADER = 'RateLimit';
@@ -48,4 +49,16 @@ export function rateLimitValue(c: CounterState, now: number, used = c.used, name
   if (c.resetsAt === null) return `${name};r=${r}`;
   const t = c.resetsAt <= now ? 0 : Math.ceil((c.resetsAt - now) / 1000);
   return `${name};r=${r};t=${t}`;
+}
+
+/** Sets both headers on `res` through the framework's binding; nothing when there is no `requests` limit to show. */
+export function setRateLimitHeaders<Res>(
+  binding: HttpBinding<Res>,
+  res: Res,
+  policy: string | null,
+  value: string | null,
+): void {
+  if (policy === null || value === null) return;
+  binding.setHeader(res, RATELIMIT_POLICY_HEADER, policy);
+  binding.setHeader(res, RATELIMIT_HEADER, value);
 }
