@@ -7,6 +7,8 @@ const http = require('node:http');
 
 const [framework, variant, redisUrl = 'redis://127.0.0.1:6379'] = process.argv.slice(2);
 const prefix = `tgbench:mw:${process.pid}:`;
+// BENCH_TG_OPTIONS='{"usageBatchMs":100}' adds trackUsage/plugin options (to compare settings side by side).
+const extraOptions = process.env.BENCH_TG_OPTIONS ? JSON.parse(process.env.BENCH_TG_OPTIONS) : {};
 // Responses admitted while the store did not answer in time (failed open: counted, not checked).
 let degraded = 0;
 
@@ -71,7 +73,7 @@ async function expressApp() {
   const app = express();
   if (variant === 'memory' || variant === 'redis') {
     const { trackUsage } = require('../packages/express/dist');
-    app.use(trackUsage({ store: await store(), config }));
+    app.use(trackUsage({ store: await store(), config, ...extraOptions }));
   } else if (variant === 'erl') {
     const { rateLimit } = require('express-rate-limit');
     const { RedisStore } = require('rate-limit-redis');
@@ -106,7 +108,7 @@ async function fastifyApp() {
   const app = Fastify();
   if (variant === 'memory' || variant === 'redis') {
     const { tollgate } = require('../packages/fastify/dist');
-    await app.register(tollgate, { store: await store(), config });
+    await app.register(tollgate, { store: await store(), config, ...extraOptions });
   }
   app.get('/api/hello', async (request) => {
     if (request.usage?.degraded) degraded += 1;
