@@ -12,8 +12,8 @@
 // survived and misses nearly all per-request garbage.
 'use strict';
 const { spawn } = require('node:child_process');
-const http = require('node:http');
 const path = require('node:path');
+const { latencyAtRate } = require('./fixed-rate');
 const { startOwnRedis } = require('./own-redis');
 
 function arg(name, fallback) {
@@ -26,7 +26,6 @@ const RATE = Number(arg('rate', 1000));
 const SECONDS = Number(arg('seconds', 10));
 const ROUNDS = Number(arg('rounds', 2));
 const HEAP_DIR = arg('heap-profile', null);
-const HEADERS = { 'x-tenant-id': 'bench-tenant', 'x-user-id': 'bench-user', 'x-user-tier': 'bench' };
 
 // Loaded in the server process (node -r) when --heap-profile is given: sampling starts on SIGHUP, and SIGUSR2
 // writes the profile to BENCH_HEAP_OUT and exits.
@@ -62,43 +61,9 @@ function startServer(variant, redisUrl, heapOut) {
   });
 }
 
-/** Sends `RATE` req/s for `seconds` on keep-alive connections; resolves when every response has ended. */
-function atRate(port, seconds) {
-  const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
-  const total = RATE * seconds;
-  let sent = 0;
-  let ended = 0;
-  let failed = 0;
-  const t0 = performance.now();
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * RATE));
-      for (; sent < due; sent++) {
-        const req = http.get(
-          { agent, host: '127.0.0.1', port, path: '/api/hello', headers: HEADERS },
-          (res) => {
-            res.resume();
-            res.on('end', () => {
-              if (res.statusCode !== 200) failed += 1;
-              if (++ended === total) {
-                clearInterval(timer);
-                agent.destroy();
-                resolve(failed);
-              }
-            });
-          },
-        );
-        req.on('error', () => {
-          failed += 1;
-          if (++ended === total) {
-            clearInterval(timer);
-            agent.destroy();
-            resolve(failed);
-          }
-        });
-      }
-    }, 1);
-  });
+/** Sends RATE req/s for `seconds`; resolves with the number of failed requests. */
+async function atRate(port, seconds) {
+  return (await latencyAtRate(port, RATE, seconds)).failed;
 }
 
 const field = (line, name) => Number(new RegExp(`\\b${name}=([0-9.]+)`).exec(line)?.[1] ?? NaN);
