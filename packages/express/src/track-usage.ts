@@ -9,6 +9,7 @@ import {
   type Tollgate,
   type TrackUsageOptions,
 } from '@tollgate/core';
+import { UsageSlot } from './usage-slot';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -40,10 +41,11 @@ const binding: HttpBinding<Response> = {
 export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddleware {
   const meter = new RequestMeter<Request, Response>(options, binding, 'trackUsage() options');
   const unmetered = meter.unmetered;
+  const usage = new UsageSlot();
   const proceed = (outcome: MeterOutcome, req: Request, res: Response, next: NextFunction): void => {
     switch (outcome.kind) {
       case 'proceed':
-        req.usage = outcome;
+        usage.set(req, res, outcome);
         next();
         return;
       case 'respond':
@@ -51,7 +53,7 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
         res.end(outcome.body);
         return;
       case 'pass':
-        if ((req as Partial<Request>).usage === undefined) req.usage = unmetered;
+        if ((req as Partial<Request>).usage === undefined) usage.set(req, res, unmetered);
         next();
         return;
     }
@@ -77,7 +79,7 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
       return;
     }
     if (metered) return;
-    if ((req as Partial<Request>).usage === undefined) req.usage = unmetered;
+    if ((req as Partial<Request>).usage === undefined) usage.set(req, res, unmetered);
     next();
   };
 

@@ -1,0 +1,165 @@
+// `req.usage` is kept in `res.locals` and read through an accessor (no own property per request, see
+// usage-slot.ts). What a handler can rely on must not change: it finds its request's usage on either side of a
+// mounted app, after the response has closed, when the application replaced `res.locals`, on a plain `http`
+// server, and over a `usage` the application set itself.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import express from 'express';
+import express4 from 'express4';
+import { MemoryStore, type RequestUsage } from '@tollgate/core';
+import { trackUsage, type TrackUsageMiddleware } from '../../src';
+import { SUITE_CONFIG } from '../shared/suite-config';
+import { identity } from '../shared/http';
+
+type Handler = (req: http.IncomingMessage & { usage?: RequestUsage }, res: http.ServerResponse) => void;
+
+async function listen(handler: http.RequestListener): Promise<{ url: string; close: () => Promise<void> }> {
+  const server = http.createServer(handler);
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    close: () => new Promise<void>((r) => server.close(() => r())),
+  };
+}
+
+/** Tokens of `tenant` counted so far (written within the middleware's usageBatchMs). */
+async function tokensUsed(mw: TrackUsageMiddleware, tenant: string, expected: number): Promise<number> {
+  let used = -1;
+  for (let i = 0; i < 100 && used !== expected; i++) {
+    await new Promise((r) => setTimeout(r, 10));
+    const status = await mw.tollgate.status({ tenantId: tenant, userId: 'u1', plan: 'budget' });
+    used = status.quotas.tokens?.day?.used ?? 0;
+  }
+  return used;
+}
+
+describe.each([
+  ['Express 5', express as unknown as typeof express],
+  ['Express 4', express4 as unknown as typeof express],
+])('req.usage on %s', (_name, expressModule) => {
+  let mw: TrackUsageMiddleware;
+  let app: ReturnType<typeof express>;
+  let server: { url: string; close: () => Promise<void> } | null = null;
+
+  beforeEach(() => {
+    mw = trackUsage({ store: new MemoryStore(), config: SUITE_CONFIG, leaseMs: 0 });
+    app = expressModule();
+  });
+
+  afterEach(async () => {
+    await server?.close();
+    server = null;
+    await mw.close();
+  });
+
+  async function run(path: string, tenant: string): Promise<number> {
+    server = await listen(app);
+    const res = await fetch(`${server.url}${path}`, { headers: identity(tenant, 'u1', 'budget') });
+    await res.text();
+    return res.status;
+  }
+
+  it('is not an own property of the request, and is still there after the response closed', async () => {
+    let own: boolean | null = null;
+    let late!: Promise<void>;
+    app.use(mw);
+    app.get('/api/late', (req, res) => {
+      own = Object.prototype.hasOwnProperty.call(req, 'usage');
+      res.on('close', () => {
+        late = new Promise((resolve) =>
+          setTimeout(() => {
+            req.usage.record('tokens', 7);
+            resolve();
+          }, 5),
+        );
+      });
+      res.json({ ok: true });
+    });
+    expect(await run('/api/late', 'slot-late')).toBe(200);
+    await new Promise((r) => setTimeout(r, 20));
+    await late;
+    expect(own).toBe(false);
+    expect(await tokensUsed(mw, 'slot-late', 7)).toBe(7);
+  });
+
+  it('is found when the application replaced res.locals after trackUsage', async () => {
+    app.use(mw);
+    app.use((_req, res, next) => {
+      res.locals = { title: 'replaced' };
+      next();
+    });
+    app.get('/api/replaced', (req, res) => {
+      req.usage.record('tokens', 11);
+      res.json({ metered: req.usage.metered });
+    });
+    expect(await run('/api/replaced', 'slot-replaced')).toBe(200);
+    expect(await tokensUsed(mw, 'slot-replaced', 11)).toBe(11);
+  });
+
+  it('replaces a usage the application set before trackUsage, as an own property would', async () => {
+    let metered: boolean | null = null;
+    app.use((req, _res, next) => {
+      req.usage = { metered: false } as RequestUsage;
+      next();
+    });
+    app.use(mw);
+    app.get('/api/own', (req, res) => {
+      metered = req.usage.metered;
+      req.usage.record('tokens', 3);
+      res.json({});
+    });
+    expect(await run('/api/own', 'slot-own')).toBe(200);
+    expect(metered).toBe(true);
+    expect(await tokensUsed(mw, 'slot-own', 3)).toBe(3);
+  });
+
+  it('is seen by the parent app after a mounted app that metered the request', async () => {
+    const sub = expressModule();
+    sub.use(mw);
+    app.use(sub);
+    app.get('/api/parent', (req, res) => {
+      req.usage.record('tokens', 5);
+      res.json({});
+    });
+    expect(await run('/api/parent', 'slot-parent')).toBe(200);
+    expect(await tokensUsed(mw, 'slot-parent', 5)).toBe(5);
+  });
+
+  it('is the unmetered usage outside the metered paths', async () => {
+    let seen: RequestUsage | null = null;
+    app.use(mw);
+    app.get('/health', (req, res) => {
+      seen = req.usage;
+      res.send('ok');
+    });
+    expect(await run('/health', 'slot-health')).toBe(200);
+    expect(seen).not.toBeNull();
+    expect(seen!.metered).toBe(false);
+  });
+});
+
+describe('req.usage on a plain http server (no Express)', () => {
+  it('is an own property of the request, and records', async () => {
+    const mw = trackUsage({ store: new MemoryStore(), config: SUITE_CONFIG, leaseMs: 0 });
+    let own: boolean | null = null;
+    const handler: Handler = (req, res) => {
+      own = Object.prototype.hasOwnProperty.call(req, 'usage');
+      req.usage!.record('tokens', 4);
+      res.end('ok');
+    };
+    const server = await listen((req, res) =>
+      mw(req as express.Request, res as express.Response, (err?: unknown) => {
+        if (err) throw err;
+        handler(req, res);
+      }),
+    );
+    const res = await fetch(`${server.url}/api/raw`, { headers: identity('slot-raw', 'u1', 'budget') });
+    expect(res.status).toBe(200);
+    await res.text();
+    expect(own).toBe(true);
+    expect(await tokensUsed(mw, 'slot-raw', 4)).toBe(4);
+    await server.close();
+    await mw.close();
+  });
+});
