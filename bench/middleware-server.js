@@ -1,7 +1,7 @@
 // One server variant for bench/middleware-run.js: bare Express/Fastify, + Tollgate (MemoryStore or RedisStore), or
 // + express-rate-limit with rate-limit-redis. Run by the orchestrator in its own process; prints "READY <port>".
 //
-// Usage: node bench/middleware-server.js <express|fastify> <bare|memory|redis|erl> [redisUrl]
+// Usage: node bench/middleware-server.js <express|fastify> <bare|deferred|memory|redis|erl> [redisUrl]
 'use strict';
 const http = require('node:http');
 
@@ -71,6 +71,8 @@ function countOps(s) {
 async function expressApp() {
   const express = require('express');
   const app = express();
+  // The bare server with one middleware that defers each request to the check phase, as Tollgate's admissions do.
+  if (variant === 'deferred') app.use((_req, _res, next) => setImmediate(next));
   if (variant === 'memory' || variant === 'redis') {
     const { trackUsage } = require('../packages/express/dist');
     app.use(trackUsage({ store: await store(), config, ...extraOptions }));
@@ -106,6 +108,7 @@ async function expressApp() {
 async function fastifyApp() {
   const Fastify = require('fastify');
   const app = Fastify();
+  if (variant === 'deferred') app.addHook('onRequest', (_request, _reply, done) => setImmediate(done));
   if (variant === 'memory' || variant === 'redis') {
     const { tollgate } = require('../packages/fastify/dist');
     await app.register(tollgate, { store: await store(), config, ...extraOptions });
