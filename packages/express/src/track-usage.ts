@@ -9,7 +9,6 @@ import {
   type Tollgate,
   type TrackUsageOptions,
 } from '@tollgate/core';
-import { UsageSlot } from './usage-slot';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace
@@ -41,11 +40,10 @@ const binding: HttpBinding<Response> = {
 export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddleware {
   const meter = new RequestMeter<Request, Response>(options, binding, 'trackUsage() options');
   const unmetered = meter.unmetered;
-  const usage = new UsageSlot();
   const proceed = (outcome: MeterOutcome, req: Request, res: Response, next: NextFunction): void => {
     switch (outcome.kind) {
       case 'proceed':
-        usage.set(req, res, outcome);
+        req.usage = outcome;
         next();
         return;
       case 'respond':
@@ -53,7 +51,7 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
         res.end(outcome.body);
         return;
       case 'pass':
-        if ((req as Partial<Request>).usage === undefined) usage.set(req, res, unmetered);
+        if ((req as Partial<Request>).usage === undefined) req.usage = unmetered;
         next();
         return;
     }
@@ -79,7 +77,7 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
       return;
     }
     if (metered) return;
-    if ((req as Partial<Request>).usage === undefined) usage.set(req, res, unmetered);
+    if ((req as Partial<Request>).usage === undefined) req.usage = unmetered;
     next();
   };
 

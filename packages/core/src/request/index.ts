@@ -20,4 +20,4 @@ export {
   type TollgateHealth,
   type TollgateRecordResult,
 } from './tollgate';
-export { RequestMeter, meteredUsageOf } from './request-meter';
+export { RequestMeter } from './request-meter';

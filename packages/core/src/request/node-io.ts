@@ -54,11 +54,6 @@ export function isWatched(res: ServerResponse): boolean {
   return watchers.has(res);
 }
 
-/** The watcher metering `res`, until the response closes. */
-export function watcherOf(res: ServerResponse): ResponseWatcher | undefined {
-  return watchers.get(res);
-}
-
 // A shared function (not a per-request closure): the watcher is found through the response itself.
 function onResponseClose(this: ServerResponse): void {
   const w = watchers.get(this);

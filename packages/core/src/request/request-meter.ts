@@ -6,7 +6,7 @@ import { Admissions, type HttpBinding } from './admission';
 import { IDENTITY_HEADERS } from '../identity-headers';
 import { checkIdentitySignature, header } from './identity';
 import { safeLog } from './logger';
-import { isWatched, watcherOf, watchExchange } from './node-io';
+import { isWatched, watchExchange } from './node-io';
 import { resolveTrackUsageOptions, type ResolvedTrackUsageOptions, type TrackUsageOptions } from './options';
 import { pathMatcher, pathOf } from './path-filter';
 import { PROBLEM_CONTENT_TYPE, unauthorizedProblem } from './problem';
@@ -17,12 +17,6 @@ import { Tollgate } from './tollgate';
 
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
-}
-
-/** The usage of the metered request that `res` answers, until the response closes; undefined when none. */
-export function meteredUsageOf(res: ServerResponse): RequestUsage | undefined {
-  const w = watcherOf(res);
-  return w instanceof RequestTicket ? w : undefined;
 }
 
 /**
