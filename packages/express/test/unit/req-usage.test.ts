@@ -35,6 +35,31 @@ async function tokensUsed(mw: TrackUsageMiddleware, tenant: string, expected: nu
   return used;
 }
 
+/** A handler that answers, then records `tokens` 5 ms after the response closed; `late()` waits for the record. */
+function recordingAfterClose(tokens: number): {
+  handler: (req: express.Request, res: express.Response) => void;
+  late: () => Promise<void>;
+} {
+  let recorded: Promise<void> | null = null;
+  return {
+    handler: (req, res) => {
+      res.on('close', () => {
+        recorded = new Promise((resolve) =>
+          setTimeout(() => {
+            req.usage.record('tokens', tokens);
+            resolve();
+          }, 5),
+        );
+      });
+      res.json({});
+    },
+    late: async () => {
+      for (let i = 0; i < 100 && recorded === null; i++) await new Promise((r) => setTimeout(r, 5));
+      await recorded;
+    },
+  };
+}
+
 describe.each([
   ['Express 5', express as unknown as typeof express],
   ['Express 4', express4 as unknown as typeof express],
@@ -62,22 +87,11 @@ describe.each([
   }
 
   it('is still there after the response closed', async () => {
-    let late!: Promise<void>;
+    const late = recordingAfterClose(7);
     app.use(mw);
-    app.get('/api/late', (req, res) => {
-      res.on('close', () => {
-        late = new Promise((resolve) =>
-          setTimeout(() => {
-            req.usage.record('tokens', 7);
-            resolve();
-          }, 5),
-        );
-      });
-      res.json({ ok: true });
-    });
+    app.get('/api/late', late.handler);
     expect(await run('/api/late', 'slot-late')).toBe(200);
-    await new Promise((r) => setTimeout(r, 20));
-    await late;
+    await late.late();
     expect(await tokensUsed(mw, 'slot-late', 7)).toBe(7);
   });
 
@@ -96,26 +110,15 @@ describe.each([
   });
 
   it('counts a late record after the application replaced res.locals', async () => {
-    let late!: Promise<void>;
+    const late = recordingAfterClose(13);
     app.use(mw);
     app.use((_req, res, next) => {
       res.locals = { title: 'replaced' };
       next();
     });
-    app.get('/api/replaced-late', (req, res) => {
-      res.on('close', () => {
-        late = new Promise((resolve) =>
-          setTimeout(() => {
-            req.usage.record('tokens', 13);
-            resolve();
-          }, 5),
-        );
-      });
-      res.json({});
-    });
+    app.get('/api/replaced-late', late.handler);
     expect(await run('/api/replaced-late', 'slot-replaced-late')).toBe(200);
-    await new Promise((r) => setTimeout(r, 20));
-    await late;
+    await late.late();
     expect(await tokensUsed(mw, 'slot-replaced-late', 13)).toBe(13);
   });
 
