@@ -14,7 +14,7 @@
 const { spawn } = require('node:child_process');
 const path = require('node:path');
 const { latencyAtRate } = require('./fixed-rate');
-const { startOwnRedis } = require('./own-redis');
+const { benchRedis } = require('./own-redis');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -100,9 +100,7 @@ async function measure(variant, redisUrl, round) {
 }
 
 async function main() {
-  const redis = process.env.REDIS_URL
-    ? { url: process.env.REDIS_URL, stop: async () => undefined }
-    : await startOwnRedis();
+  const redis = await benchRedis();
   const results = Object.fromEntries(VARIANTS.map((v) => [v, []]));
   try {
     for (let round = 0; round < ROUNDS; round++) {

@@ -16,7 +16,7 @@ const { execFileSync, spawn } = require('node:child_process');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
-const { startOwnRedis } = require('./own-redis');
+const { benchRedis } = require('./own-redis');
 const { HEADERS, latencyAtRate } = require('./fixed-rate');
 
 function hasWrk() {
@@ -69,11 +69,6 @@ const LABELS = {
   redis: '+ trackUsage (RedisStore)',
   erl: '+ express-rate-limit + rate-limit-redis',
 };
-
-async function startRedis() {
-  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => undefined };
-  return startOwnRedis();
-}
 
 function startServer(framework, variant, redisUrl) {
   return new Promise((resolve, reject) => {
@@ -223,7 +218,7 @@ function spread(xs, digits) {
 }
 
 async function main() {
-  const redis = await startRedis();
+  const redis = await benchRedis();
   const frameworks = ONLY ? [ONLY] : Object.keys(SUITES);
   const results = {};
   try {

@@ -65,4 +65,10 @@ async function startOwnRedis() {
   return { port, url: `redis://127.0.0.1:${port}`, pid: child.pid, stop };
 }
 
-module.exports = { freePort, startOwnRedis };
+/** The Redis a bench runs against: REDIS_URL when set (left running), else a redis-server of its own. */
+async function benchRedis() {
+  if (process.env.REDIS_URL) return { url: process.env.REDIS_URL, stop: async () => undefined };
+  return startOwnRedis();
+}
+
+module.exports = { benchRedis, freePort, startOwnRedis };
