@@ -25,9 +25,21 @@ declare module 'fastify' {
 /** Plugin options: see the README for every option and its default. */
 export type TollgateFastifyOptions = TrackUsageOptions<FastifyRequest>;
 
+// Fastify lower-cases every header name it is given (a new string each time for a name like `RateLimit-Policy`):
+// names already in lower case skip that, on every metered response. The names are the engine's own constants.
+const lowerCaseNames = new Map<string, string>();
+function lowerCaseName(name: string): string {
+  let lower = lowerCaseNames.get(name);
+  if (lower === undefined) {
+    lower = name.toLowerCase();
+    if (lowerCaseNames.size < 64) lowerCaseNames.set(name, lower);
+  }
+  return lower;
+}
+
 const binding: HttpBinding<FastifyReply> = {
   setHeader: (reply, name, value) => {
-    reply.header(name, value);
+    reply.header(lowerCaseName(name), value);
   },
 };
 
