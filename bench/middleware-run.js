@@ -229,7 +229,7 @@ async function main() {
           ((results[framework] ??= {})[variant] ??= []).push(m);
           console.error(
             `round ${round} ${framework.padEnd(7)} ${variant.padEnd(6)} ${m.rps.toFixed(0)} req/s ` +
-              `p50 ${m.p50} ms p99 ${m.p99} ms | at ${RATE}/s p50 ${m.fixedP50.toFixed(3)} ms ` +
+              `p50 ${m.p50.toFixed(2)} ms p99 ${m.p99.toFixed(2)} ms | at ${RATE}/s p50 ${m.fixedP50.toFixed(3)} ms ` +
               `p99 ${m.fixedP99.toFixed(3)} ms | CPU/req server ${m.serverCpuPerRequest.toFixed(1)} µs ` +
               `redis ${m.redisCpuPerRequest.toFixed(1)} µs | degraded ${m.degraded} load ${m.load1.toFixed(1)}`,
           );
