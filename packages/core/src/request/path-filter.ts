@@ -4,10 +4,71 @@ function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
+const SLASH = 47;
+
+/** Where the authority of an absolute-form target (`http://host/api`) ends: at its path, query or fragment. */
+function authorityEnd(url: string, from: number): number {
+  for (let i = from; i < url.length; i++) {
+    const c = url[i];
+    if (c === '/' || c === '?' || c === '#') return i;
+  }
+  return url.length;
+}
+
+function decodedPath(path: string): string {
+  try {
+    return decodeURIComponent(path);
+  } catch {
+    // Malformed escapes: routers answer 400 for these, so no handler runs; the raw text is matched.
+    return path;
+  }
+}
+
 /**
- * Builds a matcher over the raw request URL (path plus query). Prefixes match whole segments
- * (`/api` matches `/api`, `/api/x`, `/api?q`, not `/apix`) and ignore case, because Express routes
- * ignore case by default: `/API/x` must not slip past the meter.
+ * The request target as a router sees it, for the meter's path test: an absolute-form target
+ * (`GET http://host/api/x`, which HTTP/1.1 servers must accept) loses its scheme and authority,
+ * percent-escapes in the path are decoded (Fastify routes `/%61pi/x` to `/api/x`), and repeated slashes
+ * collapse (`//api/x`, routed by Fastify's `ignoreDuplicateSlashes`). None of them may slip past the meter;
+ * a target no router serves is metered at worst, like any unknown path under a metered prefix.
+ */
+export function routedTarget(url: string): string {
+  // Nearly every request: an origin-form path with nothing to undo (no new string).
+  if (
+    url.charCodeAt(0) === SLASH &&
+    url.charCodeAt(1) !== SLASH &&
+    url.indexOf('%') === -1 &&
+    url.indexOf('//') === -1
+  ) {
+    return url;
+  }
+  let start = 0;
+  if (url.charCodeAt(0) !== SLASH) {
+    const scheme = url.indexOf('://');
+    // `*` (OPTIONS) and other forms have no path to meter.
+    if (scheme === -1) return url;
+    start = authorityEnd(url, scheme + 3);
+  }
+  const end = queryStart(url, start);
+  let path = url.slice(start, end);
+  if (path.indexOf('%') !== -1) path = decodedPath(path);
+  if (path.indexOf('//') !== -1) path = path.replace(/\/{2,}/g, '/');
+  if (path === '' || path.charCodeAt(0) !== SLASH) path = `/${path}`;
+  return path + url.slice(end);
+}
+
+/** Where the query or fragment of `url` starts (after `from`), or its length. */
+function queryStart(url: string, from: number): number {
+  for (let i = from; i < url.length; i++) {
+    const c = url[i];
+    if (c === '?' || c === '#') return i;
+  }
+  return url.length;
+}
+
+/**
+ * Builds a matcher over the request URL (path plus query), as a router sees it (see `routedTarget`).
+ * Prefixes match whole segments (`/api` matches `/api`, `/api/x`, `/api?q`, not `/apix`) and ignore
+ * case, because Express routes ignore case by default: `/API/x` must not slip past the meter.
  */
 export function pathMatcher(paths: ReadonlyArray<string | RegExp>): (url: string) => boolean {
   const prefixes: string[] = [];
@@ -18,8 +79,9 @@ export function pathMatcher(paths: ReadonlyArray<string | RegExp>): (url: string
     else prefixes.push(escapeRegExp(p.replace(/\/+$/, '')));
   }
   const prefix = prefixes.length > 0 ? new RegExp(`^(?:${prefixes.join('|')})(?:[/?#]|$)`, 'i') : null;
-  if (patterns.length === 0) return prefix ? (url) => prefix.test(url) : () => false;
-  return (url) => {
+  if (patterns.length === 0) return prefix ? (url) => prefix.test(routedTarget(url)) : () => false;
+  return (target) => {
+    const url = routedTarget(target);
     if (prefix?.test(url)) return true;
     const q = url.indexOf('?');
     const path = q === -1 ? url : url.slice(0, q);

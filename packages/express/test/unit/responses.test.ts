@@ -125,4 +125,29 @@ describe('metered paths', () => {
     expect(['/v1/a', '/internal/billable/x?y', '/internal/free'].map(m)).toEqual([true, true, false]);
     expect(pathMatcher(['/'])('/anything')).toBe(true);
   });
+
+  it('see the target as a router does: absolute form, percent-escapes and repeated slashes do not slip past', () => {
+    const m = pathMatcher(['/api', /^\/internal\/billable\//]);
+    const metered = [
+      'http://127.0.0.1/api/hello',
+      'https://h.example:8443/API?x=1',
+      'http://h/api',
+      '/%61pi/hello',
+      '/%61%70%69',
+      '//api/hello',
+      '/api%2Fhello',
+      'http://h//%69nternal/billable/x',
+    ];
+    expect(metered.map(m)).toEqual(Array(metered.length).fill(true));
+    const unmetered = [
+      'http://h/apix',
+      'http://h?next=/api',
+      'http://h',
+      '/x?next=//api',
+      '/%ZZ/api',
+      '*',
+      '/health%20',
+    ];
+    expect(unmetered.map(m)).toEqual(Array(unmetered.length).fill(false));
+  });
 });
