@@ -1,6 +1,7 @@
 // trackUsage(): the Express (4 and 5) glue over the core request engine; every rule lives in @tollgate/core.
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import {
+  callbackFailure,
   countBodyBytes,
   RequestMeter,
   type HttpBinding,
@@ -73,7 +74,7 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
         else proceed(outcome, req, res, next);
       });
     } catch (err) {
-      next(err);
+      next(callbackFailure(err, 'identify(), skip() or reserve()'));
       return;
     }
     if (metered) return;

@@ -2,6 +2,7 @@
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import {
+  callbackFailure,
   countBodyBytes,
   RequestMeter,
   type HttpBinding,
@@ -98,7 +99,7 @@ const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, don
         else proceed(outcome, request, reply, next);
       });
     } catch (err) {
-      next(err as Error);
+      next(callbackFailure(err, 'identify(), skip() or reserve()') as Error);
       return;
     }
     if (metered) return;

@@ -20,4 +20,4 @@ export {
   type TollgateHealth,
   type TollgateRecordResult,
 } from './tollgate';
-export { RequestMeter } from './request-meter';
+export { callbackFailure, RequestMeter } from './request-meter';

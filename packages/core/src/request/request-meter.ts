@@ -15,6 +15,16 @@ import { UsageBatcher } from './settlement';
 import { PASS, RequestTicket, type MeterDone } from './ticket';
 import { Tollgate } from './tollgate';
 
+/**
+ * What a user callback threw or rejected with, as an error the framework will not take for "go on": Express and
+ * Fastify read `next(undefined)` / `next(null)` as success, which would run the handler unidentified.
+ */
+export function callbackFailure(err: unknown, callback: string): unknown {
+  return err === null || err === undefined
+    ? new Error(`Tollgate: ${callback} threw or rejected with ${String(err)}`)
+    : err;
+}
+
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
 }
@@ -54,7 +64,8 @@ export class RequestMeter<Req, Res> {
   /**
    * Starts metering one request. Returns false when it is not metered (the glue goes on at once with
    * `unmetered`); true when `done` will be called with the decision. `identify`/`skip` errors thrown
-   * synchronously propagate to the caller; asynchronous ones reach `done`.
+   * synchronously propagate to the caller; asynchronous ones reach `done`. A client that leaves while an async
+   * `identify` runs gets neither (nothing is counted, no handler runs), like one that leaves during admission.
    */
   begin(
     req: Req,
@@ -80,9 +91,20 @@ export class RequestMeter<Req, Res> {
       if (!isPromise(found)) return this.identified(found, req, res, raw, rawRes, url, done);
       found.then(
         (id) => {
-          if (!this.identified(id, req, res, raw, rawRes, url, done)) done(null, PASS);
+          // The client left while identify() ran: nothing is counted and the handler does not run, as for a client
+          // that leaves during admission (the close listener only comes with admission, so look now).
+          if (rawRes.destroyed) return;
+          let metered: boolean;
+          try {
+            metered = this.identified(id, req, res, raw, rawRes, url, done);
+          } catch (err) {
+            // A throwing `reserve` estimate: an error for this request, not an unhandled rejection.
+            done(callbackFailure(err, 'reserve()'));
+            return;
+          }
+          if (!metered) done(null, PASS);
         },
-        (err: unknown) => done(err),
+        (err: unknown) => done(callbackFailure(err, 'identify()')),
       );
       return true;
     }

@@ -12,6 +12,7 @@ import {
   captureLogger,
   eventually,
   get,
+  getTarget,
   identity,
   post,
   secondsToMidnight,
@@ -86,6 +87,60 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       expectRateLimit(inside[1]!, 'tenant-requests-day', 3);
       await eventually(async () => expect((await usage.refresh()).amount('requests')).toBe(2));
       expect(await used(app, t)).toBe(2);
+    });
+
+    it('meters an /api request however its target is written: absolute form, percent-escapes, repeated slashes', async () => {
+      const store = await kit.create();
+      const { app } = await start(store, { requireIdentity: true });
+      const t = uniqueTenant();
+      // Node passes each target through as written, and some router serves each one as /api/hello.
+      const targets = ['http://127.0.0.1/api/hello', '/%61pi/hello', '//api/hello'];
+      for (const target of targets) expect((await getTarget(app.url, target)).status).toBe(401);
+      const served = await getTarget(app.url, 'http://127.0.0.1/api/hello', identity(t));
+      expect(served.status).toBe(200);
+      expectRateLimit(served, 'tenant-requests-day', 4);
+      expect(app.handled).toEqual(['hello']);
+      await eventually(async () => expect(await used(app, t)).toBe(1));
+    });
+
+    it('answers an error, and runs no handler, when identify() fails without an error or reserve() throws', async () => {
+      const store = await kit.create();
+      const t = uniqueTenant();
+      const rejects = await start(store, { identify: () => Promise.reject(undefined) });
+      expect((await get(`${rejects.app.url}/api/hello`)).status).toBe(500);
+      const throwsNull = await start(store, {
+        identify: () => {
+          throw null;
+        },
+      });
+      expect((await get(`${throwsNull.app.url}/api/hello`)).status).toBe(500);
+      const estimateFails = await start(store, {
+        identify: async () => ({ tenantId: t }),
+        reserve: () => {
+          throw new Error('cannot estimate this body');
+        },
+      });
+      expect((await get(`${estimateFails.app.url}/api/hello`)).status).toBe(500);
+      expect([...rejects.app.handled, ...throwsNull.app.handled, ...estimateFails.app.handled]).toEqual([]);
+      // Still serving (an escaped rejection would have ended the process, or shows in afterAll).
+      expect((await get(`${estimateFails.app.url}/health`)).status).toBe(200);
+      expect(await used(estimateFails.app, t)).toBe(0);
+    });
+
+    it('counts nothing, and runs no handler, for a client that left while an async identify() ran', async () => {
+      const store = await kit.create();
+      const t = uniqueTenant();
+      const { app } = await start(store, {
+        identify: () => sleep(300).then(() => ({ tenantId: t, plan: 'budget' })),
+        reserve: { tokens: 4000 },
+      });
+      const aborted = get(`${app.url}/api/hello`, {}, { signal: AbortSignal.timeout(50) });
+      await expect(aborted).rejects.toThrow();
+      await sleep(500);
+      expect(app.handled).toEqual([]);
+      expect(await used(app, t, 'budget')).toBe(0);
+      // Nothing is held either: a second estimate of 4000 of the plan's 5000 tokens still fits.
+      expect((await get(`${app.url}/api/hello`)).status).toBe(200);
     });
 
     it('lets requests without identity through unmetered, or answers 401 problem+json with requireIdentity', async () => {

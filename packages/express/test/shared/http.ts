@@ -1,4 +1,5 @@
 // Small HTTP helpers for the suite: requests with identity headers, polling, and a capturing logger.
+import { request } from 'node:http';
 import { signIdentity, type TollgateLogger } from '@tollgate/core';
 
 export interface Reply {
@@ -16,6 +17,32 @@ export async function get(
   const res = await fetch(url, { headers, ...init });
   const text = await res.text();
   return { status: res.status, headers: res.headers, text, json: () => JSON.parse(text) };
+}
+
+/**
+ * GET with the request target written as given (`http://host/api/x`, `/%61pi/x`, `//api/x`): fetch would
+ * normalise it. Node sends `target` as it is in the request line.
+ */
+export function getTarget(
+  baseUrl: string,
+  target: string,
+  headers: Record<string, string> = {},
+): Promise<Reply> {
+  const { hostname, port } = new URL(baseUrl);
+  return new Promise((resolve, reject) => {
+    const req = request({ host: hostname, port, path: target, headers }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => {
+        const text = Buffer.concat(chunks).toString('utf8');
+        const h = new Headers();
+        for (const [k, v] of Object.entries(res.headers)) if (typeof v === 'string') h.set(k, v);
+        resolve({ status: res.statusCode ?? 0, headers: h, text, json: () => JSON.parse(text) });
+      });
+    });
+    req.on('error', reject);
+    req.end();
+  });
 }
 
 export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
