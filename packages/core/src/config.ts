@@ -158,6 +158,15 @@ function checkLimitTable(
   return out;
 }
 
+// Configs made by parseConfig/loadConfig: options that take "a parsed config or a plain object" use these as they
+// are and validate everything else.
+const parsedConfigs = new WeakSet<object>();
+
+/** True for a config returned by `parseConfig` / `loadConfig` (already validated). */
+export function isParsedConfig(c: unknown): c is TollgateConfig {
+  return typeof c === 'object' && c !== null && parsedConfigs.has(c);
+}
+
 /** Validates a config object and fills in defaults. Throws one ConfigError listing every problem. */
 export function parseConfig(input: unknown, source?: string): TollgateConfig {
   const parsed = rawSchema.safeParse(input);
@@ -198,7 +207,7 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
     userLimits[plan] = checkLimitTable(table, `userLimits.${plan}`, meters, issues);
   }
   if (issues.length > 0) throw new ConfigError(issues, { source });
-  return {
+  const config: TollgateConfig = {
     subject: raw.subject,
     timezone: raw.timezone,
     defaultPlan: raw.defaultPlan,
@@ -210,6 +219,8 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
     unpricedModel: raw.unpricedModel,
     webhooks: raw.webhooks as WebhookConfig[],
   };
+  parsedConfigs.add(config);
+  return config;
 }
 
 /** Reads a JSON or YAML config file (by extension; YAML otherwise), or validates an object. */

@@ -1,9 +1,10 @@
 // Options of createTollgate() and trackUsage(): types with their defaults, zod validation, and resolution.
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import { parseConfig, type TollgateConfig, type TollgateConfigInput } from '../config';
+import { isParsedConfig, parseConfig, type TollgateConfig, type TollgateConfigInput } from '../config';
 import type { BaselineQuery, BaselineSource } from '../engine';
 import { ConfigError } from '../errors';
+import { BUILTIN_METERS } from '../meters';
 import { assertCounterStore, type CounterStore } from '../store';
 import type { Identity } from '../subject';
 import type { RejectedEvent, ThresholdEvent } from './events';
@@ -176,14 +177,27 @@ function defined<T extends object>(obj: T): Partial<T> {
 }
 
 /** A parsed config already has the built-in meters; a raw config object never may (they are rejected there). */
+/**
+ * A copy of a parsed config (`{ ...loadConfig(file), warnAt: [50] }`) is not parsed again: validation rejects the
+ * built-in meters a parsed config lists. It is recognised by every built-in meter being listed with its kind; a
+ * plain object that declares only some of them (a mistake) is validated, and told so.
+ */
+function isCopyOfParsedConfig(input: object): input is TollgateConfig {
+  const meters = (input as { meters?: unknown }).meters;
+  if (meters === null || typeof meters !== 'object') return false;
+  return BUILTIN_METERS.every((m) => {
+    const def = (meters as Record<string, unknown>)[m];
+    return typeof def === 'object' && def !== null && (def as { kind?: unknown }).kind === 'counter';
+  });
+}
+
 function toConfig(input: unknown, source: string): TollgateConfig {
   if (input === null || typeof input !== 'object') {
     throw new ConfigError([{ path: 'config', message: 'is required (loadConfig(...) or a config object)' }], {
       source,
     });
   }
-  const meters = (input as { meters?: Record<string, unknown> }).meters;
-  if (meters && typeof meters === 'object' && 'requests' in meters) return input as TollgateConfig;
+  if (isParsedConfig(input) || isCopyOfParsedConfig(input)) return input;
   return parseConfig(input, source);
 }
 

@@ -35,6 +35,17 @@ describe('trackUsage() options', () => {
     ).toBe('failOpenBuffer');
   });
 
+  it('validates a plain config that declares a built-in meter, and takes a copy of a parsed config as it is', () => {
+    const plain = {
+      meters: { requests: { kind: 'counter' } },
+      plans: { free: { limits: { requests: { day: 5 } } } },
+    };
+    const err = configError(() => trackUsage({ store, config: plain as never }));
+    expect(err.issues.map((i) => i.path)).toEqual(['meters.requests']);
+    const copy = { ...config, warnAt: [50] };
+    expect(trackUsage({ store, config: copy }).tollgate.config.warnAt).toEqual([50]);
+  });
+
   it('rejects unknown options, so a typo never silently falls back to a default', () => {
     const err = configError(() => trackUsage({ store, config, failmode: 'closed' } as never));
     expect(err.message).toContain('unknown option(s) failmode');
