@@ -51,6 +51,23 @@ export class RequestMeter<Req, Res> {
     this.tollgate = new Tollgate(this.options);
     this.unmetered = new UnmeteredUsage(this.options.config);
     this.matches = pathMatcher(this.options.paths);
+    const unusedSecret =
+      this.options.signingSecret === undefined
+        ? null
+        : this.options.identify !== undefined
+          ? 'identify() replaces the gateway identity headers it would check'
+          : !this.options.trustGatewayHeaders
+            ? 'trustGatewayHeaders is false, so no identity headers are read'
+            : null;
+    // A secret that checks nothing looks like protection: say so once, at startup.
+    if (unusedSecret !== null) {
+      safeLog(
+        this.options.logger,
+        'warn',
+        { code: ErrorCode.Config, option: 'signingSecret' },
+        `Tollgate: signingSecret is set but not used: ${unusedSecret}`,
+      );
+    }
     this.usage = new UsageBatcher(this.tollgate, this.options.usageBatchMs);
     this.admissions = new Admissions<Res>({
       tollgate: this.tollgate,

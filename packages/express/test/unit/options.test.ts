@@ -46,6 +46,26 @@ describe('trackUsage() options', () => {
     expect(trackUsage({ store, config: copy }).tollgate.config.warnAt).toEqual([50]);
   });
 
+  it('warns once at startup when signingSecret would check nothing', () => {
+    const warnings: string[] = [];
+    const quiet = () => undefined;
+    const logger = {
+      error: quiet,
+      info: quiet,
+      debug: quiet,
+      warn: (_obj: object, msg?: string) => void warnings.push(msg ?? ''),
+    };
+    const signingSecret = 'gateway-signing-secret-0123456789';
+    trackUsage({ store, config, logger, signingSecret });
+    expect(warnings).toEqual([]);
+    trackUsage({ store, config, logger, signingSecret, identify: () => null });
+    trackUsage({ store, config, logger, signingSecret, trustGatewayHeaders: false });
+    expect(warnings).toEqual([
+      'Tollgate: signingSecret is set but not used: identify() replaces the gateway identity headers it would check',
+      'Tollgate: signingSecret is set but not used: trustGatewayHeaders is false, so no identity headers are read',
+    ]);
+  });
+
   it('rejects unknown options, so a typo never silently falls back to a default', () => {
     const err = configError(() => trackUsage({ store, config, failmode: 'closed' } as never));
     expect(err.message).toContain('unknown option(s) failmode');
