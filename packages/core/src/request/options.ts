@@ -176,7 +176,6 @@ function defined<T extends object>(obj: T): Partial<T> {
   return out;
 }
 
-/** A parsed config already has the built-in meters; a raw config object never may (they are rejected there). */
 /**
  * A copy of a parsed config (`{ ...loadConfig(file), warnAt: [50] }`) is not parsed again: validation rejects the
  * built-in meters a parsed config lists. It is recognised by every built-in meter being listed with its kind; a

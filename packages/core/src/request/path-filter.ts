@@ -6,12 +6,9 @@ function escapeRegExp(s: string): string {
 
 const SLASH = 47;
 
-/** Where the authority of an absolute-form target (`http://host/api`) ends: at its path, query or fragment. */
-function authorityEnd(url: string, from: number): number {
-  for (let i = from; i < url.length; i++) {
-    const c = url[i];
-    if (c === '/' || c === '?' || c === '#') return i;
-  }
+/** The first index at or after `from` of any character of `stops`, or the length of `url`. */
+function firstOf(url: string, from: number, stops: string): number {
+  for (let i = from; i < url.length; i++) if (stops.includes(url[i]!)) return i;
   return url.length;
 }
 
@@ -46,23 +43,15 @@ export function routedTarget(url: string): string {
     const scheme = url.indexOf('://');
     // `*` (OPTIONS) and other forms have no path to meter.
     if (scheme === -1) return url;
-    start = authorityEnd(url, scheme + 3);
+    // The authority ends at the path, query or fragment.
+    start = firstOf(url, scheme + 3, '/?#');
   }
-  const end = queryStart(url, start);
+  const end = firstOf(url, start, '?#');
   let path = url.slice(start, end);
   if (path.indexOf('%') !== -1) path = decodedPath(path);
   if (path.indexOf('//') !== -1) path = path.replace(/\/{2,}/g, '/');
   if (path === '' || path.charCodeAt(0) !== SLASH) path = `/${path}`;
   return path + url.slice(end);
-}
-
-/** Where the query or fragment of `url` starts (after `from`), or its length. */
-function queryStart(url: string, from: number): number {
-  for (let i = from; i < url.length; i++) {
-    const c = url[i];
-    if (c === '?' || c === '#') return i;
-  }
-  return url.length;
 }
 
 /**
@@ -83,8 +72,7 @@ export function pathMatcher(paths: ReadonlyArray<string | RegExp>): (url: string
   return (target) => {
     const url = routedTarget(target);
     if (prefix?.test(url)) return true;
-    const q = url.indexOf('?');
-    const path = q === -1 ? url : url.slice(0, q);
+    const path = pathOf(url);
     for (const re of patterns) {
       re.lastIndex = 0;
       if (re.test(path)) return true;

@@ -25,6 +25,15 @@ export function callbackFailure(err: unknown, callback: string): unknown {
     : err;
 }
 
+/** Why `signingSecret` checks nothing with these options, or null when it is used (or not set). */
+function whySecretIsUnused<Req>(options: ResolvedTrackUsageOptions<Req>): string | null {
+  if (options.signingSecret === undefined) return null;
+  if (options.identify !== undefined)
+    return 'identify() replaces the gateway identity headers it would check';
+  if (!options.trustGatewayHeaders) return 'trustGatewayHeaders is false, so no identity headers are read';
+  return null;
+}
+
 function isPromise<T>(v: T | Promise<T>): v is Promise<T> {
   return typeof (v as { then?: unknown } | null | undefined)?.then === 'function';
 }
@@ -51,14 +60,7 @@ export class RequestMeter<Req, Res> {
     this.tollgate = new Tollgate(this.options);
     this.unmetered = new UnmeteredUsage(this.options.config);
     this.matches = pathMatcher(this.options.paths);
-    const unusedSecret =
-      this.options.signingSecret === undefined
-        ? null
-        : this.options.identify !== undefined
-          ? 'identify() replaces the gateway identity headers it would check'
-          : !this.options.trustGatewayHeaders
-            ? 'trustGatewayHeaders is false, so no identity headers are read'
-            : null;
+    const unusedSecret = whySecretIsUnused(this.options);
     // A secret that checks nothing looks like protection: say so once, at startup.
     if (unusedSecret !== null) {
       safeLog(
