@@ -29,6 +29,11 @@ export interface TrackUsageMiddleware extends RequestHandler {
   readonly tollgate: Tollgate;
   /** Stops background replay after one last attempt. Does not close the store. */
   close(): Promise<void>;
+  /**
+   * Starts writing every subject's pending post-response usage now instead of at the end of its batching window
+   * (`usageBatchMs`, or 10 x that for request statistics alone); the writes run in the background.
+   */
+  flushUsage(): void;
 }
 
 const binding: HttpBinding<Response> = {
@@ -85,5 +90,6 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
   return Object.assign(middleware, {
     tollgate: meter.tollgate,
     close: () => meter.close(),
+    flushUsage: () => meter.flushUsage(),
   });
 }

@@ -311,7 +311,11 @@ export class Admissions<Res> {
     if (count > counted || shadow) {
       const u = this.ctx.usage.of(subject);
       u.rejected += count - counted;
-      if (shadow) u.requests += count;
+      if (shadow) {
+        // Shadow mode's requests are counted here, not at admission: limits read them.
+        u.requests += count;
+        u.urgent();
+      }
     }
   }
 

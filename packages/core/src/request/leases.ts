@@ -33,8 +33,8 @@ const LEASE_MIN_COVER = 64;
 const MAX_PERIOD_FACTOR = 10;
 const MAX_UNITS = 10_000;
 /**
- * A lease closed further than `usageBatchMs` plus this from the end of its window is counted by the subject's
- * next usage write (within `usageBatchMs`, with this much to spare for a stalled event loop); closer, by its
+ * A lease closed further than the usage batcher's longest delay plus this from the end of its window is counted by
+ * the subject's next usage write (within that delay, with this much to spare for a stalled event loop); closer, by its
  * own op, timed at its last use.
  */
 const FOLD_MARGIN_MS = 2000;
@@ -139,8 +139,8 @@ export class Leases<Res> {
   ) {
     // Long enough that the counting op lands before the store would release the units on its own (that is
     // only for a process that died holding a lease).
-    const batchMs = ctx.tollgate.options.usageBatchMs;
-    this.foldBeforeMs = batchMs + FOLD_MARGIN_MS;
+    // A closed lease waits in its subject's sum at most the statistics' delay (see UsageBatcher).
+    this.foldBeforeMs = ctx.usage.statsDelayMs + FOLD_MARGIN_MS;
     // A lease can be in use for two periods (a spare waits one) plus its overrun, then its count waits for
     // the usage write: the store must hold its units (with room to spare) until then.
     const longest = 2 * periodMs * MAX_PERIOD_FACTOR + MAX_OVERRUN_MS + this.foldBeforeMs;
@@ -440,11 +440,11 @@ export class Leases<Res> {
     lease.closed = true;
     if (lease.timer !== null) clearTimeout(lease.timer);
     lease.timer = null;
-    const records: UsageRecord[] = lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [];
     if (!this.closing && lease.windowEnd - Date.now() > this.foldBeforeMs) {
-      this.ctx.usage.of(subject).settle(lease.id, records);
+      this.ctx.usage.of(subject).closeLease(lease.id, lease.used);
       return;
     }
+    const records: UsageRecord[] = lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [];
     this.ctx.tollgate.settleInBackground({
       subject,
       opId: `${lease.id}.c`,

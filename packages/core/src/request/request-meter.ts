@@ -249,6 +249,11 @@ export class RequestMeter<Req, Res> {
   }
 
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */
+  /** Writes every subject's pending post-response usage now, in the background (see UsageBatcher). */
+  flushUsage(): void {
+    this.usage.flush();
+  }
+
   async close(): Promise<void> {
     await this.admissions.close();
     this.usage.close();
