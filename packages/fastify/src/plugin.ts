@@ -20,6 +20,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The programmatic API (`consume`, `enforceQuota`, `record`, `check`, `status`, `health`). */
     tollgate: Tollgate;
+    /** Starts writing every pending post-response usage sum now, in the background (see the README). */
+    tollgateFlushUsage: () => void;
   }
 }
 
@@ -58,6 +60,7 @@ const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, don
   }
   const unmetered = meter.unmetered;
   if (!app.hasDecorator('tollgate')) app.decorate('tollgate', meter.tollgate);
+  if (!app.hasDecorator('tollgateFlushUsage')) app.decorate('tollgateFlushUsage', () => meter.flushUsage());
   // null until onRequest sets it (Fastify 5 wants no reference types as decorator defaults).
   if (!app.hasRequestDecorator('usage')) app.decorateRequest('usage', null as unknown as RequestUsage);
   const proceed = (
