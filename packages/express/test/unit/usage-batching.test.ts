@@ -6,22 +6,10 @@ import request from 'supertest';
 import { MemoryStore, parseConfig, type ApplyOp, type TollgateConfig } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
 import { identity } from '../shared/http';
+import { recordingStore } from '../shared/recording-store';
 
 const BATCH_MS = 50; // statistics alone: 500 ms
 const LOOK_AFTER_MS = 250;
-
-/** A MemoryStore that keeps every post-response usage write (record ops) it applied. */
-function recordingStore(): { store: MemoryStore; writes: ApplyOp[] } {
-  const store = new MemoryStore();
-  const writes: ApplyOp[] = [];
-  const apply = store.apply.bind(store);
-  store.apply = async (op) => {
-    const result = await apply(op);
-    if (op.mode === 'record') writes.push(op);
-    return result;
-  };
-  return { store, writes };
-}
 
 /** The meters the writes carried (not `latency_ms`: a request on loopback may take 0 ms, and 0 is not written). */
 function meters(writes: ApplyOp[]): string[] {

@@ -3,8 +3,9 @@
 // a held sum at once.
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { MemoryStore, parseConfig, type ApplyOp } from '@tollgate/core';
+import { parseConfig, type ApplyOp } from '@tollgate/core';
 import { tollgate } from '../../src';
+import { recordingStore } from '../../../express/test/shared/recording-store';
 
 const BATCH_MS = 50; // statistics alone: 500 ms
 const LOOK_AFTER_MS = 250;
@@ -18,14 +19,7 @@ const config = parseConfig({
 
 /** Post-response usage writes (record ops) a MemoryStore applied, and the meters each carried. */
 async function build(): Promise<{ app: FastifyInstance; writes: ApplyOp[] }> {
-  const store = new MemoryStore();
-  const writes: ApplyOp[] = [];
-  const apply = store.apply.bind(store);
-  store.apply = async (op) => {
-    const result = await apply(op);
-    if (op.mode === 'record') writes.push(op);
-    return result;
-  };
+  const { store, writes } = recordingStore();
   const app = Fastify();
   await app.register(tollgate, { store, config, usageBatchMs: BATCH_MS, leaseMs: 0 });
   app.get('/api/plain', async () => ({ ok: true }));
