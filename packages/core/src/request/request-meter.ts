@@ -248,12 +248,12 @@ export class RequestMeter<Req, Res> {
     return true;
   }
 
-  /** Writes pending usage, then stops background work after one last replay. Does not close the store. */
   /** Writes every subject's pending post-response usage now, in the background (see UsageBatcher). */
   flushUsage(): void {
     this.usage.flush();
   }
 
+  /** Writes pending usage, then stops background work after one last replay. Does not close the store. */
   async close(): Promise<void> {
     await this.admissions.close();
     this.usage.close();

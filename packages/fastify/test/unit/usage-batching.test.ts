@@ -47,30 +47,29 @@ const carried = (writes: ApplyOp[], meter: string) =>
     .reduce((n, a) => n + a.amount, 0);
 
 describe('Fastify plugin: when post-response usage is written', () => {
-  let app: FastifyInstance | null = null;
+  let app: FastifyInstance;
+  let writes: ApplyOp[];
+  beforeEach(async () => {
+    ({ app, writes } = await build());
+  });
   afterEach(async () => {
-    await app?.close();
-    app = null;
+    await app.close();
   });
 
   it('holds statistics alone past usageBatchMs; tollgateFlushUsage() writes them at once', async () => {
-    const built = await build();
-    app = built.app;
     expect(await get(app, '/api/plain')).toBe(200);
     await sleep(LOOK_AFTER_MS);
-    expect(built.writes).toHaveLength(0);
+    expect(writes).toHaveLength(0);
     app.tollgateFlushUsage();
     await sleep(50);
-    expect(built.writes).toHaveLength(1);
-    expect(carried(built.writes, 'bytes_out')).toBe(Buffer.byteLength(JSON.stringify({ ok: true })));
+    expect(writes).toHaveLength(1);
+    expect(carried(writes, 'bytes_out')).toBe(Buffer.byteLength(JSON.stringify({ ok: true })));
   });
 
   it('writes recorded usage within usageBatchMs', async () => {
-    const built = await build();
-    app = built.app;
     expect(await get(app, '/api/tokens')).toBe(200);
     await sleep(LOOK_AFTER_MS);
-    expect(built.writes).toHaveLength(1);
-    expect(carried(built.writes, 'tokens')).toBe(7);
+    expect(writes).toHaveLength(1);
+    expect(carried(writes, 'tokens')).toBe(7);
   });
 });
