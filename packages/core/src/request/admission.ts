@@ -122,7 +122,9 @@ export class Admissions<Res> {
 
   /** Admits `ticket` from its subject's lease, or queues it for this turn's group of its subject. */
   enqueue(ticket: RequestTicket<Res>): void {
-    if (this.leases !== null && ticket.estimate === null && this.leases.admit(ticket)) return;
+    // A new ticket's start time is now: one clock read per request.
+    if (this.leases !== null && ticket.estimate === null && this.leases.admit(ticket, ticket.startedAt))
+      return;
     const list = this.pending.get(ticket.subject);
     if (list === undefined) this.pending.set(ticket.subject, [ticket]);
     else list.push(ticket);
@@ -245,7 +247,10 @@ export class Admissions<Res> {
     leases.observe(subject, 0, admission.counters, now);
     // This instance's own lease may hold the room the store refused: its units admit these first.
     leases.afterRequest(subject, () => {
-      const left = rest.filter((t) => t.state === CLOSED_EARLY || t.estimate !== null || !leases.admit(t));
+      const at = Date.now();
+      const left = rest.filter(
+        (t) => t.state === CLOSED_EARLY || t.estimate !== null || !leases.admit(t, at),
+      );
       this.reject(subject, left, over, admission, now);
     });
   }

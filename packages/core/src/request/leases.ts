@@ -147,12 +147,11 @@ export class Leases<Res> {
     this.ttlMs = Math.max(10_000, 2 * longest);
   }
 
-  /** Admits `ticket` from its subject's lease; false when there is none with a unit left. */
-  admit(ticket: RequestTicket<Res>): boolean {
+  /** Admits `ticket` from its subject's lease at `now`; false when there is none with a unit left. */
+  admit(ticket: RequestTicket<Res>, now: number): boolean {
     const subject = ticket.subject;
     const s = this.subjects.get(subject);
     if (s === undefined) return false;
-    const now = Date.now();
     let lease = s.current;
     if (lease !== null && (lease.used >= lease.granted || this.over(s, lease, now))) {
       lease = this.promote(subject, s, now);

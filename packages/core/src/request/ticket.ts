@@ -53,7 +53,8 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
   reservationId: string | null = null;
   /** What the `reserve` option estimated for this request, held at admission; null when nothing. */
   estimate: Record<string, number> | null = null;
-  private readonly startedAt = performance.now();
+  /** When metering began (ms since the epoch): also the admission's time, so a request reads the clock once there. */
+  readonly startedAt = Date.now();
   private recorded: UsageRecord[] | null = null;
   private held: string[] | null = null;
   private done: MeterDone | null;
@@ -175,7 +176,10 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     const aborted = !this.rawRes.writableFinished;
     // `requests` was counted at admission; the rest is known now.
     const u = this.ctx.usage.of(this.subject);
-    u.latencyMs += Math.round(performance.now() - this.startedAt);
+    // Whole milliseconds on both ends: a sum over many requests is unbiased, where rounding each one would
+    // count every sub-millisecond request as 0. A clock set back counts 0, never less.
+    const latency = Date.now() - this.startedAt;
+    if (latency > 0) u.latencyMs += latency;
     u.bytesIn += this.bytesIn;
     if (this.method !== 'HEAD') u.bytesOut += this.bytesOut > 0 ? this.bytesOut : declaredLength(this.rawRes);
     if (!aborted && this.rawRes.statusCode >= 500) u.errors += 1;

@@ -52,6 +52,11 @@ export class Tollgate {
   /** tenant -> user -> plan ('' for none) -> subject: looked up with no key string built per request. */
   private readonly subjects = new Map<string, Map<string, Map<string, ResolvedSubject>>>();
   private subjectCount = 0;
+  /** The last subject resolved, by its three raw values: a busy subject's requests skip the maps (no hashing). */
+  private lastTenant: string | null = null;
+  private lastUser: string | null = null;
+  private lastPlan: string | null = null;
+  private lastSubject: ResolvedSubject | null = null;
   private droppedOps = 0;
   private failingSince: number | null = null;
   /** Subjects served degraded during the current outage: each gets one `store_degraded` event once the store is back. */
@@ -88,6 +93,23 @@ export class Tollgate {
   }
 
   subjectOf(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
+    const last = this.lastSubject;
+    if (last !== null && tenantId === this.lastTenant && userId === this.lastUser && plan === this.lastPlan) {
+      return last;
+    }
+    const subject = this.lookUpSubject(tenantId, userId, plan);
+    this.lastTenant = tenantId;
+    this.lastUser = userId;
+    this.lastPlan = plan;
+    this.lastSubject = subject;
+    return subject;
+  }
+
+  private lookUpSubject(
+    tenantId: string | null,
+    userId: string | null,
+    plan: string | null,
+  ): ResolvedSubject {
     const t = tenantId ?? '';
     const u = userId ?? '';
     const p = plan ?? '';
