@@ -226,8 +226,8 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     const settled = async (timeoutMs: number) => {
       for (let round = 0; round < 3; round++) {
         await new Promise((r) => setTimeout(r, USAGE_BATCH_MS + 5));
-        // Request statistics alone wait 10 x the batching window: written now.
-        meter.flushUsage();
+        // Request statistics alone wait 10 x the batching window, leases' counts their lease: written now.
+        await meter.flushUsage();
         await tracker.idle(timeoutMs);
       }
     };

@@ -52,6 +52,13 @@ export interface QuotaEngineOptions {
   reservationTtlMs?: number;
   /** Clock, for tests. Defaults to `Date.now`. */
   now?: () => number;
+  /**
+   * When set, the store op that keeps `quota_exceeded` and `threshold` events for the flusher runs after
+   * `consume`/`record` return instead of before, and its failure comes here. A caller that bounds each call by a
+   * deadline (the request path) sets it: the events op must not eat into the admission's time. Defaults to none
+   * (the events op is awaited, and its failure fails the call).
+   */
+  onEventsFailed?: (err: unknown) => void;
 }
 
 export interface Violation extends CounterState {
@@ -150,6 +157,7 @@ export class QuotaEngine {
   readonly prices: PriceBook;
   private readonly baseline: BaselineSource | null;
   private readonly reservationTtlMs: number;
+  private readonly onEventsFailed: ((err: unknown) => void) | null;
   private readonly now: () => number;
   private windows: { until: number; list: PeriodWindow[] } = { until: -Infinity, list: [] };
   private readonly seeding = new Map<string, Promise<void>>();
@@ -163,6 +171,7 @@ export class QuotaEngine {
     this.baseline = b === undefined ? null : typeof b === 'function' ? { used: b } : b;
     this.reservationTtlMs = options.reservationTtlMs ?? 5 * 60_000;
     this.now = options.now ?? Date.now;
+    this.onEventsFailed = options.onEventsFailed ?? null;
   }
 
   resolve(identity: Identity): ResolvedSubject {
@@ -329,14 +338,15 @@ export class QuotaEngine {
     }
     const result = await this.seeded(subject, () => this.store.apply(op));
     if (result.status === 'duplicate') {
-      return result.outcome === 'applied'
-        ? { admitted: true, reservationId: null, counters: [], thresholds: [], duplicate: true }
-        : { admitted: false, violation: emptyViolation(subject), counters: [], duplicate: true };
+      if (result.outcome === 'applied') {
+        return { admitted: true, reservationId: null, counters: [], thresholds: [], duplicate: true };
+      }
+      return this.repeatedRejection(subject, [...consumed, ...reserveAmounts]);
     }
     if (result.status === 'rejected') {
       const first = result.firstRejections ?? [];
       if (first.length > 0) {
-        await this.appendEvents(
+        await this.keepEvents(
           subject,
           first.map((c) => counterEvent('quota_exceeded', subject, c, now)),
         );
@@ -358,6 +368,26 @@ export class QuotaEngine {
     };
   }
 
+  /**
+   * The answer to an op id the store had already rejected (a retry with the same idempotency key): rejected again,
+   * naming the limit that the amounts pass now (read afresh; the first answer's counters were not kept), or, when
+   * they fit by now, the tightest limit they take from.
+   */
+  private async repeatedRejection(
+    subject: ResolvedSubject,
+    wanted: ReadonlyArray<{ meter: string; amount: number }>,
+  ): Promise<Admission> {
+    const { counters } = await this.counters(subject);
+    const taken = counters.filter((c) => c.limit >= 0 && wanted.some((w) => w.meter === c.meter));
+    const passed = taken.filter((c) => {
+      const need = wanted.reduce((sum, w) => (w.meter === c.meter ? sum + w.amount : sum), 0);
+      return c.used + need > c.limit;
+    });
+    const named = passed.length > 0 ? passed : taken;
+    const violation: Violation = named.length > 0 ? latestResetting(named) : emptyViolation(subject);
+    return { admitted: false, violation, counters, duplicate: true };
+  }
+
   /** Threshold crossings become `threshold` events on the flush path (the store reports each once). */
   private async thresholdEvents(
     subject: ResolvedSubject,
@@ -365,10 +395,17 @@ export class QuotaEngine {
     now: number,
   ): Promise<void> {
     if (crossed.length === 0) return;
-    await this.appendEvents(
+    await this.keepEvents(
       subject,
       crossed.map((c) => counterEvent('threshold', subject, c, now, { threshold: c.threshold })),
     );
+  }
+
+  /** Appends `events`, awaited, or in the background when `onEventsFailed` is set (see QuotaEngineOptions). */
+  private async keepEvents(subject: ResolvedSubject, events: UsageEventRecord[]): Promise<void> {
+    const failed = this.onEventsFailed;
+    if (failed === null) return this.appendEvents(subject, events);
+    this.appendEvents(subject, events).catch(failed);
   }
 
   /** Keeps events for the flusher (`usage_events`); rare, so one extra store call is fine. */
@@ -443,12 +480,19 @@ export class QuotaEngine {
       else op.settleIds = [...settleId];
     }
     if (events && events.length > 0) op.events = events;
-    const result = await this.seeded(subject, () => this.store.apply(op));
-    const applied = result.status === 'applied';
-    if (applied) await this.thresholdEvents(subject, result.crossed, now);
+    let result = await this.seeded(subject, () => this.store.apply(op));
+    if (result.status === 'duplicate' && result.outcome === 'rejected') {
+      // The id is an admission's that the store turned down while its caller, hearing nothing in time, admitted
+      // the request anyway (fail-open) and now replays its usage under that id: this usage is new. Its own derived
+      // id keeps the replay itself idempotent.
+      op.opId = `${op.opId}.after-rejection`;
+      result = await this.seeded(subject, () => this.store.apply(op));
+    }
+    const applied = result.status === 'applied' ? result : null;
+    if (applied !== null) await this.thresholdEvents(subject, applied.crossed, now);
     return {
-      counters: applied ? result.counters : [],
-      thresholds: applied ? result.crossed : [],
+      counters: applied?.counters ?? [],
+      thresholds: applied?.crossed ?? [],
       unpriced: usage.unpriced,
       costPico: usage.costPico,
       duplicate: result.status === 'duplicate',

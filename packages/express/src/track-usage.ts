@@ -30,10 +30,11 @@ export interface TrackUsageMiddleware extends RequestHandler {
   /** Stops background replay after one last attempt. Does not close the store. */
   close(): Promise<void>;
   /**
-   * Starts writing every subject's pending post-response usage now instead of at the end of its batching window
-   * (`usageBatchMs`, or 10 x that for request statistics alone); the writes run in the background.
+   * Writes everything counted so far now instead of at the end of its batching window (`usageBatchMs`, or 10 x that
+   * for request statistics alone): closes the open admission leases and writes every subject's pending usage.
+   * Resolves once the store answered each write, or it was kept in the fail-open buffer.
    */
-  flushUsage(): void;
+  flushUsage(): Promise<void>;
 }
 
 const binding: HttpBinding<Response> = {

@@ -20,8 +20,8 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The programmatic API (`consume`, `enforceQuota`, `record`, `check`, `status`, `health`). */
     tollgate: Tollgate;
-    /** Starts writing every pending post-response usage sum now, in the background (see the README). */
-    tollgateFlushUsage: () => void;
+    /** Writes everything counted so far now (open leases, pending usage sums); resolves once written (see the README). */
+    tollgateFlushUsage: () => Promise<void>;
   }
 }
 

@@ -6,6 +6,8 @@ import { isStoreFailure, StoreTimeoutError } from './deadline';
 import { safeLog } from './logger';
 import { pathOf } from './path-filter';
 import {
+  DEGRADED_HEADER,
+  DEGRADED_VALUE,
   PROBLEM_CONTENT_TYPE,
   quotaRejection,
   STORE_UNAVAILABLE_BODY,
@@ -33,15 +35,14 @@ export interface HttpBinding<Res> {
   setHeader(res: Res, name: string, value: string): void;
 }
 
-export interface AdmissionContext<Res> extends TicketContext {
-  binding: HttpBinding<Res>;
+export { DEGRADED_HEADER };
+
+export interface AdmissionContext<Res> extends TicketContext<Res> {
   rateLimitHeaders: boolean;
   /** Admission leases' period (0: none). */
   leaseMs: number;
 }
 
-export const DEGRADED_HEADER = 'Tollgate-Degraded';
-const DEGRADED_VALUE = 'store-unavailable';
 const ONE_REQUEST: Record<string, number> = { requests: 1 };
 const STORE_DOWN: RespondOutcome = { kind: 'respond', status: 503, body: STORE_UNAVAILABLE_BODY };
 
@@ -332,6 +333,11 @@ export class Admissions<Res> {
       : { kind: 'respond', status: rejection.status, body: JSON.stringify(rejection.problem) };
     const retryAfter = rejection.retryAfter === null ? null : String(rejection.retryAfter);
     return { rejection, outcome, retryAfter };
+  }
+
+  /** Closes the open leases (counted by the next usage write); new ones follow the traffic. */
+  closeOpenLeases(): void {
+    this.leases?.closeOpen();
   }
 
   /** Counts what every lease used and releases the rest (the process is stopping). */

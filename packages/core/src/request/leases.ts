@@ -469,15 +469,23 @@ export class Leases<Res> {
     }
   }
 
-  /** Counts and releases every lease now (before the usage batcher's last write and the store's last replay). */
-  async closeAll(): Promise<void> {
-    this.closing = true;
-    // A grant that lands now is closed at once (see request()).
-    await Promise.allSettled([...this.asking]);
+  /**
+   * Closes every open lease and spare (each counted by its subject's next usage write, or by its own op near the
+   * end of its window); busy subjects get new ones as their traffic goes on. For `flushUsage()`.
+   */
+  closeOpen(): void {
     for (const [subject, s] of this.subjects) {
       if (s.current !== null) this.close(subject, s.current);
       if (s.next !== null) this.close(subject, s.next);
       s.current = s.next = null;
     }
+  }
+
+  /** Counts and releases every lease now (before the usage batcher's last write and the store's last replay). */
+  async closeAll(): Promise<void> {
+    this.closing = true;
+    // A grant that lands now is closed at once (see request()).
+    await Promise.allSettled([...this.asking]);
+    this.closeOpen();
   }
 }

@@ -96,3 +96,7 @@ export const STORE_UNAVAILABLE_PROBLEM: SimpleProblem = {
 
 /** Pre-serialized: the 503 body is the same for every request. */
 export const STORE_UNAVAILABLE_BODY = JSON.stringify(STORE_UNAVAILABLE_PROBLEM);
+
+/** Marks a response served while the store did not answer (SPEC §5, §10). */
+export const DEGRADED_HEADER = 'Tollgate-Degraded';
+export const DEGRADED_VALUE = 'store-unavailable';

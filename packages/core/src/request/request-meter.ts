@@ -12,7 +12,7 @@ import { pathMatcher, pathOf } from './path-filter';
 import { PROBLEM_CONTENT_TYPE, unauthorizedProblem } from './problem';
 import { UnmeteredUsage, type RequestUsage } from './request-usage';
 import { UsageBatcher } from './settlement';
-import { PASS, RequestTicket, type MeterDone } from './ticket';
+import { PASS, RequestTicket, type MeterDone, type TicketContext } from './ticket';
 import { Tollgate } from './tollgate';
 
 /**
@@ -50,6 +50,7 @@ export class RequestMeter<Req, Res> {
   private readonly matches: (url: string) => boolean;
   private readonly usage: UsageBatcher;
   private readonly admissions: Admissions<Res>;
+  private readonly ticketContext: TicketContext<Res>;
 
   constructor(
     options: TrackUsageOptions<Req>,
@@ -71,6 +72,7 @@ export class RequestMeter<Req, Res> {
       );
     }
     this.usage = new UsageBatcher(this.tollgate, this.options.usageBatchMs);
+    this.ticketContext = { tollgate: this.tollgate, usage: this.usage, binding };
     this.admissions = new Admissions<Res>({
       tollgate: this.tollgate,
       usage: this.usage,
@@ -229,15 +231,7 @@ export class RequestMeter<Req, Res> {
     } catch (err) {
       return this.badIdentity(`The identity is not usable: ${(err as Error).message}.`, res, raw, url, done);
     }
-    const ticket = new RequestTicket<Res>(
-      { tollgate: this.tollgate, usage: this.usage },
-      subject,
-      res,
-      rawRes,
-      raw.method,
-      url,
-      done,
-    );
+    const ticket = new RequestTicket<Res>(this.ticketContext, subject, res, rawRes, raw.method, url, done);
     watchExchange(raw, rawRes, ticket);
     const reserve = this.options.reserve;
     // A request with its own estimate joins its subject's group too: the group's op holds one reservation per
@@ -248,9 +242,15 @@ export class RequestMeter<Req, Res> {
     return true;
   }
 
-  /** Writes every subject's pending post-response usage now, in the background (see UsageBatcher). */
-  flushUsage(): void {
+  /**
+   * Writes everything counted so far now: closes the open admission leases (their requests join the sums) and
+   * writes every subject's pending sum (see UsageBatcher). Resolves once each write was answered by the store or,
+   * when it did not answer in time, kept in the fail-open buffer for replay.
+   */
+  flushUsage(): Promise<void> {
+    this.admissions.closeOpenLeases();
     this.usage.flush();
+    return this.tollgate.settled();
   }
 
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */

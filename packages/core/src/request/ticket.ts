@@ -5,7 +5,8 @@ import type { ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
 import { isStoreFailure } from './deadline';
 import { declaredLength, type ResponseWatcher } from './node-io';
-import { quotaRejection } from './problem';
+import type { HttpBinding } from './admission';
+import { DEGRADED_HEADER, DEGRADED_VALUE, quotaRejection } from './problem';
 import type { RecordOptions, RequestUsage } from './request-usage';
 import type { UsageBatcher } from './settlement';
 import { asStoreError, type Tollgate } from './tollgate';
@@ -35,9 +36,11 @@ export type MeterOutcome = RequestTicket | RespondOutcome | typeof PASS;
 /** Called once per metered request with the decision (or an error from a user callback). */
 export type MeterDone = (err: unknown, outcome?: MeterOutcome) => void;
 
-export interface TicketContext {
+/** What every ticket of one middleware instance shares (one object, not one per request). */
+export interface TicketContext<Res = unknown> {
   tollgate: Tollgate;
   usage: UsageBatcher;
+  binding: HttpBinding<Res>;
 }
 
 const NOTHING: Record<string, number> = {};
@@ -60,7 +63,7 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
   private done: MeterDone | null;
 
   constructor(
-    private readonly ctx: TicketContext,
+    private readonly ctx: TicketContext<Res>,
     readonly subject: ResolvedSubject,
     /** The framework's response object (headers go through it). */
     readonly res: Res,
@@ -110,9 +113,12 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
         ? { meter, amount }
         : { meter, amount, model: options.model, provider: options.provider, estimated: options.estimated };
     validateRecord(this.ctx.tollgate.config, r);
-    // With a reservation, the usage replaces it in one settle op; otherwise it joins the subject's sum.
-    if (this.reservationId !== null && this.state === RUNNING) (this.recorded ??= []).push(r);
-    else this.ctx.usage.of(this.subject).record(r);
+    // With a reservation (the `reserve` option's, or `reserve()`'s), the usage replaces it in one op when the request
+    // ends: were the reservation released first and the usage written later, a request in between would find the
+    // budget free. Otherwise it joins the subject's sum.
+    if ((this.reservationId !== null || this.held !== null) && this.state === RUNNING) {
+      (this.recorded ??= []).push(r);
+    } else this.ctx.usage.of(this.subject).record(r);
   }
 
   async reserve(amounts: Record<string, number>): Promise<void> {
@@ -129,6 +135,7 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
       // It may have been applied: hold the id so the end of the request releases it either way.
       this.hold(id);
       this.degraded = true;
+      if (!this.rawRes.headersSent) this.ctx.binding.setHeader(this.res, DEGRADED_HEADER, DEGRADED_VALUE);
       if (tollgate.options.failMode === 'closed' && !tollgate.shadow) throw asStoreError(err);
       return;
     }
@@ -183,11 +190,10 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     u.bytesIn += this.bytesIn;
     if (this.method !== 'HEAD') u.bytesOut += this.bytesOut > 0 ? this.bytesOut : declaredLength(this.rawRes);
     if (!aborted && this.rawRes.statusCode >= 500) u.errors += 1;
-    if (this.reservationId !== null) {
-      // The actual usage replaces the admission's estimate (released in full on a 5xx with nothing recorded), in
-      // the subject's summed op of this window: one store op settles every request of the subject that finished.
-      u.settle(this.reservationId, this.recorded ?? []);
-    }
-    if (this.held !== null) for (const id of this.held) this.release(id);
+    // The actual usage replaces the estimates (released in full on a 5xx with nothing recorded), in the subject's
+    // summed op of this window: one store op settles every request of the subject that finished.
+    if (this.reservationId !== null) u.settle(this.reservationId, []);
+    if (this.held !== null) for (const id of this.held) u.settle(id, []);
+    if (this.recorded !== null) for (const r of this.recorded) u.record(r);
   }
 }

@@ -77,6 +77,14 @@ export class Tollgate {
       config: options.config,
       baseline: options.baseline,
       reservationTtlMs: options.reservationTtlMs,
+      // Off the admission's deadline: a slow store answering two ops in turn must not turn into a fail-open.
+      onEventsFailed: (err: unknown) =>
+        safeLog(
+          options.logger,
+          'error',
+          { code: err instanceof TollgateError ? err.code : undefined, err: String(err) },
+          'Tollgate: quota_exceeded/threshold events could not be kept for the ledger',
+        ),
     });
     this.buffer = new ReplayBuffer(options.failOpenBuffer);
     this.warnOnce = new WarnOnce(options.logger);
@@ -200,6 +208,11 @@ export class Tollgate {
       this.inflight -= 1;
       if (this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
     }
+  }
+
+  /** Resolves when no settlement is in flight: each was answered, or buffered for replay (see `settle`). */
+  settled(): Promise<void> {
+    return this.idle();
   }
 
   /** Resolves when no settlement is in flight (each is bounded by `storeTimeoutMs`). */

@@ -375,6 +375,20 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       expect(await used(app, t, 'budget', 'tokens')).toBe(100);
     });
 
+    it('never lets a reserve() then record() request overspend: the next request sees the recorded usage', async () => {
+      const store = await kit.create();
+      const { app } = await start(store);
+      const t = uniqueTenant();
+      const who = identity(t, 'u1', 'budget');
+      // Each request reserves the whole budget and uses it: back to back, only the first fits.
+      const statuses: number[] = [];
+      for (let i = 0; i < 4; i++) {
+        statuses.push((await get(`${app.url}/api/reserve?tokens=5000&use=5000`, who)).status);
+      }
+      expect(statuses).toEqual([200, 429, 429, 429]);
+      await eventually(async () => expect(await used(app, t, 'budget', 'tokens')).toBe(5000));
+    });
+
     it('counts status, latency and bytes in and out of each request', async () => {
       const store = await kit.create();
       const { app, usage } = await start(store);
