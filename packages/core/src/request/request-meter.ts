@@ -110,23 +110,26 @@ export class RequestMeter<Req, Res> {
     if (identify !== undefined) {
       const found = identify(req);
       if (!isPromise(found)) return this.identified(found, req, res, raw, rawRes, url, done);
-      found.then(
-        (id) => {
-          // The client left while identify() ran: nothing is counted and the handler does not run, as for a client
-          // that leaves during admission (the close listener only comes with admission, so look now).
-          if (rawRes.destroyed) return;
-          let metered: boolean;
-          try {
-            metered = this.identified(id, req, res, raw, rawRes, url, done);
-          } catch (err) {
-            // A throwing `reserve` estimate: an error for this request, not an unhandled rejection.
-            done(callbackFailure(err, 'reserve()'));
-            return;
-          }
-          if (!metered) done(null, PASS);
-        },
-        (err: unknown) => done(callbackFailure(err, 'identify()')),
-      );
+      found
+        .then(
+          (id) => {
+            // The client left while identify() ran: nothing is counted and the handler does not run, as for a client
+            // that leaves during admission (the close listener only comes with admission, so look now).
+            if (rawRes.destroyed) return;
+            let metered: boolean;
+            try {
+              metered = this.identified(id, req, res, raw, rawRes, url, done);
+            } catch (err) {
+              // A throwing `reserve` estimate: an error for this request, not an unhandled rejection.
+              done(callbackFailure(err, 'reserve()'));
+              return;
+            }
+            if (!metered) done(null, PASS);
+          },
+          (err: unknown) => done(callbackFailure(err, 'identify()')),
+        )
+        // The framework runs the handler inside `done`: whatever it throws must not become an unhandled rejection.
+        .catch((err: unknown) => this.tollgate.callbackFailed('next', err));
       return true;
     }
     if (!this.options.trustGatewayHeaders) return this.noIdentity(res, raw, url, done);

@@ -104,7 +104,11 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     this.state = DONE;
     const done = this.done;
     this.done = null;
-    done?.(err);
+    try {
+      done?.(err);
+    } catch (thrown) {
+      this.ctx.tollgate.callbackFailed('next', thrown);
+    }
   }
 
   record(meter: string, amount: number, options?: RecordOptions): void {
