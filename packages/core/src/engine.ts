@@ -158,6 +158,8 @@ export class QuotaEngine {
   private readonly baseline: BaselineSource | null;
   private readonly reservationTtlMs: number;
   private readonly onEventsFailed: ((err: unknown) => void) | null;
+  /** Events ops running in the background (see `onEventsFailed`), for `eventsKept()`. */
+  private readonly keepingEvents = new Set<Promise<void>>();
   private readonly now: () => number;
   private windows: { until: number; list: PeriodWindow[] } = { until: -Infinity, list: [] };
   private readonly seeding = new Map<string, Promise<void>>();
@@ -405,7 +407,14 @@ export class QuotaEngine {
   private async keepEvents(subject: ResolvedSubject, events: UsageEventRecord[]): Promise<void> {
     const failed = this.onEventsFailed;
     if (failed === null) return this.appendEvents(subject, events);
-    this.appendEvents(subject, events).catch(failed);
+    const keeping = this.appendEvents(subject, events).catch(failed);
+    this.keepingEvents.add(keeping);
+    void keeping.finally(() => this.keepingEvents.delete(keeping));
+  }
+
+  /** Resolves once the events ops running in the background have ended (before the store is closed). */
+  async eventsKept(): Promise<void> {
+    await Promise.all([...this.keepingEvents]);
   }
 
   /** Keeps events for the flusher (`usage_events`); rare, so one extra store call is fine. */

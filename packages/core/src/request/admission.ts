@@ -124,8 +124,9 @@ export class Admissions<Res> {
   /** Admits `ticket` from its subject's lease, or queues it for this turn's group of its subject. */
   enqueue(ticket: RequestTicket<Res>): void {
     // A new ticket's start time is now: one clock read per request.
-    if (this.leases !== null && ticket.estimate === null && this.leases.admit(ticket, ticket.startedAt))
+    if (this.leases !== null && ticket.estimate === null && this.leases.admit(ticket, ticket.startedAt)) {
       return;
+    }
     const list = this.pending.get(ticket.subject);
     if (list === undefined) this.pending.set(ticket.subject, [ticket]);
     else list.push(ticket);
@@ -335,9 +336,9 @@ export class Admissions<Res> {
     return { rejection, outcome, retryAfter };
   }
 
-  /** Closes the open leases (counted by the next usage write); new ones follow the traffic. */
-  closeOpenLeases(): void {
-    this.leases?.closeOpen();
+  /** Closes the open leases (counted by the next usage write, or by their own ops: returned); new ones follow the traffic. */
+  closeOpenLeases(): Array<Promise<void>> {
+    return this.leases?.closeOpen() ?? [];
   }
 
   /** Counts what every lease used and releases the rest (the process is stopping). */

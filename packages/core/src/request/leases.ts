@@ -434,17 +434,18 @@ export class Leases<Res> {
    * both), unless that could land after the window the units were reserved in; then its own op, at the time of
    * its last use. Either is replayed like any settlement if the store is down.
    */
-  private close(subject: ResolvedSubject, lease: Lease): void {
-    if (lease.closed) return;
+  /** Closes `lease`; the promise of its own counting op when it has one (else its subject's next usage write counts it). */
+  private close(subject: ResolvedSubject, lease: Lease): Promise<void> | null {
+    if (lease.closed) return null;
     lease.closed = true;
     if (lease.timer !== null) clearTimeout(lease.timer);
     lease.timer = null;
     if (!this.closing && lease.windowEnd - Date.now() > this.foldBeforeMs) {
       this.ctx.usage.of(subject).closeLease(lease.id, lease.used);
-      return;
+      return null;
     }
     const records: UsageRecord[] = lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [];
-    this.ctx.tollgate.settleInBackground({
+    return this.ctx.tollgate.settleQuietly({
       subject,
       opId: `${lease.id}.c`,
       reservationId: lease.id,
@@ -473,12 +474,16 @@ export class Leases<Res> {
    * Closes every open lease and spare (each counted by its subject's next usage write, or by its own op near the
    * end of its window); busy subjects get new ones as their traffic goes on. For `flushUsage()`.
    */
-  closeOpen(): void {
+  closeOpen(): Array<Promise<void>> {
+    const writes: Array<Promise<void>> = [];
     for (const [subject, s] of this.subjects) {
-      if (s.current !== null) this.close(subject, s.current);
-      if (s.next !== null) this.close(subject, s.next);
+      for (const lease of [s.current, s.next]) {
+        const write = lease === null ? null : this.close(subject, lease);
+        if (write !== null) writes.push(write);
+      }
       s.current = s.next = null;
     }
+    return writes;
   }
 
   /** Counts and releases every lease now (before the usage batcher's last write and the store's last replay). */
@@ -486,6 +491,6 @@ export class Leases<Res> {
     this.closing = true;
     // A grant that lands now is closed at once (see request()).
     await Promise.allSettled([...this.asking]);
-    this.closeOpen();
+    await Promise.all(this.closeOpen());
   }
 }

@@ -251,9 +251,9 @@ export class RequestMeter<Req, Res> {
    * when it did not answer in time, kept in the fail-open buffer for replay.
    */
   flushUsage(): Promise<void> {
-    this.admissions.closeOpenLeases();
-    this.usage.flush();
-    return this.tollgate.settled();
+    // Only this flush's writes are waited for: other requests' writes may keep coming under steady traffic.
+    const leaseWrites = this.admissions.closeOpenLeases();
+    return Promise.all([...leaseWrites, this.usage.flush()]).then(() => undefined);
   }
 
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */

@@ -173,25 +173,27 @@ export class UsageBatcher {
     if (next !== Infinity) this.dueBy(next);
   };
 
-  /** Writes every pending sum now. */
-  readonly flush = (): void => {
+  /** Writes every pending sum now; resolves once each write was answered or buffered for replay (never rejects). */
+  readonly flush = (): Promise<void> => {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = 0;
     this.immediate = null;
-    if (this.pending.size === 0) return;
+    if (this.pending.size === 0) return Promise.resolve();
     const batch = this.pending;
     this.pending = new Map();
-    this.write(batch.values());
+    return Promise.all(this.write(batch.values())).then(() => undefined);
   };
 
-  private write(sums: Iterable<SubjectUsage>): void {
+  /** Starts one write per sum; the returned promises never reject (failures are logged or buffered). */
+  private write(sums: Iterable<SubjectUsage>): Array<Promise<void>> {
     const at = Date.now();
+    const writes: Array<Promise<void>> = [];
     for (const u of sums) {
       const records = u.toRecords();
       const ids = u.settleIds;
       if (records.length === 0 && ids === null) continue;
-      this.tollgate.settleInBackground({
+      const write = this.tollgate.settleQuietly({
         subject: u.subject,
         opId: this.tollgate.ids.next(),
         reservationId: null,
@@ -199,11 +201,13 @@ export class UsageBatcher {
         records,
         at,
       });
+      writes.push(write);
     }
+    return writes;
   }
 
   close(): void {
     if (this.immediate !== null) clearImmediate(this.immediate);
-    this.flush();
+    void this.flush();
   }
 }

@@ -117,12 +117,10 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
         ? { meter, amount }
         : { meter, amount, model: options.model, provider: options.provider, estimated: options.estimated };
     validateRecord(this.ctx.tollgate.config, r);
-    // With a reservation (the `reserve` option's, or `reserve()`'s), the usage replaces it in one op when the request
-    // ends: were the reservation released first and the usage written later, a request in between would find the
-    // budget free. Otherwise it joins the subject's sum.
-    if ((this.reservationId !== null || this.held !== null) && this.state === RUNNING) {
-      (this.recorded ??= []).push(r);
-    } else this.ctx.usage.of(this.subject).record(r);
+    // With the `reserve` option's reservation, the usage replaces it in one settle op; otherwise it joins the
+    // subject's sum at once (limits see it within usageBatchMs), even while `reserve()` holds an estimate.
+    if (this.reservationId !== null && this.state === RUNNING) (this.recorded ??= []).push(r);
+    else this.ctx.usage.of(this.subject).record(r);
   }
 
   async reserve(amounts: Record<string, number>): Promise<void> {
@@ -194,10 +192,13 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     u.bytesIn += this.bytesIn;
     if (this.method !== 'HEAD') u.bytesOut += this.bytesOut > 0 ? this.bytesOut : declaredLength(this.rawRes);
     if (!aborted && this.rawRes.statusCode >= 500) u.errors += 1;
-    // The actual usage replaces the estimates (released in full on a 5xx with nothing recorded), in the subject's
-    // summed op of this window: one store op settles every request of the subject that finished.
-    if (this.reservationId !== null) u.settle(this.reservationId, []);
+    if (this.reservationId !== null) {
+      // The actual usage replaces the admission's estimate (released in full on a 5xx with nothing recorded), in
+      // the subject's summed op of this window: one store op settles every request of the subject that finished.
+      u.settle(this.reservationId, this.recorded ?? []);
+    }
+    // `reserve()`'s estimates are released by the same summed op, or a later one, never before what the request
+    // recorded reaches the store (were the release first, a request in between would find the budget free).
     if (this.held !== null) for (const id of this.held) u.settle(id, []);
-    if (this.recorded !== null) for (const r of this.recorded) u.record(r);
   }
 }

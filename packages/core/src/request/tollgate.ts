@@ -210,11 +210,6 @@ export class Tollgate {
     }
   }
 
-  /** Resolves when no settlement is in flight: each was answered, or buffered for replay (see `settle`). */
-  settled(): Promise<void> {
-    return this.idle();
-  }
-
   /** Resolves when no settlement is in flight (each is bounded by `storeTimeoutMs`). */
   private idle(): Promise<void> {
     if (this.inflight === 0) return Promise.resolve();
@@ -223,7 +218,12 @@ export class Tollgate {
 
   /** `settle` for code that does not wait (after a response): failures are logged, never thrown. */
   settleInBackground(op: PendingOp): void {
-    this.settle(op).catch(this.logSettleFailure);
+    void this.settleQuietly(op);
+  }
+
+  /** `settleInBackground`, for code that waits for this one write (`flushUsage()`): never rejects. */
+  settleQuietly(op: PendingOp): Promise<void> {
+    return this.settle(op).then(() => undefined, this.logSettleFailure);
   }
 
   private readonly logSettleFailure = (err: unknown): void => {
@@ -603,6 +603,7 @@ export class Tollgate {
     this.replayTimer = null;
     // Settlements still in flight either land or join the buffer; then the buffer gets its last chance.
     await this.idle();
+    await this.engine.eventsKept();
     await this.flush();
     if (this.buffer.size > 0) {
       safeLog(
