@@ -319,6 +319,9 @@ export class QuotaEngine {
     const usage = expandUsage(this.config, this.prices, owner, records, now);
     const reservationId = reserveAmounts.length > 0 ? (opts.reservationId ?? randomUUID()) : null;
     const op = this.applyOp(subject, now, opts.opId ?? randomUUID(), 'enforce', usage.amounts, usage.deltas);
+    // A request is admitted only while every limit of its subject has room: the other limited meters it takes
+    // nothing from (a used-up token budget) gate it. A handler's own reservation (no `requests`) is not gated.
+    if (consumed.some((a) => a.meter === 'requests')) op.amounts = withGates(op.amounts, subject.gates, opts);
     if (opts.countRejected !== false) {
       const rejected = expandUsage(this.config, this.prices, owner, [{ meter: 'rejected', amount: 1 }], now);
       op.onReject = { usage: rejected.deltas, events: [] };
@@ -618,6 +621,18 @@ function counterEvent(
     },
     occurredAt: now,
   };
+}
+
+/** `amounts` plus an amount-0 gate for each of `gates` that the op takes nothing from (see ApplyOp.amounts). */
+function withGates(amounts: MeterAmount[], gates: readonly string[], opts: ConsumeOptions): MeterAmount[] {
+  if (gates.length === 0) return amounts;
+  const taken = (meter: string) =>
+    amounts.some((a) => a.meter === meter) ||
+    (opts.reserve?.[meter] ?? 0) > 0 ||
+    (opts.reserves ?? []).some((r) => (r.amounts[meter] ?? 0) > 0);
+  const out = [...amounts];
+  for (const meter of gates) if (!taken(meter)) out.push({ meter, amount: 0 });
+  return out;
 }
 
 function emptyViolation(subject: ResolvedSubject): Violation {

@@ -225,7 +225,10 @@ export class MemoryStore implements CounterStore {
       for (const t of touched) {
         const amount = byMeter.get(t.meter) ?? 0;
         const used = this.value(s, t.key, now);
-        if (t.limit >= 0 && amount > 0 && used + amount > t.limit) violations.push(this.state(t, used));
+        // amount 0: a gate, refused once the counter has no room left.
+        if (t.limit >= 0 && (amount > 0 ? used + amount > t.limit : used >= t.limit)) {
+          violations.push(this.state(t, used));
+        }
       }
       if (violations.length > 0) {
         s.ops.set(op.opId, { value: 'rejected', expiresAt: opExpiry });

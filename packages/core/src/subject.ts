@@ -24,6 +24,11 @@ export interface ResolvedSubject {
   userCap: ScopeRef | null;
   scopes: ScopeRef[];
   limits: LimitSpec[];
+  /**
+   * The counter meters other than `requests` that some limit of this subject caps (>= 0): a used-up one refuses
+   * its admissions. Gauges do not (a client at its storage limit must still be able to delete).
+   */
+  gates: string[];
 }
 
 // Ids become Redis key parts and ledger values: no control characters.
@@ -81,7 +86,17 @@ export function resolveSubject(config: TollgateConfig, identity: Identity): Reso
     userCap,
     scopes,
     limits,
+    gates: admissionGates(config, limits),
   };
+}
+
+function admissionGates(config: TollgateConfig, limits: readonly LimitSpec[]): string[] {
+  const gates = new Set<string>();
+  for (const l of limits) {
+    if (l.limit >= 0 && l.meter !== 'requests' && config.meters[l.meter]?.kind !== 'gauge')
+      gates.add(l.meter);
+  }
+  return [...gates];
 }
 
 /** The shard tag and scope an override target lives under. */

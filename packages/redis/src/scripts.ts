@@ -351,7 +351,10 @@ if ARGV[3] == 'e' then
     if l then
       used[i] = current(cands[i].key)
       local amount = cands[i].amount
-      if l >= 0 and amount > 0 and used[i] + amount > l then violated[#violated + 1] = i end
+      -- amount 0: a gate, refused once the counter has no room left
+      if l >= 0 and ((amount > 0 and used[i] + amount > l) or (amount == 0 and used[i] >= l)) then
+        violated[#violated + 1] = i
+      end
     end
   end
   if #violated > 0 then

@@ -106,6 +106,30 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       expect(status.anyExceeded).toBe(true);
     });
 
+    it('refuses a request while another limited counter of its subject has no room left, and takes nothing from it', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' }; // requests 5 a day, tokens 5000 a day
+      await e.record(who, [{ meter: 'tokens', amount: 4999 }]);
+      const admitted = await e.consume(who, { requests: 1 });
+      expect(admitted.admitted).toBe(true);
+      expect((await e.status(who)).quotas.tokens?.day?.used).toBe(4999);
+      await e.record(who, [{ meter: 'tokens', amount: 1 }]);
+      const refused = await e.consume(who, { requests: 1 });
+      expect(refused.admitted).toBe(false);
+      if (!refused.admitted) {
+        expect(refused.violation).toMatchObject({ meter: 'tokens', period: 'day', limit: 5000, used: 5000 });
+      }
+      expect((await e.status(who)).quotas.requests?.day?.used).toBe(1);
+      // A handler's own reservation (no request) is not refused because `requests` sits exactly at its limit.
+      const busy = { tenantId: uniqueId('t'), plan: 'free' };
+      for (let i = 0; i < 5; i++) expect((await e.consume(busy, { requests: 1 })).admitted).toBe(true);
+      expect((await e.consume(busy, {}, { reserve: { tokens: 10 } })).admitted).toBe(true);
+      // A gauge at its limit (storage) gates nothing: a client that is full must still be able to delete.
+      const full = { tenantId: uniqueId('t'), plan: 'free' };
+      await e.record(full, [{ meter: 'storage_bytes', amount: 1000 }]);
+      expect((await e.consume(full, { requests: 1 })).admitted).toBe(true);
+    });
+
     it('admits exactly 100 of 1000 concurrent consumes at a limit of 100', async () => {
       const e = engine();
       const who = { tenantId: uniqueId('t'), plan: 'big' };

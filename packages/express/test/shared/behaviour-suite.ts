@@ -375,7 +375,7 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       expect(await used(app, t, 'budget', 'tokens')).toBe(100);
     });
 
-    it('never lets a reserve() then record() request overspend: the next request sees the recorded usage', async () => {
+    it('never lets a reserve() then record() request overspend, and a used-up budget refuses every request', async () => {
       const store = await kit.create();
       const { app } = await start(store);
       const t = uniqueTenant();
@@ -387,6 +387,11 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       }
       expect(statuses).toEqual([200, 429, 429, 429]);
       await eventually(async () => expect(await used(app, t, 'budget', 'tokens')).toBe(5000));
+      // A used-up token budget turns away the subject's requests that reserve nothing, too.
+      const plain = await get(`${app.url}/api/hello`, who);
+      expect(plain.status).toBe(429);
+      expect(plain.json()).toMatchObject({ meter: 'tokens', period: 'day', limit: 5000, used: 5000 });
+      expect(Number(plain.headers.get('retry-after'))).toBeGreaterThan(0);
     });
 
     it('counts status, latency and bytes in and out of each request', async () => {
