@@ -320,8 +320,11 @@ export class QuotaEngine {
     const reservationId = reserveAmounts.length > 0 ? (opts.reservationId ?? randomUUID()) : null;
     const op = this.applyOp(subject, now, opts.opId ?? randomUUID(), 'enforce', usage.amounts, usage.deltas);
     // A request is admitted only while every limit of its subject has room: the other limited meters it takes
-    // nothing from (a used-up token budget) gate it. A handler's own reservation (no `requests`) is not gated.
-    if (consumed.some((a) => a.meter === 'requests')) op.amounts = withGates(op.amounts, subject.gates, opts);
+    // nothing from (a used-up token budget) gate it, and so they gate an admission lease's block of requests. A
+    // handler's own reservation (no `requests`) is not gated.
+    const takesRequests =
+      consumed.some((a) => a.meter === 'requests') || reserveAmounts.some((a) => a.meter === 'requests');
+    if (takesRequests) op.amounts = withGates(op.amounts, subject.gates, opts);
     if (opts.countRejected !== false) {
       const rejected = expandUsage(this.config, this.prices, owner, [{ meter: 'rejected', amount: 1 }], now);
       op.onReject = { usage: rejected.deltas, events: [] };

@@ -1,0 +1,44 @@
+// A spent budget of another meter refuses a busy subject's requests too: admission leases are gated like single
+// admissions, so a lease granted before the budget ran out is the last one.
+import express from 'express';
+import request from 'supertest';
+import { MemoryStore, parseConfig } from '@tollgate/core';
+import { trackUsage, type TrackUsageMiddleware } from '../../src';
+import { identity } from '../shared/http';
+
+const config = parseConfig({
+  subject: 'tenant',
+  timezone: 'UTC',
+  defaultPlan: 'metered',
+  plans: { metered: { limits: { requests: { day: 1_000_000 }, tokens: { day: 100 } } } },
+});
+
+describe('a spent token budget under busy traffic', () => {
+  let mw: TrackUsageMiddleware;
+  afterEach(() => mw.close());
+
+  it('refuses the subject\u2019s requests within a few lease periods, leases or not', async () => {
+    mw = trackUsage({ store: new MemoryStore(), config });
+    const app = express();
+    app.use(mw);
+    app.get('/api/x', (_req, res) => {
+      res.json({ ok: true });
+    });
+    app.get('/api/spend', (req, res) => {
+      req.usage.record('tokens', 100);
+      res.json({ ok: true });
+    });
+    const agent = request(app);
+    const who = identity('t-busy', 'u1', 'metered');
+    const wave = () => Promise.all(Array.from({ length: 20 }, () => agent.get('/api/x').set(who)));
+    // Busy enough for admission leases.
+    for (let i = 0; i < 10; i++) expect((await wave()).every((r) => r.status === 200)).toBe(true);
+    expect((await agent.get('/api/spend').set(who)).status).toBe(200);
+    // Past usageBatchMs and the longest a lease lasts (10 x leaseMs): every request is refused from then on.
+    const started = Date.now();
+    while (Date.now() - started < 300) await wave();
+    const after = await wave();
+    expect(after.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 429));
+    expect(after[0]!.body).toMatchObject({ meter: 'tokens', period: 'day', limit: 100, used: 100 });
+  });
+});
