@@ -349,7 +349,8 @@ export class QuotaEngine {
       if (result.outcome === 'applied') {
         return { admitted: true, reservationId: null, counters: [], thresholds: [], duplicate: true };
       }
-      return this.repeatedRejection(subject, [...consumed, ...reserveAmounts]);
+      const gates = takesRequests ? subject.gates.map((meter) => ({ meter, amount: 0 })) : [];
+      return this.repeatedRejection(subject, [...consumed, ...reserveAmounts, ...gates]);
     }
     if (result.status === 'rejected') {
       const first = result.firstRejections ?? [];
@@ -389,7 +390,7 @@ export class QuotaEngine {
     const taken = counters.filter((c) => c.limit >= 0 && wanted.some((w) => w.meter === c.meter));
     const passed = taken.filter((c) => {
       const need = wanted.reduce((sum, w) => (w.meter === c.meter ? sum + w.amount : sum), 0);
-      return c.used + need > c.limit;
+      return need > 0 ? c.used + need > c.limit : isSpent(c); // need 0: a gate
     });
     const named = passed.length > 0 ? passed : taken;
     const violation: Violation = named.length > 0 ? latestResetting(named) : emptyViolation(subject);
@@ -562,14 +563,19 @@ export class QuotaEngine {
     amount: number,
   ): Promise<{ allowed: boolean; remaining: number | null }> {
     if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
-    const { counters } = await this.counters(identity);
+    const { subject, counters } = await this.counters(identity);
     let remaining: number | null = null;
     for (const c of counters) {
       if (c.meter !== meter || c.limit < 0) continue;
       const left = Math.max(0, c.limit - c.used);
       remaining = remaining === null ? left : Math.min(remaining, left);
     }
-    return { allowed: remaining === null || amount <= remaining, remaining };
+    // Requests are also refused while a budget they take nothing from is spent (see consume).
+    const gated =
+      meter === 'requests' &&
+      amount > 0 &&
+      counters.some((c) => subject.gates.includes(c.meter) && isSpent(c));
+    return { allowed: !gated && (remaining === null || amount <= remaining), remaining };
   }
 
   /** Sets (or with `limit: null` removes) a custom limit for one tenant or user, effective at once everywhere. */
@@ -624,6 +630,11 @@ function counterEvent(
     },
     occurredAt: now,
   };
+}
+
+/** A gate's budget is used up (a limit of 0 forbids its meter, it gates nothing; see ApplyOp.amounts). */
+function isSpent(c: CounterState): boolean {
+  return c.limit > 0 && c.used >= c.limit;
 }
 
 /** `amounts` plus an amount-0 gate for each of `gates` that the op takes nothing from (see ApplyOp.amounts). */

@@ -225,8 +225,12 @@ export class MemoryStore implements CounterStore {
       for (const t of touched) {
         const amount = byMeter.get(t.meter) ?? 0;
         const used = this.value(s, t.key, now);
-        // amount 0: a gate, refused once the counter has no room left.
-        if (t.limit >= 0 && (amount > 0 ? used + amount > t.limit : used >= t.limit)) {
+        // amount 0: a gate, refused once a budget (limit > 0; 0 forbids the meter, not the request) is used up.
+        const over =
+          amount > 0
+            ? t.limit >= 0 && used + amount > t.limit
+            : amount === 0 && t.limit > 0 && used >= t.limit;
+        if (over) {
           violations.push(this.state(t, used));
         }
       }

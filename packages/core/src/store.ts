@@ -87,7 +87,8 @@ export interface ApplyOp {
   limits: LimitSpec[];
   /**
    * Added to every counter of every scope for these meters. In `enforce` mode a meter listed with amount 0 is a
-   * gate: nothing is added, and the op is rejected when one of its counters is already at or over its limit.
+   * gate: nothing is added, and the op is rejected when one of its counters has a limit > 0 and is already at or
+   * over it (a limit of 0 forbids the meter itself, not what does not take from it).
    */
   amounts: MeterAmount[];
   /** Held like `amounts`, remembered under `id` until settled or `expiresAt`. */
@@ -192,8 +193,8 @@ export interface CounterStore {
    * expired reservations; (3) answer `duplicate` if `opId` was seen within the dedup window;
    * (4) undo `settle`'s reservation and each of `settleIds`'; (5) resolve every effective limit (override, else plan) for
    * each scope × meter × period; (6) in `enforce` mode, if any counter would pass its limit
-   * (used + amount > limit, limit >= 0, amount > 0), or a gate (amount 0) has no room left (used >= limit,
-   * limit >= 0), change nothing but the `onReject` deltas and
+   * (used + amount > limit, limit >= 0, amount > 0), or a gate (amount 0) is used up (used >= limit,
+   * limit > 0), change nothing but the `onReject` deltas and
    * answer `rejected` with the violated counters; (7) otherwise add the amounts (and reservation),
    * keep the usage deltas and events, and report thresholds crossed for the first time.
    */

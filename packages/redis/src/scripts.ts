@@ -351,8 +351,8 @@ if ARGV[3] == 'e' then
     if l then
       used[i] = current(cands[i].key)
       local amount = cands[i].amount
-      -- amount 0: a gate, refused once the counter has no room left
-      if l >= 0 and ((amount > 0 and used[i] + amount > l) or (amount == 0 and used[i] >= l)) then
+      -- amount 0: a gate, refused once a budget (limit > 0; 0 forbids the meter, not the request) is used up
+      if (amount > 0 and l >= 0 and used[i] + amount > l) or (amount == 0 and l > 0 and used[i] >= l) then
         violated[#violated + 1] = i
       end
     end

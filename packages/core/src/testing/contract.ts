@@ -33,6 +33,8 @@ export const CONTRACT_CONFIG: TollgateConfigInput = {
     big: { limits: { requests: { day: 100 } } },
     pro: { limits: { requests: { day: -1 }, tokens: { day: -1 } } },
     capped: { limits: { requests: { day: 10 } } },
+    // No tokens at all on this plan: requests that take none still pass.
+    nollm: { limits: { requests: { day: 5 }, tokens: { day: 0 } } },
   },
   userLimits: { capped: { requests: { day: 3 } } },
   pricing: { 'demo-model': { input: '1.00', output: '2.00' } },
@@ -113,8 +115,11 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       const admitted = await e.consume(who, { requests: 1 });
       expect(admitted.admitted).toBe(true);
       expect((await e.status(who)).quotas.tokens?.day?.used).toBe(4999);
+      expect(await e.check(who, 'requests', 1)).toMatchObject({ allowed: true });
       await e.record(who, [{ meter: 'tokens', amount: 1 }]);
-      const refused = await e.consume(who, { requests: 1 });
+      // check() agrees with admission.
+      expect(await e.check(who, 'requests', 1)).toMatchObject({ allowed: false });
+      const refused = await e.consume(who, { requests: 1 }, { opId: uniqueId('gated') });
       expect(refused.admitted).toBe(false);
       if (!refused.admitted) {
         expect(refused.violation).toMatchObject({ meter: 'tokens', period: 'day', limit: 5000, used: 5000 });
@@ -128,6 +133,22 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       const full = { tenantId: uniqueId('t'), plan: 'free' };
       await e.record(full, [{ meter: 'storage_bytes', amount: 1000 }]);
       expect((await e.consume(full, { requests: 1 })).admitted).toBe(true);
+      // A limit of 0 forbids its meter, not the requests that take none of it.
+      const noLlm = { tenantId: uniqueId('t'), plan: 'nollm' };
+      expect((await e.consume(noLlm, { requests: 1 })).admitted).toBe(true);
+      expect((await e.consume(noLlm, {}, { reserve: { tokens: 1 } })).admitted).toBe(false);
+    });
+
+    it('answers a retried refused op id with the gate that refused it', async () => {
+      const e = engine();
+      const who = { tenantId: uniqueId('t'), plan: 'free' };
+      await e.record(who, [{ meter: 'tokens', amount: 5000 }]);
+      const opId = uniqueId('op');
+      const first = await e.consume(who, { requests: 1 }, { opId });
+      const retry = await e.consume(who, { requests: 1 }, { opId });
+      if (first.admitted || retry.admitted) throw new Error('expected both to be refused');
+      expect(retry.duplicate).toBe(true);
+      expect(retry.violation).toMatchObject({ meter: 'tokens', period: 'day', limit: 5000, used: 5000 });
     });
 
     it('admits exactly 100 of 1000 concurrent consumes at a limit of 100', async () => {
