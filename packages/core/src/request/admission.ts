@@ -51,6 +51,9 @@ interface Answer {
   rejection: ReturnType<typeof quotaRejection>;
   outcome: RespondOutcome | null;
   retryAfter: string | null;
+  /** RateLimit values naming the violated limit when it is not a `requests` one (a spent budget); else null. */
+  policy: string | null;
+  value: string | null;
 }
 
 /** What one request takes from `meter` at admission: one `requests`, plus its estimate. */
@@ -291,7 +294,7 @@ export class Admissions<Res> {
         method: t.method,
         path: pathOf(t.url),
       });
-      setRateLimitHeaders(this.ctx.binding, t.res, policy, value);
+      setRateLimitHeaders(this.ctx.binding, t.res, a.policy ?? policy, a.value ?? value);
       if (outcome === null) {
         t.state = RUNNING;
         t.deliver(t);
@@ -333,7 +336,12 @@ export class Admissions<Res> {
       ? null
       : { kind: 'respond', status: rejection.status, body: JSON.stringify(rejection.problem) };
     const retryAfter = rejection.retryAfter === null ? null : String(rejection.retryAfter);
-    return { rejection, outcome, retryAfter };
+    // Refused by a spent budget (a gate): the headers name it, with nothing remaining, rather than a `requests`
+    // limit with room a client would retry into at once.
+    const own = this.ctx.rateLimitHeaders && violation.meter !== 'requests';
+    const policy = own ? rateLimitPolicyValue(violation) : null;
+    const value = own ? rateLimitValue(violation, now) : null;
+    return { rejection, outcome, retryAfter, policy, value };
   }
 
   /** Closes the open leases (counted by the next usage write, or by their own ops: returned); new ones follow the traffic. */

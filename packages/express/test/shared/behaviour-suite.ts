@@ -392,6 +392,9 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       expect(plain.status).toBe(429);
       expect(plain.json()).toMatchObject({ meter: 'tokens', period: 'day', limit: 5000, used: 5000 });
       expect(Number(plain.headers.get('retry-after'))).toBeGreaterThan(0);
+      // Its RateLimit headers name the spent budget, with nothing left.
+      expect(plain.headers.get('ratelimit-policy')).toMatch(/^"tenant-tokens-day";q=5000;w=86400$/);
+      expect(plain.headers.get('ratelimit')).toMatch(/^"tenant-tokens-day";r=0;t=\d+$/);
     });
 
     it('counts status, latency and bytes in and out of each request', async () => {
