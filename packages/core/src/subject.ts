@@ -25,8 +25,9 @@ export interface ResolvedSubject {
   scopes: ScopeRef[];
   limits: LimitSpec[];
   /**
-   * The counter meters other than `requests` that some limit of this subject caps (>= 0): a used-up one refuses
-   * its admissions. Gauges do not (a client at its storage limit must still be able to delete).
+   * The counter meters other than `requests` that some plan or cap limit of this subject caps (limit >= 0; the
+   * store gates only on a limit > 0, which an override may set): a used-up one refuses its admissions. Gauges do
+   * not (a client at its storage limit must still be able to delete).
    */
   gates: string[];
 }

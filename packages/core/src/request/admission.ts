@@ -35,8 +35,6 @@ export interface HttpBinding<Res> {
   setHeader(res: Res, name: string, value: string): void;
 }
 
-export { DEGRADED_HEADER };
-
 export interface AdmissionContext<Res> extends TicketContext<Res> {
   rateLimitHeaders: boolean;
   /** Admission leases' period (0: none). */

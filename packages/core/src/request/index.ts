@@ -11,7 +11,8 @@ export { countBodyBytes, countingStream, type ResponseWatcher } from './node-io'
 export { identityFromHeaders, type HeaderIdentity } from './identity';
 export type { PendingOp } from './replay-buffer';
 export { RequestTicket, PASS, type MeterDone, type MeterOutcome, type RespondOutcome } from './ticket';
-export { DEGRADED_HEADER, type HttpBinding } from './admission';
+export { type HttpBinding } from './admission';
+export { DEGRADED_HEADER } from './problem';
 export {
   Tollgate,
   createTollgate,

@@ -432,9 +432,9 @@ export class Leases<Res> {
   /**
    * Counts the lease's used units and releases the rest, in one op: the subject's next usage write (one op for
    * both), unless that could land after the window the units were reserved in; then its own op, at the time of
-   * its last use. Either is replayed like any settlement if the store is down.
+   * its last use, whose promise is returned (null otherwise). Either is replayed like any settlement if the store
+   * is down.
    */
-  /** Closes `lease`; the promise of its own counting op when it has one (else its subject's next usage write counts it). */
   private close(subject: ResolvedSubject, lease: Lease): Promise<void> | null {
     if (lease.closed) return null;
     lease.closed = true;

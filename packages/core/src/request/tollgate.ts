@@ -9,7 +9,7 @@ import { validateRecord, type UsageRecord } from '../usage';
 import { isStoreFailure, withDeadline } from './deadline';
 import type { RejectedEvent } from './events';
 import { OpIds } from './ids';
-import { safeLog, WarnOnce } from './logger';
+import { safeLog, WarnOnce, type TollgateLogger } from './logger';
 import { resolveTollgateOptions, type ResolvedTollgateOptions, type TollgateOptions } from './options';
 import { quotaRejection } from './problem';
 import { ReplayBuffer, type PendingOp } from './replay-buffer';
@@ -41,6 +41,17 @@ export interface TollgateHealth {
 export type IdentityInput = Identity | string;
 
 const SUBJECT_CACHE_MAX = 10_000;
+
+/** Logs a background store failure at `error`, with its Tollgate error code when it has one. */
+function failureLog(logger: TollgateLogger, message: string): (err: unknown) => void {
+  return (err) =>
+    safeLog(
+      logger,
+      'error',
+      { code: err instanceof TollgateError ? err.code : undefined, err: String(err) },
+      message,
+    );
+}
 
 export class Tollgate {
   readonly engine: QuotaEngine;
@@ -78,14 +89,12 @@ export class Tollgate {
       baseline: options.baseline,
       reservationTtlMs: options.reservationTtlMs,
       // Off the admission's deadline: a slow store answering two ops in turn must not turn into a fail-open.
-      onEventsFailed: (err: unknown) =>
-        safeLog(
-          options.logger,
-          'error',
-          { code: err instanceof TollgateError ? err.code : undefined, err: String(err) },
-          'Tollgate: quota_exceeded/threshold events could not be kept for the ledger',
-        ),
+      onEventsFailed: failureLog(
+        options.logger,
+        'Tollgate: quota_exceeded/threshold events could not be kept',
+      ),
     });
+    this.logSettleFailure = failureLog(options.logger, 'Tollgate: usage could not be settled');
     this.buffer = new ReplayBuffer(options.failOpenBuffer);
     this.warnOnce = new WarnOnce(options.logger);
   }
@@ -226,14 +235,7 @@ export class Tollgate {
     return this.settle(op).then(() => undefined, this.logSettleFailure);
   }
 
-  private readonly logSettleFailure = (err: unknown): void => {
-    safeLog(
-      this.options.logger,
-      'error',
-      { code: err instanceof TollgateError ? err.code : undefined, err: String(err) },
-      'Tollgate: usage could not be settled',
-    );
-  };
+  private readonly logSettleFailure: (err: unknown) => void;
 
   private applyPending(op: PendingOp): Promise<RecordResult> {
     if (op.refund !== undefined) return this.call(() => this.applyRefund(op, op.refund!));
