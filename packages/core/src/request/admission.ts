@@ -64,14 +64,20 @@ function need<Res>(t: RequestTicket<Res>, meter: string): number {
 /**
  * Splits a rejected group by the counters its rejection showed: in order, each request is kept if it still fits
  * every limit on top of the ones kept before it (as one-by-one admissions in that order would decide), and
- * otherwise rejected with the limit it would pass (the one resetting last).
+ * otherwise rejected with the limit it would pass (the one resetting last). A rejected request's limit, and `after`
+ * (the counters for the rejections' headers), count what the kept requests take, as one-by-one admissions would
+ * see it: a 429 never shows room that its own group's admitted requests are taking.
  */
 function split<Res>(
   tickets: Array<RequestTicket<Res>>,
   counters: readonly CounterState[],
-): { fit: Array<RequestTicket<Res>>; over: Map<RequestTicket<Res>, Violation> } {
+): { fit: Array<RequestTicket<Res>>; over: Map<RequestTicket<Res>, Violation>; after: CounterState[] } {
   const limited = counters.filter((c) => c.limit >= 0);
   const taken = limited.map(() => 0);
+  // Each limited counter as the requests kept so far leave it (one object per change, shared by the rejections).
+  const seen: Array<CounterState | null> = [...limited];
+  const seenAt = (i: number): CounterState =>
+    (seen[i] ??= { ...limited[i]!, used: limited[i]!.used + taken[i]! });
   const fit: Array<RequestTicket<Res>> = [];
   const over = new Map<RequestTicket<Res>, Violation>();
   for (const t of tickets) {
@@ -80,16 +86,25 @@ function split<Res>(
     for (let i = 0; i < limited.length; i++) {
       const c = limited[i]!;
       const n = need(t, c.meter);
-      if (n > 0 && c.used + taken[i]! + n > c.limit) (passed ??= []).push(c);
+      if (n > 0 && c.used + taken[i]! + n > c.limit) (passed ??= []).push(seenAt(i));
     }
     if (passed !== null) {
       over.set(t, latestResetting(passed));
       continue;
     }
     fit.push(t);
-    for (let i = 0; i < limited.length; i++) taken[i] = taken[i]! + need(t, limited[i]!.meter);
+    for (let i = 0; i < limited.length; i++) {
+      const n = need(t, limited[i]!.meter);
+      if (n === 0) continue;
+      taken[i] = taken[i]! + n;
+      seen[i] = null;
+    }
   }
-  return { fit, over };
+  const after = counters.map((c) => {
+    const i = limited.indexOf(c);
+    return i < 0 ? c : seenAt(i);
+  });
+  return { fit, over, after };
 }
 
 /** The op's reservation for each ticket with an estimate (ids derived from the op id), or null when none has one. */
@@ -232,6 +247,7 @@ export class Admissions<Res> {
   ): void {
     let rest = tickets;
     let over: Map<RequestTicket<Res>, Violation> | null = null;
+    let counters: readonly CounterState[] = admission.counters;
     if (tickets.length > 1 && admission.counters.length > 0) {
       const parts = split(tickets, admission.counters);
       // Only a strictly smaller group is retried (the counters said this one does not fit), so this ends.
@@ -239,12 +255,13 @@ export class Admissions<Res> {
         const kept = new Set(parts.fit);
         rest = tickets.filter((t) => !kept.has(t));
         over = parts.over;
+        counters = parts.after;
         this.decide(subject, parts.fit);
       }
     }
     const leases = this.leases;
     if (leases === null) {
-      this.reject(subject, rest, over, admission, now);
+      this.reject(subject, rest, over, admission, counters, now);
       return;
     }
     leases.observe(subject, 0, admission.counters, now);
@@ -254,21 +271,25 @@ export class Admissions<Res> {
       const left = rest.filter(
         (t) => t.state === CLOSED_EARLY || t.estimate !== null || !leases.admit(t, at),
       );
-      this.reject(subject, left, over, admission, now);
+      this.reject(subject, left, over, admission, counters, now);
     });
   }
 
-  /** Answers `rest` with the rejection (or, in shadow mode, lets them run), with one answer per violated limit. */
+  /**
+   * Answers `rest` with the rejection (or, in shadow mode, lets them run), with one answer per violated limit;
+   * `counters` are the rejection's (after a split, with what the kept requests take), for the RateLimit headers.
+   */
   private reject(
     subject: ResolvedSubject,
     rest: Array<RequestTicket<Res>>,
     over: Map<RequestTicket<Res>, Violation> | null,
     admission: Extract<Admission, { admitted: false }>,
+    counters: readonly CounterState[],
     now: number,
   ): void {
     const { tollgate, binding } = this.ctx;
     const shadow = tollgate.shadow;
-    const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
+    const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(counters) : null;
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
     const value = limit === null ? null : rateLimitValue(limit, now);
     // One answer per violated limit (usually one for the whole group), built once.

@@ -9,6 +9,7 @@ import {
 } from '@tollgate/core';
 import type { AppHarness, RunningApp } from './harness';
 import {
+  burst,
   captureLogger,
   eventually,
   get,
@@ -159,16 +160,24 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       expect((await lax.usage.refresh()).amount('requests')).toBe(0);
     });
 
-    it('admits exactly the limit under 300 concurrent requests', async () => {
+    it('admits exactly the limit under 300 concurrent requests, and every 429 says it is used up', async () => {
       const store = await kit.create();
       const { app, usage } = await start(store);
       const t = uniqueTenant();
-      const replies = await Promise.all(
-        Array.from({ length: 300 }, () => get(`${app.url}/api/hello`, identity(t, 'u1', 'hundred'))),
-      );
+      const replies = await burst(app.url, '/api/hello', 300, identity(t, 'u1', 'hundred'));
       expect(replies.filter((r) => r.headers.get('tollgate-degraded') !== null).length).toBe(0);
       expect(replies.filter((r) => r.status === 200).length).toBe(100);
-      expect(replies.filter((r) => r.status === 429).length).toBe(200);
+      const rejected = replies.filter((r) => r.status === 429);
+      expect(rejected.length).toBe(200);
+      // A burst is admitted in groups split at the limit: a 429 must not show the room its group's admitted
+      // requests took (`used` below the limit, `r` above 0).
+      const shown = new Set(
+        rejected.map((r) => {
+          const body = r.json() as { used: number; limit: number };
+          return `${body.used}/${body.limit} ${/;r=(\d+)/.exec(r.headers.get('ratelimit') ?? '')?.[1]}`;
+        }),
+      );
+      expect([...shown]).toEqual(['100/100 0']);
       await eventually(async () => {
         await usage.refresh();
         expect(usage.amount('requests')).toBe(100);

@@ -1,5 +1,5 @@
 // Small HTTP helpers for the suite: requests with identity headers, polling, and a capturing logger.
-import { request } from 'node:http';
+import { Agent, request } from 'node:http';
 import { signIdentity, type TollgateLogger } from '@tollgate/core';
 
 export interface Reply {
@@ -27,10 +27,11 @@ export function getTarget(
   baseUrl: string,
   target: string,
   headers: Record<string, string> = {},
+  agent?: Agent,
 ): Promise<Reply> {
   const { hostname, port } = new URL(baseUrl);
   return new Promise((resolve, reject) => {
-    const req = request({ host: hostname, port, path: target, headers }, (res) => {
+    const req = request({ host: hostname, port, path: target, headers, agent }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
       res.on('end', () => {
@@ -43,6 +44,25 @@ export function getTarget(
     req.on('error', reject);
     req.end();
   });
+}
+
+/**
+ * `n` concurrent GETs of `target` over at most `sockets` keep-alive connections, as a busy client sends them: several
+ * requests of one connection arrive in one event-loop turn (fetch's pool spreads them out more).
+ */
+export async function burst(
+  baseUrl: string,
+  target: string,
+  n: number,
+  headers: Record<string, string>,
+  sockets = 100,
+): Promise<Reply[]> {
+  const agent = new Agent({ keepAlive: true, maxSockets: sockets });
+  try {
+    return await Promise.all(Array.from({ length: n }, () => getTarget(baseUrl, target, headers, agent)));
+  } finally {
+    agent.destroy();
+  }
 }
 
 export function post(url: string, body: unknown, headers: Record<string, string> = {}): Promise<Reply> {
