@@ -513,13 +513,14 @@ export class Tollgate {
       problem: rejection.problem,
     });
     if (this.shadow) {
-      const recorded = await this.record(identity, toRecords(amounts));
+      // Under the caller's op id (the store keeps it apart from the rejected consume's), so a retry counts once.
+      const recorded = await this.record(identity, toRecords(amounts), undefined, { opId: opts.opId });
       return {
         admitted: true,
         reservationId: null,
         counters: recorded.counters,
         thresholds: recorded.thresholds,
-        duplicate: false,
+        duplicate: recorded.duplicate,
         degraded: recorded.buffered,
       };
     }

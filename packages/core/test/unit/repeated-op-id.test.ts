@@ -33,4 +33,20 @@ describe('a call retried with the op id of a rejected one', () => {
     expect(first.retryAfter! - retry.retryAfter!).toBeLessThanOrEqual(1);
     await tollgate.close();
   });
+
+  it('counts once in shadow mode, where the over-limit call is recorded instead of refused', async () => {
+    const tollgate = createTollgate({ store: new MemoryStore(), config, mode: 'shadow' });
+    const who = { tenantId: 't-shadow-retry' };
+    await tollgate.enforceQuota(who, 'file_uploads', 1);
+    const answers = [];
+    for (let i = 0; i < 3; i++) answers.push(await tollgate.enforceQuota(who, 'file_uploads', 2, { opId: 'job-7' }));
+    expect(answers.map((a) => [a.admitted, a.duplicate])).toEqual([
+      [true, false],
+      [true, true],
+      [true, true],
+    ]);
+    const status = await tollgate.status(who);
+    expect(status.quotas.file_uploads?.day).toMatchObject({ used: 3, limit: 1 });
+    await tollgate.close();
+  });
 });
