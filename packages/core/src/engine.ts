@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TollgateConfig } from './config';
 import { InvalidUsageError, StoreUnavailableError } from './errors';
-import { picoToUsd } from './money';
+import { picoToUsd, usdToPico } from './money';
 import { currentWindows, type Period, type PeriodWindow } from './periods';
 import { PriceBook } from './pricing';
 import {
@@ -136,6 +136,30 @@ export function percentage(used: number, limit: number): number {
   if (limit < 0) return 0;
   if (limit === 0) return used > 0 ? 100 : 0;
   return Math.round((used / limit) * 10_000) / 100;
+}
+
+/** `check()`'s answer: `remaining` is a USD decimal string for `cost`, else a count. */
+export interface QuotaCheck {
+  allowed: boolean;
+  remaining: number | string | null;
+}
+
+/** A `check()` amount in counter units (pico-dollars for `cost`), or InvalidUsageError. */
+function checkedAmount(meter: string, amount: number | string): number {
+  if (meter === 'cost') {
+    if (typeof amount !== 'string') {
+      throw new InvalidUsageError(`amount for "cost" must be a USD decimal string (e.g. "0.01"), got ${amount}`);
+    }
+    try {
+      return Number(usdToPico(amount));
+    } catch (err) {
+      throw new InvalidUsageError(`amount for "cost": ${(err as Error).message}`);
+    }
+  }
+  if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) {
+    throw new InvalidUsageError(`amount for "${meter}" must be an integer >= 0, got ${String(amount)}`);
+  }
+  return amount;
 }
 
 function quotaLine(c: CounterState): QuotaLine {
@@ -557,12 +581,29 @@ export class QuotaEngine {
   }
 
   /** Whether `amount` more of `meter` would fit, without consuming. `remaining` is the smallest over every applicable limit. */
-  async check(
+  check(
+    identity: Identity | ResolvedSubject,
+    meter: 'cost',
+    amount: string,
+  ): Promise<{ allowed: boolean; remaining: string | null }>;
+  check(
     identity: Identity | ResolvedSubject,
     meter: string,
     amount: number,
-  ): Promise<{ allowed: boolean; remaining: number | null }> {
+  ): Promise<{ allowed: boolean; remaining: number | null }>;
+  check(identity: Identity | ResolvedSubject, meter: string, amount: number | string): Promise<QuotaCheck>;
+  /**
+   * Whether `amount` more of `meter` fits, without consuming; `remaining` is the least left over every limit (null
+   * when none limits it). `cost` is a USD decimal string both ways (`"0.01"`), as in every other API; any other
+   * meter takes an integer >= 0.
+   */
+  async check(
+    identity: Identity | ResolvedSubject,
+    meter: string,
+    amount: number | string,
+  ): Promise<QuotaCheck> {
     if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    const wanted = checkedAmount(meter, amount);
     const { subject, counters } = await this.counters(identity);
     let remaining: number | null = null;
     for (const c of counters) {
@@ -573,9 +614,11 @@ export class QuotaEngine {
     // Requests are also refused while a budget they take nothing from is spent (see consume).
     const gated =
       meter === 'requests' &&
-      amount > 0 &&
+      wanted > 0 &&
       counters.some((c) => subject.gates.includes(c.meter) && isSpent(c));
-    return { allowed: !gated && (remaining === null || amount <= remaining), remaining };
+    const allowed = !gated && (remaining === null || wanted <= remaining);
+    if (meter === 'cost') return { allowed, remaining: remaining === null ? null : picoToUsd(remaining) };
+    return { allowed, remaining };
   }
 
   /** Sets (or with `limit: null` removes) a custom limit for one tenant or user, effective at once everywhere. */

@@ -10,6 +10,7 @@ const days = z.coerce
   .max(366, 'must be an integer from 1 to 366');
 
 const id = z.string().min(1).max(256);
+const USD = /^\d+(\.\d{1,12})?$/;
 
 /** Subject selection shared by stats, timeseries, events and export. */
 const subjectQuery = {
@@ -39,15 +40,29 @@ export function schemas(config: TollgateConfig) {
       .strict()
       .refine((q) => !q.from || !q.to || q.from <= q.to, { message: 'must not be after to', path: ['from'] }),
     quota: z.object({ tenantId: id.optional(), userId: id.optional(), plan: z.string().optional() }).strict(),
+    // `cost` is a USD decimal string, as everywhere in the API; other meters are counts.
     checkQuota: z
       .object({
         meter,
-        amount: z
-          .number({ required_error: 'is required', invalid_type_error: 'must be an integer >= 0' })
-          .int('must be an integer >= 0')
-          .min(0, 'must be an integer >= 0'),
+        amount: z.custom<number | string>(
+          (v) => typeof v === 'number' || typeof v === 'string',
+          'must be an integer >= 0 (for cost, a USD decimal string)',
+        ),
       })
-      .strict(),
+      .strict()
+      .superRefine((b, ctx) => {
+        if (b.meter === 'cost') {
+          if (typeof b.amount !== 'string' || !USD.test(b.amount)) {
+            ctx.addIssue({
+              code: 'custom',
+              path: ['amount'],
+              message: 'must be a USD decimal string with at most 12 decimals (e.g. "0.01")',
+            });
+          }
+        } else if (typeof b.amount !== 'number' || !Number.isSafeInteger(b.amount) || b.amount < 0) {
+          ctx.addIssue({ code: 'custom', path: ['amount'], message: 'must be an integer >= 0' });
+        }
+      }),
     top: z
       .object({
         meter: meter.default('tokens'),

@@ -176,6 +176,12 @@ describe('usage API', () => {
       .set('authorization', `Bearer ${alice}`)
       .send({ meter: 'requests', amount: 6 });
     expect(ok.body).toEqual({ allowed: true, remaining: 6 });
+    // Cost is a USD decimal string both ways; this plan sets no cost limit.
+    const cost = await request(app)
+      .post('/usage/check-quota')
+      .set('authorization', `Bearer ${alice}`)
+      .send({ meter: 'cost', amount: '0.50' });
+    expect(cost.body).toEqual({ allowed: true, remaining: null });
     const after = await request(app).get('/usage/quota').set('authorization', `Bearer ${alice}`);
     expect(after.body.quotas).toEqual(before.body.quotas);
   });
@@ -244,6 +250,9 @@ describe('usage API', () => {
       [{ meter: 'tokens', amount: -1 }, 'amount'],
       [{ meter: 'tokens', amount: 1.5 }, 'amount'],
       [{ meter: 'tokens' }, 'amount'],
+      [{ meter: 'tokens', amount: '3' }, 'amount'],
+      [{ meter: 'cost', amount: 1 }, 'amount'],
+      [{ meter: 'cost', amount: '1.2.3' }, 'amount'],
     ])('rejects check-quota body %j with 400 naming %s', async (body, field) => {
       const res = await request(app)
         .post('/usage/check-quota')

@@ -1,6 +1,6 @@
 // The Tollgate instance: bounded store calls, fail-open buffering and replay, events, and the programmatic API.
 import type { TollgateConfig } from '../config';
-import { QuotaEngine, type Admission, type QuotaStatus, type RecordResult } from '../engine';
+import { QuotaEngine, type Admission, type QuotaCheck, type QuotaStatus, type RecordResult } from '../engine';
 import { ErrorCode, QuotaExceededError, StoreUnavailableError, TollgateError } from '../errors';
 import { hourBucket } from '../periods';
 import type { ThresholdCrossing, UsageEventRecord } from '../store';
@@ -571,14 +571,24 @@ export class Tollgate {
     return { counters: [], thresholds: [], unpriced: [], costPico: 0n, duplicate: false, buffered: true };
   }
 
-  /** Whether `amount` more of `meter` fits, without consuming; `remaining` is the least over every limit. */
+  check(
+    identity: IdentityInput,
+    meter: 'cost',
+    amount?: string,
+  ): Promise<{ allowed: boolean; remaining: string | null }>;
   check(
     identity: IdentityInput,
     meter: string,
-    amount = 1,
-  ): Promise<{ allowed: boolean; remaining: number | null }> {
+    amount?: number,
+  ): Promise<{ allowed: boolean; remaining: number | null }>;
+  /**
+   * Whether `amount` more of `meter` fits, without consuming; `remaining` is the least over every limit. `cost` is a
+   * USD decimal string both ways (default `"0"`); other meters take an integer >= 0 (default 1).
+   */
+  check(identity: IdentityInput, meter: string, amount?: number | string): Promise<QuotaCheck> {
     const subject = this.subject(identity);
-    return this.call(() => this.engine.check(subject, meter, amount));
+    const wanted = amount ?? (meter === 'cost' ? '0' : 1);
+    return this.call(() => this.engine.check(subject, meter, wanted));
   }
 
   /** Real-time quota status in the `/usage/quota` shape. */
