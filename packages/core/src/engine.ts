@@ -148,7 +148,9 @@ export interface QuotaCheck {
 function checkedAmount(meter: string, amount: number | string): number {
   if (meter === 'cost') {
     if (typeof amount !== 'string') {
-      throw new InvalidUsageError(`amount for "cost" must be a USD decimal string (e.g. "0.01"), got ${amount}`);
+      throw new InvalidUsageError(
+        `amount for "cost" must be a USD decimal string (e.g. "0.01"), got ${amount}`,
+      );
     }
     try {
       return Number(usdToPico(amount));

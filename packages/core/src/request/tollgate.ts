@@ -396,10 +396,8 @@ export class Tollgate {
           );
         }
       });
-      if (failed.length > 0) {
-        this.buffer.restore(failed);
-        break;
-      }
+      this.buffer.release(batch.length, failed);
+      if (failed.length > 0) break;
     }
     if (replayed > 0) {
       safeLog(

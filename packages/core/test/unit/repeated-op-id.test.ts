@@ -39,7 +39,8 @@ describe('a call retried with the op id of a rejected one', () => {
     const who = { tenantId: 't-shadow-retry' };
     await tollgate.enforceQuota(who, 'file_uploads', 1);
     const answers = [];
-    for (let i = 0; i < 3; i++) answers.push(await tollgate.enforceQuota(who, 'file_uploads', 2, { opId: 'job-7' }));
+    for (let i = 0; i < 3; i++)
+      answers.push(await tollgate.enforceQuota(who, 'file_uploads', 2, { opId: 'job-7' }));
     expect(answers.map((a) => [a.admitted, a.duplicate])).toEqual([
       [true, false],
       [true, true],
