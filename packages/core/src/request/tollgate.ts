@@ -549,12 +549,35 @@ export class Tollgate {
         : Array.isArray(meterOrRecords)
           ? meterOrRecords
           : [meterOrRecords];
+    return this.recordOp(identity, records, null, opts.opId ?? this.ids.next());
+  }
+
+  /**
+   * Ends a reservation made by `consume(..., { reserve })` (its `reservationId`): the reserved amounts are replaced
+   * by `records`, what was actually used (`[]` releases it all). Idempotent: a retry with the same op id (by default
+   * derived from the reservation id) changes nothing. Buffered like `record` when the store is unreachable.
+   */
+  settleReservation(
+    identity: IdentityInput,
+    reservationId: string,
+    records: UsageRecord[],
+    opts: { opId?: string } = {},
+  ): Promise<TollgateRecordResult> {
+    return this.recordOp(identity, records, reservationId, opts.opId ?? `${reservationId}.settle`);
+  }
+
+  private async recordOp(
+    identity: IdentityInput,
+    records: UsageRecord[],
+    reservationId: string | null,
+    opId: string,
+  ): Promise<TollgateRecordResult> {
     for (const r of records) validateRecord(this.config, r);
     const subject = this.subject(identity);
     const op: PendingOp = {
       subject,
-      opId: opts.opId ?? this.ids.next(),
-      reservationId: null,
+      opId,
+      reservationId,
       records: records.map(({ meter, amount: a, model, provider, estimated }) => ({
         meter,
         amount: a,
@@ -639,7 +662,7 @@ export function asStoreError(err: unknown): StoreUnavailableError {
   return new StoreUnavailableError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
-/** Creates the programmatic API: `consume`, `enforceQuota`, `record`, `check`, `status`, `health`, `close`. */
+/** Creates the programmatic API: `consume`, `enforceQuota`, `record`, `settleReservation`, `check`, `status`, `health`, `close`. */
 export function createTollgate(options: TollgateOptions): Tollgate {
   return new Tollgate(resolveTollgateOptions(options));
 }
