@@ -144,20 +144,11 @@ export interface QuotaCheck {
   remaining: number | string | null;
 }
 
-/** A `check()` amount in counter units (pico-dollars for `cost`), or InvalidUsageError. */
+/** A `check()` amount of `cost`: the API's USD decimal strings, exactly (no sign, no spaces). */
+const USD_AMOUNT = /^\d+(\.\d{1,12})?$/;
+
+/** A `check()` amount of a counted meter, or InvalidUsageError. */
 function checkedAmount(meter: string, amount: number | string): number {
-  if (meter === 'cost') {
-    if (typeof amount !== 'string') {
-      throw new InvalidUsageError(
-        `amount for "cost" must be a USD decimal string (e.g. "0.01"), got ${amount}`,
-      );
-    }
-    try {
-      return Number(usdToPico(amount));
-    } catch (err) {
-      throw new InvalidUsageError(`amount for "cost": ${(err as Error).message}`);
-    }
-  }
   if (typeof amount !== 'number' || !Number.isSafeInteger(amount) || amount < 0) {
     throw new InvalidUsageError(`amount for "${meter}" must be an integer >= 0, got ${String(amount)}`);
   }
@@ -605,6 +596,7 @@ export class QuotaEngine {
     amount: number | string,
   ): Promise<QuotaCheck> {
     if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    if (meter === 'cost') return this.checkCost(identity, amount);
     const wanted = checkedAmount(meter, amount);
     const { subject, counters } = await this.counters(identity);
     let remaining: number | null = null;
@@ -618,9 +610,32 @@ export class QuotaEngine {
       meter === 'requests' &&
       wanted > 0 &&
       counters.some((c) => subject.gates.includes(c.meter) && isSpent(c));
-    const allowed = !gated && (remaining === null || wanted <= remaining);
-    if (meter === 'cost') return { allowed, remaining: remaining === null ? null : picoToUsd(remaining) };
-    return { allowed, remaining };
+    return { allowed: !gated && (remaining === null || wanted <= remaining), remaining };
+  }
+
+  /** `check` for `cost`: USD decimal strings, compared in exact pico-dollars (a float would round above $9007). */
+  private async checkCost(
+    identity: Identity | ResolvedSubject,
+    amount: number | string,
+  ): Promise<{ allowed: boolean; remaining: string | null }> {
+    if (typeof amount !== 'string' || !USD_AMOUNT.test(amount)) {
+      throw new InvalidUsageError(
+        `amount for "cost" must be a USD decimal string with at most 12 decimals (e.g. "0.01"), got ${JSON.stringify(amount)}`,
+      );
+    }
+    const wanted = usdToPico(amount);
+    const { counters } = await this.counters(identity);
+    let remaining: bigint | null = null;
+    for (const c of counters) {
+      if (c.meter !== 'cost' || c.limit < 0) continue;
+      const left = BigInt(Math.round(c.limit)) - BigInt(Math.round(c.used));
+      const room = left > 0n ? left : 0n;
+      remaining = remaining === null || room < remaining ? room : remaining;
+    }
+    return {
+      allowed: remaining === null || wanted <= remaining,
+      remaining: remaining === null ? null : picoToUsd(remaining),
+    };
   }
 
   /** Sets (or with `limit: null` removes) a custom limit for one tenant or user, effective at once everywhere. */
@@ -678,7 +693,7 @@ function counterEvent(
 }
 
 /** A gate's budget is used up (a limit of 0 forbids its meter, it gates nothing; see ApplyOp.amounts). */
-function isSpent(c: CounterState): boolean {
+export function isSpent(c: CounterState): boolean {
   return c.limit > 0 && c.used >= c.limit;
 }
 

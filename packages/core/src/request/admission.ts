@@ -1,5 +1,5 @@
 // Where a request is admitted: a subject's requests of one event-loop turn share one atomic consume, split on rejection.
-import { latestResetting, type Admission, type Violation } from '../engine';
+import { isSpent, latestResetting, type Admission, type Violation } from '../engine';
 import type { CounterState } from '../store';
 import type { ResolvedSubject } from '../subject';
 import { isStoreFailure, StoreTimeoutError } from './deadline';
@@ -71,7 +71,11 @@ function need<Res>(t: RequestTicket<Res>, meter: string): number {
 function split<Res>(
   tickets: Array<RequestTicket<Res>>,
   counters: readonly CounterState[],
+  gates: readonly string[],
 ): { fit: Array<RequestTicket<Res>>; over: Map<RequestTicket<Res>, Violation>; after: CounterState[] } {
+  // A spent budget (a gate) refuses every request of the group, whatever room `requests` has: none is kept, and
+  // each names it (or a limit it passes itself that resets later).
+  const spent = counters.filter((c) => gates.includes(c.meter) && isSpent(c));
   const limited = counters.filter((c) => c.limit >= 0);
   const taken = limited.map(() => 0);
   // Each limited counter as the requests kept so far leave it (one object per change, shared by the rejections).
@@ -82,7 +86,7 @@ function split<Res>(
   const over = new Map<RequestTicket<Res>, Violation>();
   for (const t of tickets) {
     if (t.state === CLOSED_EARLY) continue;
-    let passed: CounterState[] | null = null;
+    let passed: CounterState[] | null = spent.length > 0 ? [...spent] : null;
     for (let i = 0; i < limited.length; i++) {
       const c = limited[i]!;
       const n = need(t, c.meter);
@@ -249,14 +253,16 @@ export class Admissions<Res> {
     let over: Map<RequestTicket<Res>, Violation> | null = null;
     let counters: readonly CounterState[] = admission.counters;
     if (tickets.length > 1 && admission.counters.length > 0) {
-      const parts = split(tickets, admission.counters);
-      // Only a strictly smaller group is retried (the counters said this one does not fit), so this ends.
-      if (parts.fit.length > 0 && parts.fit.length < tickets.length) {
-        const kept = new Set(parts.fit);
-        rest = tickets.filter((t) => !kept.has(t));
+      const parts = split(tickets, admission.counters, subject.gates);
+      if (parts.fit.length < tickets.length) {
         over = parts.over;
         counters = parts.after;
-        this.decide(subject, parts.fit);
+        // Only a strictly smaller group is retried (the counters said this one does not fit), so this ends.
+        if (parts.fit.length > 0) {
+          const kept = new Set(parts.fit);
+          rest = tickets.filter((t) => !kept.has(t));
+          this.decide(subject, parts.fit);
+        }
       }
     }
     const leases = this.leases;

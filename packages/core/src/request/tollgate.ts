@@ -1,7 +1,13 @@
 // The Tollgate instance: bounded store calls, fail-open buffering and replay, events, and the programmatic API.
 import type { TollgateConfig } from '../config';
 import { QuotaEngine, type Admission, type QuotaCheck, type QuotaStatus, type RecordResult } from '../engine';
-import { ErrorCode, QuotaExceededError, StoreUnavailableError, TollgateError } from '../errors';
+import {
+  ErrorCode,
+  InvalidUsageError,
+  QuotaExceededError,
+  StoreUnavailableError,
+  TollgateError,
+} from '../errors';
 import { hourBucket } from '../periods';
 import type { ThresholdCrossing, UsageEventRecord } from '../store';
 import type { Identity, ResolvedSubject } from '../subject';
@@ -563,6 +569,14 @@ export class Tollgate {
     records: UsageRecord[],
     opts: { opId?: string } = {},
   ): Promise<TollgateRecordResult> {
+    // A degraded consume has no id: settling "null" would share one op id between calls and drop all but the first.
+    if (typeof reservationId !== 'string' || reservationId === '') {
+      return Promise.reject(
+        new InvalidUsageError(
+          `settleReservation needs the reservationId consume() returned, got ${String(reservationId)} (a degraded consume has none: record() the usage)`,
+        ),
+      );
+    }
     return this.recordOp(identity, records, reservationId, opts.opId ?? `${reservationId}.settle`);
   }
 

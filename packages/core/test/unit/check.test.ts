@@ -39,6 +39,7 @@ describe('check()', () => {
     ['cost', 1],
     ['cost', '-1'],
     ['cost', '0.0000000000001'],
+    ['cost', ' 0.5 '],
     ['widgets', 1],
   ])('rejects %s amount %p with InvalidUsageError', async (meter, amount) => {
     await expect(tollgate.check(who, meter, amount as number)).rejects.toBeInstanceOf(InvalidUsageError);
@@ -47,5 +48,25 @@ describe('check()', () => {
   it('still answers counts for every other meter', async () => {
     await expect(tollgate.check(who, 'requests', 10)).resolves.toEqual({ allowed: true, remaining: 10 });
     await expect(tollgate.check(who, 'requests', 11)).resolves.toEqual({ allowed: false, remaining: 10 });
+  });
+
+  it('compares cost exactly above 2^53 pico-dollars ($9007.20)', async () => {
+    const big = createTollgate({
+      store: new MemoryStore(),
+      config: parseConfig({
+        defaultPlan: 'free',
+        plans: { free: { limits: { cost: { month: '10000.00' } } } },
+      }),
+    });
+    const whale = { tenantId: 't-whale' };
+    await expect(big.check(whale, 'cost', '10000.000000000001')).resolves.toEqual({
+      allowed: false,
+      remaining: '10000.000000',
+    });
+    await expect(big.check(whale, 'cost', '10000')).resolves.toEqual({
+      allowed: true,
+      remaining: '10000.000000',
+    });
+    await big.close();
   });
 });

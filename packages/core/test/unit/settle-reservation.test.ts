@@ -1,5 +1,5 @@
 // A programmatic consume(..., { reserve }) is ended with settleReservation(): the estimate becomes what was used.
-import { MemoryStore, createTollgate, parseConfig } from '../../src';
+import { InvalidUsageError, MemoryStore, createTollgate, parseConfig } from '../../src';
 
 const config = parseConfig({
   subject: 'tenant',
@@ -34,6 +34,17 @@ describe('settleReservation()', () => {
     const admission = await tollgate.consume(who, {}, { reserve: { tokens: 600 } });
     await tollgate.settleReservation(who, admission.reservationId!, []);
     expect((await tollgate.status(who)).quotas.tokens?.day?.used).toBe(0);
+    await tollgate.close();
+  });
+
+  it('refuses a missing reservation id (a degraded consume has none) instead of sharing one op id', async () => {
+    const tollgate = createTollgate({ store: new MemoryStore(), config });
+    const who = { tenantId: 't-none' };
+    for (const id of [null, undefined, '']) {
+      await expect(
+        tollgate.settleReservation(who, id as unknown as string, [{ meter: 'tokens', amount: 1 }]),
+      ).rejects.toBeInstanceOf(InvalidUsageError);
+    }
     await tollgate.close();
   });
 });

@@ -4,7 +4,8 @@ import express from 'express';
 import request from 'supertest';
 import { MemoryStore, parseConfig } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { identity } from '../shared/http';
+import type { AddressInfo } from 'node:net';
+import { burst, identity } from '../shared/http';
 
 const config = parseConfig({
   subject: 'tenant',
@@ -40,5 +41,37 @@ describe('a spent token budget under busy traffic', () => {
     const after = await wave();
     expect(after.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 429));
     expect(after[0]!.body).toMatchObject({ meter: 'tokens', period: 'day', limit: 100, used: 100 });
+  });
+
+  it('refuses a whole burst by the spent budget, even where requests still have room', async () => {
+    const tight = parseConfig({
+      subject: 'tenant',
+      timezone: 'UTC',
+      defaultPlan: 'metered',
+      plans: { metered: { limits: { requests: { day: 100 }, tokens: { day: 100 } } } },
+    });
+    mw = trackUsage({ store: new MemoryStore(), config: tight, leaseMs: 0 });
+    const app = express();
+    app.use(mw);
+    app.get('/api/x', (_req, res) => {
+      res.json({ ok: true });
+    });
+    const server = app.listen(0, '127.0.0.1');
+    await new Promise((resolve) => server.once('listening', resolve));
+    try {
+      const who = { tenantId: 't-burst-gate', plan: 'metered' };
+      await mw.tollgate.consume(who, { requests: 98 });
+      await mw.tollgate.record(who, 'tokens', 100);
+      const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const replies = await burst(url, '/api/x', 20, identity('t-burst-gate', 'u1', 'metered'), 5);
+      // Split at the requests limit, two would have been kept, then refused by the store, while the other 429s
+      // named a requests limit "used up" by requests never admitted.
+      expect(new Set(replies.map((r) => `${r.status} ${(r.json() as { meter: string }).meter}`))).toEqual(
+        new Set(['429 tokens']),
+      );
+      expect((await mw.tollgate.status(who)).quotas.requests?.day?.used).toBe(98);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });
