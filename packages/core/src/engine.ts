@@ -364,7 +364,9 @@ export class QuotaEngine {
     const result = await this.seeded(subject, () => this.store.apply(op));
     if (result.status === 'duplicate') {
       if (result.outcome === 'applied') {
-        return { admitted: true, reservationId: null, counters: [], thresholds: [], duplicate: true };
+        // A retry still learns the reservation to settle, when its id was the caller's (a random one is not known).
+        const held = reservationId !== null && opts.reservationId !== undefined ? reservationId : null;
+        return { admitted: true, reservationId: held, counters: [], thresholds: [], duplicate: true };
       }
       const gates = takesRequests ? subject.gates.map((meter) => ({ meter, amount: 0 })) : [];
       return this.repeatedRejection(subject, [...consumed, ...reserveAmounts, ...gates]);

@@ -573,7 +573,7 @@ export class Tollgate {
     if (typeof reservationId !== 'string' || reservationId === '') {
       return Promise.reject(
         new InvalidUsageError(
-          `settleReservation needs the reservationId consume() returned, got ${String(reservationId)} (a degraded consume has none: record() the usage)`,
+          `settleReservation needs the reservationId consume() returned, got ${String(reservationId)} (a consume the store did not answer has none: record() the usage)`,
         ),
       );
     }

@@ -47,4 +47,15 @@ describe('settleReservation()', () => {
     }
     await tollgate.close();
   });
+
+  it('gives a consume retried with its op id the same reservation to settle', async () => {
+    const tollgate = createTollgate({ store: new MemoryStore(), config });
+    const who = { tenantId: 't-retried' };
+    const first = await tollgate.consume(who, {}, { reserve: { tokens: 800 }, opId: 'job-1' });
+    const retry = await tollgate.consume(who, {}, { reserve: { tokens: 800 }, opId: 'job-1' });
+    expect([retry.duplicate, retry.reservationId]).toEqual([true, first.reservationId]);
+    await tollgate.settleReservation(who, retry.reservationId!, [{ meter: 'tokens', amount: 100 }]);
+    expect((await tollgate.status(who)).quotas.tokens?.day?.used).toBe(100);
+    await tollgate.close();
+  });
 });
