@@ -5,7 +5,7 @@ import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
 import { BUILTIN_METERS, METER_NAME, type MeterKind } from './meters';
-import { usdToPico } from './money';
+import { picoLimit, usdToPico } from './money';
 import { PERIODS, isValidTimeZone, type Period } from './periods';
 import { perTokenPico, type PriceInput, type UnpricedPolicy } from './pricing';
 
@@ -106,12 +106,13 @@ function parseLimit(meter: string, value: number | string): number | string {
   if (meter === 'cost') {
     if (value === -1 || value === '-1') return -1;
     const text = typeof value === 'number' ? String(value) : value;
+    let pico: bigint;
     try {
-      const pico = usdToPico(text, 6);
-      return Number(pico);
+      pico = usdToPico(text, 6);
     } catch {
       return 'must be a USD amount such as "50.00" (at most 6 decimals) or -1 for unlimited';
     }
+    return picoLimit(pico) ?? 'is too large';
   }
   if (typeof value !== 'number' || !Number.isInteger(value) || value < -1) {
     return 'must be an integer >= -1 (-1 = unlimited)';

@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TollgateConfig } from './config';
 import { InvalidUsageError, StoreUnavailableError } from './errors';
-import { picoToUsd, usdToPico } from './money';
+import { isLimitValue, picoToUsd, usdToPico } from './money';
 import { currentWindows, type Period, type PeriodWindow } from './periods';
 import { PriceBook } from './pricing';
 import {
@@ -648,8 +648,8 @@ export class QuotaEngine {
     limit: number | null,
   ): Promise<void> {
     if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
-    if (limit !== null && (!Number.isSafeInteger(limit) || limit < -1)) {
-      throw new InvalidUsageError('limit must be an integer >= -1 (-1 = unlimited)');
+    if (limit !== null && !isLimitValue(meter, limit)) {
+      throw new InvalidUsageError('limit must be an integer >= -1 (-1 = unlimited) that the stores can hold');
     }
     const { tag, ref } = overrideTarget(target);
     await this.store.setOverride(tag, { ...ref, meter, period, limit });

@@ -12,6 +12,25 @@ export function usdToPico(value: string, maxDecimals = 12): bigint {
   return BigInt(m[1]!) * PICO_PER_USD + BigInt(frac.padEnd(12, '0'));
 }
 
+/** Counters and limits stay below 2^63: Redis counts in 64-bit integers. */
+const COUNTER_CEILING = 2 ** 63;
+
+/**
+ * Whether `limit` can be a limit of `meter` in the stores: a whole number >= -1 (-1 = unlimited). Counts are safe
+ * integers; `cost` limits in pico-dollars may go past 2^53 (about $9007), as whole doubles below 2^63 (a USD amount
+ * with at most 6 decimals stays exact up to about $576,000, see `picoLimit`).
+ */
+export function isLimitValue(meter: string, limit: number): boolean {
+  if (meter !== 'cost') return Number.isSafeInteger(limit) && limit >= -1;
+  return Number.isInteger(limit) && limit >= -1 && limit < COUNTER_CEILING;
+}
+
+/** A USD limit's pico-dollars as the number the stores hold, or null when no double holds it exactly. */
+export function picoLimit(pico: bigint): number | null {
+  const n = Number(pico);
+  return n < COUNTER_CEILING && BigInt(n) === pico ? n : null;
+}
+
 /** Formats pico-dollars as a USD decimal string with at least 6 decimals and no trailing noise. */
 export function picoToUsd(pico: bigint | number | string): string {
   let v = BigInt(pico);

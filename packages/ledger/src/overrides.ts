@@ -1,5 +1,5 @@
 // The durable copy of quota overrides (quota_overrides), for the admin API and for rebuilding lost store state.
-import type { OverrideEntry, Period, ScopeRef } from '@tollgate/core';
+import { isLimitValue, type OverrideEntry, type Period, type ScopeRef } from '@tollgate/core';
 import type { SqlExecutor } from './sql-client';
 
 export interface StoredOverride extends ScopeRef {
@@ -39,7 +39,8 @@ export async function upsertOverride(
   sql: SqlExecutor,
   o: ScopeRef & { tenantId?: string | null; meter: string; period: Period; limit: number },
 ): Promise<void> {
-  if (!Number.isSafeInteger(o.limit) || o.limit < -1) throw new RangeError('limit must be an integer >= -1');
+  if (!isLimitValue(o.meter, o.limit))
+    throw new RangeError('limit must be an integer >= -1 that the stores can hold');
   await sql.query(
     `INSERT INTO quota_overrides (scope, id, tenant_id, meter, period, "limit", updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, now())

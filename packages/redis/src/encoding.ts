@@ -62,6 +62,17 @@ function int(n: number, what: string): string {
   return String(n);
 }
 
+/**
+ * A limit or a seeded counter: a whole number below 2^63 in plain digits. Cost in pico-dollars passes 2^53 from
+ * about $9007 a period; the scripts only compare limits, and Redis counts in 64-bit integers.
+ */
+function whole(n: number, what: string): string {
+  if (!Number.isInteger(n) || Math.abs(n) >= 2 ** 63) {
+    throw new InvalidUsageError(`${what} must be a whole number below 2^63, got ${n}`);
+  }
+  return Number.isSafeInteger(n) ? String(n) : BigInt(n).toString();
+}
+
 /** Per meter (in order of first appearance): the total to add (amounts plus reservation) and the part reserved. */
 interface MeterTotals {
   meters: string[];
@@ -101,7 +112,7 @@ function planLimit(limits: LimitSpec[], scope: ScopeRef, meter: string, window: 
   for (let i = limits.length - 1; i >= 0; i--) {
     const l = limits[i]!;
     if (l.period === window.period && l.meter === meter && l.id === scope.id && l.scope === scope.scope) {
-      return int(l.limit, 'limit');
+      return whole(l.limit, 'limit');
     }
   }
   return '';
@@ -301,13 +312,13 @@ export function encodeSeed(op: SeedOp, keys: ShardKeys): ScriptArgs {
       String(at + 1),
       overrideField(c, c.meter, c.window.period),
       c.window.key,
-      int(c.used, 'seeded counter'),
+      whole(c.used, 'seeded counter'),
       c.window.expiresAt === null ? '' : String(c.window.expiresAt),
     );
   }
   args.push(String(counters.length / 5), ...counters);
   for (const o of op.overrides) {
-    if (o.limit !== null) args.push(overrideField(o, o.meter, o.period), int(o.limit, 'override limit'));
+    if (o.limit !== null) args.push(overrideField(o, o.meter, o.period), whole(o.limit, 'override limit'));
   }
   return args;
 }

@@ -2,6 +2,8 @@
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import path from 'node:path';
 import {
+  isLimitValue,
+  picoLimit,
   picoToUsd,
   periodWindow,
   usdToPico,
@@ -249,13 +251,19 @@ export function createUsageApi(options: UsageApiOptions): Router {
       let limit: number | null;
       if (body.limit === null || typeof body.limit === 'number') limit = body.limit;
       else if (body.meter === 'cost') {
+        let pico: number | null;
         try {
-          limit = body.limit === '-1' ? -1 : Number(usdToPico(body.limit, 6));
+          pico = body.limit === '-1' ? -1 : picoLimit(usdToPico(body.limit, 6));
         } catch {
           throw invalid([{ field: 'limit', message: 'must be a USD amount such as "50.00" or -1' }]);
         }
+        if (pico === null) throw invalid([{ field: 'limit', message: 'is too large' }]);
+        limit = pico;
       } else
         throw invalid([{ field: 'limit', message: 'must be an integer >= -1 (-1 = unlimited) or null' }]);
+      if (limit !== null && !isLimitValue(body.meter, limit)) {
+        throw invalid([{ field: 'limit', message: 'is too large' }]);
+      }
       const tenantId = params.scope === 'tenant' ? params.id : (body.tenantId ?? null);
       // Durable copy first: if the store write fails, a retry converges; the ledger copy restores lost stores.
       await saveOverride(sql, {

@@ -363,6 +363,25 @@ describe('usage API', () => {
     expect(badLimit.body.errors.map((e: { field: string }) => e.field).sort()).toEqual(['limit', 'period']);
   });
 
+  it('takes a cost override above $9007 (2^53 pico-dollars) and refuses one no store can hold', async () => {
+    const res = await request(app)
+      .put('/admin/quotas/tenant/initech')
+      .set('authorization', `Bearer ${admin}`)
+      .send({ meter: 'cost', period: 'month', limit: '10000.00' });
+    expect(res.status).toBe(200);
+    const q = await request(app).get('/usage/quota?tenantId=initech').set('authorization', `Bearer ${admin}`);
+    expect(q.status).toBe(200);
+    expect(q.body.quotas.cost.month).toMatchObject({ limit: '10000.000000', used: '0.000000' });
+    for (const limit of ['10000000.000001', '99999999999.00']) {
+      const tooBig = await request(app)
+        .put('/admin/quotas/tenant/initech')
+        .set('authorization', `Bearer ${admin}`)
+        .send({ meter: 'cost', period: 'month', limit });
+      expect(tooBig.status).toBe(400);
+      expect(tooBig.body.errors).toEqual([{ field: 'limit', message: 'is too large' }]);
+    }
+  });
+
   it('lists threshold events for the caller', async () => {
     for (let i = 0; i < 2; i++)
       await engine.consume({ tenantId: 'acme', userId: 'alice', plan: 'free' }, { requests: 1 });

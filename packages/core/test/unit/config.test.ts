@@ -59,6 +59,16 @@ pricing:
     expect(cfg.plans.free!.limits.cost).toEqual({ month: 50_000_000_000_000 });
   });
 
+  it('takes cost budgets past 2^53 pico-dollars (about $9007) and refuses ones no store can hold', () => {
+    const big = parseConfig({ plans: { free: { limits: { cost: { month: '250000.00' } } } } });
+    expect(big.plans.free!.limits.cost).toEqual({ month: 250_000_000_000_000_000 });
+    const err = errorOf(() =>
+      parseConfig({ plans: { free: { limits: { cost: { month: '10000000.000001' } } } } }),
+    );
+    expect(err.message).toContain('plans.free.limits.cost.month');
+    expect(err.message).toContain('is too large');
+  });
+
   it('accepts the built-in demo config', () => {
     expect(() => parseConfig(DEMO_CONFIG)).not.toThrow();
   });

@@ -1,5 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { QuotaEngine, currentWindows, hourBucket, type ApplyOp } from '@tollgate/core';
+import {
+  MemoryStore,
+  QuotaEngine,
+  currentWindows,
+  hourBucket,
+  type ApplyOp,
+  type CounterStore,
+} from '@tollgate/core';
 import type Redis from 'ioredis';
 import { RedisStore } from '@tollgate/redis';
 import { REDIS_URL, uniquePrefix } from '../../../../test-support/services';
@@ -168,6 +175,36 @@ describe('RedisStore on a single Redis', () => {
     expect(batches.flatMap((b) => b.usage)).toEqual([{ ...delta, amount: 3, costPico: '27021597764222979' }]);
     await store.ack(batches);
   });
+
+  it.each([
+    ['RedisStore', () => store],
+    ['MemoryStore', () => new MemoryStore()],
+  ] as Array<[string, () => CounterStore]>)(
+    'enforces a cost budget above $9007 (2^53 pico-dollars) on %s, in config and in an override',
+    async (_name, storeOf) => {
+      const big = config({
+        plans: { enterprise: { limits: { cost: { month: '10000.00' } } } },
+        pricing: { 'gpt-4o': { input: '2.50', output: '10.00' } },
+      });
+      const engine = new QuotaEngine({ store: storeOf(), config: big });
+      const who = { tenantId: tenant(), plan: 'enterprise' };
+      // $9000 held, then $1000.01 more does not fit and $1000 does.
+      const pico = (usd: number) => usd * 1e12;
+      const first = await engine.consume(who, {}, { reserve: { cost: pico(9000) } });
+      expect(first.admitted).toBe(true);
+      const over = await engine.consume(who, {}, { reserve: { cost: pico(1000.01) } });
+      expect(over.admitted).toBe(false);
+      expect((await engine.consume(who, {}, { reserve: { cost: pico(1000) } })).admitted).toBe(true);
+      expect((await engine.status(who)).quotas.cost?.month).toMatchObject({
+        limit: '10000.000000',
+        used: '10000.000000',
+      });
+      // An override past 2^53 pico-dollars too.
+      await engine.setOverride({ scope: 'tenant', id: who.tenantId }, 'cost', 'month', pico(20000));
+      expect((await engine.consume(who, {}, { reserve: { cost: pico(9000) } })).admitted).toBe(true);
+      expect((await engine.status(who)).quotas.cost?.month?.limit).toBe('20000.000000');
+    },
+  );
 
   it('lays out keys as documented: windowed counters expire after their window, total counters and markers never', async () => {
     const engine = new QuotaEngine({ store, config: cfg });
