@@ -3,11 +3,13 @@ import { z } from 'zod';
 import { PERIODS, type TollgateConfig } from '@tollgate/core';
 import { fieldErrors, invalid } from './problem';
 
-const days = z.coerce
-  .number({ invalid_type_error: 'must be an integer from 1 to 366' })
-  .int('must be an integer from 1 to 366')
-  .min(1, 'must be an integer from 1 to 366')
-  .max(366, 'must be an integer from 1 to 366');
+const DAYS = 'must be an integer from 1 to 366';
+// Plain decimal digits only: Number() would also take "0x10", "1e1", " 5" and "5.0".
+const days = z
+  .string({ invalid_type_error: DAYS })
+  .regex(/^[0-9]{1,3}$/, DAYS)
+  .transform(Number)
+  .pipe(z.number().int(DAYS).min(1, DAYS).max(366, DAYS));
 
 const id = z.string().min(1).max(256);
 const USD = /^\d+(\.\d{1,12})?$/;
@@ -22,15 +24,15 @@ const subjectQuery = {
 export function schemas(config: TollgateConfig) {
   const meter = z.string().refine((m) => m in config.meters, { message: 'unknown meter' });
   return {
-    stats: z.object({ days: days.default(30), ...subjectQuery }).strict(),
+    stats: z.object({ days: days.default('30'), ...subjectQuery }).strict(),
     timeseries: z
-      .object({ days: days.default(30), interval: z.enum(['day', 'hour']).default('day'), ...subjectQuery })
+      .object({ days: days.default('30'), interval: z.enum(['day', 'hour']).default('day'), ...subjectQuery })
       .strict()
       .refine((q) => q.interval === 'day' || q.days <= 7, {
         message: 'interval=hour allows days <= 7',
         path: ['days'],
       }),
-    events: z.object({ days: days.default(30), ...subjectQuery }).strict(),
+    events: z.object({ days: days.default('30'), ...subjectQuery }).strict(),
     exportCsv: z
       .object({
         from: z.coerce.date({ invalid_type_error: 'must be an ISO 8601 date' }).optional(),
