@@ -18,7 +18,7 @@ import type { GatewaySettings } from './env';
 import { JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
 import { readLlmRequest } from './llm-request';
 import { createLogger, requestId, type Logger } from './logger';
-import { USAGE_BATCH_MS, createMeter, settleTokens } from './metering';
+import { USAGE_BATCH_MS, countLateUpstreamFailure, createMeter, settleTokens } from './metering';
 import { GatewayMetrics, instrumentStore, type Outcome } from './metrics';
 import { sendProblem } from './problem';
 import { createProxy } from './proxy';
@@ -218,7 +218,10 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       timeoutMs: settings.upstreamTimeoutMs,
       maxJsonBytes: settings.maxBodyBytes,
       log,
-      onResponse: (req, res, ctx) => settleTokens(req, res, ctx, metrics, log, tracker),
+      onResponse: (req, res, ctx) => {
+        countLateUpstreamFailure(req, res, ctx);
+        settleTokens(req, res, ctx, metrics, log, tracker);
+      },
     });
     cleanups.push(() => proxy.close());
 

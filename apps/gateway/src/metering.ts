@@ -69,6 +69,24 @@ export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | 
 }
 
 /**
+ * Counts an upstream that failed after its response began (cut mid-body, or stalled past the timeout) in `errors`:
+ * the client already had a success status, so the request's own count (5xx responses) cannot see it. Runs before
+ * trackUsage's own 'close' listener, so it joins the request's settlement.
+ */
+export function countLateUpstreamFailure(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: RequestContext,
+): void {
+  res.prependListener('close', () => {
+    if (res.statusCode >= 500) return;
+    if (ctx.outcome !== 'bad_gateway' && ctx.outcome !== 'gateway_timeout') return;
+    const usage = (req as Request).usage;
+    if (usage?.metered) usage.record('errors', 1);
+  });
+}
+
+/**
  * Settles an LLM call's tokens through `req.usage`. Usage known when the response closes (the
  * common case: an uncompressed body has been read by then) goes into the request's own settlement
  * op, replacing its reservation atomically; a compressed body still decoding, or a JSON body read

@@ -124,9 +124,16 @@ export function createProxy(o: ProxyOptions): Proxy {
       body = body.pipe(decoder);
     }
     if (filter) body = body.pipe(filter);
-    proxyRes.on('error', () => res.destroy());
-    // An upstream that stops mid-body must not look like a complete response to the client.
-    proxyRes.on('aborted', () => res.destroy());
+    // An upstream that stops mid-body must not look like a complete response to the client, and is the upstream's
+    // failure, not the client leaving (a client that left has closed `res` already; its own handler below then
+    // drops the upstream body).
+    const upstreamBroke = () => {
+      if (res.destroyed || res.writableFinished) return;
+      ctx.outcome ??= ctx.timedOut ? 'gateway_timeout' : 'bad_gateway';
+      res.destroy();
+    };
+    proxyRes.on('error', upstreamBroke);
+    proxyRes.on('aborted', upstreamBroke);
     res.on('close', () => {
       if (res.writableFinished || proxyRes.complete) return;
       // The client left mid-response: a stream stops at once (what streamed is counted); a JSON

@@ -8,6 +8,7 @@ describe('upstream failures', () => {
   let down: RunningGateway;
   let slow: RunningGateway;
   let db: { url: string; drop: () => Promise<void> };
+  const slowStore = new MemoryStore();
   const auth = { authorization: `Bearer ${token({ sub: 'u-fail', tenant_id: 'fail-co' })}` };
 
   beforeAll(async () => {
@@ -20,7 +21,7 @@ describe('upstream failures', () => {
     );
     slow = await startGateway(
       { UPSTREAM_URL: upstream.url, UPSTREAM_TIMEOUT_MS: '300', DATABASE_URL: db.url, FLUSHER: 'off' },
-      { store: new MemoryStore() },
+      { store: slowStore },
     );
   });
 
@@ -55,11 +56,44 @@ describe('upstream failures', () => {
     expect(await ok.json()).toMatchObject({ ok: true, user: 'u-fail' });
   });
 
+  it('counts an upstream that breaks off or stalls after a 200 as an error, not as a client abort', async () => {
+    /** `errors` counted since the last call (claimed from the store and acknowledged). */
+    const claimErrors = async () => {
+      await slow.gateway.idle();
+      const batches = await slowStore.claim({ now: Date.now() + 60_000, maxTags: 100, staleAfterMs: 0 });
+      await slowStore.ack(batches);
+      return batches
+        .flatMap((b) => b.usage)
+        .filter((d) => d.meter === 'errors')
+        .reduce((sum, d) => sum + d.amount, 0);
+    };
+    /** `tollgate_gateway_requests_total` by outcome. */
+    const outcomes = async () => {
+      const text = await (await fetch(`${slow.url}/metrics`)).text();
+      const out: Record<string, number> = {};
+      for (const m of text.matchAll(/tollgate_gateway_requests_total\{outcome="(\w+)"\} (\d+)/g))
+        out[m[1]!] = Number(m[2]);
+      return out;
+    };
+    await claimErrors();
+    const before = await outcomes();
+    for (const path of ['/api/cut', '/api/stall']) {
+      const res = await fetch(`${slow.url}${path}`, { headers: auth });
+      expect(res.status).toBe(200);
+      // The client sees a cut body, never a complete one.
+      await expect(res.text()).rejects.toThrow();
+    }
+    expect(await claimErrors()).toBe(2);
+    const after = await outcomes();
+    const added = (outcome: string) => (after[outcome] ?? 0) - (before[outcome] ?? 0);
+    expect([added('bad_gateway'), added('gateway_timeout'), added('client_aborted')]).toEqual([1, 1, 0]);
+  });
+
   it('counts gateway errors in the metrics by outcome', async () => {
     const text = await (await fetch(`${down.url}/metrics`)).text();
     expect(text).toMatch(/tollgate_gateway_requests_total\{outcome="bad_gateway"\} 3/);
     const slowText = await (await fetch(`${slow.url}/metrics`)).text();
-    expect(slowText).toMatch(/tollgate_gateway_requests_total\{outcome="gateway_timeout"\} 1/);
+    expect(slowText).toMatch(/tollgate_gateway_requests_total\{outcome="gateway_timeout"\} 2/);
     expect(slowText).toMatch(/tollgate_store_latency_seconds_count\{operation="apply"\} \d+/);
   });
 });

@@ -102,6 +102,13 @@ export class LlmUpstream {
         if (!res.destroyed) res.end('late');
         return;
       }
+      if (path.endsWith('/cut') || path.endsWith('/stall')) {
+        // A success that breaks off: the connection is reset (/cut), or the body stops coming (/stall).
+        res.writeHead(200, { 'content-type': 'text/plain' });
+        res.write('partial');
+        if (path.endsWith('/cut')) setTimeout(() => res.socket?.destroy(), 50);
+        return;
+      }
       if (path.endsWith('/fail')) {
         res.writeHead(500, { 'content-type': 'application/json' }).end('{"error":"upstream broke"}');
         return;
