@@ -70,8 +70,8 @@ export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | 
 
 /**
  * Counts an upstream that failed after its response began (cut mid-body, or stalled past the timeout) in `errors`:
- * the client already had a success status, so the request's own count (5xx responses) cannot see it. Runs before
- * trackUsage's own 'close' listener, so it joins the request's settlement.
+ * the request's own count only sees responses that finished with a 5xx, and this one was cut off (whatever status
+ * had gone out). Runs before trackUsage's own 'close' listener, so it joins the request's settlement.
  */
 export function countLateUpstreamFailure(
   req: IncomingMessage,
@@ -79,7 +79,8 @@ export function countLateUpstreamFailure(
   ctx: RequestContext,
 ): void {
   res.prependListener('close', () => {
-    if (res.statusCode >= 500) return;
+    // A finished response is counted by its status (a 5xx); a broken-off one by nothing else.
+    if (res.writableFinished) return;
     if (ctx.outcome !== 'bad_gateway' && ctx.outcome !== 'gateway_timeout') return;
     const usage = (req as Request).usage;
     if (usage?.metered) usage.record('errors', 1);

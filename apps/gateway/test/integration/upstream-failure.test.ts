@@ -56,7 +56,7 @@ describe('upstream failures', () => {
     expect(await ok.json()).toMatchObject({ ok: true, user: 'u-fail' });
   });
 
-  it('counts an upstream that breaks off or stalls after a 200 as an error, not as a client abort', async () => {
+  it('counts an upstream that breaks off or stalls mid-response as one error, not as a client abort', async () => {
     /** `errors` counted since the last call (claimed from the store and acknowledged). */
     const claimErrors = async () => {
       await slow.gateway.idle();
@@ -76,24 +76,31 @@ describe('upstream failures', () => {
       return out;
     };
     await claimErrors();
+    // A 504 sent whole counts once, by its status.
+    expect((await fetch(`${slow.url}/api/slow?ms=3000`, { headers: auth })).status).toBe(504);
+    expect(await claimErrors()).toBe(1);
     const before = await outcomes();
-    for (const path of ['/api/cut', '/api/stall']) {
+    for (const [path, status] of [
+      ['/api/cut', 200],
+      ['/api/stall', 200],
+      ['/api/cut?status=500', 500],
+    ] as const) {
       const res = await fetch(`${slow.url}${path}`, { headers: auth });
-      expect(res.status).toBe(200);
+      expect(res.status).toBe(status);
       // The client sees a cut body, never a complete one.
       await expect(res.text()).rejects.toThrow();
     }
-    expect(await claimErrors()).toBe(2);
+    expect(await claimErrors()).toBe(3);
     const after = await outcomes();
     const added = (outcome: string) => (after[outcome] ?? 0) - (before[outcome] ?? 0);
-    expect([added('bad_gateway'), added('gateway_timeout'), added('client_aborted')]).toEqual([1, 1, 0]);
+    expect([added('bad_gateway'), added('gateway_timeout'), added('client_aborted')]).toEqual([2, 1, 0]);
   });
 
   it('counts gateway errors in the metrics by outcome', async () => {
     const text = await (await fetch(`${down.url}/metrics`)).text();
     expect(text).toMatch(/tollgate_gateway_requests_total\{outcome="bad_gateway"\} 3/);
     const slowText = await (await fetch(`${slow.url}/metrics`)).text();
-    expect(slowText).toMatch(/tollgate_gateway_requests_total\{outcome="gateway_timeout"\} 2/);
+    expect(slowText).toMatch(/tollgate_gateway_requests_total\{outcome="gateway_timeout"\} 3/);
     expect(slowText).toMatch(/tollgate_store_latency_seconds_count\{operation="apply"\} \d+/);
   });
 });

@@ -104,7 +104,8 @@ export class LlmUpstream {
       }
       if (path.endsWith('/cut') || path.endsWith('/stall')) {
         // A success that breaks off: the connection is reset (/cut), or the body stops coming (/stall).
-        res.writeHead(200, { 'content-type': 'text/plain' });
+        const status = Number(new URL(req.url!, 'http://x').searchParams.get('status') ?? 200);
+        res.writeHead(status, { 'content-type': 'text/plain' });
         res.write('partial');
         if (path.endsWith('/cut')) setTimeout(() => res.socket?.destroy(), 50);
         return;
