@@ -46,7 +46,8 @@ export async function upsertOverride(
      VALUES ($1, $2, $3, $4, $5, $6, now())
      ON CONFLICT (scope, id, meter, period)
      DO UPDATE SET tenant_id = EXCLUDED.tenant_id, "limit" = EXCLUDED."limit", updated_at = now()`,
-    [o.scope, o.id, o.tenantId ?? null, o.meter, o.period, o.limit],
+    // Past 2^53 (cost limits), String(number) would write the double's shortest form, not its exact digits.
+    [o.scope, o.id, o.tenantId ?? null, o.meter, o.period, BigInt(o.limit).toString()],
   );
 }
 

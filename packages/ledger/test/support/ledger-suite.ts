@@ -533,6 +533,21 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       expect((await listOverrides(sql, [{ scope: 'tenant', id: t }])).length).toBe(0);
     });
 
+    it('keeps a cost override past 2^53 pico-dollars digit for digit', async () => {
+      const t = uid('ovr-cost-');
+      const limit = 2 ** 62; // $4,611,686.018427387904
+      await saveOverride(sql, { scope: 'tenant', id: t, meter: 'cost', period: 'month', limit });
+      const stored = await sql.query<{ limit: string }>(
+        `SELECT "limit"::text AS limit FROM quota_overrides WHERE id = $1`,
+        [t],
+      );
+      expect(stored.rows).toEqual([{ limit: '4611686018427387904' }]);
+      expect((await listOverrides(sql, [{ scope: 'tenant', id: t }]))[0]?.limit).toBe(limit);
+      await expect(
+        saveOverride(sql, { scope: 'tenant', id: t, meter: 'requests', period: 'day', limit: 2 ** 62 }),
+      ).rejects.toThrow(RangeError);
+    });
+
     describe('usage queries', () => {
       const t = uid('q-');
       const now = Date.UTC(2025, 2, 20, 15, 30); // 20 Mar 2025 15:30 UTC
