@@ -9,9 +9,13 @@ export interface Caller {
   email: string | null;
 }
 
-/** The ledger rows a request may read: one user's (optionally inside one tenant), or one tenant's. */
+/**
+ * The ledger rows a request may read: one user's inside one tenant (or acting without a tenant: `tenantId` null), or
+ * one tenant's. Only an admin naming a user without a tenant reads that user id across tenants (`acrossTenants`).
+ */
 export type UsageTarget =
-  { kind: 'user'; userId: string; tenantId: string | null } | { kind: 'tenant'; tenantId: string };
+  | { kind: 'user'; userId: string; tenantId: string | null; acrossTenants: boolean }
+  | { kind: 'tenant'; tenantId: string };
 
 export function isAdmin(caller: Caller): boolean {
   return caller.role === 'admin';
@@ -28,8 +32,10 @@ export function resolveTarget(
     if (q.userId !== undefined && q.userId !== caller.userId)
       throw forbidden('you may only read your own usage');
   }
-  const tenantId = q.tenantId ?? (admin && q.userId !== undefined ? null : caller.tenantId);
-  if (q.userId !== undefined) return { kind: 'user', userId: q.userId, tenantId: tenantId ?? null };
+  const acrossTenants = admin && q.userId !== undefined && q.tenantId === undefined;
+  const tenantId = q.tenantId ?? (acrossTenants ? null : caller.tenantId);
+  if (q.userId !== undefined)
+    return { kind: 'user', userId: q.userId, tenantId: tenantId ?? null, acrossTenants };
   if (q.scope === 'tenant' || (admin && q.tenantId !== undefined)) {
     if (!tenantId) throw forbidden('no tenant to read: the token has no tenant_id');
     return { kind: 'tenant', tenantId };
@@ -38,5 +44,5 @@ export function resolveTarget(
     if (caller.tenantId) return { kind: 'tenant', tenantId: caller.tenantId };
     throw forbidden('the token names no user');
   }
-  return { kind: 'user', userId: caller.userId, tenantId: caller.tenantId };
+  return { kind: 'user', userId: caller.userId, tenantId: caller.tenantId, acrossTenants: false };
 }

@@ -41,7 +41,10 @@ const DAY_MS = 86_400_000;
 
 function filterFor(target: UsageTarget): UsageFilter {
   if (target.kind === 'tenant') return { tenantId: target.tenantId };
-  return target.tenantId ? { userId: target.userId, tenantId: target.tenantId } : { userId: target.userId };
+  // A user without a tenant is a subject of its own: a tenantless token never reads a tenant's rows of the same id.
+  return target.acrossTenants
+    ? { userId: target.userId }
+    : { userId: target.userId, tenantId: target.tenantId };
 }
 
 /** Wraps an async handler so a rejection reaches the error middleware (Express 4 and 5 alike). */

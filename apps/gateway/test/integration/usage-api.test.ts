@@ -209,6 +209,18 @@ describe('usage API', () => {
       expect(res.headers['content-type']).toMatch(/^application\/problem\+json/);
     });
 
+    it('never shows a tenantless token the usage of a tenant user with the same id', async () => {
+      const loner = token({ sub: 'alice', tier: 'free' });
+      const stats = await request(app).get('/usage/stats').set('authorization', `Bearer ${loner}`);
+      expect(stats.status).toBe(200);
+      const requests = stats.body.meters.find((m: { meter: string }) => m.meter === 'requests');
+      expect(requests?.amount ?? 0).toBe(0);
+      const events = await request(app).get('/usage/events').set('authorization', `Bearer ${loner}`);
+      expect(events.body).toEqual([]);
+      const csv = await request(app).get('/usage/export.csv').set('authorization', `Bearer ${loner}`);
+      expect(csv.text).not.toContain('acme');
+    });
+
     it('lets an admin read any tenant or user', async () => {
       const t = await request(app)
         .get('/usage/stats?tenantId=globex')
