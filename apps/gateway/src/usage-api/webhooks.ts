@@ -55,9 +55,14 @@ function webhookId(w: WebhookConfig): string {
   return createHash('sha256').update(w.url).digest('hex').slice(0, 16);
 }
 
+/** Deliveries in flight at most: each waits up to its timeout, and the passes go on without waiting for them. */
+const MAX_IN_FLIGHT = 100;
+
 export class WebhookDispatcher {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
+  /** Deliveries started and not yet ended (a slow endpoint holds up none of the others, nor the next pass). */
+  private readonly inflight = new Set<Promise<void>>();
   private closed = false;
   private readonly byId = new Map<string, WebhookConfig>();
   private readonly intervalMs: number;
@@ -76,7 +81,8 @@ export class WebhookDispatcher {
   start(): void {
     if (this.byId.size === 0 || this.timer || this.closed) return;
     const tick = () => {
-      this.running = this.runOnce()
+      this.running = this.startDue()
+        .then(() => undefined)
         .catch((err: unknown) => this.options.logger?.warn({ err }, 'webhook dispatch failed; will retry'))
         .finally(() => {
           this.running = null;
@@ -95,10 +101,16 @@ export class WebhookDispatcher {
     if (this.timer) clearTimeout(this.timer);
     this.timer = null;
     await this.running;
+    await Promise.all(this.inflight);
   }
 
-  /** Enqueues new events for every endpoint, then attempts every due delivery once. */
+  /** Enqueues new events for every endpoint, then attempts every due delivery once; resolves when those ended. */
   async runOnce(): Promise<void> {
+    await Promise.all(await this.startDue());
+  }
+
+  /** Enqueues new events for every endpoint and starts every due delivery (within MAX_IN_FLIGHT); returns them. */
+  private async startDue(): Promise<Array<Promise<void>>> {
     const { sql } = this.options;
     for (const [id, w] of this.byId) {
       await sql.query(
@@ -115,18 +127,27 @@ export class WebhookDispatcher {
         [id, w.events.map((e) => EVENT_TYPES[e])],
       );
     }
+    const room = MAX_IN_FLIGHT - this.inflight.size;
+    if (room <= 0) return [];
     const due = await sql.query<DueDelivery>(
       `WITH picked AS (
          SELECT webhook_id, event_id FROM webhook_deliveries
           WHERE status = 'pending' AND next_attempt_at <= now() AND (locked_until IS NULL OR locked_until < now())
-          ORDER BY next_attempt_at, event_id LIMIT 100 FOR UPDATE SKIP LOCKED)
+          ORDER BY next_attempt_at, event_id LIMIT $1::int FOR UPDATE SKIP LOCKED)
        UPDATE webhook_deliveries d SET locked_until = now() + interval '60 seconds'
          FROM picked, usage_events e
         WHERE d.webhook_id = picked.webhook_id AND d.event_id = picked.event_id AND e.id = d.event_id
        RETURNING d.webhook_id, d.event_id::text AS event_id, d.attempts, e.type, e.tenant_id, e.user_id, e.meter,
                  e.period, e.details, e.occurred_at`,
+      [room],
     );
-    await Promise.all(due.rows.map((d) => this.deliver(d)));
+    return due.rows.map((d) => {
+      const delivery: Promise<void> = this.deliver(d)
+        .catch((err: unknown) => this.options.logger?.warn({ err }, 'webhook delivery failed; will retry'))
+        .finally(() => this.inflight.delete(delivery));
+      this.inflight.add(delivery);
+      return delivery;
+    });
   }
 
   private async deliver(d: DueDelivery): Promise<void> {

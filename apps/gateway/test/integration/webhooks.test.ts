@@ -113,4 +113,52 @@ describe('webhooks', () => {
     await flusher.close();
     await store.close();
   });
+
+  it('retries one endpoint on its own schedule while another endpoint never answers', async () => {
+    const hanging = http.createServer(() => {
+      // Never answers: each delivery to it waits out the dispatcher's timeout.
+    });
+    const hangPort = await freePort();
+    await new Promise<void>((r) => hanging.listen(hangPort, '127.0.0.1', r));
+    const config = parseConfig({
+      warnAt: [50],
+      plans: { free: { limits: { requests: { day: 2 } } } },
+      webhooks: [
+        { url, events: ['threshold'], secret: SECRET },
+        { url: `http://127.0.0.1:${hangPort}/hooks`, events: ['threshold'], secret: SECRET },
+      ],
+    });
+    const store = new MemoryStore();
+    const engine = new QuotaEngine({ store, config });
+    const flusher = new Flusher({ store, sql, intervalMs: 60_000 });
+    const dispatcher = new WebhookDispatcher({
+      sql,
+      webhooks: config.webhooks,
+      backoffBaseMs: 20,
+      intervalMs: 20,
+      timeoutMs: 10_000,
+    });
+    try {
+      await dispatcher.runOnce(); // registers both endpoints
+      await engine.consume({ tenantId: 'hooked-beside-a-hang', plan: 'free' }, { requests: 1 }); // 50%
+      await flusher.flushOnce();
+      replies.push(500, 500);
+      const before = received.length;
+      dispatcher.start();
+      // Two failures, then delivered: three tries 20 and 40 ms apart, all while the other endpoint's first
+      // delivery still waits (10 s). Before, every pass waited for it.
+      const started = Date.now();
+      while (received.length - before < 3 && Date.now() - started < 5000) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(received.length - before).toBe(3);
+      expect(new Set(received.slice(before).map((r) => r.eventId)).size).toBe(1);
+    } finally {
+      hanging.closeAllConnections();
+      await dispatcher.close();
+      await new Promise((r) => hanging.close(r));
+      await flusher.close();
+      await store.close();
+    }
+  });
 });
