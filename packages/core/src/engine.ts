@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TollgateConfig } from './config';
 import { InvalidUsageError, StoreUnavailableError } from './errors';
-import { isLimitValue, picoToUsd, usdToPico } from './money';
+import { isLimitValue, isUsdAmount, picoToUsd, usdToPico } from './money';
 import { currentWindows, type Period, type PeriodWindow } from './periods';
 import { PriceBook } from './pricing';
 import {
@@ -143,9 +143,6 @@ export interface QuotaCheck {
   allowed: boolean;
   remaining: number | string | null;
 }
-
-/** A `check()` amount of `cost`: the API's USD decimal strings, exactly (no sign, no spaces). */
-const USD_AMOUNT = /^\d+(\.\d{1,12})?$/;
 
 /** A `check()` amount of a counted meter, or InvalidUsageError. */
 function checkedAmount(meter: string, amount: number | string): number {
@@ -620,7 +617,7 @@ export class QuotaEngine {
     identity: Identity | ResolvedSubject,
     amount: number | string,
   ): Promise<{ allowed: boolean; remaining: string | null }> {
-    if (typeof amount !== 'string' || !USD_AMOUNT.test(amount)) {
+    if (typeof amount !== 'string' || !isUsdAmount(amount)) {
       throw new InvalidUsageError(
         `amount for "cost" must be a USD decimal string with at most 12 decimals (e.g. "0.01"), got ${JSON.stringify(amount)}`,
       );

@@ -3,6 +3,12 @@
 const PICO_PER_USD = 1_000_000_000_000n;
 const DECIMAL = /^(\d+)(?:\.(\d+))?$/;
 
+/** Whether `value` is written exactly as the API's USD amounts are (`"0.01"`: digits, no sign or spaces). */
+export function isUsdAmount(value: string, maxDecimals = 12): boolean {
+  const m = DECIMAL.exec(value);
+  return m !== null && (m[2] ?? '').length <= maxDecimals;
+}
+
 /** Parses a non-negative USD decimal with at most `maxDecimals` decimals into pico-dollars. */
 export function usdToPico(value: string, maxDecimals = 12): bigint {
   const m = DECIMAL.exec(value.trim());

@@ -1,6 +1,6 @@
 // zod schemas for every usage-API input; a failure is a 400 naming each field, and nothing is recorded.
 import { z } from 'zod';
-import { PERIODS, type TollgateConfig } from '@tollgate/core';
+import { PERIODS, isUsdAmount, type TollgateConfig } from '@tollgate/core';
 import { fieldErrors, invalid } from './problem';
 
 const DAYS = 'must be an integer from 1 to 366';
@@ -12,7 +12,6 @@ const days = z
   .pipe(z.number().int(DAYS).min(1, DAYS).max(366, DAYS));
 
 const id = z.string().min(1).max(256);
-const USD = /^\d+(\.\d{1,12})?$/;
 
 /** Subject selection shared by stats, timeseries, events and export. */
 const subjectQuery = {
@@ -54,7 +53,7 @@ export function schemas(config: TollgateConfig) {
       .strict()
       .superRefine((b, ctx) => {
         if (b.meter === 'cost') {
-          if (typeof b.amount !== 'string' || !USD.test(b.amount)) {
+          if (typeof b.amount !== 'string' || !isUsdAmount(b.amount)) {
             ctx.addIssue({
               code: 'custom',
               path: ['amount'],
