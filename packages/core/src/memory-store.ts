@@ -33,10 +33,15 @@ interface Expiring<T> {
   expiresAt: number | null;
 }
 
+/** A counter: `value` is what admission compares (used plus held); `held` is the part reservations hold. */
+interface Counter extends Expiring<number> {
+  held: number;
+}
+
 interface Shard {
   /** Scopes (`scope\0id`) whose counters were seeded. */
   seeded: Set<string>;
-  counters: Map<string, Expiring<number>>;
+  counters: Map<string, Counter>;
   fired: Map<string, Expiring<Set<number>>>;
   overrides: Map<string, number>;
   reservations: Map<string, { expiresAt: number; items: Array<{ key: string; amount: number }> }>;
@@ -134,7 +139,13 @@ export class MemoryStore implements CounterStore {
 
   private add(s: Shard, key: string, amount: number, expiresAt: number | null, now: number): number {
     const next = this.value(s, key, now) + amount;
-    s.counters.set(key, { value: next, expiresAt });
+    const c = s.counters.get(key);
+    if (c) {
+      c.value = next;
+      c.expiresAt = expiresAt;
+    } else {
+      s.counters.set(key, { value: next, held: 0, expiresAt });
+    }
     return next;
   }
 
@@ -150,7 +161,10 @@ export class MemoryStore implements CounterStore {
     s.reservations.delete(id);
     for (const item of r.items) {
       const c = s.counters.get(item.key);
-      if (c && (c.expiresAt === null || c.expiresAt > now)) c.value -= item.amount;
+      if (c && (c.expiresAt === null || c.expiresAt > now)) {
+        c.value -= item.amount;
+        c.held = Math.max(0, c.held - item.amount);
+      }
     }
   }
 
@@ -259,6 +273,7 @@ export class MemoryStore implements CounterStore {
     const counters: CounterState[] = [];
     const crossed: ThresholdCrossing[] = [];
     const reserved = sumByMeter(op.reserve?.amounts);
+    const holding = sumByMeter(op.reserve?.amounts, ...(op.reserves ?? []).map((r) => r.amounts));
     const reservationItems: Array<{ key: string; amount: number }> = [];
     for (const t of touched) {
       const amount = byMeter.get(t.meter) ?? 0;
@@ -267,14 +282,21 @@ export class MemoryStore implements CounterStore {
       const held = reserved.get(t.meter);
       if (held) reservationItems.push({ key: t.key, amount: held });
       counters.push(this.state(t, after));
-      if (t.limit > 0 && amount > 0) {
+      const holds = holding.get(t.meter) ?? 0;
+      const counter = s.counters.get(t.key);
+      if (counter === undefined) continue;
+      // Thresholds are crossed by used amounts only: the counter less what reservations hold.
+      const usedNow = amount - holds;
+      const settled = after - holds - counter.held;
+      if (t.limit > 0 && usedNow > 0) {
         for (const threshold of op.warnAt) {
           const mark = threshold * t.limit;
-          if (before * 100 < mark && after * 100 >= mark) {
-            if (this.markOnce(s, t, threshold)) crossed.push({ ...this.state(t, after), threshold });
+          if ((settled - usedNow) * 100 < mark && settled * 100 >= mark) {
+            if (this.markOnce(s, t, threshold)) crossed.push({ ...this.state(t, settled), threshold });
           }
         }
       }
+      counter.held += holds;
     }
     if (op.reserve)
       s.reservations.set(op.reserve.id, { expiresAt: op.reserve.expiresAt, items: reservationItems });
@@ -325,7 +347,11 @@ export class MemoryStore implements CounterStore {
     if (fresh.size === 0) return false;
     for (const c of op.counters) {
       if (!fresh.has(scopeKey(c))) continue;
-      s.counters.set(counterKey(c, c.meter, c.window), { value: c.used, expiresAt: c.window.expiresAt });
+      s.counters.set(counterKey(c, c.meter, c.window), {
+        value: c.used,
+        held: 0,
+        expiresAt: c.window.expiresAt,
+      });
     }
     for (const o of op.overrides) {
       const k = overrideKey(o, o.meter, o.period);

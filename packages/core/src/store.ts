@@ -37,6 +37,7 @@ export interface ThresholdCrossing extends ScopeRef {
   periodKey: string;
   threshold: number;
   limit: number;
+  /** The amount used when it was crossed: the counter less what reservations still hold on it. */
   used: number;
   resetsAt: number | null;
 }
@@ -196,7 +197,9 @@ export interface CounterStore {
    * (used + amount > limit, limit >= 0, amount > 0), or a gate (amount 0) is used up (used >= limit,
    * limit > 0), change nothing but the `onReject` deltas and
    * answer `rejected` with the violated counters; (7) otherwise add the amounts (and reservation),
-   * keep the usage deltas and events, and report thresholds crossed for the first time.
+   * keep the usage deltas and events, and report thresholds crossed for the first time. A threshold is crossed
+   * by used amounts only: the counter less what reservations still hold on it (holding a reservation crosses
+   * nothing; settling one crosses what its actual amounts reach).
    */
   apply(op: ApplyOp): Promise<ApplyResult>;
   /** Current counters and effective limits (releases expired reservations first). */

@@ -276,8 +276,9 @@ export function decodeApply(reply: unknown, cands: Candidates): ApplyResult {
       const counters = decodeCounters(reply[1] as Reply, cands);
       const flat = reply[2] as Reply;
       const crossed: ThresholdCrossing[] = [];
-      for (let i = 0; i < flat.length; i += 2) {
-        crossed.push({ ...counters.byIdx[Number(flat[i])]!, threshold: Number(flat[i + 1]) });
+      for (let i = 0; i < flat.length; i += 3) {
+        const counter = counters.byIdx[Number(flat[i])]!;
+        crossed.push({ ...counter, threshold: Number(flat[i + 1]), used: Number(flat[i + 2]) });
       }
       return { status: 'applied', counters: counters.list, crossed };
     }

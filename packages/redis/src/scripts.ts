@@ -87,7 +87,8 @@ local function bad(script, msg) return redis.error_reply('ERR tollgate ' .. scri
  * Shard keys are derived from the declared stem KEYS[1] (`<prefix>{<tag>}`): they share its hash tag, so its slot
  * and any ioredis keyPrefix. <stem>:scopes seeded-scopes hash, :ov overrides hash, :rs reservations hash, :rz reservation
  * expiry zset, :o:<bucket> op-id hash, :u unflushed usage hash, :e unflushed events list,
- * :c:<scope>:<id>:<meter>:<period>:<period key> counter, <counter>:w threshold marks.
+ * :c:<scope>:<id>:<meter>:<period>:<period key> counter, <counter>:w threshold marks, <counter>:h the part of the counter
+ * that reservations hold.
  */
 const COMMON = `${LEAN_CHECKS}
 -- '' until the key count is checked, so a call without keys gets the checks' error, not a Lua one.
@@ -96,13 +97,16 @@ local SCOPES, OV, RS, RZ = stem .. ':scopes', stem .. ':ov', stem .. ':rs', stem
 
 local function int(x) return string.format('%.0f', x) end
 
--- Gives back what a reservation holds on each counter that still exists (an expired window is gone).
+-- Gives back what a reservation holds on each counter that still exists (an expired window is gone), and on the
+-- counter's held total (<counter>:h: the part of the counter that reservations hold, not yet used).
 local function undo_reservation(id)
   local packed = redis.call('HGET', RS, id)
   if packed then
     local items = cmsgpack.unpack(packed)
     for i = 1, #items, 2 do
       if redis.call('EXISTS', items[i]) == 1 then redis.call('DECRBY', items[i], items[i + 1]) end
+      local h = items[i] .. ':h'
+      if redis.call('EXISTS', h) == 1 and redis.call('DECRBY', h, items[i + 1]) <= 0 then redis.call('DEL', h) end
     end
     redis.call('HDEL', RS, id)
   end
@@ -250,7 +254,8 @@ end
  *
  * Returns {'S'} needs seed | {'D', 'a'|'r'} duplicate | {'R', counters, violated, first} | {'A', counters, crossed}
  * where counters = {candidate, limit, used, ...}, violated = {candidate, ...}, first = the violated candidates
- * rejecting for the first time in their window, crossed = {candidate, threshold, ...}.
+ * rejecting for the first time in their window, crossed = {candidate, threshold, used amount (the counter less what
+ * reservations hold), ...}.
  * Arguments of any other shape: an error reply, and nothing written.
  */
 export const APPLY_LUA = `${COMMON}
@@ -273,10 +278,12 @@ if ARGV[10] == '' then return bad('apply', 'dirty member (ARGV[10]) is empty') e
 if not find(ARGV[11], INT) then return bad('apply', 'dirty score (ARGV[11]) must be an integer') end
 local nwarn = fits(12, 1)
 if not nwarn then return bad('apply', misfit('threshold count', 12)) end
-local warn = {}
+local warn, lowest = {}, nil
 for w = 1, nwarn do
   warn[w] = ARGV[12 + w]
-  if not tonumber(warn[w]) then return bad('apply', 'threshold (ARGV[' .. (12 + w) .. ']) must be a number') end
+  local t = tonumber(warn[w])
+  if not t then return bad('apply', 'threshold (ARGV[' .. (12 + w) .. ']) must be a number') end
+  if lowest == nil or t < lowest then lowest = t end
 end
 local scopes, cands, usage_at, reject_at, p, err
 scopes, p, err = read_scopes(13 + nwarn)
@@ -379,6 +386,25 @@ if ARGV[3] == 'e' then
   end
 end
 
+-- What this op holds per counter group: its own reservation plus each of the further ones.
+local holding = {}
+for g = 1, ngroups do holding[g] = 0 end
+for i = 1, #cands do holding[cands[i].group] = tonumber(cands[i].reserved) end
+local at_r = hold_at
+for r = 1, nhold do
+  for g = 1, ngroups do holding[g] = holding[g] + tonumber(ARGV[at_r + 1 + g]) end
+  at_r = at_r + 2 + ngroups
+end
+
+-- Adds to a counter's held total, which lives as long as the counter.
+local function hold_on(c, amount)
+  local h = c.key .. ':h'
+  redis.call('INCRBY', h, amount)
+  if c.expiry ~= '' then redis.call('PEXPIREAT', h, c.expiry) end
+end
+
+-- Thresholds are crossed by used amounts only: the counter less what reservations hold (a large estimate such as
+-- max_tokens fires nothing; its settlement fires what the actual usage reaches).
 local counters, crossed, held = {}, {}, {}
 for i = 1, #cands do
   local l = limits[i]
@@ -394,25 +420,31 @@ for i = 1, #cands do
     end
     if c.reserved ~= '0' then held[#held + 1] = c.key; held[#held + 1] = c.reserved end
     counters[#counters + 1] = i; counters[#counters + 1] = l; counters[#counters + 1] = after
-    if l > 0 and amount > 0 then
-      local before = after - amount
+    local used_now = amount - holding[c.group]
+    -- The used amount never exceeds the counter: below the lowest mark, nothing can cross (and no read is needed).
+    if l > 0 and used_now > 0 and nwarn > 0 and after * 100 >= lowest * l then
+      local others = tonumber(redis.call('GET', c.key .. ':h') or '0')
+      if others < 0 then others = 0 end
+      local settled = after - holding[c.group] - others
+      local before = settled - used_now
       for w = 1, nwarn do
         local mark = tonumber(warn[w]) * l
-        if before * 100 < mark and after * 100 >= mark then
+        if before * 100 < mark and settled * 100 >= mark then
           if redis.call('SADD', c.key .. ':w', warn[w]) == 1 then
             if c.expiry ~= '' then redis.call('PEXPIREAT', c.key .. ':w', c.expiry) end
-            crossed[#crossed + 1] = i; crossed[#crossed + 1] = warn[w]
+            crossed[#crossed + 1] = i; crossed[#crossed + 1] = warn[w]; crossed[#crossed + 1] = settled
           end
         end
       end
     end
+    if holding[c.group] ~= 0 then hold_on(c, holding[c.group]) end
   end
 end
 if ARGV[8] ~= '' then
   redis.call('HSET', RS, ARGV[8], cmsgpack.pack(held))
   redis.call('ZADD', RZ, ARGV[9], ARGV[8])
 end
-local at_r = hold_at
+at_r = hold_at
 for r = 1, nhold do
   local items = {}
   for i = 1, #cands do

@@ -93,8 +93,9 @@ function minuteEnd(now: number): number {
 
 /**
  * Units a new lease may take: 1.5 times the recent rate over a period, at most 1/16 of the room left before the
- * next `warnAt` threshold (or the limit) of any `requests` limit, so a lease neither crosses a threshold nor
- * holds room that other instances near the limit need. 0 when that is too little to be worth it.
+ * next `warnAt` threshold (or the limit) of any `requests` limit, so a threshold fires soon after the requests
+ * that reach it (held units cross nothing; the op that counts them does) and a lease never holds room that other
+ * instances near the limit need. 0 when that is too little to be worth it.
  */
 export function leaseUnits(
   rate: number,

@@ -48,14 +48,15 @@ describe('apply encoding', () => {
 
   it('maps an applied reply back to counter states and threshold crossings', () => {
     const { candidates } = encodeApply(op(), new ShardKeys('tg:', 't:acme'), 'tg:q', 600_000);
-    const result = decodeApply(['A', [3, 100, 81, 19, 5000, 700], [3, 80]], candidates);
+    // The crossing carries the used amount (80): the counter (81) less what reservations hold.
+    const result = decodeApply(['A', [3, 100, 81, 19, 5000, 700], [3, 80, 80]], candidates);
     expect(result).toEqual({
       status: 'applied',
       counters: [
         expect.objectContaining({ scope: 'tenant', meter: 'requests', period: 'day', limit: 100, used: 81 }),
         expect.objectContaining({ scope: 'user', meter: 'tokens', period: 'month', limit: 5000, used: 700 }),
       ],
-      crossed: [expect.objectContaining({ meter: 'requests', period: 'day', used: 81, threshold: 80 })],
+      crossed: [expect.objectContaining({ meter: 'requests', period: 'day', used: 80, threshold: 80 })],
     });
   });
 });
