@@ -24,13 +24,13 @@ const RATE_WINDOW_MS = 100;
 const ROOM_SHARE = 16;
 const MIN_UNITS = 4;
 /**
- * A lease lasts long enough for about this many requests (up to 10 x leaseMs): at a few hundred requests per
- * second a 10 ms lease would cost a store op per handful of requests, and those ops, not the requests, would
+ * A lease lasts long enough for about this many requests (up to 4 x leaseMs): at a few hundred requests per
+ * second a short lease would cost a store op per handful of requests, and those ops, not the requests, would
  * set the latency tail.
  */
 const LEASE_MIN_COVER = 64;
-/** The longest a lease lasts, as a multiple of leaseMs. */
-const MAX_PERIOD_FACTOR = 10;
+/** The longest a lease lasts, as a multiple of leaseMs (with the default, 200 ms: the counts' longest lag). */
+const MAX_PERIOD_FACTOR = 4;
 const MAX_UNITS = 10_000;
 /**
  * A lease closed further than the usage batcher's longest delay plus this from the end of its window is counted by
@@ -116,7 +116,7 @@ export function leaseUnits(
   return units >= MIN_UNITS ? units : 0;
 }
 
-/** A lease's period at `rate` (requests per ms): `leaseMs`, or long enough for LEASE_MIN_COVER requests (at most 10 x). */
+/** A lease's period at `rate` (requests per ms): `leaseMs`, or long enough for LEASE_MIN_COVER requests (at most 4 x). */
 export function leasePeriod(rate: number, leaseMs: number): number {
   if (rate <= 0) return leaseMs;
   return Math.min(leaseMs * MAX_PERIOD_FACTOR, Math.max(leaseMs, Math.ceil(LEASE_MIN_COVER / rate)));

@@ -70,7 +70,7 @@ export interface TrackUsageOptions<Req = IncomingMessage> extends TollgateOption
    * its next `warnAt` threshold or limit; its requests are admitted from that block without a store round trip
    * for this long, then what was used is counted and the rest released in one op. Never admits more than a
    * limit (every admission holds a unit the store reserved atomically). 0 checks every request (in groups)
-   * against the store. Defaults to `10`.
+   * against the store. Defaults to `50`.
    */
   leaseMs?: number;
 }
@@ -121,7 +121,9 @@ export const TRACK_USAGE_DEFAULTS = {
   signatureMaxAgeSeconds: 300,
   requireIdentity: false,
   rateLimitHeaders: true,
-  leaseMs: 10,
+  // Each lease op costs the client about 100 µs of CPU (ioredis): at 10 ms, a subject at 10,000 req/s paid
+  // 100 of them a second, 1-8 µs per request (BENCHMARKS.md, runs AA-AB); 50 ms pays a fifth of that.
+  leaseMs: 50,
 } as const;
 
 const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');

@@ -43,10 +43,12 @@ describe('leaseUnits', () => {
 });
 
 describe('leasePeriod', () => {
-  it('is leaseMs when that covers 64 requests, longer (up to 10 x leaseMs) when the subject is slower', () => {
-    expect(leasePeriod(30, 10)).toBe(10); // 30 req/ms: 300 requests in 10 ms
-    expect(leasePeriod(1, 10)).toBe(64); // 1000 req/s: 64 ms for 64 requests
-    expect(leasePeriod(0.1, 10)).toBe(100); // 100 req/s: capped at 10 x 10 ms
-    expect(leasePeriod(0, 10)).toBe(10);
+  it('is leaseMs when that covers 64 requests, longer (up to 4 x leaseMs) when the subject is slower', () => {
+    expect(leasePeriod(30, 50)).toBe(50); // 30 req/ms: 1500 requests in 50 ms
+    expect(leasePeriod(0.5, 50)).toBe(128); // 500 req/s: 128 ms for 64 requests
+    expect(leasePeriod(0.1, 50)).toBe(200); // 100 req/s: capped at 4 x 50 ms
+    expect(leasePeriod(30, 10)).toBe(10);
+    expect(leasePeriod(0.1, 10)).toBe(40);
+    expect(leasePeriod(0, 50)).toBe(50);
   });
 });

@@ -35,9 +35,10 @@ describe('a spent token budget under busy traffic', () => {
     // Busy enough for admission leases.
     for (let i = 0; i < 10; i++) expect((await wave()).every((r) => r.status === 200)).toBe(true);
     expect((await agent.get('/api/spend').set(who)).status).toBe(200);
-    // Past usageBatchMs and the longest a lease lasts (10 x leaseMs): every request is refused from then on.
+    // Past usageBatchMs and the longest a lease and the spare granted beside it last (2 x 4 x leaseMs, 400 ms by
+    // default): every request is refused from then on.
     const started = Date.now();
-    while (Date.now() - started < 300) await wave();
+    while (Date.now() - started < 600) await wave();
     const after = await wave();
     expect(after.map((r) => r.status)).toEqual(Array.from({ length: 20 }, () => 429));
     expect(after[0]!.body).toMatchObject({ meter: 'tokens', period: 'day', limit: 100, used: 100 });
