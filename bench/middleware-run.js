@@ -6,7 +6,7 @@
 // Run: npm run build (or tsc -p each of packages/{core,redis,express,fastify}/tsconfig.build.json), then
 //      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 50] [--rate 1000] [--latency-seconds N]
 //                                   [--only express|fastify] [--tool wrk|autocannon]
-//                                   [--variants bare,deferred,memory,redis,erl]
+//                                   [--variants bare,headers,deferred,memory,redis,erl]
 //
 // Two measures per run: throughput (autocannon, closed loop, `--connections`), and latency at a fixed rate
 // (`--rate` req/s, open loop, far below saturation, timed with hrtime: autocannon's histogram has 1 ms steps,
@@ -42,17 +42,21 @@ const RATE = Number(arg('rate', 1000));
 const LATENCY_SECONDS = Number(arg('latency-seconds', SECONDS));
 
 const DEFAULT_SUITES = {
-  express: ['bare', 'memory', 'redis', 'erl'],
-  fastify: ['bare', 'memory', 'redis'],
+  express: ['bare', 'headers', 'memory', 'redis', 'erl'],
+  fastify: ['bare', 'headers', 'memory', 'redis'],
 };
 // `--variants` picks and orders them (`bare` is always run: every ratio is to it). `deferred` is the bare server
 // with one middleware/hook that only defers the request to the event loop's check phase (setImmediate), as
 // Tollgate's admissions do: on some days of this VM that alone makes a server cheaper per request, and the ratio
-// to it shows Tollgate's own cost without that gain.
+// to it shows Tollgate's own cost without that gain. `headers` is the bare server with one middleware/hook that
+// only sets SPEC §10's two headers (`RateLimit-Policy`, `RateLimit`, values as Tollgate's): the floor for any
+// middleware that sends them.
 const PICKED = arg('variants', null)?.split(',');
 const UNKNOWN = (PICKED ?? []).filter((v) => v !== 'deferred' && !DEFAULT_SUITES.express.includes(v));
 if (UNKNOWN.length > 0) {
-  console.error(`unknown --variants: ${UNKNOWN.join(', ')} (known: bare, deferred, memory, redis, erl)`);
+  console.error(
+    `unknown --variants: ${UNKNOWN.join(', ')} (known: bare, headers, deferred, memory, redis, erl)`,
+  );
   process.exit(2);
 }
 const SUITES = Object.fromEntries(
@@ -64,6 +68,7 @@ const SUITES = Object.fromEntries(
 );
 const LABELS = {
   bare: 'bare',
+  headers: 'bare + the two RateLimit headers only',
   deferred: 'bare + next() deferred to setImmediate',
   memory: '+ trackUsage (MemoryStore)',
   redis: '+ trackUsage (RedisStore)',

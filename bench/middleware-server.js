@@ -1,7 +1,7 @@
 // One server variant for bench/middleware-run.js: bare Express/Fastify, + Tollgate (MemoryStore or RedisStore), or
 // + express-rate-limit with rate-limit-redis. Run by the orchestrator in its own process; prints "READY <port>".
 //
-// Usage: node bench/middleware-server.js <express|fastify> <bare|deferred|memory|redis|erl> [redisUrl]
+// Usage: node bench/middleware-server.js <express|fastify> <bare|headers|deferred|memory|redis|erl> [redisUrl]
 'use strict';
 const http = require('node:http');
 
@@ -30,6 +30,15 @@ const config = {
   warnAt: [80, 100],
   plans: { bench: { limits: { requests: { minute: LIMIT, day: LIMIT } } } },
 };
+
+// The `headers` variant: SPEC §10's two headers as Tollgate sends them for this config (a remaining count that
+// moves with every request, seconds to the minute's reset), set by a middleware that does nothing else.
+const POLICY = `"tenant-requests-minute";q=${LIMIT};w=60`;
+let served = 0;
+function rateLimitValue() {
+  served += 1;
+  return `"tenant-requests-minute";r=${LIMIT - served};t=${60 - (Math.floor(Date.now() / 1000) % 60)}`;
+}
 
 function redisClient() {
   const Redis = require('ioredis');
@@ -77,6 +86,13 @@ async function expressApp() {
   const app = express();
   // The bare server with one middleware that defers each request to the check phase, as Tollgate's admissions do.
   if (variant === 'deferred') app.use((_req, _res, next) => setImmediate(next));
+  if (variant === 'headers') {
+    app.use((_req, res, next) => {
+      res.setHeader('RateLimit-Policy', POLICY);
+      res.setHeader('RateLimit', rateLimitValue());
+      next();
+    });
+  }
   if (variant === 'memory' || variant === 'redis') {
     const { trackUsage } = require('../packages/express/dist');
     app.use(trackUsage({ store: await store(), config, ...extraOptions }));
@@ -113,6 +129,13 @@ async function fastifyApp() {
   const Fastify = require('fastify');
   const app = Fastify();
   if (variant === 'deferred') app.addHook('onRequest', (_request, _reply, done) => setImmediate(done));
+  if (variant === 'headers') {
+    app.addHook('onRequest', (_request, reply, done) => {
+      reply.header('ratelimit-policy', POLICY);
+      reply.header('ratelimit', rateLimitValue());
+      done();
+    });
+  }
   if (variant === 'memory' || variant === 'redis') {
     const { tollgate } = require('../packages/fastify/dist');
     await app.register(tollgate, { store: await store(), config, ...extraOptions });
