@@ -386,21 +386,31 @@ if ARGV[3] == 'e' then
   end
 end
 
--- What this op holds per counter group: its own reservation plus each of the further ones.
-local holding = {}
+-- What this op holds per counter group (its own reservation plus each of the further ones), and until when.
+local holding, hold_until = {}, 0
 for g = 1, ngroups do holding[g] = 0 end
 for i = 1, #cands do holding[cands[i].group] = tonumber(cands[i].reserved) end
+if ARGV[8] ~= '' then hold_until = tonumber(ARGV[9]) end
 local at_r = hold_at
 for r = 1, nhold do
   for g = 1, ngroups do holding[g] = holding[g] + tonumber(ARGV[at_r + 1 + g]) end
+  if tonumber(ARGV[at_r + 1]) > hold_until then hold_until = tonumber(ARGV[at_r + 1]) end
   at_r = at_r + 2 + ngroups
 end
 
--- Adds to a counter's held total, which lives as long as the counter.
+-- Adds to a counter's held total. The total lives until the last reservation on it expires (plus 5 s for
+-- clocks that disagree), at most as long as the counter: one left wrong (an older version of this script, which
+-- does not keep it, settling a reservation during a rolling upgrade) heals then, not at the window's end.
 local function hold_on(c, amount)
   local h = c.key .. ':h'
   redis.call('INCRBY', h, amount)
-  if c.expiry ~= '' then redis.call('PEXPIREAT', h, c.expiry) end
+  local at = hold_until + 5000
+  if c.expiry ~= '' and tonumber(c.expiry) < at then at = tonumber(c.expiry) end
+  if redis.call('PTTL', h) < 0 then
+    redis.call('PEXPIREAT', h, int(at))
+  else
+    redis.call('PEXPIREAT', h, int(at), 'GT')
+  end
 end
 
 -- Thresholds are crossed by used amounts only: the counter less what reservations hold (a large estimate such as
