@@ -124,6 +124,33 @@ describe('reserved LLM calls admitted and settled together (Redis)', () => {
       }),
     });
 
+  it("fires a token threshold when the settled usage reaches it, never on a call's max_tokens estimate", async () => {
+    const t = token({ sub: 'u-warn', tenant_id: 't-warn', tier: 'budget' });
+    const thresholds = async () => {
+      await gw.gateway.idle();
+      await gw.gateway.flusher!.flushOnce();
+      const res = await gw.gateway.sql.query<{ details: { threshold: number; used: number } }>(
+        "SELECT details FROM usage_events WHERE tenant_id = 't-warn' AND type = 'threshold' AND meter = 'tokens'",
+      );
+      return res.rows.map((r) => [r.details.threshold, r.details.used]);
+    };
+    const start = upstream.reported.length;
+    // 4500 of the 5000 tokens held while the call runs (past 80 % and 90 %), about 100 used.
+    const big = await sized(t, 4500);
+    expect(big.status).toBe(200);
+    await big.text();
+    expect(await thresholds()).toEqual([]);
+    // Small calls until the used tokens pass 80 %: that threshold fires once, naming the used amount.
+    let used = 0;
+    while (used < 4000) {
+      const r = await sized(t, 200);
+      expect(r.status).toBe(200);
+      await r.text();
+      used = upstream.reported.slice(start).reduce((a, u) => a + u.input + u.cacheRead + u.output, 0);
+    }
+    expect(await thresholds()).toEqual([[80, used]]);
+  });
+
   it('admits exactly as many concurrent reservations as the token budget holds, then settles each to its usage', async () => {
     const t = token({ sub: 'u-even', tenant_id: 't-even', tier: 'budget' });
     const before = upstream.reported.length;
