@@ -681,8 +681,9 @@ function counterEvent(
     details: {
       scope: c.scope,
       id: c.id,
-      limit: c.limit,
-      used: c.used,
+      // The usage API and webhooks carry these as they are: money as exact USD decimal strings, like every API.
+      limit: c.meter === 'cost' && c.limit >= 0 ? picoToUsd(c.limit) : c.limit,
+      used: c.meter === 'cost' ? picoToUsd(c.used) : c.used,
       periodKey: c.periodKey,
       resetsAt: c.resetsAt === null ? null : new Date(c.resetsAt).toISOString(),
       ...extra,
