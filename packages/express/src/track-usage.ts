@@ -27,7 +27,11 @@ export type ExpressTrackUsageOptions = TrackUsageOptions<Request>;
 export interface TrackUsageMiddleware extends RequestHandler {
   /** The programmatic API (`consume`, `enforceQuota`, `record`, `check`, `status`, `health`) on the same store and buffer. */
   readonly tollgate: Tollgate;
-  /** Stops background replay after one last attempt. Does not close the store. */
+  /**
+   * Counts and releases admission leases, writes every pending usage sum and stops background replay after one last
+   * attempt; resolves once those writes were answered or buffered. Call it again for requests served after it. Does
+   * not close the store.
+   */
   close(): Promise<void>;
   /**
    * Writes everything counted so far now instead of at the end of its batching window (`usageBatchMs`, or 10 x that

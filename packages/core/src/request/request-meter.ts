@@ -259,7 +259,7 @@ export class RequestMeter<Req, Res> {
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */
   async close(): Promise<void> {
     await this.admissions.close();
-    this.usage.close();
+    await this.usage.close();
     return this.tollgate.close();
   }
 }

@@ -206,8 +206,9 @@ export class UsageBatcher {
     return writes;
   }
 
-  close(): void {
+  /** Writes every pending sum now; resolves like `flush` (a later call writes what was summed since). */
+  close(): Promise<void> {
     if (this.immediate !== null) clearImmediate(this.immediate);
-    void this.flush();
+    return this.flush();
   }
 }

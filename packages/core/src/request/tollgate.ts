@@ -645,10 +645,13 @@ export class Tollgate {
 
   /** Waits for settlements in flight, replays the buffer once more, stops the timer. Does not close the store (it is the caller's). */
   async close(): Promise<void> {
-    if (this.closed) return;
-    this.closed = true;
-    if (this.replayTimer) clearTimeout(this.replayTimer);
-    this.replayTimer = null;
+    if (!this.closed) {
+      this.closed = true;
+      if (this.replayTimer) clearTimeout(this.replayTimer);
+      this.replayTimer = null;
+    }
+    // Every call waits, not only the first: a later close() (requests still served after the first one) must not
+    // resolve while the writes of what came since are in flight, or the caller closes the store under them.
     // Settlements still in flight either land or join the buffer; then the buffer gets its last chance.
     await this.idle();
     await this.engine.eventsKept();
