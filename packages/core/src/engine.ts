@@ -2,7 +2,7 @@
 import { randomUUID } from 'node:crypto';
 import type { TollgateConfig } from './config';
 import { InvalidUsageError, StoreUnavailableError } from './errors';
-import { isLimitValue, isUsdAmount, picoToUsd, usdToPico } from './money';
+import { apiAmount, isLimitValue, isUsdAmount, picoToUsd, usdToPico } from './money';
 import { currentWindows, type Period, type PeriodWindow } from './periods';
 import { PriceBook } from './pricing';
 import {
@@ -155,11 +155,10 @@ function checkedAmount(meter: string, amount: number | string): number {
 function quotaLine(c: CounterState): QuotaLine {
   const unlimited = c.limit < 0;
   const remaining = unlimited ? null : Math.max(0, c.limit - c.used);
-  const money = c.meter === 'cost';
   return {
-    limit: money && !unlimited ? picoToUsd(c.limit) : c.limit,
-    used: money ? picoToUsd(c.used) : c.used,
-    remaining: remaining === null ? null : money ? picoToUsd(remaining) : remaining,
+    limit: apiAmount(c.meter, c.limit),
+    used: apiAmount(c.meter, c.used),
+    remaining: remaining === null ? null : apiAmount(c.meter, remaining),
     percentage: percentage(c.used, c.limit),
     resetsAt: c.resetsAt === null ? null : new Date(c.resetsAt).toISOString(),
   };
@@ -682,8 +681,8 @@ function counterEvent(
       scope: c.scope,
       id: c.id,
       // The usage API and webhooks carry these as they are: money as exact USD decimal strings, like every API.
-      limit: c.meter === 'cost' && c.limit >= 0 ? picoToUsd(c.limit) : c.limit,
-      used: c.meter === 'cost' ? picoToUsd(c.used) : c.used,
+      limit: apiAmount(c.meter, c.limit),
+      used: apiAmount(c.meter, c.used),
       periodKey: c.periodKey,
       resetsAt: c.resetsAt === null ? null : new Date(c.resetsAt).toISOString(),
       ...extra,

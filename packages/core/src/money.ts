@@ -37,6 +37,14 @@ export function picoLimit(pico: bigint): number | null {
   return n < COUNTER_CEILING && BigInt(n) === pico ? n : null;
 }
 
+/**
+ * A counter's amount (limit, used, remaining) as the APIs show it: `cost` as a USD decimal string (it is counted in
+ * pico-dollars), every other meter as its count; -1 (unlimited) stays -1.
+ */
+export function apiAmount(meter: string, value: number): number | string {
+  return meter === 'cost' && value >= 0 ? picoToUsd(value) : value;
+}
+
 /** Formats pico-dollars as a USD decimal string with at least 6 decimals and no trailing noise. */
 export function picoToUsd(pico: bigint | number | string): string {
   let v = BigInt(pico);

@@ -1,6 +1,6 @@
 // problem+json (RFC 9457) bodies of Tollgate's rejections: 429/403 over quota, 401 no identity, 503 store down.
 import type { Violation } from '../engine';
-import { picoToUsd } from '../money';
+import { apiAmount } from '../money';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const PROBLEM_BASE = 'https://tollgate.dev/problems/';
@@ -42,9 +42,8 @@ export function secondsUntil(resetsAt: number, now: number): number {
 
 /** Builds the 429 (or 403 for a `total` limit) answer for the violated limit that resets last. */
 export function quotaRejection(v: Violation, now: number): QuotaRejection {
-  const money = v.meter === 'cost';
-  const limit = money && v.limit >= 0 ? picoToUsd(v.limit) : v.limit;
-  const used = money ? picoToUsd(v.used) : v.used;
+  const limit = apiAmount(v.meter, v.limit);
+  const used = apiAmount(v.meter, v.used);
   const owner = v.scope === 'user' ? "The user's" : "The tenant's";
   if (v.resetsAt === null) {
     return {
