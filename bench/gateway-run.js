@@ -3,7 +3,8 @@
 // autocannon in this one. Two workloads: GET /api/hello and POST /api/v1/chat/completions (tokens metered).
 // Starts its own redis-server; the gateway's ledger is a fresh database on DATABASE_URL (dropped after).
 //
-// Run: npm run build, then node bench/gateway-run.js [--seconds 10] [--rounds 3] [--connections 50]
+// Run: npm run build, then node bench/gateway-run.js [--seconds 10] [--rounds 3] [--connections 50] [--before DIR]
+// --before DIR adds the gateway built in another checkout (e.g. `git worktree add DIR <commit>` + build) as `before`.
 'use strict';
 const { startOwnRedis } = require('./own-redis');
 const { spawn } = require('node:child_process');
@@ -27,11 +28,13 @@ const TOKEN = jwt.sign({ sub: 'bench-user', tenant_id: 'bench-tenant', tier: 'fr
   expiresIn: '1h',
 });
 
-const TARGETS = ['upstream', 'bare', 'raw', 'gateway'];
+const BEFORE = arg('before', null);
+const TARGETS = ['upstream', 'bare', 'raw', ...(BEFORE ? ['before'] : []), 'gateway'];
 const LABELS = {
   upstream: 'upstream directly',
   bare: 'bare proxy: Express 5 + http-proxy-middleware',
   raw: '(reference) http-proxy-middleware on node:http, no Express',
+  before: `Tollgate gateway, before (${BEFORE})`,
   gateway: 'Tollgate gateway (JWT + Redis metering)',
 };
 const WORKLOADS = {
@@ -119,6 +122,7 @@ async function main() {
     const upstreamUrl = `http://127.0.0.1:${servers.upstream.port}`;
     servers.bare = await startServer('bare', upstreamUrl);
     servers.raw = await startServer('raw', upstreamUrl);
+    if (BEFORE) servers.before = await startServer('gateway', upstreamUrl, redis.url, db.url, BEFORE);
     servers.gateway = await startServer('gateway', upstreamUrl, redis.url, db.url);
     const results = {};
     for (const workload of Object.keys(WORKLOADS)) {

@@ -1,10 +1,11 @@
 // One server of the gateway benchmark, in its own process: `upstream`, `bare` (http-proxy-middleware) or `gateway`.
-// Prints "READY <port>" on stdout. Usage: node bench/gateway-server.js <mode> [upstreamUrl] [redisUrl] [databaseUrl]
+// Prints "READY <port>" on stdout. Usage: node bench/gateway-server.js <mode> [upstreamUrl] [redisUrl] [databaseUrl] [root]
+// `root` (gateway mode): the checkout whose built gateway runs (default this one), to measure before/after in one run.
 'use strict';
 const http = require('node:http');
 const path = require('node:path');
 
-const [mode, upstreamUrl, redisUrl, databaseUrl] = process.argv.slice(2);
+const [mode, upstreamUrl, redisUrl, databaseUrl, root = path.join(__dirname, '..')] = process.argv.slice(2);
 const SECRET = 'bench-jwt-secret-0123456789abcdef';
 
 function ready(server) {
@@ -84,8 +85,8 @@ function raw() {
 
 /** The Tollgate gateway from apps/gateway/dist: JWT, identity headers, metering on Redis (token usage for chat). */
 async function gateway() {
-  const { createGateway, parseEnv } = require(path.join(__dirname, '../apps/gateway/dist'));
-  const { parseConfig } = require(path.join(__dirname, '../packages/core/dist'));
+  const { createGateway, parseEnv } = require(path.join(path.resolve(root), 'apps/gateway/dist'));
+  const { parseConfig } = require(path.join(path.resolve(root), 'packages/core/dist'));
   const settings = parseEnv({
     JWT_SECRET: SECRET,
     UPSTREAM_URL: upstreamUrl,
