@@ -1,4 +1,5 @@
 // SPEC §4 "One canonical request": every spelling of a route is decided, metered and forwarded as its one canonical form.
+import request from 'supertest';
 import { createTestDatabase, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
 import {
   METERED_CONFIG,
@@ -149,6 +150,21 @@ describe('one canonical request target', () => {
     expect(res.headers['content-type']).toBe('application/problem+json');
     expect(JSON.parse(res.text)).toMatchObject({ status: 400, title: 'Bad Request' });
     expect(upstream.received.length).toBe(before);
+  });
+
+  it('canonicalises the same way when the Express app itself receives the request', async () => {
+    const before = upstream.received.length;
+    const auth = `Bearer ${token({ sub: 'u-app', tenant_id: 't-app', tier: 'free' })}`;
+    const res = await request(gw.gateway.app)
+      .post('/API/v1/chat/%63ompletions/')
+      .set('authorization', auth)
+      .send({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hello' }] });
+    expect(res.status).toBe(200);
+    expect(upstream.received.slice(before).map((r) => r.target)).toEqual(['/v1/chat/completions/']);
+    await gw.gateway.idle();
+    const counters = await dayCounters(gw.gateway, { tenantId: 't-app', userId: 'u-app', plan: 'free' });
+    expect(counters.tokens).toBe(SERVED.prompt + SERVED.completion);
+    expect((await request(gw.gateway.app).get('/api/%zz')).status).toBe(400);
   });
 
   it('routes paths outside /api through the app as they came', async () => {
