@@ -8,7 +8,13 @@ import express, {
   type RequestHandler,
   type Response,
 } from 'express';
-import { PriceBook, pathMatcher, type CounterStore, type QuotaEngine, type Tollgate } from '@tollgate/core';
+import {
+  PriceBook,
+  canonicalTarget,
+  type CounterStore,
+  type QuotaEngine,
+  type Tollgate,
+} from '@tollgate/core';
 import type { TrackUsageMiddleware } from '@tollgate/express';
 import { Flusher, LedgerBaseline, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { authenticate, identityOf } from './auth';
@@ -85,7 +91,8 @@ export interface Gateway {
   close(): Promise<void>;
 }
 
-const isApi = pathMatcher(['/api']);
+/** `/api` as routing matches it (any case, whole segment), on a canonical target (see `canonicalTarget`). */
+const API_PATH = /^\/api(?:[/?]|$)/i;
 
 function outcomeOf(ctx: ReturnType<typeof contextOf>, res: ServerResponse): Outcome {
   if (ctx.outcome) return ctx.outcome;
@@ -327,15 +334,43 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       api(req as Request, res as Response, apiDone(req, res));
     };
 
+    /**
+     * The first step of every request (SPEC §4 "One canonical request"): the target is read once; an
+     * unreadable one is a 400, and `/api` (decided on the canonical form, so `/API/x`, `//api/x`, `/%61pi/x`
+     * and `/x/../api/y` are all `/api`) runs with `req.url` set to it, so JWT, headers, the LLM body,
+     * trackUsage and the proxy all see the path the upstream receives. Returns false when `app` should
+     * route the request as it came.
+     */
+    const servedAsApi = (req: IncomingMessage, res: ServerResponse): boolean => {
+      const target = canonicalTarget(req.url ?? '/');
+      if (typeof target !== 'string') {
+        begin(req, res, true);
+        contextOf(req).outcome = 'bad_request';
+        sendProblem(res, { status: 400, title: 'Bad Request', detail: target.detail });
+        return true;
+      }
+      if (!API_PATH.test(target)) return false;
+      const raw = req.url ?? '/';
+      if (target !== raw) {
+        req.url = target;
+        // Under Express, originalUrl is the mount path (if mounted in a bigger app) plus the raw target.
+        const express = req as Partial<Request>;
+        const original = express.originalUrl;
+        if (original !== undefined)
+          express.originalUrl = original.endsWith(raw)
+            ? original.slice(0, original.length - raw.length) + target
+            : target;
+      }
+      serveApi(req, res);
+      return true;
+    };
+
     const app = express();
     app.disable('x-powered-by');
     app.set('etag', false);
     // The same chain when the Express app itself receives /api (e.g. mounted in a bigger app or under supertest).
     app.use((req: Request, res: Response, next: NextFunction) => {
-      if (isApi(req.url)) {
-        serveApi(req, res);
-        return;
-      }
+      if (servedAsApi(req, res)) return;
       begin(req, res, false);
       next();
     });
@@ -428,8 +463,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     });
 
     const handler = (req: IncomingMessage, res: ServerResponse): void => {
-      if (isApi(req.url ?? '/')) serveApi(req, res);
-      else app(req, res);
+      if (!servedAsApi(req, res)) app(req, res);
     };
 
     const gateway: Gateway = {

@@ -12,6 +12,7 @@ export type Outcome =
   | 'store_unavailable'
   | 'bad_gateway'
   | 'gateway_timeout'
+  | 'bad_request'
   | 'payload_too_large'
   | 'blocked_model'
   | 'client_aborted'

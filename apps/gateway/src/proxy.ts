@@ -7,6 +7,7 @@ import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
 import { createProxyMiddleware, fixRequestBody } from 'http-proxy-middleware';
 import { contextOf, type RequestContext } from './context';
+import { canonicalPrefix, stripPrefix, upstreamTarget } from './forwarded-path';
 import { clientResponseHeaders } from './headers';
 import type { Logger } from './logger';
 import { sendProblem } from './problem';
@@ -15,7 +16,7 @@ import { SseUsageFilter } from './sse-usage-filter';
 
 export interface ProxyOptions {
   target: URL;
-  /** Removed from the path before forwarding (segment-wise). */
+  /** Removed from the canonical path before forwarding (segment-wise, any case). */
   stripPrefix: string | null;
   /** Upstream silence (no response, or no bytes mid-response) longer than this ends the request: 504 or a cut stream. */
   timeoutMs: number;
@@ -35,16 +36,6 @@ export interface Proxy {
 
 class UpstreamTimeout extends Error {
   override name = 'UpstreamTimeout';
-}
-
-function stripper(prefix: string) {
-  return (path: string): string => {
-    if (path === prefix || path.startsWith(`${prefix}/`) || path.startsWith(`${prefix}?`)) {
-      const rest = path.slice(prefix.length);
-      return rest.startsWith('/') ? rest : `/${rest}`;
-    }
-    return path;
-  };
 }
 
 /** Writes the body the gateway read: byte for byte, or re-serialized (fixRequestBody) when it was rewritten. */
@@ -78,9 +69,13 @@ export function createProxy(o: ProxyOptions): Proxy {
   };
   const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
 
+  const prefix = canonicalPrefix(o.stripPrefix);
+
   const onProxyReq = (proxyReq: ClientRequest, req: IncomingMessage) => {
     const ctx = contextOf(req);
     ctx.proxyReq = proxyReq;
+    // http-proxy rebuilt the path with url.parse (which escapes some characters); the upstream gets the canonical one.
+    proxyReq.path = upstreamTarget(o.target, req.url ?? '/');
     proxyReq.setTimeout(o.timeoutMs, () => {
       ctx.timedOut = true;
       proxyReq.destroy(new UpstreamTimeout(`upstream sent nothing for ${o.timeoutMs} ms`));
@@ -179,7 +174,7 @@ export function createProxy(o: ProxyOptions): Proxy {
     selfHandleResponse: true,
     // Our own handlers replace the default plugins (their logger and error page are not wanted here).
     ejectPlugins: true,
-    pathRewrite: o.stripPrefix ? stripper(o.stripPrefix) : undefined,
+    pathRewrite: prefix === null ? undefined : (path: string) => stripPrefix(path, prefix),
     plugins: [
       (server) => {
         server.on('proxyReq', onProxyReq);

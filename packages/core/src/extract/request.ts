@@ -2,6 +2,7 @@
 import { asObject, asString, tokenCount } from './fields';
 import { estimateTokens, textChars } from './estimate';
 import type { LlmProvider } from './types';
+import { canonicalTarget, type CanonicalTargetOptions } from '../request/canonical-target';
 
 /** API families the gateway recognises by path; `null` for anything else. */
 export type LlmApiStyle = 'openai-chat' | 'openai-responses' | 'openai-embeddings' | 'anthropic' | 'gemini';
@@ -23,16 +24,47 @@ export interface LlmRequestInfo {
   clientIncludesUsage: boolean | null;
 }
 
-const GEMINI_PATH = /\/models\/([^/:]+):(generateContent|streamGenerateContent)$/;
+// Case-insensitive, with or without a trailing slash: routers and lenient upstreams serve every spelling.
+const OPENAI_CHAT = /\/(?:chat\/completions|v\d+\/completions)\/?$/i;
+const OPENAI_RESPONSES = /\/responses\/?$/i;
+const OPENAI_EMBEDDINGS = /\/embeddings\/?$/i;
+const ANTHROPIC = /\/messages\/?$/i;
+// The model may hold a colon (the last one starts the method).
+const GEMINI_PATH = /\/models\/([^/]+):(generateContent|streamGenerateContent)\/?$/i;
+const LENIENT: CanonicalTargetOptions = { lenient: true };
 
-/** Recognises an LLM endpoint from the request path (query excluded), or null. */
+/**
+ * The path as routes are matched on: canonical (see `canonicalTarget`; lenient, so a spelling some server
+ * routes cannot slip past), without the query, without matrix parameters (`/completions;x`, which
+ * Servlet containers drop from each segment), and `%3A` read as the `:` a decoding upstream sees.
+ */
+function routePath(path: string): string {
+  const canonical = canonicalTarget(path, LENIENT);
+  let p = typeof canonical === 'string' ? canonical : path;
+  const query = p.indexOf('?');
+  if (query !== -1) p = p.slice(0, query);
+  if (p.indexOf(';') !== -1) p = p.replace(/;[^/]*/g, '');
+  if (p.indexOf('%3A') !== -1) p = p.replace(/%3A/g, ':');
+  return p;
+}
+
+/** Recognises an LLM endpoint from the request path, or null. */
 export function llmApiStyle(path: string): LlmApiStyle | null {
-  if (/\/chat\/completions$/.test(path) || /\/v\d+\/completions$/.test(path)) return 'openai-chat';
-  if (/\/responses$/.test(path)) return 'openai-responses';
-  if (/\/embeddings$/.test(path)) return 'openai-embeddings';
-  if (/\/messages$/.test(path)) return 'anthropic';
-  if (GEMINI_PATH.test(path)) return 'gemini';
+  const p = routePath(path);
+  if (OPENAI_CHAT.test(p)) return 'openai-chat';
+  if (OPENAI_RESPONSES.test(p)) return 'openai-responses';
+  if (OPENAI_EMBEDDINGS.test(p)) return 'openai-embeddings';
+  if (ANTHROPIC.test(p)) return 'anthropic';
+  if (GEMINI_PATH.test(p)) return 'gemini';
   return null;
+}
+
+function decodedSegment(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
 }
 
 function providerOf(style: LlmApiStyle): LlmProvider {
@@ -42,8 +74,8 @@ function providerOf(style: LlmApiStyle): LlmProvider {
 /** Reads an LLM request. `body` is the parsed JSON (anything else reads as an empty request). */
 export function inspectLlmRequest(style: LlmApiStyle, path: string, body: unknown): LlmRequestInfo {
   const obj = asObject(body) ?? {};
-  const gemini = style === 'gemini' ? GEMINI_PATH.exec(path) : null;
-  const model = asString(obj.model) ?? (gemini ? decodeURIComponent(gemini[1]!) : null);
+  const gemini = style === 'gemini' ? GEMINI_PATH.exec(routePath(path)) : null;
+  const model = asString(obj.model) ?? (gemini ? decodedSegment(gemini[1]!) : null);
   const promptChars =
     textChars(obj.messages) +
     textChars(obj.system, 'system') +
@@ -58,7 +90,7 @@ export function inspectLlmRequest(style: LlmApiStyle, path: string, body: unknow
     tokenCount(obj.max_output_tokens) ??
     tokenCount(asObject(obj.generationConfig)?.maxOutputTokens);
   const n = tokenCount(obj.n) ?? tokenCount(asObject(obj.generationConfig)?.candidateCount) ?? 1;
-  const stream = gemini ? gemini[2] === 'streamGenerateContent' : obj.stream === true;
+  const stream = gemini ? gemini[2]!.toLowerCase() === 'streamgeneratecontent' : obj.stream === true;
   const clientIncludesUsage =
     style === 'openai-chat' && stream ? asObject(obj.stream_options)?.include_usage === true : null;
   return {

@@ -7,6 +7,13 @@ export * from './rate-limit-headers';
 export * from './request-usage';
 export { StoreTimeoutError } from './deadline';
 export { pathMatcher } from './path-filter';
+export {
+  canonicalTarget,
+  isUnreadable,
+  UnreadableTarget,
+  type CanonicalTargetOptions,
+  type UnreadableReason,
+} from './canonical-target';
 export { countBodyBytes, countingStream, type ResponseWatcher } from './node-io';
 export { identityFromHeaders, type HeaderIdentity } from './identity';
 export type { PendingOp } from './replay-buffer';

@@ -1,57 +1,21 @@
 // Which requests are metered: path prefixes matched segment-wise and case-insensitively, or regular expressions.
+import { canonicalTarget, type CanonicalTargetOptions } from './canonical-target';
+
+const LENIENT: CanonicalTargetOptions = { lenient: true };
 
 function escapeRegExp(s: string): string {
   return s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }
 
-const SLASH = 47;
-
-/** The first index at or after `from` of any character of `stops`, or the length of `url`. */
-function firstOf(url: string, from: number, stops: string): number {
-  for (let i = from; i < url.length; i++) if (stops.includes(url[i]!)) return i;
-  return url.length;
-}
-
-function decodedPath(path: string): string {
-  try {
-    return decodeURIComponent(path);
-  } catch {
-    // Malformed escapes: routers answer 400 for these, so no handler runs; the raw text is matched.
-    return path;
-  }
-}
-
 /**
- * The request target as a router sees it, for the meter's path test: an absolute-form target
- * (`GET http://host/api/x`, which HTTP/1.1 servers must accept) loses its scheme and authority,
- * percent-escapes in the path are decoded (Fastify routes `/%61pi/x` to `/api/x`), and repeated slashes
- * collapse (`//api/x`, routed by Fastify's `ignoreDuplicateSlashes`). None of them may slip past the meter;
- * a target no router serves is metered at worst, like any unknown path under a metered prefix.
+ * The request target as the most lenient router reads it, for the meter's path test (see `canonicalTarget`,
+ * lenient): absolute form, escapes (`/%61pi/x`), `\` for `/`, repeated slashes, dot segments (`/a/../api/x`)
+ * and escaped separators (`/api%2Fx`) cannot slip past the meter. A target no router serves (control
+ * characters, no path) is matched as sent.
  */
-export function routedTarget(url: string): string {
-  // Nearly every request: an origin-form path with nothing to undo (no new string).
-  if (
-    url.charCodeAt(0) === SLASH &&
-    url.charCodeAt(1) !== SLASH &&
-    url.indexOf('%') === -1 &&
-    url.indexOf('//') === -1
-  ) {
-    return url;
-  }
-  let start = 0;
-  if (url.charCodeAt(0) !== SLASH) {
-    const scheme = url.indexOf('://');
-    // `*` (OPTIONS) and other forms have no path to meter.
-    if (scheme === -1) return url;
-    // The authority ends at the path, query or fragment.
-    start = firstOf(url, scheme + 3, '/?#');
-  }
-  const end = firstOf(url, start, '?#');
-  let path = url.slice(start, end);
-  if (path.indexOf('%') !== -1) path = decodedPath(path);
-  if (path.indexOf('//') !== -1) path = path.replace(/\/{2,}/g, '/');
-  if (path === '' || path.charCodeAt(0) !== SLASH) path = `/${path}`;
-  return path + url.slice(end);
+function routedTarget(url: string): string {
+  const canonical = canonicalTarget(url, LENIENT);
+  return typeof canonical === 'string' ? canonical : url;
 }
 
 /**
