@@ -39,11 +39,20 @@ function providerOf(style: LlmApiStyle): LlmProvider {
   return style === 'anthropic' ? 'anthropic' : style === 'gemini' ? 'gemini' : 'openai';
 }
 
+/** The model segment of a Gemini path, decoded (as written when its escapes are malformed: no throw). */
+function pathModel(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return segment;
+  }
+}
+
 /** Reads an LLM request. `body` is the parsed JSON (anything else reads as an empty request). */
 export function inspectLlmRequest(style: LlmApiStyle, path: string, body: unknown): LlmRequestInfo {
   const obj = asObject(body) ?? {};
   const gemini = style === 'gemini' ? GEMINI_PATH.exec(path) : null;
-  const model = asString(obj.model) ?? (gemini ? decodeURIComponent(gemini[1]!) : null);
+  const model = asString(obj.model) ?? (gemini ? pathModel(gemini[1]!) : null);
   const promptChars =
     textChars(obj.messages) +
     textChars(obj.system, 'system') +
