@@ -13,6 +13,9 @@ export type Outcome =
   | 'bad_gateway'
   | 'gateway_timeout'
   | 'payload_too_large'
+  | 'bad_request'
+  | 'unsupported_media_type'
+  | 'request_timeout'
   | 'blocked_model'
   | 'client_aborted'
   | 'not_found';
