@@ -6,6 +6,7 @@ import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
 import { createProxyMiddleware } from 'http-proxy-middleware';
+import { decodableAcceptEncoding } from './accept-encoding';
 import { contextOf, type RequestContext } from './context';
 import { clientResponseHeaders } from './headers';
 import type { Logger } from './logger';
@@ -87,6 +88,7 @@ export function createProxy(o: ProxyOptions): Proxy {
       ctx.timedOut = true;
       proxyReq.destroy(new UpstreamTimeout(`upstream sent nothing for ${o.timeoutMs} ms`));
     });
+    proxyReq.setHeader('accept-encoding', decodableAcceptEncoding(req.headers['accept-encoding']));
     writeReadBody(proxyReq, ctx);
   };
 
