@@ -89,6 +89,13 @@ export interface Gateway {
 const isApi = pathMatcher(['/api']);
 
 /**
+ * Most bytes of a JSON response read for its usage, whatever the (smaller) request limit: answers
+ * are often far bigger than requests (embeddings), and 20 MiB was this bound before MAX_BODY_BYTES
+ * went down to 4 MiB.
+ */
+const MIN_RESPONSE_JSON_BYTES = 20 * 1024 * 1024;
+
+/**
  * What Node does with a request it could not read, with the timeouts answered 408 problem+json
  * (Node's own answer is a bare 408): then the connection is closed.
  */
@@ -244,7 +251,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       target: upstreamUrl,
       stripPrefix: settings.stripPrefix,
       timeoutMs: settings.upstreamTimeoutMs,
-      maxJsonBytes: settings.maxBodyBytes,
+      maxJsonBytes: Math.max(settings.maxBodyBytes, MIN_RESPONSE_JSON_BYTES),
       log,
       onResponse: (req, res, ctx) => {
         countLateUpstreamFailure(req, res, ctx);
