@@ -95,6 +95,15 @@ const isApi = pathMatcher(['/api']);
  */
 const MIN_RESPONSE_JSON_BYTES = 20 * 1024 * 1024;
 
+/** The outcome of a request the server's timeout cut while it was being served (its body still coming). */
+function markRequestTimeout(req: IncomingMessage): void {
+  try {
+    contextOf(req).outcome = 'request_timeout';
+  } catch {
+    // A request outside the gateway's handler (no context): nothing to count.
+  }
+}
+
 /**
  * What Node does with a request it could not read, with the timeouts answered 408 problem+json
  * (Node's own answer is a bare 408): then the connection is closed.
@@ -104,6 +113,7 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
   if (socket.writable && !inFlight?.headersSent) {
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (inFlight) markRequestTimeout(inFlight.req);
       const body = JSON.stringify({
         type: `${PROBLEM_BASE}request-timeout`,
         title: 'Request Timeout',

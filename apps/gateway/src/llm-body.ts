@@ -139,6 +139,11 @@ async function decode(coding: Coding, data: Buffer, max: number): Promise<Buffer
 /** Reads the whole body: at most `maxBytes`, before `deadline`; rejects TooLarge, TimedOut or Aborted. */
 function readRaw(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
   return new Promise((resolve, reject) => {
+    // Read already (a body parser mounted before the gateway): there is nothing left, not a body to wait for.
+    if (req.readableEnded) {
+      resolve(Buffer.alloc(0));
+      return;
+    }
     const chunks: Buffer[] = [];
     let size = 0;
     const fail = (err: Error) => {

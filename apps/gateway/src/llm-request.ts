@@ -62,7 +62,8 @@ export function readLlmRequest(o: LlmRequestOptions) {
       deadline: ctx.startedAt + o.requestTimeoutMs,
     });
     if (read === null) {
-      ctx.outcome = 'client_aborted';
+      // (Unless the server's own request timeout cut it: then that is the outcome.)
+      ctx.outcome ??= 'client_aborted';
       return;
     }
     if (!read.ok) {

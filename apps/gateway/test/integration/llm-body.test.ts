@@ -1,4 +1,6 @@
 // LLM request bodies in every form a client may send: read and metered exactly as the upstream reads them, or refused.
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { brotliCompressSync, deflateRawSync, deflateSync, gzipSync } from 'node:zlib';
 import { createTestDatabase, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
 import { LlmUpstream, type Received } from '../support/llm-upstream';
@@ -97,6 +99,8 @@ describe('LLM request bodies the gateway reads (encodings, charsets, no Content-
   let upstream: LlmUpstream;
   let gw: RunningGateway;
   let slow: RunningGateway;
+  /** The slow gateway's upstream: takes any body, survives one cut off half-way. */
+  let sink: http.Server;
   let db: { url: string; drop: () => Promise<void> };
   let user = 0;
 
@@ -118,9 +122,15 @@ describe('LLM request bodies the gateway reads (encodings, charsets, no Content-
       plans: { ...METERED_CONFIG.plans, budget: { limits: { tokens: { day: 3000 } } } },
     };
     gw = await startGateway({ ...env, REDIS_PREFIX: uniquePrefix('gw-llm-body') }, { config });
+    sink = http.createServer((req, res) => {
+      req.on('error', () => undefined);
+      req.resume().on('end', () => res.end('ok'));
+    });
+    await new Promise<void>((r) => sink.listen(0, '127.0.0.1', () => r()));
     slow = await startGateway(
       {
         ...env,
+        UPSTREAM_URL: `http://127.0.0.1:${(sink.address() as AddressInfo).port}`,
         REDIS_PREFIX: uniquePrefix('gw-llm-body-slow'),
         HEADERS_TIMEOUT_MS: '500',
         REQUEST_TIMEOUT_MS: '1000',
@@ -132,6 +142,8 @@ describe('LLM request bodies the gateway reads (encodings, charsets, no Content-
   afterAll(async () => {
     await gw?.close();
     await slow?.close();
+    sink?.closeAllConnections();
+    await new Promise((r) => sink?.close(r));
     await upstream?.stop();
     await db?.drop();
   });
@@ -365,6 +377,17 @@ describe('LLM request bodies the gateway reads (encodings, charsets, no Content-
     expect(answer.toLowerCase()).toContain('content-type: application/problem+json');
     expect(answer).toContain('"status":408');
     expect(upstream.received.length).toBe(before);
+  });
+
+  it('ends any proxied body that stops coming (REQUEST_TIMEOUT_MS) with 408 problem+json, counted as request_timeout', async () => {
+    const head =
+      `POST /api/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: ${auth(`u-upload-${user++}`).authorization}\r\n` +
+      `Content-Type: application/octet-stream\r\nContent-Length: 1000\r\n\r\n`;
+    const answer = await stalledBody(slow.url, head, Buffer.alloc(10, 0x61));
+    expect(answer).toMatch(/^HTTP\/1\.1 408 /);
+    expect(answer).toContain('"status":408');
+    const metrics = await (await fetch(`${slow.url}/metrics`)).text();
+    expect(metrics).toMatch(/tollgate_gateway_requests_total\{outcome="request_timeout"\} [1-9]/);
   });
 
   it('ends headers that stop coming with 408 problem+json and closes the connection', async () => {
