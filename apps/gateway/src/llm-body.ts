@@ -31,6 +31,13 @@ export type BodyResult = ReadJson | BodyRefusal;
 
 /** Deepest JSON nesting accepted: real requests (tool schemas included) stay far below it. */
 export const MAX_JSON_DEPTH = 128;
+/**
+ * Most arrays and objects, and most values, in one body: JSON.parse costs far more per container
+ * than per byte (4 MiB of `[]` is ~0.5 s of blocked event loop and 100+ MB), so a body is bounded
+ * by what it builds too. Real requests (long chats, tool schemas, token-array embeddings) stay well below.
+ */
+export const MAX_JSON_CONTAINERS = 100_000;
+export const MAX_JSON_VALUES = 1_000_000;
 /** Most codings a Content-Encoding list may stack. */
 const MAX_CODINGS = 2;
 
@@ -176,13 +183,16 @@ function readRaw(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
 }
 
 /**
- * Depth and duplicate keys of a JSON text, in one pass that skips strings. Duplicates matter: the
+ * Depth, size in containers and values, and duplicate keys of a JSON text, in one pass that skips strings. Duplicates matter: the
  * gateway's parser keeps the last `model`, another may keep the first, and it would meter one model
  * while the upstream runs the other. Returns a problem, or null. (Run before JSON.parse, so a deep
  * text costs no parse; on text that is not JSON its answer does not matter, the parse refuses it.)
  */
-function structureProblem(text: string): string | null {
-  const keys: Array<Set<string> | null> = [];
+function structureProblem(text: string): { status: 400 | 413; detail: string } | null {
+  let containers = 0;
+  let values = 0;
+  // One entry per open container: null for an array, the keys seen so far for an object (made on its first key).
+  const open: Array<Set<string> | 'object' | null> = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
@@ -196,8 +206,7 @@ function structureProblem(text: string): string | null {
           j++;
         } else if (d === 0x22) break;
       }
-      const top = keys[keys.length - 1];
-      if (expectKey && top) {
+      if (expectKey && open.length > 0) {
         const raw = text.slice(i + 1, j);
         let key = raw;
         if (escaped) {
@@ -207,20 +216,28 @@ function structureProblem(text: string): string | null {
             return null;
           }
         }
-        if (top.has(key)) return `the key "${key.slice(0, 64)}" appears twice in one object`;
-        top.add(key);
+        let seen = open[open.length - 1]!;
+        if (seen === 'object') open[open.length - 1] = seen = new Set();
+        if (seen.has(key))
+          return { status: 400, detail: `the key "${key.slice(0, 64)}" appears twice in one object` };
+        seen.add(key);
         expectKey = false;
       }
       i = j;
     } else if (c === 0x7b || c === 0x5b) {
-      keys.push(c === 0x7b ? new Set() : null);
-      if (keys.length > MAX_JSON_DEPTH) return `JSON nested deeper than ${MAX_JSON_DEPTH} levels`;
+      open.push(c === 0x7b ? 'object' : null);
+      if (open.length > MAX_JSON_DEPTH)
+        return { status: 400, detail: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
+      if (++containers > MAX_JSON_CONTAINERS)
+        return { status: 413, detail: `the body holds more than ${MAX_JSON_CONTAINERS} arrays and objects` };
       expectKey = c === 0x7b;
     } else if (c === 0x7d || c === 0x5d) {
-      keys.pop();
+      open.pop();
       expectKey = false;
     } else if (c === 0x2c) {
-      expectKey = keys[keys.length - 1] instanceof Set;
+      if (++values > MAX_JSON_VALUES)
+        return { status: 413, detail: `the body holds more than ${MAX_JSON_VALUES} values` };
+      expectKey = open.length > 0 && open[open.length - 1] !== null;
     }
   }
   return null;
@@ -231,7 +248,8 @@ function structureProblem(text: string): string | null {
  * meter): Content-Encoding identity/gzip/x-gzip/deflate/br (a list is undone last-applied first),
  * decoded size bounded by `maxBytes` (413); Content-Type a JSON type, or none (then sniffed);
  * charset UTF-8 (BOM or not) or UTF-16LE/BE (BOM or declared), else 415; malformed, too deep,
- * duplicate keys or not an object: 400; not all there by `deadline`: 408.
+ * duplicate keys or not an object: 400; more containers or values than a request has: 413; not
+ * all there by `deadline`: 408.
  */
 export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<BodyResult | null> {
   const codings = parseCodings(headerValues(req, 'content-encoding'));
@@ -287,7 +305,7 @@ export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Pr
     return refuse(400, `the body is not valid ${effective}`);
   }
   const structure = structureProblem(text);
-  if (structure) return refuse(400, structure);
+  if (structure) return refuse(structure.status, structure.detail);
   let body: unknown;
   try {
     body = JSON.parse(text);

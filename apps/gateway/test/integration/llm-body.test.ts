@@ -327,6 +327,22 @@ describe('LLM request bodies the gateway reads (encodings, charsets, no Content-
   });
 
   it.each([
+    ['200,000 empty arrays', `{"model":"gpt-4o","x":[${Array(200_000).fill('[]').join(',')}]}`],
+    ['1,500,000 numbers', `{"model":"gpt-4o","x":[${Array(1_500_000).fill('0').join(',')}]}`],
+  ])('refuses a body of %s with 413 before parsing it', async (_n, body) => {
+    const before = upstream.received.length;
+    const res = await rawRequest(
+      gw.url,
+      PATH,
+      { ...auth(`u-many-${user++}`), 'content-type': 'application/json' },
+      body,
+    );
+    expect(res.status).toBe(413);
+    expect(JSON.parse(res.text)).toMatchObject({ status: 413, title: 'Payload Too Large' });
+    expect(upstream.received.length).toBe(before);
+  });
+
+  it.each([
     ['max_tokens x n over 2^53', { max_tokens: 2 ** 52, n: 4 }, 'max_tokens'],
     ['max_completion_tokens of 1e300', { max_completion_tokens: 1e300 }, 'max_completion_tokens'],
     ['max_tokens of 1.5', { max_tokens: 1.5 }, 'max_tokens'],
