@@ -61,6 +61,14 @@ const READABLE: Record<string, Variant> = {
     headers: { 'content-type': 'application/json', connection: 'content-type' },
     encode: utf8,
   },
+  'chunked, gzip': {
+    headers: {
+      'content-type': 'application/json',
+      'content-encoding': 'gzip',
+      'transfer-encoding': 'chunked',
+    },
+    encode: (j) => gzipSync(j),
+  },
   'Content-Encoding: gzip': {
     headers: { 'content-type': 'application/json', 'content-encoding': 'gzip' },
     encode: (j) => gzipSync(j),
@@ -174,6 +182,7 @@ describe('LLM request bodies the gateway reads (encodings, charsets, no Content-
       expect(JSON.parse(got!.body)).toEqual({ ...chat('gpt-4o'), stream_options: { include_usage: true } });
       expect(got!.headers['content-type']).toMatch(/^application\/json/);
       expect(got!.headers['content-encoding']).toBeUndefined();
+      expect(got!.headers['transfer-encoding']).toBeUndefined();
       expect(got!.headers['content-length']).toBe(String(sent.length));
       const u = upstream.reported[upstream.reported.length - 1]!;
       await gw.gateway.idle();
