@@ -1,6 +1,7 @@
 // createGateway(): wires store, ledger, metering, JWT, proxy, usage API and operations endpoints into one Express app.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import express, {
   type Express,
   type NextFunction,
@@ -26,7 +27,7 @@ import { readLlmRequest } from './llm-request';
 import { createLogger, requestId, type Logger } from './logger';
 import { USAGE_BATCH_MS, countLateUpstreamFailure, createMeter, settleTokens } from './metering';
 import { GatewayMetrics, instrumentStore, type Outcome } from './metrics';
-import { sendProblem } from './problem';
+import { PROBLEM_BASE, sendProblem } from './problem';
 import { createProxy } from './proxy';
 import { openStore } from './store-factory';
 import { prepareUpstreamHeaders } from './upstream-headers';
@@ -93,6 +94,50 @@ export interface Gateway {
 
 /** `/api` as routing matches it (any case, whole segment), on a canonical target (see `canonicalTarget`). */
 const API_PATH = /^\/api(?:[/?]|$)/i;
+
+/**
+ * Most bytes of a JSON response read for its usage, whatever the (smaller) request limit: answers
+ * are often far bigger than requests (embeddings), and 20 MiB was this bound before MAX_BODY_BYTES
+ * went down to 4 MiB.
+ */
+const MIN_RESPONSE_JSON_BYTES = 20 * 1024 * 1024;
+
+/** The outcome of a request the server's timeout cut while it was being served (its body still coming). */
+function markRequestTimeout(req: IncomingMessage): void {
+  try {
+    contextOf(req).outcome = 'request_timeout';
+  } catch {
+    // A request outside the gateway's handler (no context): nothing to count.
+  }
+}
+
+/**
+ * What Node does with a request it could not read, with the timeouts answered 408 problem+json
+ * (Node's own answer is a bare 408): then the connection is closed.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
+  // As Node does: answer only when no response of this connection has started.
+  const inFlight = (socket as Duplex & { _httpMessage?: ServerResponse | null })._httpMessage;
+  if (socket.writable && !inFlight?.headersSent) {
+    if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
+      if (inFlight) markRequestTimeout(inFlight.req);
+      const body = JSON.stringify({
+        type: `${PROBLEM_BASE}request-timeout`,
+        title: 'Request Timeout',
+        status: 408,
+        detail: "the request did not arrive within the gateway's time limit",
+      });
+      socket.write(
+        `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
+      );
+    } else {
+      const status =
+        err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
+      socket.write(`HTTP/1.1 ${status}\r\nConnection: close\r\n\r\n`);
+    }
+  }
+  socket.destroy(err);
+}
 
 function outcomeOf(ctx: ReturnType<typeof contextOf>, res: ServerResponse): Outcome {
   if (ctx.outcome) return ctx.outcome;
@@ -223,7 +268,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       target: upstreamUrl,
       stripPrefix: settings.stripPrefix,
       timeoutMs: settings.upstreamTimeoutMs,
-      maxJsonBytes: settings.maxBodyBytes,
+      maxJsonBytes: Math.max(settings.maxBodyBytes, MIN_RESPONSE_JSON_BYTES),
       log,
       onResponse: (req, res, ctx) => {
         countLateUpstreamFailure(req, res, ctx);
@@ -294,6 +339,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       }),
       readLlmRequest({
         maxBodyBytes: settings.maxBodyBytes,
+        requestTimeoutMs: settings.requestTimeoutMs,
         reserveOutputTokens: settings.reserveOutputTokens,
         prices: new PriceBook(config.pricing),
         unpricedModel: config.unpricedModel,
@@ -480,7 +526,19 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       server: null,
       handler,
       listen() {
-        const server = http.createServer(handler);
+        const server = http.createServer(
+          {
+            headersTimeout: settings.headersTimeoutMs,
+            requestTimeout: settings.requestTimeoutMs,
+            // Node checks both every interval (30 s by default): often enough that the bounds hold within ~1 s.
+            connectionsCheckingInterval: Math.max(
+              50,
+              Math.min(1000, Math.floor(settings.headersTimeoutMs / 4)),
+            ),
+          },
+          handler,
+        );
+        server.on('clientError', answerClientError);
         return new Promise((resolve, reject) => {
           server.once('error', reject);
           const onListening = () => {

@@ -8,8 +8,10 @@ import type { ResponseReader } from './response-reader';
 /** An LLM request the gateway read before forwarding. */
 export interface LlmCall {
   info: LlmRequestInfo;
-  /** The body as received (forwarded byte for byte unless `rewritten`). */
-  raw: Buffer | null;
+  /** The body as UTF-8 JSON: the bytes received when they were that already (forwarded unless `rewritten`). */
+  raw: Buffer;
+  /** The Content-Type sent upstream with the body (the client's when its bytes go as received). */
+  contentType: string;
   /** The body to forward when it had to change (`include_usage` added). */
   rewritten: Record<string, unknown> | null;
   /** Tokens and pico-dollars reserved at admission. */

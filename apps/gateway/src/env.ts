@@ -85,6 +85,10 @@ export interface GatewaySettings {
   upstreamAuthorization: string | null;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
+  /** Most time a client may take to send the request headers (then 408 and the connection closed). */
+  headersTimeoutMs: number;
+  /** Most time a client may take to send the whole request, body included (then 408, connection closed). */
+  requestTimeoutMs: number;
   reserveOutputTokens: number;
   shutdownTimeoutMs: number;
   retentionMonths: number | null;
@@ -158,7 +162,9 @@ const schema = z.object({
     .optional(),
   UPSTREAM_AUTHORIZATION: noNewline.pipe(z.string().min(1)).optional(),
   UPSTREAM_TIMEOUT_MS: int(1).default('60000'),
-  MAX_BODY_BYTES: int(1024).default(String(20 * 1024 * 1024)),
+  MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(String(4 * 1024 * 1024)),
+  HEADERS_TIMEOUT_MS: int(100, 3_600_000).default('10000'),
+  REQUEST_TIMEOUT_MS: int(100, 86_400_000).default('30000'),
   RESERVE_OUTPUT_TOKENS: int(0).default('1024'),
   SHUTDOWN_TIMEOUT_MS: int(0).default('10000'),
   LEDGER_RETENTION_MONTHS: int(1, 1200).optional(),
@@ -282,6 +288,12 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
   if (e.REDIS_URL && e.REDIS_CLUSTER_NODES) {
     throw new SettingError('REDIS_CLUSTER_NODES', 'set either REDIS_URL or REDIS_CLUSTER_NODES, not both');
   }
+  if (e.HEADERS_TIMEOUT_MS > e.REQUEST_TIMEOUT_MS) {
+    throw new SettingError(
+      'HEADERS_TIMEOUT_MS',
+      `must not be more than REQUEST_TIMEOUT_MS (${e.REQUEST_TIMEOUT_MS}): the headers are part of the request (got ${e.HEADERS_TIMEOUT_MS})`,
+    );
+  }
   const demo = options.demo === true || e.TOLLGATE_DEMO === '1' || e.TOLLGATE_DEMO === 'true';
   const embedded = !(e.REDIS_URL || e.REDIS_CLUSTER_NODES) || !e.DATABASE_URL;
   const dataDir = path.resolve(e.TOLLGATE_DATA_DIR);
@@ -308,6 +320,8 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     upstreamAuthorization: e.UPSTREAM_AUTHORIZATION ?? null,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
+    requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     reserveOutputTokens: e.RESERVE_OUTPUT_TOKENS,
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retentionMonths: e.LEDGER_RETENTION_MONTHS ?? null,

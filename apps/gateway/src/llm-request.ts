@@ -1,10 +1,10 @@
 // Express step that reads an LLM request's JSON body (bounded) to reserve tokens and, for OpenAI streams, ask for usage.
-import type { IncomingMessage } from 'node:http';
 import type { NextFunction, Request, Response } from 'express';
 import {
   PriceBook,
   inspectLlmRequest,
   llmApiStyle,
+  requestFieldProblem,
   reservationEstimate,
   tokenCostPico,
   withIncludeUsage,
@@ -12,58 +12,26 @@ import {
   type UnpricedPolicy,
 } from '@tollgate/core';
 import { contextOf } from './context';
+import { readJsonBody } from './llm-body';
+import type { Outcome } from './metrics';
 import { sendProblem } from './problem';
 
 export interface LlmRequestOptions {
   maxBodyBytes: number;
+  /** How long a request may take to arrive, headers and body (the body read ends with 408 past it). */
+  requestTimeoutMs: number;
   /** Output tokens reserved when the request sets no max_tokens. */
   reserveOutputTokens: number;
   prices: PriceBook;
   unpricedModel: UnpricedPolicy;
 }
 
-class TooLarge extends Error {}
-
-/** Reads the whole body, refusing more than `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        cleanup();
-        reject(new TooLarge());
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = () => {
-      cleanup();
-      resolve(Buffer.concat(chunks, size));
-    };
-    const onError = (err: Error) => {
-      cleanup();
-      reject(err);
-    };
-    const cleanup = () => {
-      req.off('data', onData);
-      req.off('end', onEnd);
-      req.off('error', onError);
-      req.off('aborted', onError as () => void);
-    };
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', onError);
-    req.on('aborted', onError as () => void);
-  });
-}
-
-function isJson(contentType: string | undefined): boolean {
-  if (!contentType) return false;
-  const t = contentType.split(';')[0]!.trim().toLowerCase();
-  return t === 'application/json' || t.endsWith('+json');
-}
+const REFUSALS: Record<400 | 408 | 413 | 415, { title: string; outcome: Outcome }> = {
+  400: { title: 'Bad Request', outcome: 'bad_request' },
+  408: { title: 'Request Timeout', outcome: 'request_timeout' },
+  413: { title: 'Payload Too Large', outcome: 'payload_too_large' },
+  415: { title: 'Unsupported Media Type', outcome: 'unsupported_media_type' },
+};
 
 /** Pico-dollars the estimate would cost at the request model's price (0 when it has none). */
 function reservedCost(prices: PriceBook, info: LlmRequestInfo, input: number, output: number): number {
@@ -76,10 +44,12 @@ function reservedCost(prices: PriceBook, info: LlmRequestInfo, input: number, ou
 }
 
 /**
- * For POSTs to an LLM endpoint (by path): reads a JSON body up to `maxBodyBytes` (413 beyond),
- * works out the reservation (prompt characters / 4 + max_tokens, and its cost), blocks a model
- * with no price under `unpricedModel: block`, and adds `stream_options.include_usage` to an
- * OpenAI chat stream that did not ask for it. Other requests pass untouched and unread.
+ * For POSTs to an LLM endpoint (by path): reads the JSON body (llm-body.ts: any encoding and
+ * charset the upstream could read, refused with 400/408/413/415 otherwise, never forwarded
+ * unread), refuses a model name or output cap it cannot meter by (400 naming the field), works
+ * out the reservation (prompt characters / 4 + max_tokens, and its cost), blocks a model with no
+ * price under `unpricedModel: block`, and adds `stream_options.include_usage` to an OpenAI chat
+ * stream that did not ask for it. Other requests pass untouched and unread.
  */
 export function readLlmRequest(o: LlmRequestOptions) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
@@ -87,46 +57,35 @@ export function readLlmRequest(o: LlmRequestOptions) {
     const style = req.method === 'POST' ? llmApiStyle(path) : null;
     if (!style) return next();
     const ctx = contextOf(req);
-    const encoding = req.headers['content-encoding'];
-    const readable = isJson(req.headers['content-type']) && (!encoding || encoding === 'identity');
-    let raw: Buffer | null = null;
-    let body: unknown = null;
-    const tooLarge = (): void => {
-      ctx.outcome = 'payload_too_large';
-      sendProblem(
-        res,
-        {
-          status: 413,
-          title: 'Payload Too Large',
-          detail: `request bodies are limited to ${o.maxBodyBytes} bytes`,
-        },
-        { Connection: 'close' },
-      );
-    };
-    if (readable) {
-      const declared = Number(req.headers['content-length']);
-      if (Number.isFinite(declared) && declared > o.maxBodyBytes) {
-        tooLarge();
-        return;
-      }
-      try {
-        raw = await readBody(req, o.maxBodyBytes);
-      } catch (err) {
-        if (err instanceof TooLarge) {
-          tooLarge();
-          return;
-        }
-        ctx.outcome = 'client_aborted';
-        return;
-      }
-      try {
-        body = JSON.parse(raw.toString('utf8'));
-      } catch {
-        // Forwarded as it is: the upstream answers the malformed JSON itself.
-        body = null;
-      }
+    const read = await readJsonBody(req, {
+      maxBytes: o.maxBodyBytes,
+      deadline: ctx.startedAt + o.requestTimeoutMs,
+    });
+    if (read === null) {
+      // (Unless the server's own request timeout cut it: then that is the outcome.)
+      ctx.outcome ??= 'client_aborted';
+      return;
     }
+    if (!read.ok) {
+      const { title, outcome } = REFUSALS[read.status];
+      ctx.outcome = outcome;
+      // The rest of the body is never read: the connection cannot carry another request.
+      sendProblem(res, { status: read.status, title, detail: read.detail }, { Connection: 'close' });
+      return;
+    }
+    const body = read.body;
     const info = inspectLlmRequest(style, path, body);
+    const problem = requestFieldProblem(body, info);
+    if (problem) {
+      ctx.outcome = 'bad_request';
+      sendProblem(res, {
+        status: 400,
+        title: 'Bad Request',
+        detail: problem.detail,
+        extra: { field: problem.field },
+      });
+      return;
+    }
     if (o.unpricedModel === 'block' && info.model && !o.prices.lookup(info.model, info.provider)) {
       ctx.outcome = 'blocked_model';
       sendProblem(res, {
@@ -145,7 +104,13 @@ export function readLlmRequest(o: LlmRequestOptions) {
       tokens: est.inputTokens + est.outputTokens,
     };
     if (cost > 0) reserve.cost = cost;
-    ctx.llm = { info, raw, rewritten: withIncludeUsage(body, info), reserve };
+    ctx.llm = {
+      info,
+      raw: read.bytes,
+      contentType: read.contentType,
+      rewritten: withIncludeUsage(body, info),
+      reserve,
+    };
     next();
   };
 }

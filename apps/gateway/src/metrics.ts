@@ -14,6 +14,9 @@ export type Outcome =
   | 'gateway_timeout'
   | 'bad_request'
   | 'payload_too_large'
+  | 'bad_request'
+  | 'unsupported_media_type'
+  | 'request_timeout'
   | 'blocked_model'
   | 'client_aborted'
   | 'not_found';

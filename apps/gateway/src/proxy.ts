@@ -5,7 +5,8 @@ import type { Socket } from 'node:net';
 import type { Readable } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
-import { createProxyMiddleware, fixRequestBody } from 'http-proxy-middleware';
+import { createProxyMiddleware } from 'http-proxy-middleware';
+import { decodableAcceptEncoding } from './accept-encoding';
 import { contextOf, type RequestContext } from './context';
 import { canonicalPrefix, stripPrefix, upstreamTarget } from './forwarded-path';
 import { clientResponseHeaders } from './headers';
@@ -38,19 +39,21 @@ class UpstreamTimeout extends Error {
   override name = 'UpstreamTimeout';
 }
 
-/** Writes the body the gateway read: byte for byte, or re-serialized (fixRequestBody) when it was rewritten. */
-function writeReadBody(proxyReq: ClientRequest, req: IncomingMessage, ctx: RequestContext): void {
+/**
+ * Writes the body the gateway read, as the UTF-8 JSON it metered: the bytes as received, or
+ * re-serialized when it was rewritten (`include_usage`). Its framing and type are the gateway's
+ * now: Content-Length, no Content-Encoding, a JSON Content-Type (whatever the client's headers
+ * said, or a Connection header removed).
+ */
+function writeReadBody(proxyReq: ClientRequest, ctx: RequestContext): void {
   const llm = ctx.llm;
-  if (!llm || llm.raw === null) return;
-  // The body's length is known now: it goes with Content-Length, whatever framing the client used.
+  if (!llm) return;
+  const bytes = llm.rewritten ? Buffer.from(JSON.stringify(llm.rewritten), 'utf8') : llm.raw;
   proxyReq.removeHeader('transfer-encoding');
-  if (llm.rewritten) {
-    (req as IncomingMessage & { body?: unknown }).body = llm.rewritten;
-    fixRequestBody(proxyReq, req);
-    return;
-  }
-  proxyReq.setHeader('content-length', llm.raw.length);
-  proxyReq.write(llm.raw);
+  proxyReq.removeHeader('content-encoding');
+  proxyReq.setHeader('content-type', llm.contentType);
+  proxyReq.setHeader('content-length', bytes.length);
+  proxyReq.write(bytes);
 }
 
 function decoderFor(encoding: string): Readable & NodeJS.WritableStream {
@@ -80,7 +83,8 @@ export function createProxy(o: ProxyOptions): Proxy {
       ctx.timedOut = true;
       proxyReq.destroy(new UpstreamTimeout(`upstream sent nothing for ${o.timeoutMs} ms`));
     });
-    writeReadBody(proxyReq, req, ctx);
+    proxyReq.setHeader('accept-encoding', decodableAcceptEncoding(req.headers['accept-encoding']));
+    writeReadBody(proxyReq, ctx);
   };
 
   const onProxyRes = (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {

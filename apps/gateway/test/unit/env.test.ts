@@ -34,6 +34,9 @@ describe('gateway settings from env', () => {
       upstreamAuthorization: null,
       logLevel: 'info',
       redisKeyPrefix: 'tollgate:',
+      maxBodyBytes: 4194304,
+      headersTimeoutMs: 10000,
+      requestTimeoutMs: 30000,
     });
     expect(s.jwt.algorithms).toEqual(['HS256']);
     expect(s.dataDir).toMatch(/\.tollgate$/);
@@ -71,6 +74,12 @@ describe('gateway settings from env', () => {
     ['JWT_ALGORITHMS', 'HS257'],
     ['GATEWAY_SIGNING_SECRET', 'short'],
     ['JWT_SECRET', 'short'],
+    ['MAX_BODY_BYTES', '100'],
+    ['MAX_BODY_BYTES', '2147483648'],
+    ['HEADERS_TIMEOUT_MS', '0'],
+    ['HEADERS_TIMEOUT_MS', '5s'],
+    ['REQUEST_TIMEOUT_MS', '50'],
+    ['REQUEST_TIMEOUT_MS', '-1'],
   ])('stops on a bad %s (%s) with a message naming it', (name, value) => {
     const err = errorOf({ JWT_SECRET: SECRET, [name]: value });
     expect(err.setting).toBe(name);
@@ -125,6 +134,15 @@ describe('gateway settings from env', () => {
         { host: 'b', port: 7001 },
       ],
     );
+  });
+
+  it('refuses HEADERS_TIMEOUT_MS above REQUEST_TIMEOUT_MS (Node would not start with it)', () => {
+    const err = errorOf({ JWT_SECRET: SECRET, HEADERS_TIMEOUT_MS: '20000', REQUEST_TIMEOUT_MS: '15000' });
+    expect(err.setting).toBe('HEADERS_TIMEOUT_MS');
+    expect(err.message).toContain('REQUEST_TIMEOUT_MS');
+    expect(
+      parseEnv({ JWT_SECRET: SECRET, HEADERS_TIMEOUT_MS: '15000', REQUEST_TIMEOUT_MS: '15000' }),
+    ).toMatchObject({ headersTimeoutMs: 15000, requestTimeoutMs: 15000 });
   });
 
   it('treats an empty variable as unset', () => {

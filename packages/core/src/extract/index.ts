@@ -3,6 +3,7 @@ export * from './types';
 export { estimateTokens, textChars } from './estimate';
 export { usageFromJson, outputCharsFromJson, modelFromJson } from './json';
 export * from './request';
+export * from './request-limits';
 export * from './stream';
 export * from './settle';
 export * from './openai-stream';
