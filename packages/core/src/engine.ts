@@ -1,6 +1,6 @@
 // QuotaEngine: the store-independent API adapters and apps call (consume, reserve/settle, record, status, check, overrides).
 import { randomUUID } from 'node:crypto';
-import type { TollgateConfig } from './config';
+import { isConfiguredMeter, type TollgateConfig } from './config';
 import { InvalidUsageError, StoreUnavailableError } from './errors';
 import { apiAmount, isLimitValue, isUsdAmount, picoToUsd, usdToPico } from './money';
 import { currentWindows, type Period, type PeriodWindow } from './periods';
@@ -302,7 +302,7 @@ export class QuotaEngine {
   private toAmounts(values: Record<string, number> | undefined): MeterAmount[] {
     const out: MeterAmount[] = [];
     for (const [meter, amount] of Object.entries(values ?? {})) {
-      if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+      if (!isConfiguredMeter(this.config, meter)) throw new InvalidUsageError(`unknown meter "${meter}"`);
       if (!Number.isSafeInteger(amount) || amount < 0) {
         throw new InvalidUsageError(`amount for "${meter}" must be a non-negative integer, got ${amount}`);
       }
@@ -593,7 +593,7 @@ export class QuotaEngine {
     meter: string,
     amount: number | string,
   ): Promise<QuotaCheck> {
-    if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    if (!isConfiguredMeter(this.config, meter)) throw new InvalidUsageError(`unknown meter "${meter}"`);
     if (meter === 'cost') return this.checkCost(identity, amount);
     const wanted = checkedAmount(meter, amount);
     const { subject, counters } = await this.counters(identity);
@@ -643,7 +643,7 @@ export class QuotaEngine {
     period: Period,
     limit: number | null,
   ): Promise<void> {
-    if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    if (!isConfiguredMeter(this.config, meter)) throw new InvalidUsageError(`unknown meter "${meter}"`);
     if (limit !== null && !isLimitValue(meter, limit)) {
       throw new InvalidUsageError('limit must be an integer >= -1 (-1 = unlimited) that the stores can hold');
     }
