@@ -647,7 +647,7 @@ export class QuotaEngine {
     if (limit !== null && !isLimitValue(meter, limit)) {
       throw new InvalidUsageError('limit must be an integer >= -1 (-1 = unlimited) that the stores can hold');
     }
-    const { tag, ref } = overrideTarget(target);
+    const { tag, ref } = overrideTarget(target, this.config.subject);
     await this.store.setOverride(tag, { ...ref, meter, period, limit });
     const identity: Identity =
       ref.scope === 'tenant' ? { tenantId: ref.id } : { tenantId: target.tenantId ?? null, userId: ref.id };
