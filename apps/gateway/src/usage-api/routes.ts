@@ -22,6 +22,7 @@ import {
   type UsageFilter,
 } from '@tollgate/ledger';
 import { isAdmin, resolveTarget, type Caller, type UsageTarget } from './authz';
+import { dashboardRoutes } from './dashboard';
 import { HttpProblem, forbidden, invalid, sendProblem } from './problem';
 import { parse, schemas } from './validation';
 
@@ -107,10 +108,7 @@ export function createUsageApi(options: UsageApiOptions): Router {
         };
   };
 
-  router.get('/dashboard', (_req, res) => {
-    res.sendFile(path.join(publicDir, 'dashboard.html'));
-  });
-  router.use('/dashboard/assets', express.static(publicDir, { index: false, maxAge: '1h' }));
+  router.use(dashboardRoutes(publicDir));
 
   router.get(
     '/usage/quota',
