@@ -6,6 +6,7 @@ import {
   InvalidUsageError,
   MemoryStore,
   QuotaEngine,
+  createTollgate,
   isConfiguredMeter,
   parseConfig,
 } from '../../src';
@@ -51,6 +52,20 @@ describe('meter names from outside are configured meters, never prototype names'
   it('a consume() of JSON naming __proto__ as a meter is refused (an own property, as JSON.parse makes it)', async () => {
     const amounts = JSON.parse('{"requests": 1, "__proto__": 5}') as Record<string, number>;
     await expect(engine.consume(who, amounts)).rejects.toThrow('unknown meter "__proto__"');
+  });
+});
+
+describe('createTollgate(): check, consume, enforceQuota and record of an inherited name are refused', () => {
+  const tollgate = createTollgate({ store: new MemoryStore(), config });
+  const who = { tenantId: 't-proto-api' };
+  afterAll(() => tollgate.close());
+
+  it.each(PROTOTYPE_NAMES)('%j', async (name) => {
+    await expect(tollgate.check(who, name, 1)).rejects.toThrow(InvalidUsageError);
+    await expect(tollgate.consume(who, { [name]: 1 })).rejects.toThrow(InvalidUsageError);
+    await expect(tollgate.enforceQuota(who, name, 1)).rejects.toThrow(InvalidUsageError);
+    await expect(tollgate.record(who, name, 1)).rejects.toThrow(InvalidUsageError);
+    expect((await tollgate.status(who)).quotas.requests?.day?.used).toBe(0);
   });
 });
 
