@@ -37,10 +37,18 @@ export interface BaselineQuery extends ScopeRef {
   periodEnd: Date | null;
 }
 
+/**
+ * The shard a rebuild restores overrides into, under `subject: tenant`: a user's overrides set in `tenantId` only
+ * (null: the user's tenantless ones). Under `subject: user` none is given: a user's shard takes all of its own.
+ */
+export interface OverrideShard {
+  tenantId: string | null;
+}
+
 /** Where lost counter state is rebuilt from (the ledger): usage so far in a window, and durable overrides. */
 export interface BaselineSource {
   used(q: BaselineQuery): Promise<number>;
-  overrides?(scopes: ScopeRef[]): Promise<OverrideEntry[]>;
+  overrides?(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]>;
 }
 
 export interface QuotaEngineOptions {
@@ -270,7 +278,12 @@ export class QuotaEngine {
     const now = this.now();
     const windows = this.windowsAt(now);
     const source = this.baseline;
-    const overrides = source?.overrides ? await source.overrides(subject.scopes) : [];
+    // Only this shard's: alice's cap in another tenant is another override (see OverrideShard).
+    const shard: OverrideShard | undefined =
+      this.config.subject === 'tenant'
+        ? { tenantId: subject.owner.scope === 'tenant' ? subject.owner.id : null }
+        : undefined;
+    const overrides = source?.overrides ? await source.overrides(subject.scopes, shard) : [];
     const wanted = new Map<string, { scope: ScopeRef; meter: string; window: PeriodWindow }>();
     const addWanted = (scope: ScopeRef, meter: string, period: Period) => {
       const window = windows.find((w) => w.period === period)!;
