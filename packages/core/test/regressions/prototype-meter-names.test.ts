@@ -1,6 +1,9 @@
 // Regression: meter and plan names were looked up with `in` and plain-object indexing, so names every object
 // inherits (`__proto__`, `constructor`, `toString`) passed as configured meters: check() answered for them,
 // setOverride() kept them, and a config naming them as meters or plans was taken (or silently emptied).
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import {
   ConfigError,
   InvalidUsageError,
@@ -8,6 +11,7 @@ import {
   QuotaEngine,
   createTollgate,
   isConfiguredMeter,
+  loadConfig,
   parseConfig,
 } from '../../src';
 
@@ -105,6 +109,17 @@ describe('config: prototype names as meters or plans are config errors', () => {
   it.each(PROTOTYPE_NAMES)('a plan named %j is refused', (name) => {
     const input = JSON.parse(`{"plans":{"free":{"limits":{}},${JSON.stringify(name)}:{"limits":{}}}}`);
     expect(configError(input).issues.map((i) => i.path)).toContain(`plans.${name}`);
+  });
+
+  it('a YAML config file with a __proto__ plan is refused, naming the file and the key', () => {
+    const file = path.join(mkdtempSync(path.join(tmpdir(), 'tg-proto-')), 'tollgate.yaml');
+    writeFileSync(
+      file,
+      'plans:\n  free: { limits: {} }\n  __proto__: { limits: { requests: { day: 1 } } }\n',
+    );
+    expect(() => loadConfig(file)).toThrow(
+      `Invalid Tollgate config in ${file}: plans.__proto__: "__proto__" is not a valid name`,
+    );
   });
 
   it.each(PROTOTYPE_NAMES)('defaultPlan %j is not one of the plans', (name) => {
