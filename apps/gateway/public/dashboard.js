@@ -16,11 +16,21 @@
     return node;
   }
 
+  // Moves #token= into sessionStorage; answers false when the fragment holds a token that cannot be decoded
+  // (a link cut short: `%E0%A4%A`), so the page asks for it instead of stopping blank on a URIError.
   function takeTokenFromFragment() {
-    var m = /(?:^|[#&])token=([^&]+)/.exec(location.hash);
-    if (!m) return;
-    sessionStorage.setItem(TOKEN_KEY, decodeURIComponent(m[1]));
+    var m = /(?:^|[#&])token=([^&]*)/.exec(location.hash);
+    if (!m) return true;
     history.replaceState(null, '', location.pathname + location.search);
+    var token;
+    try {
+      token = decodeURIComponent(m[1]).trim();
+    } catch {
+      token = '';
+    }
+    if (!token) return false;
+    sessionStorage.setItem(TOKEN_KEY, token);
+    return true;
   }
 
   function claims(token) {
@@ -310,7 +320,10 @@
   }
 
   document.addEventListener('DOMContentLoaded', function () {
-    takeTokenFromFragment();
+    if (!takeTokenFromFragment()) {
+      // Not the token the link meant: an older one in this tab must not be shown instead.
+      signOut('The token in the link could not be read; paste it below.');
+    }
     $('token-form').addEventListener('submit', function (e) {
       e.preventDefault();
       var value = $('token-input').value.trim();

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 import { ConfigError } from './errors';
-import { BUILTIN_METERS, METER_NAME, type MeterKind } from './meters';
+import { BUILTIN_METERS, METER_NAME, isPrototypeName, type MeterKind } from './meters';
 import { picoLimit, usdToPico } from './money';
 import { PERIODS, isValidTimeZone, type Period } from './periods';
 import { perTokenPico, type PriceInput, type UnpricedPolicy } from './pricing';
@@ -127,9 +127,9 @@ function checkLimitTable(
   meters: Record<string, unknown>,
   issues: Issue[],
 ): LimitTable {
-  const out: LimitTable = {};
+  const out: LimitTable = Object.create(null) as LimitTable;
   for (const [meter, periods] of Object.entries(table)) {
-    if (!(meter in meters)) {
+    if (!Object.hasOwn(meters, meter)) {
       issues.push({
         path: `${at}.${meter}`,
         message: `unknown meter "${meter}" (not built in, not under meters)`,
@@ -143,7 +143,7 @@ function checkLimitTable(
       });
       continue;
     }
-    const limits: Partial<Record<Period, number>> = {};
+    const limits = Object.create(null) as Partial<Record<Period, number>>;
     for (const [period, raw] of Object.entries(periods)) {
       const p = `${at}.${meter}.${period}`;
       if (!(PERIODS as readonly string[]).includes(period)) {
@@ -168,8 +168,21 @@ export function isParsedConfig(c: unknown): c is TollgateConfig {
   return typeof c === 'object' && c !== null && parsedConfigs.has(c);
 }
 
+/** Every own `__proto__` key in `value` (JSON.parse and YAML make them; zod would drop them without a word). */
+function protoKeys(value: unknown, at: string[], out: Issue[]): Issue[] {
+  if (typeof value !== 'object' || value === null) return out;
+  for (const key of Object.keys(value)) {
+    const path = [...at, key];
+    if (key === '__proto__') out.push({ path: joinPath(path), message: '"__proto__" is not a valid name' });
+    else protoKeys((value as Record<string, unknown>)[key], path, out);
+  }
+  return out;
+}
+
 /** Validates a config object and fills in defaults. Throws one ConfigError listing every problem. */
 export function parseConfig(input: unknown, source?: string): TollgateConfig {
+  const protos = protoKeys(input, [], []);
+  if (protos.length > 0) throw new ConfigError(protos, { source });
   const parsed = rawSchema.safeParse(input);
   if (!parsed.success) {
     throw new ConfigError(
@@ -179,12 +192,15 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
   }
   const raw = parsed.data;
   const issues: Issue[] = [];
-  const meters: Record<string, { kind: MeterKind }> = {};
+  // Null-prototype tables: a name from outside (a request, a JWT) finds only what the config holds.
+  const meters = Object.create(null) as Record<string, { kind: MeterKind }>;
   for (const m of BUILTIN_METERS) meters[m] = { kind: 'counter' };
   for (const [name, def] of Object.entries(raw.meters)) {
     if (!METER_NAME.test(name))
       issues.push({ path: `meters.${name}`, message: 'meter names match [a-z][a-z0-9_]{0,63}' });
-    else if (name in meters)
+    else if (isPrototypeName(name))
+      issues.push({ path: `meters.${name}`, message: `"${name}" is a name every JavaScript object has` });
+    else if (Object.hasOwn(meters, name))
       issues.push({ path: `meters.${name}`, message: `"${name}" is a built-in meter` });
     else meters[name] = { kind: def.kind };
   }
@@ -192,19 +208,24 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
     issues.push({ path: 'timezone', message: `unknown IANA timezone "${raw.timezone}"` });
   if (Object.keys(raw.plans).length === 0)
     issues.push({ path: 'plans', message: 'at least one plan is required' });
-  else if (!(raw.defaultPlan in raw.plans)) {
+  else if (!Object.hasOwn(raw.plans, raw.defaultPlan)) {
     issues.push({
       path: 'defaultPlan',
       message: `"${raw.defaultPlan}" is not one of the plans (${Object.keys(raw.plans).join(', ')})`,
     });
   }
-  const plans: Record<string, { limits: LimitTable }> = {};
+  const plans = Object.create(null) as Record<string, { limits: LimitTable }>;
   for (const [name, plan] of Object.entries(raw.plans)) {
+    if (isPrototypeName(name)) {
+      issues.push({ path: `plans.${name}`, message: `"${name}" is a name every JavaScript object has` });
+      continue;
+    }
     plans[name] = { limits: checkLimitTable(plan.limits, `plans.${name}.limits`, meters, issues) };
   }
-  const userLimits: Record<string, LimitTable> = {};
+  const userLimits = Object.create(null) as Record<string, LimitTable>;
   for (const [plan, table] of Object.entries(raw.userLimits)) {
-    if (!(plan in raw.plans)) issues.push({ path: `userLimits.${plan}`, message: `unknown plan "${plan}"` });
+    if (!Object.hasOwn(plans, plan))
+      issues.push({ path: `userLimits.${plan}`, message: `unknown plan "${plan}"` });
     userLimits[plan] = checkLimitTable(table, `userLimits.${plan}`, meters, issues);
   }
   if (issues.length > 0) throw new ConfigError(issues, { source });
@@ -222,6 +243,11 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
   };
   parsedConfigs.add(config);
   return config;
+}
+
+/** True when `name` is one of the config's meters (built in or custom); inherited names never are. */
+export function isConfiguredMeter(config: Pick<TollgateConfig, 'meters'>, name: string): boolean {
+  return Object.hasOwn(config.meters, name);
 }
 
 /** Reads a JSON or YAML config file (by extension; YAML otherwise), or validates an object. */

@@ -1,6 +1,6 @@
 // QuotaEngine: the store-independent API adapters and apps call (consume, reserve/settle, record, status, check, overrides).
 import { randomUUID } from 'node:crypto';
-import type { TollgateConfig } from './config';
+import { isConfiguredMeter, type TollgateConfig } from './config';
 import { InvalidUsageError, StoreUnavailableError } from './errors';
 import { apiAmount, isLimitValue, isUsdAmount, picoToUsd, usdToPico } from './money';
 import { currentWindows, type Period, type PeriodWindow } from './periods';
@@ -37,10 +37,18 @@ export interface BaselineQuery extends ScopeRef {
   periodEnd: Date | null;
 }
 
+/**
+ * The shard a rebuild restores overrides into, under `subject: tenant`: a user's overrides set in `tenantId` only
+ * (null: the user's tenantless ones). Under `subject: user` none is given: a user's shard takes all of its own.
+ */
+export interface OverrideShard {
+  tenantId: string | null;
+}
+
 /** Where lost counter state is rebuilt from (the ledger): usage so far in a window, and durable overrides. */
 export interface BaselineSource {
   used(q: BaselineQuery): Promise<number>;
-  overrides?(scopes: ScopeRef[]): Promise<OverrideEntry[]>;
+  overrides?(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]>;
 }
 
 export interface QuotaEngineOptions {
@@ -270,7 +278,12 @@ export class QuotaEngine {
     const now = this.now();
     const windows = this.windowsAt(now);
     const source = this.baseline;
-    const overrides = source?.overrides ? await source.overrides(subject.scopes) : [];
+    // Only this shard's: alice's cap in another tenant is another override (see OverrideShard).
+    const shard: OverrideShard | undefined =
+      this.config.subject === 'tenant'
+        ? { tenantId: subject.owner.scope === 'tenant' ? subject.owner.id : null }
+        : undefined;
+    const overrides = source?.overrides ? await source.overrides(subject.scopes, shard) : [];
     const wanted = new Map<string, { scope: ScopeRef; meter: string; window: PeriodWindow }>();
     const addWanted = (scope: ScopeRef, meter: string, period: Period) => {
       const window = windows.find((w) => w.period === period)!;
@@ -302,7 +315,7 @@ export class QuotaEngine {
   private toAmounts(values: Record<string, number> | undefined): MeterAmount[] {
     const out: MeterAmount[] = [];
     for (const [meter, amount] of Object.entries(values ?? {})) {
-      if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+      if (!isConfiguredMeter(this.config, meter)) throw new InvalidUsageError(`unknown meter "${meter}"`);
       if (!Number.isSafeInteger(amount) || amount < 0) {
         throw new InvalidUsageError(`amount for "${meter}" must be a non-negative integer, got ${amount}`);
       }
@@ -593,7 +606,7 @@ export class QuotaEngine {
     meter: string,
     amount: number | string,
   ): Promise<QuotaCheck> {
-    if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    if (!isConfiguredMeter(this.config, meter)) throw new InvalidUsageError(`unknown meter "${meter}"`);
     if (meter === 'cost') return this.checkCost(identity, amount);
     const wanted = checkedAmount(meter, amount);
     const { subject, counters } = await this.counters(identity);
@@ -643,11 +656,11 @@ export class QuotaEngine {
     period: Period,
     limit: number | null,
   ): Promise<void> {
-    if (!this.config.meters[meter]) throw new InvalidUsageError(`unknown meter "${meter}"`);
+    if (!isConfiguredMeter(this.config, meter)) throw new InvalidUsageError(`unknown meter "${meter}"`);
     if (limit !== null && !isLimitValue(meter, limit)) {
       throw new InvalidUsageError('limit must be an integer >= -1 (-1 = unlimited) that the stores can hold');
     }
-    const { tag, ref } = overrideTarget(target);
+    const { tag, ref } = overrideTarget(target, this.config.subject);
     await this.store.setOverride(tag, { ...ref, meter, period, limit });
     const identity: Identity =
       ref.scope === 'tenant' ? { tenantId: ref.id } : { tenantId: target.tenantId ?? null, userId: ref.id };

@@ -35,3 +35,11 @@ export const METER_NAME = /^[a-z][a-z0-9_]{0,63}$/;
 export function isTokenMeter(meter: string): meter is TokenMeter {
   return (TOKEN_METERS as readonly string[]).includes(meter);
 }
+
+/**
+ * Names every JavaScript object inherits (`__proto__`, `constructor`, `toString`, ...): refused as meter and plan
+ * names, so that no lookup anywhere (ours or a caller's) can mistake an inherited property for a configured one.
+ */
+export function isPrototypeName(name: string): boolean {
+  return Object.hasOwn(Object.prototype, name);
+}

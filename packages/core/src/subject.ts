@@ -20,7 +20,10 @@ export interface ResolvedSubject {
   /** Shard tag: every counter of this subject lives under it (one Redis Cluster slot). */
   tag: string;
   owner: ScopeRef;
-  /** Per-user cap inside the tenant, when the plan has `userLimits`. */
+  /**
+   * The user's own scope inside the tenant, whenever a tenant's quota holds a named user: its limits are the plan's
+   * `userLimits` (if any) and any override set for that user, so an override is enforced even without them.
+   */
   userCap: ScopeRef | null;
   scopes: ScopeRef[];
   limits: LimitSpec[];
@@ -57,13 +60,14 @@ export function resolveSubject(config: TollgateConfig, identity: Identity): Reso
   const tenantId = checkId('tenantId', identity.tenantId);
   const userId = checkId('userId', identity.userId);
   const named = identity.plan ?? null;
-  const known = named !== null && Object.prototype.hasOwnProperty.call(config.plans, named);
+  const known = named !== null && Object.hasOwn(config.plans, named);
   const plan = known ? named : config.defaultPlan;
   let owner: ScopeRef;
   let userCap: ScopeRef | null = null;
   if (config.subject === 'tenant' && tenantId) {
     owner = { scope: 'tenant', id: tenantId };
-    if (userId && config.userLimits[plan]) userCap = { scope: 'user', id: userId };
+    // Always, not only when the plan has userLimits: an admin's override for this user lives in this scope.
+    if (userId) userCap = { scope: 'user', id: userId };
   } else if (userId) {
     owner = { scope: 'user', id: userId };
   } else if (tenantId) {
@@ -73,9 +77,10 @@ export function resolveSubject(config: TollgateConfig, identity: Identity): Reso
   }
   const tag = owner.scope === 'tenant' ? `t:${owner.id}` : `u:${owner.id}`;
   const scopes = userCap ? [owner, userCap] : [owner];
+  const userTable = Object.hasOwn(config.userLimits, plan) ? config.userLimits[plan] : undefined;
   const limits = [
     ...limitSpecs(owner, config.plans[plan]?.limits),
-    ...(userCap ? limitSpecs(userCap, config.userLimits[plan]) : []),
+    ...(userCap ? limitSpecs(userCap, userTable) : []),
   ];
   return {
     tenantId,
@@ -94,19 +99,22 @@ export function resolveSubject(config: TollgateConfig, identity: Identity): Reso
 function admissionGates(config: TollgateConfig, limits: readonly LimitSpec[]): string[] {
   const gates = new Set<string>();
   for (const l of limits) {
-    if (l.limit >= 0 && l.meter !== 'requests' && config.meters[l.meter]?.kind !== 'gauge')
-      gates.add(l.meter);
+    const kind = Object.hasOwn(config.meters, l.meter) ? config.meters[l.meter]?.kind : undefined;
+    if (l.limit >= 0 && l.meter !== 'requests' && kind !== 'gauge') gates.add(l.meter);
   }
   return [...gates];
 }
 
-/** The shard tag and scope an override target lives under. */
-export function overrideTarget(target: { scope: 'tenant' | 'user'; id: string; tenantId?: string | null }): {
+/** The shard tag and scope an override target lives under (the shard `resolveSubject` gives its requests). */
+export function overrideTarget(
+  target: { scope: 'tenant' | 'user'; id: string; tenantId?: string | null },
+  subjectMode: TollgateConfig['subject'] = 'tenant',
+): {
   tag: string;
   ref: ScopeRef;
 } {
   if (target.scope === 'tenant') return { tag: `t:${target.id}`, ref: { scope: 'tenant', id: target.id } };
-  // A user's cap lives in its tenant's shard; a user with no tenant owns its own shard.
-  const tag = target.tenantId ? `t:${target.tenantId}` : `u:${target.id}`;
+  // A user's cap lives in its tenant's shard; a user with no tenant, or any user under `subject: user`, owns its own.
+  const tag = target.tenantId && subjectMode === 'tenant' ? `t:${target.tenantId}` : `u:${target.id}`;
   return { tag, ref: { scope: 'user', id: target.id } };
 }

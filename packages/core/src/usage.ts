@@ -34,7 +34,7 @@ export interface Owner {
 
 /** Validates one record against the config; throws InvalidUsageError naming the problem. */
 export function validateRecord(config: TollgateConfig, r: UsageRecord): void {
-  const def = config.meters[r.meter];
+  const def = Object.hasOwn(config.meters, r.meter) ? config.meters[r.meter] : undefined;
   if (!def) throw new InvalidUsageError(`unknown meter "${r.meter}"`);
   if (r.meter === 'cost')
     throw new InvalidUsageError('"cost" is derived from token meters and pricing; record tokens instead');

@@ -1,5 +1,5 @@
 // LedgerBaseline: rebuilds lost counters from the ledger (and overrides from quota_overrides).
-import type { BaselineQuery, BaselineSource, OverrideEntry, ScopeRef } from '@tollgate/core';
+import type { BaselineQuery, BaselineSource, OverrideEntry, OverrideShard, ScopeRef } from '@tollgate/core';
 import { listOverrides } from './overrides';
 import type { SqlClient } from './sql-client';
 
@@ -30,8 +30,8 @@ export class LedgerBaseline implements BaselineSource {
     return Number(res.rows[0]?.used ?? 0);
   }
 
-  async overrides(scopes: ScopeRef[]): Promise<OverrideEntry[]> {
-    const rows = await listOverrides(this.sql, scopes);
+  async overrides(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]> {
+    const rows = await listOverrides(this.sql, scopes, shard);
     return rows.map((o) => ({ scope: o.scope, id: o.id, meter: o.meter, period: o.period, limit: o.limit }));
   }
 }

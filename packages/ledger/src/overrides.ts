@@ -1,5 +1,11 @@
 // The durable copy of quota overrides (quota_overrides), for the admin API and for rebuilding lost store state.
-import { isLimitValue, type OverrideEntry, type Period, type ScopeRef } from '@tollgate/core';
+import {
+  isLimitValue,
+  type OverrideEntry,
+  type OverrideShard,
+  type Period,
+  type ScopeRef,
+} from '@tollgate/core';
 import type { SqlExecutor } from './sql-client';
 
 export interface StoredOverride extends ScopeRef {
@@ -34,7 +40,12 @@ function fromRow(r: OverrideRow): StoredOverride {
   };
 }
 
-/** Sets an override (insert or replace). */
+/** The tenant a user's override belongs to in the key ('' for none); a tenant's own override has ''. */
+function ownerTenant(o: ScopeRef & { tenantId?: string | null }): string {
+  return o.scope === 'user' ? (o.tenantId ?? '') : '';
+}
+
+/** Sets an override (insert or replace); a user's override is one per tenant it is set in. */
 export async function upsertOverride(
   sql: SqlExecutor,
   o: ScopeRef & { tenantId?: string | null; meter: string; period: Period; limit: number },
@@ -44,21 +55,22 @@ export async function upsertOverride(
   await sql.query(
     `INSERT INTO quota_overrides (scope, id, tenant_id, meter, period, "limit", updated_at)
      VALUES ($1, $2, $3, $4, $5, $6, now())
-     ON CONFLICT (scope, id, meter, period)
+     ON CONFLICT (scope, id, owner_tenant, meter, period)
      DO UPDATE SET tenant_id = EXCLUDED.tenant_id, "limit" = EXCLUDED."limit", updated_at = now()`,
     // Past 2^53 (cost limits), String(number) would write the double's shortest form, not its exact digits.
     [o.scope, o.id, o.tenantId ?? null, o.meter, o.period, BigInt(o.limit).toString()],
   );
 }
 
-/** Removes an override; true when one existed. */
+/** Removes an override (a user's, of the tenant given: none for a tenantless user); true when one existed. */
 export async function deleteOverride(
   sql: SqlExecutor,
-  o: ScopeRef & { meter: string; period: Period },
+  o: ScopeRef & { tenantId?: string | null; meter: string; period: Period },
 ): Promise<boolean> {
   const res = await sql.query(
-    'DELETE FROM quota_overrides WHERE scope = $1 AND id = $2 AND meter = $3 AND period = $4',
-    [o.scope, o.id, o.meter, o.period],
+    `DELETE FROM quota_overrides
+     WHERE scope = $1 AND id = $2 AND owner_tenant = $3 AND meter = $4 AND period = $5`,
+    [o.scope, o.id, ownerTenant(o), o.meter, o.period],
   );
   return res.rowCount > 0;
 }
@@ -72,20 +84,31 @@ export async function saveOverride(
   else await upsertOverride(sql, { ...entry, limit: entry.limit });
 }
 
-/** Overrides, optionally only those of some owners, ordered by scope, id, meter, period. */
+/**
+ * Overrides, optionally only those of some owners, ordered by scope, id, tenant, meter, period. With `shard`, a
+ * user's overrides are only those set in `shard.tenantId` (null: the user's own, tenantless ones).
+ */
 export async function listOverrides(
   sql: SqlExecutor,
   scopes?: readonly ScopeRef[],
+  shard?: OverrideShard,
 ): Promise<StoredOverride[]> {
   const cols = 'scope, id, tenant_id, meter, period, "limit", updated_at';
-  const res =
-    scopes === undefined
-      ? await sql.query<OverrideRow>(`SELECT ${cols} FROM quota_overrides ORDER BY scope, id, meter, period`)
-      : await sql.query<OverrideRow>(
-          `SELECT ${cols} FROM quota_overrides
-           WHERE (scope, id) IN (SELECT s, i FROM unnest($1::text[], $2::text[]) AS x(s, i))
-           ORDER BY scope, id, meter, period`,
-          [scopes.map((s) => s.scope), scopes.map((s) => s.id)],
-        );
+  const order = 'ORDER BY scope, id, owner_tenant, meter, period';
+  if (scopes === undefined) {
+    return (await sql.query<OverrideRow>(`SELECT ${cols} FROM quota_overrides ${order}`)).rows.map(fromRow);
+  }
+  const params: unknown[] = [scopes.map((s) => s.scope), scopes.map((s) => s.id)];
+  let tenant = '';
+  if (shard !== undefined) {
+    params.push(shard.tenantId ?? '');
+    tenant = `AND (scope = 'tenant' OR owner_tenant = $3)`;
+  }
+  const res = await sql.query<OverrideRow>(
+    `SELECT ${cols} FROM quota_overrides
+     WHERE (scope, id) IN (SELECT s, i FROM unnest($1::text[], $2::text[]) AS x(s, i)) ${tenant}
+     ${order}`,
+    params,
+  );
   return res.rows.map(fromRow);
 }

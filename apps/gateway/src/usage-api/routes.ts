@@ -22,6 +22,7 @@ import {
   type UsageFilter,
 } from '@tollgate/ledger';
 import { isAdmin, resolveTarget, type Caller, type UsageTarget } from './authz';
+import { dashboardRoutes } from './dashboard';
 import { HttpProblem, forbidden, invalid, sendProblem } from './problem';
 import { parse, schemas } from './validation';
 
@@ -107,10 +108,7 @@ export function createUsageApi(options: UsageApiOptions): Router {
         };
   };
 
-  router.get('/dashboard', (_req, res) => {
-    res.sendFile(path.join(publicDir, 'dashboard.html'));
-  });
-  router.use('/dashboard/assets', express.static(publicDir, { index: false, maxAge: '1h' }));
+  router.use(dashboardRoutes(publicDir));
 
   router.get(
     '/usage/quota',
@@ -145,7 +143,7 @@ export function createUsageApi(options: UsageApiOptions): Router {
       const status = await engine.status(identity);
       const unpricedModels = stats.models
         .map((m) => m.model)
-        .filter((m) => m && !(m in config.pricing) && engine.prices.lookup(m) === null);
+        .filter((m) => m && !Object.hasOwn(config.pricing, m) && engine.prices.lookup(m) === null);
       // The `cost` meter counts pico-dollars; the API speaks USD decimal strings.
       const meters = stats.meters.map((m) => (m.meter === 'cost' ? { ...m, amount: stats.cost } : m));
       res.json({
@@ -252,18 +250,20 @@ export function createUsageApi(options: UsageApiOptions): Router {
       const params = parse(s.overrideParams, req.params);
       const body = parse(s.override, req.body ?? {});
       let limit: number | null;
-      if (body.limit === null || typeof body.limit === 'number') limit = body.limit;
+      if (body.limit === null) limit = null;
       else if (body.meter === 'cost') {
+        // USD as in the config file: "50.00", or a number of dollars (50); never raw pico-dollars.
+        const usd = typeof body.limit === 'number' ? String(body.limit) : body.limit;
         let pico: number | null;
         try {
-          pico = body.limit === '-1' ? -1 : picoLimit(usdToPico(body.limit, 6));
+          pico = usd === '-1' ? -1 : picoLimit(usdToPico(usd, 6));
         } catch {
           throw invalid([{ field: 'limit', message: 'must be a USD amount such as "50.00" or -1' }]);
         }
         if (pico === null) throw invalid([{ field: 'limit', message: 'is too large' }]);
         limit = pico;
-      } else
-        throw invalid([{ field: 'limit', message: 'must be an integer >= -1 (-1 = unlimited) or null' }]);
+      } else if (typeof body.limit === 'number' && Number.isInteger(body.limit)) limit = body.limit;
+      else throw invalid([{ field: 'limit', message: 'must be an integer >= -1 (-1 = unlimited) or null' }]);
       if (limit !== null && !isLimitValue(body.meter, limit)) {
         throw invalid([{ field: 'limit', message: 'is too large' }]);
       }

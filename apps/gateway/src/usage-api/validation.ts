@@ -1,6 +1,6 @@
 // zod schemas for every usage-API input; a failure is a 400 naming each field, and nothing is recorded.
 import { z } from 'zod';
-import { PERIODS, isUsdAmount, type TollgateConfig } from '@tollgate/core';
+import { PERIODS, isConfiguredMeter, isUsdAmount, type TollgateConfig } from '@tollgate/core';
 import { fieldErrors, invalid } from './problem';
 
 const DAYS = 'must be an integer from 1 to 366';
@@ -13,6 +13,18 @@ const days = z
 
 const id = z.string().min(1).max(256);
 
+const TOO_LARGE = 'is too large';
+const LIMIT = 'must be an integer >= -1 (-1 = unlimited)';
+
+/**
+ * A numeric limit: past 2^53 no store holds a count one by one (JSON's 1e400 arrives as Infinity). Whole numbers
+ * are the route's check: a `cost` limit given as a number is dollars and may have decimals.
+ */
+const numericLimit = z.number().superRefine((n, ctx) => {
+  if (n > Number.MAX_SAFE_INTEGER) ctx.addIssue({ code: 'custom', message: TOO_LARGE });
+  else if (Number.isNaN(n) || n < -1) ctx.addIssue({ code: 'custom', message: LIMIT });
+});
+
 /** Subject selection shared by stats, timeseries, events and export. */
 const subjectQuery = {
   scope: z.enum(['user', 'tenant']).optional(),
@@ -21,7 +33,8 @@ const subjectQuery = {
 };
 
 export function schemas(config: TollgateConfig) {
-  const meter = z.string().refine((m) => m in config.meters, { message: 'unknown meter' });
+  // Own meters only: `constructor`, `toString` and `__proto__` are in every object, never meters.
+  const meter = z.string().refine((m) => isConfiguredMeter(config, m), { message: 'unknown meter' });
   return {
     stats: z.object({ days: days.default('30'), ...subjectQuery }).strict(),
     timeseries: z
@@ -60,6 +73,8 @@ export function schemas(config: TollgateConfig) {
               message: 'must be a USD decimal string with at most 12 decimals (e.g. "0.01")',
             });
           }
+        } else if (typeof b.amount === 'number' && b.amount > Number.MAX_SAFE_INTEGER) {
+          ctx.addIssue({ code: 'custom', path: ['amount'], message: TOO_LARGE });
         } else if (typeof b.amount !== 'number' || !Number.isSafeInteger(b.amount) || b.amount < 0) {
           ctx.addIssue({ code: 'custom', path: ['amount'], message: 'must be an integer >= 0' });
         }
@@ -76,11 +91,7 @@ export function schemas(config: TollgateConfig) {
       .object({
         meter,
         period: z.enum(PERIODS),
-        limit: z.union([
-          z.number().int().min(-1, 'must be an integer >= -1 (-1 = unlimited)'),
-          z.string(),
-          z.null(),
-        ]),
+        limit: z.union([numericLimit, z.string(), z.null()]),
         tenantId: id.optional(),
       })
       .strict(),

@@ -3,10 +3,11 @@ import http from 'node:http';
 import path from 'node:path';
 import express from 'express';
 import jwt from 'jsonwebtoken';
-import { chromium, type Browser } from 'playwright-core';
+import { chromium, type Browser, type Page } from 'playwright-core';
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase } from '../../../../test-support/services';
+import { DASHBOARD_CSP } from '../../src/usage-api/dashboard';
 import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
 import { hs256Authenticate } from '../support/usage-auth';
 
@@ -22,6 +23,29 @@ const config = parseConfig({
 });
 
 const authenticate = hs256Authenticate(SECRET);
+
+/** Console errors, uncaught errors and CSP violations of a page: a page that works under its CSP has none. */
+async function watchProblems(page: Page): Promise<() => Promise<string[]>> {
+  const seen: string[] = [];
+  page.on('console', (m) => {
+    if (m.type() === 'error') seen.push(`console: ${m.text()}`);
+  });
+  page.on('pageerror', (e) => seen.push(`pageerror: ${e.message}`));
+  page.on('response', (r) => {
+    if (r.status() >= 400) seen.push(`HTTP ${r.status()}: ${new URL(r.url()).pathname}`);
+  });
+  await page.addInitScript(() => {
+    const w = window as unknown as { cspViolations: string[] };
+    w.cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => {
+      w.cspViolations.push(`${e.violatedDirective} ${e.blockedURI}`);
+    });
+  });
+  return async () => [
+    ...seen,
+    ...(await page.evaluate(() => (window as unknown as { cspViolations: string[] }).cspViolations)),
+  ];
+}
 
 describe('dashboard in headless Chromium', () => {
   let db: { url: string; drop: () => Promise<void> };
@@ -102,10 +126,25 @@ describe('dashboard in headless Chromium', () => {
       acceptDownloads: true,
     });
     const page = await context.newPage();
+    const problems = await watchProblems(page);
+    const assets: Array<Record<string, string>> = [];
+    page.on('response', (r) => {
+      if (r.url().includes('/dashboard/assets/')) assets.push(r.headers());
+    });
     const started = Date.now();
-    await page.goto(`${base}/dashboard#token=${token}`);
+    const response = await page.goto(`${base}/dashboard#token=${token}`);
     await page.waitForSelector('[data-meter] [role="progressbar"]');
     await page.waitForSelector('body[data-loaded="true"]');
+    // The page and both assets carry the CSP it renders under, with no violation and no console error.
+    for (const headers of [response!.headers(), ...assets]) {
+      expect(headers).toMatchObject({
+        'content-security-policy': DASHBOARD_CSP,
+        'x-frame-options': 'DENY',
+        'x-content-type-options': 'nosniff',
+        'referrer-policy': 'no-referrer',
+      });
+    }
+    expect(assets).toHaveLength(2);
     const loadMs = Date.now() - started;
     console.log(`dashboard: page load to cards visible ${loadMs} ms (90 days of ledger data, loopback)`);
 
@@ -154,6 +193,7 @@ describe('dashboard in headless Chromium', () => {
       'bucket_start,tenant_id,user_id,meter,model,amount,cost_usd,estimated,batch_id,recorded_at',
     );
     expect(csv.split('\r\n').length).toBeGreaterThan(10);
+    expect(await problems()).toEqual([]);
 
     const phone = await browser.newContext({ viewport: { width: 390, height: 844 }, isMobile: true });
     const p2 = await phone.newPage();
@@ -166,6 +206,33 @@ describe('dashboard in headless Chromium', () => {
     await phone.close();
     await context.close();
   });
+
+  it.each(['%E0%A4%A', '%', '', '%20'])(
+    'a token fragment that cannot be read (#token=%s) shows a message and the paste field, not a blank page',
+    async (fragment) => {
+      const context = await browser.newContext();
+      const page = await context.newPage();
+      const problems = await watchProblems(page);
+      // A token from earlier in this tab is not shown instead of the one the link meant.
+      await page.goto(`${base}/dashboard#token=${token}`);
+      await page.waitForSelector('body[data-loaded="true"]');
+      await page.goto(`${base}/dashboard?again#token=${fragment}`);
+      await page.waitForSelector('#signin:not([hidden])');
+      expect(await page.textContent('#signin p')).toBe(
+        'The token in the link could not be read; paste it below.',
+      );
+      expect(await page.isVisible('#token-input')).toBe(true);
+      expect(await page.isHidden('#app')).toBe(true);
+      expect(page.url()).not.toContain('token=');
+      expect(await page.evaluate(() => sessionStorage.getItem('tollgate.token'))).toBeNull();
+      await page.fill('#token-input', token);
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector('body[data-loaded="true"]');
+      expect(await page.$$eval('#cards [data-meter]', (c) => c.length)).toBe(3);
+      expect(await problems()).toEqual([]);
+      await context.close();
+    },
+  );
 
   it('asks for a token when there is none, and accepts a pasted one', async () => {
     const context = await browser.newContext();

@@ -1,7 +1,13 @@
 // Options of createTollgate() and trackUsage(): types with their defaults, zod validation, and resolution.
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
-import { isParsedConfig, parseConfig, type TollgateConfig, type TollgateConfigInput } from '../config';
+import {
+  isConfiguredMeter,
+  isParsedConfig,
+  parseConfig,
+  type TollgateConfig,
+  type TollgateConfigInput,
+} from '../config';
 import type { BaselineQuery, BaselineSource } from '../engine';
 import { ConfigError } from '../errors';
 import { BUILTIN_METERS } from '../meters';
@@ -248,7 +254,7 @@ export function resolveTrackUsageOptions<Req>(
   const config = toConfig(merged.config, source);
   if (merged.reserve && typeof merged.reserve === 'object') {
     const issues = Object.keys(merged.reserve)
-      .filter((meter) => !config.meters[meter])
+      .filter((meter) => !isConfiguredMeter(config, meter))
       .map((meter) => ({ path: `reserve.${meter}`, message: `unknown meter "${meter}"` }));
     if (issues.length > 0) throw new ConfigError(issues, { source });
   }

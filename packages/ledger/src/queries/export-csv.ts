@@ -41,12 +41,24 @@ interface ExportRow {
   recorded_at: Date;
 }
 
-/** One CSV field (RFC 4180); text that a spreadsheet would run as a formula is prefixed with `'`. */
+/**
+ * A spreadsheet runs a cell as a formula when it starts, after any blanks, with one of these (or their fullwidth
+ * forms ＝ ＋ － ＠, which some spreadsheets fold to ASCII); tab and CR are how cells get smuggled into a row.
+ */
+const FORMULA_START = /^\s*[=+\-@\t\r\uFF1D\uFF0B\uFF0D\uFF20]/;
+// `;` and tab separate fields in the CSV dialects of many locales, so a field holding one is quoted too.
+const NEEDS_QUOTES = /[",;\t\r\n]/;
+
+/**
+ * One CSV field (RFC 4180, quoted when it holds `,` `;` tab `"` CR or LF). Text that a spreadsheet would run as a
+ * formula is prefixed with `'`; `text: false` marks the columns the ledger types as numbers or timestamps, whose
+ * values (a gauge's -5) are never formulas and stay as they are.
+ */
 export function csvField(value: string | null, text = true): string {
   if (value === null) return '';
   let v = value;
-  if (text && /^[=+\-@\t\r]/.test(v)) v = `'${v}`;
-  return /[",\r\n]/.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
+  if (text && FORMULA_START.test(v)) v = `'${v}`;
+  return NEEDS_QUOTES.test(v) ? `"${v.replace(/"/g, '""')}"` : v;
 }
 
 function csvLine(r: ExportRow): string {
