@@ -28,6 +28,7 @@ import { createUsageApi, usageErrorHandler } from './usage-api/routes';
 import { unauthorized } from './usage-api/problem';
 import { WebhookDispatcher } from './usage-api/webhooks';
 import { StoreTracker } from './store-tracker';
+import { trustedPeer } from './trust-proxy';
 
 /** What extra routes (`CreateGatewayOptions.routers`) get to work with. */
 export interface GatewayRouteContext {
@@ -284,6 +285,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       prepareUpstreamHeaders({
         signingSecret: settings.signingSecret,
         upstreamAuthorization: settings.upstreamAuthorization,
+        trustedPeer: trustedPeer(settings.trustProxy),
       }),
       readLlmRequest({
         maxBodyBytes: settings.maxBodyBytes,

@@ -16,6 +16,7 @@ import {
   urlSetting,
   type TollgateConfig,
 } from '@tollgate/core';
+import { parseTrustProxy, type ProxyRange } from './trust-proxy';
 
 export { SettingError };
 
@@ -82,6 +83,8 @@ export interface GatewaySettings {
   storeTimeoutMs: number;
   failOpenBuffer: number;
   stripPrefix: string | null;
+  /** Proxies in front (TRUST_PROXY) whose forwarding headers are kept; empty: none. */
+  trustProxy: ProxyRange[];
   upstreamAuthorization: string | null;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
@@ -97,6 +100,13 @@ const int = intSetting;
 const url = urlSetting;
 
 const noNewline = z.string().refine((s) => !/[\r\n\0]/.test(s), 'must not contain line breaks');
+
+const trustProxySetting = z.string().transform((value, ctx) => {
+  const ranges = parseTrustProxy(value);
+  if (typeof ranges !== 'string') return ranges;
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: ranges });
+  return z.NEVER;
+});
 
 const schema = z.object({
   PORT: int(0, 65535).default('8080'),
@@ -156,6 +166,7 @@ const schema = z.object({
     .trim()
     .regex(/^\/[^?#\s]*[^/?#\s]$/, 'must be a path prefix such as /api (leading slash, no trailing slash)')
     .optional(),
+  TRUST_PROXY: trustProxySetting.optional(),
   UPSTREAM_AUTHORIZATION: noNewline.pipe(z.string().min(1)).optional(),
   UPSTREAM_TIMEOUT_MS: int(1).default('60000'),
   MAX_BODY_BYTES: int(1024).default(String(20 * 1024 * 1024)),
@@ -305,6 +316,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     failOpenBuffer: e.FAIL_OPEN_BUFFER,
     stripPrefix: e.STRIP_PREFIX ?? null,
+    trustProxy: e.TRUST_PROXY ?? [],
     upstreamAuthorization: e.UPSTREAM_AUTHORIZATION ?? null,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,

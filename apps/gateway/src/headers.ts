@@ -1,4 +1,4 @@
-// Header hygiene for both directions: hop-by-hop and Connection-listed headers, identity headers, signature.
+// Header hygiene both ways: hop-by-hop and Connection-listed headers, identity headers and their look-alikes, signature.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { IDENTITY_HEADERS, SIGNATURE_HEADER, signIdentity } from '@tollgate/core';
 import type { GatewayIdentity } from './jwt';
@@ -16,13 +16,26 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
-/** Headers the gateway sets itself, after dropping whatever the client sent under these names. */
-const GATEWAY_OWNED: readonly string[] = [
+/** Headers the gateway sets itself, after dropping whatever the client sent under these names or look-alikes. */
+const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   ...Object.values(IDENTITY_HEADERS),
   SIGNATURE_HEADER,
   'authorization',
   'x-request-id',
-];
+]);
+
+/**
+ * A header name as servers that fold `_` into `-` read it (CGI, WSGI and Rack turn both `X-User-Id` and
+ * `X_User_Id` into `HTTP_X_USER_ID`): lower-case, `_` as `-`.
+ */
+export function foldedName(name: string): string {
+  return name.toLowerCase().replace(/_/g, '-');
+}
+
+/** True for a name that is, or reads upstream as, a header only the gateway may set. */
+export function isGatewayOwned(name: string): boolean {
+  return GATEWAY_OWNED.has(foldedName(name));
+}
 
 /** Never dropped because a Connection header names them: the request would lose its target. */
 const PROTECTED: ReadonlySet<string> = new Set(['host']);
@@ -45,9 +58,9 @@ export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeader
 }
 
 /**
- * Replaces every client-sent identity header (Node lower-cases names and merges duplicates into
- * one entry, so one delete covers every case form and repeat), the signature and the client's
- * Authorization with the verified identity (a missing claim is omitted, never sent empty), its
+ * Replaces every client-sent identity header (any case, any repeat: Node lower-cases names and merges repeats
+ * into one entry; and any spelling with `_` for `-`), the signature, the client's Authorization and X-Request-Id
+ * with the verified identity (a missing claim is omitted, never sent empty), its
  * HMAC signature when a secret is set, and the upstream credentials.
  */
 export function setForwardedIdentity(
@@ -58,6 +71,8 @@ export function setForwardedIdentity(
   requestId: string,
 ): void {
   for (const name of GATEWAY_OWNED) delete headers[name];
+  for (const name of Object.keys(headers))
+    if (name.includes('_') && isGatewayOwned(name)) delete headers[name];
   const values: Array<[string, string | null]> = [
     [IDENTITY_HEADERS.userId, id.userId],
     [IDENTITY_HEADERS.tenantId, id.tenantId],

@@ -173,7 +173,8 @@ export function createProxy(o: ProxyOptions): Proxy {
   const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: o.target.toString(),
     changeOrigin: true,
-    xfwd: true,
+    // X-Forwarded-* are set by prepareUpstreamHeaders (http-proxy's own append to whatever the client sent).
+    xfwd: false,
     agent,
     secure: true,
     selfHandleResponse: true,

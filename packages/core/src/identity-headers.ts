@@ -8,6 +8,7 @@ export const IDENTITY_HEADERS = {
   tier: 'x-user-tier',
   email: 'x-user-email',
   role: 'x-user-role',
+  apiKeyId: 'x-api-key-id',
 } as const;
 
 /** `t=<unix seconds>,v1=<hex HMAC-SHA256>` over the timestamp and the identity values. */

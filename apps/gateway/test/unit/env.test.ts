@@ -71,6 +71,9 @@ describe('gateway settings from env', () => {
     ['JWT_ALGORITHMS', 'HS257'],
     ['GATEWAY_SIGNING_SECRET', 'short'],
     ['JWT_SECRET', 'short'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', 'proxy.internal'],
+    ['TRUST_PROXY', ','],
   ])('stops on a bad %s (%s) with a message naming it', (name, value) => {
     const err = errorOf({ JWT_SECRET: SECRET, [name]: value });
     expect(err.setting).toBe(name);
@@ -124,6 +127,17 @@ describe('gateway settings from env', () => {
         { host: 'a', port: 7000 },
         { host: 'b', port: 7001 },
       ],
+    );
+  });
+
+  it('reads TRUST_PROXY as IPv4 and IPv6 ranges, none by default, and names it when an entry is wrong', () => {
+    expect(parseEnv({ JWT_SECRET: SECRET }).trustProxy).toEqual([]);
+    expect(parseEnv({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.0/8, ::1' }).trustProxy).toEqual([
+      { address: '10.0.0.0', family: 'ipv4', prefix: 8 },
+      { address: '::1', family: 'ipv6', prefix: 128 },
+    ]);
+    expect(errorOf({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.1, nginx' }).message).toBe(
+      'TRUST_PROXY: "nginx" is not an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, ::1) (got "10.0.0.1, nginx")',
     );
   });
 

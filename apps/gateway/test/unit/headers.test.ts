@@ -4,6 +4,7 @@ import {
   clientResponseHeaders,
   connectionListed,
   droppedHeaders,
+  isGatewayOwned,
   setForwardedIdentity,
 } from '../../src/headers';
 
@@ -42,6 +43,47 @@ describe('header hygiene', () => {
       'rid-1',
     );
     expect(h).toEqual({ 'x-user-id': 'alice', 'x-user-tier': 'pro', 'x-request-id': 'rid-1' });
+  });
+
+  const owned = [
+    'X-User-Id',
+    'X-Tenant-Id',
+    'X-User-Tier',
+    'X-User-Email',
+    'X-User-Role',
+    'X-Api-Key-Id',
+    'X-Tollgate-Signature',
+    'Authorization',
+    'X-Request-Id',
+  ];
+  /** Every spelling of `name` with each `-` as `-` or `_`, in lower, upper and the given case. */
+  function spellings(name: string): string[] {
+    const parts = name.split('-');
+    let out = [parts[0]!];
+    for (const part of parts.slice(1)) out = out.flatMap((s) => [`${s}-${part}`, `${s}_${part}`]);
+    return out.flatMap((s) => [s, s.toLowerCase(), s.toUpperCase()]);
+  }
+
+  it.each(owned)('drops every case and underscore spelling of %s going upstream', (name) => {
+    const names = spellings(name);
+    expect(names.every((n) => isGatewayOwned(n))).toBe(true);
+    // Node lower-cases incoming names: that is what the step sees.
+    const h: IncomingHttpHeaders = Object.fromEntries(names.map((n) => [n.toLowerCase(), 'spoofed']));
+    h['x-kept'] = 'yes';
+    h['x-user-idx'] = 'not an identity header';
+    setForwardedIdentity(
+      h,
+      { userId: null, tenantId: 't', tier: null, email: null, role: null },
+      null,
+      null,
+      'rid',
+    );
+    expect(h).toEqual({
+      'x-tenant-id': 't',
+      'x-request-id': 'rid',
+      'x-kept': 'yes',
+      'x-user-idx': 'not an identity header',
+    });
   });
 
   it('signs the forwarded identity and sets the upstream credentials', () => {
