@@ -216,6 +216,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     const proxy = createProxy({
       target: upstreamUrl,
       stripPrefix: settings.stripPrefix,
+      signingSecret: settings.signingSecret,
       timeoutMs: settings.upstreamTimeoutMs,
       maxJsonBytes: settings.maxBodyBytes,
       log,
@@ -283,7 +284,6 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     const api = chain([
       authenticate(verifier),
       prepareUpstreamHeaders({
-        signingSecret: settings.signingSecret,
         upstreamAuthorization: settings.upstreamAuthorization,
         trustedPeer: trustedPeer(settings.trustProxy),
       }),

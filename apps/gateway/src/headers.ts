@@ -1,6 +1,6 @@
 // Header hygiene both ways: hop-by-hop and Connection-listed headers, identity headers and their look-alikes, signature.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { IDENTITY_HEADERS, SIGNATURE_HEADER, signIdentity } from '@tollgate/core';
+import type { ClientRequest, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { IDENTITY_HEADERS, SIGNATURE_HEADER, encodeIdentityValue, signIdentity } from '@tollgate/core';
 import type { GatewayIdentity } from './jwt';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones proxies also drop. */
@@ -60,13 +60,13 @@ export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeader
 /**
  * Replaces every client-sent identity header (any case, any repeat: Node lower-cases names and merges repeats
  * into one entry; and any spelling with `_` for `-`), the signature, the client's Authorization and X-Request-Id
- * with the verified identity (a missing claim is omitted, never sent empty), its
- * HMAC signature when a secret is set, and the upstream credentials.
+ * with the verified identity (a missing claim is omitted, never sent empty; non-ASCII values percent-encoded,
+ * see `encodeIdentityValue`), the upstream credentials and the request id. The signature is added when the
+ * upstream request's path is final (`signForwardedRequest`).
  */
 export function setForwardedIdentity(
   headers: IncomingHttpHeaders,
   id: GatewayIdentity,
-  signingSecret: string | null,
   upstreamAuthorization: string | null,
   requestId: string,
 ): void {
@@ -80,10 +80,21 @@ export function setForwardedIdentity(
     [IDENTITY_HEADERS.email, id.email],
     [IDENTITY_HEADERS.role, id.role],
   ];
-  for (const [name, value] of values) if (value !== null) headers[name] = value;
-  if (signingSecret) headers[SIGNATURE_HEADER] = signIdentity(signingSecret, id);
+  for (const [name, value] of values) if (value !== null) headers[name] = encodeIdentityValue(value);
   if (upstreamAuthorization) headers.authorization = upstreamAuthorization;
   headers['x-request-id'] = requestId;
+}
+
+/**
+ * Signs the identity for exactly the request the upstream receives: its method and its path and query as they
+ * go on the wire (after the canonical step, STRIP_PREFIX and the upstream URL's own path), so a captured header
+ * set is refused on any other method or path. Called before the first byte of the upstream request is written.
+ */
+export function signForwardedRequest(proxyReq: ClientRequest, secret: string, id: GatewayIdentity): void {
+  proxyReq.setHeader(
+    SIGNATURE_HEADER,
+    signIdentity(secret, id, { method: proxyReq.method, path: proxyReq.path }),
+  );
 }
 
 /** Response headers to pass to the client: everything but hop-by-hop and Connection-listed ones. */

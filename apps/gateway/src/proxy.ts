@@ -7,7 +7,7 @@ import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
 import { createProxyMiddleware, fixRequestBody } from 'http-proxy-middleware';
 import { contextOf, type RequestContext } from './context';
-import { clientResponseHeaders } from './headers';
+import { clientResponseHeaders, signForwardedRequest } from './headers';
 import type { Logger } from './logger';
 import { sendProblem } from './problem';
 import { ResponseReader } from './response-reader';
@@ -17,6 +17,8 @@ export interface ProxyOptions {
   target: URL;
   /** Removed from the path before forwarding (segment-wise). */
   stripPrefix: string | null;
+  /** GATEWAY_SIGNING_SECRET: signs the forwarded identity for the upstream request's method and final path. */
+  signingSecret: string | null;
   /** Upstream silence (no response, or no bytes mid-response) longer than this ends the request: 504 or a cut stream. */
   timeoutMs: number;
   /** Most bytes of a JSON response copied to read its usage. */
@@ -85,6 +87,8 @@ export function createProxy(o: ProxyOptions): Proxy {
       ctx.timedOut = true;
       proxyReq.destroy(new UpstreamTimeout(`upstream sent nothing for ${o.timeoutMs} ms`));
     });
+    // Before the body's first byte flushes the headers; proxyReq.path is what goes on the wire.
+    if (o.signingSecret && ctx.identity) signForwardedRequest(proxyReq, o.signingSecret, ctx.identity);
     writeReadBody(proxyReq, req, ctx);
   };
 

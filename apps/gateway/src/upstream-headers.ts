@@ -7,7 +7,6 @@ import { droppedHeaders, setForwardedIdentity } from './headers';
 import { normalisePeer } from './trust-proxy';
 
 export interface UpstreamHeaderOptions {
-  signingSecret: string | null;
   upstreamAuthorization: string | null;
   /** True for a TCP peer in TRUST_PROXY. */
   trustedPeer: (address: string | null) => boolean;
@@ -17,9 +16,9 @@ export interface UpstreamHeaderOptions {
  * Drops hop-by-hop and Connection-listed headers, `Expect` (the gateway answers 100-continue
  * itself), every client-sent identity header (and look-alike spelling) and signature, the client's
  * JWT, and its forwarding headers unless it is a trusted proxy; then sets the verified identity,
- * its signature, the upstream credentials, `X-Request-Id` and `X-Forwarded-For/-Host/-Proto`.
- * Done on `req.headers` (which http-proxy copies) so no later step, and no event http-proxy
- * skips, can let a client's header through.
+ * the upstream credentials, `X-Request-Id` and `X-Forwarded-For/-Host/-Proto`. Done on
+ * `req.headers` (which http-proxy copies) so no later step, and no event http-proxy skips,
+ * can let a client's header through. The signature is set by the proxy, on the final path.
  */
 export function prepareUpstreamHeaders(o: UpstreamHeaderOptions) {
   return (req: Request, _res: Response, next: NextFunction): void => {
@@ -28,7 +27,7 @@ export function prepareUpstreamHeaders(o: UpstreamHeaderOptions) {
     const chunked = h['transfer-encoding'] !== undefined && h['content-length'] === undefined;
     for (const name of droppedHeaders(h)) delete h[name];
     delete h.expect;
-    setForwardedIdentity(h, ctx.identity!, o.signingSecret, o.upstreamAuthorization, ctx.requestId);
+    setForwardedIdentity(h, ctx.identity!, o.upstreamAuthorization, ctx.requestId);
     const address = normalisePeer(req.socket.remoteAddress);
     setForwardingHeaders(h, {
       address,

@@ -1,4 +1,4 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { verifyIdentitySignature } from '@tollgate/core';
 import {
   clientResponseHeaders,
@@ -6,6 +6,7 @@ import {
   droppedHeaders,
   isGatewayOwned,
   setForwardedIdentity,
+  signForwardedRequest,
 } from '../../src/headers';
 
 describe('header hygiene', () => {
@@ -31,6 +32,7 @@ describe('header hygiene', () => {
       'x-user-id': 'mallory, admin',
       'x-tenant-id': 'other',
       'x-user-role': 'admin',
+      'x-api-key-id': 'k-stolen',
       'x-tollgate-signature': 't=1,v1=00',
       authorization: 'Bearer client-jwt',
       'x-request-id': 'spoofed',
@@ -38,7 +40,6 @@ describe('header hygiene', () => {
     setForwardedIdentity(
       h,
       { userId: 'alice', tenantId: null, tier: 'pro', email: null, role: null },
-      null,
       null,
       'rid-1',
     );
@@ -75,7 +76,6 @@ describe('header hygiene', () => {
       h,
       { userId: null, tenantId: 't', tier: null, email: null, role: null },
       null,
-      null,
       'rid',
     );
     expect(h).toEqual({
@@ -86,14 +86,38 @@ describe('header hygiene', () => {
     });
   });
 
-  it('signs the forwarded identity and sets the upstream credentials', () => {
+  it('forwards non-ASCII claims percent-encoded, as printable ASCII only', () => {
+    const h: IncomingHttpHeaders = {};
+    setForwardedIdentity(
+      h,
+      { userId: 'büro 100%', tenantId: '租户', tier: 'pro', email: 'user@例え.jp', role: null },
+      null,
+      'rid',
+    );
+    expect(h).toMatchObject({
+      'x-user-id': 'b%C3%BCro 100%25',
+      'x-tenant-id': '%E7%A7%9F%E6%88%B7',
+      'x-user-email': 'user@%E4%BE%8B%E3%81%88.jp',
+    });
+  });
+
+  it('signs the identity for the method and path the upstream request carries, and sets the upstream credentials', () => {
     const h: IncomingHttpHeaders = { authorization: 'Bearer client-jwt' };
     const id = { userId: 'alice', tenantId: 'acme', tier: 'free', email: 'a@x.io', role: 'member' };
-    setForwardedIdentity(h, id, 'signing-secret-0123456789', 'Bearer sk-upstream', 'rid');
+    setForwardedIdentity(h, id, 'Bearer sk-upstream', 'rid');
     expect(h.authorization).toBe('Bearer sk-upstream');
-    expect(
-      verifyIdentitySignature('signing-secret-0123456789', h['x-tollgate-signature'] as string, id),
-    ).toEqual({ ok: true });
+    const proxyReq = new ClientRequest({ host: '127.0.0.1', port: 9, method: 'POST', path: '/v1/chat?x=1' });
+    proxyReq.on('error', () => undefined);
+    signForwardedRequest(proxyReq, 'signing-secret-0123456789', id);
+    const sig = proxyReq.getHeader('x-tollgate-signature') as string;
+    proxyReq.destroy();
+    const verify = (method: string, path: string) =>
+      verifyIdentitySignature('signing-secret-0123456789', sig, id, { method, path }).ok;
+    expect([
+      verify('POST', '/v1/chat?x=1'),
+      verify('GET', '/v1/chat?x=1'),
+      verify('POST', '/v1/chat'),
+    ]).toEqual([true, false, false]);
   });
 
   it('passes response headers except hop-by-hop and Connection-listed ones', () => {

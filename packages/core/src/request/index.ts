@@ -8,7 +8,7 @@ export * from './request-usage';
 export { StoreTimeoutError } from './deadline';
 export { pathMatcher } from './path-filter';
 export { countBodyBytes, countingStream, type ResponseWatcher } from './node-io';
-export { identityFromHeaders, type HeaderIdentity } from './identity';
+export { identityFromHeaders, type HeaderIdentity, type IdentityFailure } from './identity';
 export type { PendingOp } from './replay-buffer';
 export { RequestTicket, PASS, type MeterDone, type MeterOutcome, type RespondOutcome } from './ticket';
 export { type HttpBinding } from './admission';
