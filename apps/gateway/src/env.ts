@@ -60,6 +60,8 @@ export interface JwtSettings {
   audience: string[] | null;
   clockToleranceSec: number;
   maxTokenLength: number;
+  /** Refuse tokens without `exp` (JWT_REQUIRE_EXP). */
+  requireExp: boolean;
   claims: ClaimNames;
 }
 
@@ -100,6 +102,10 @@ const int = intSetting;
 const url = urlSetting;
 
 const noNewline = z.string().refine((s) => !/[\r\n\0]/.test(s), 'must not contain line breaks');
+
+const booleanSetting = z
+  .enum(['true', 'false', '1', '0'], { errorMap: () => ({ message: 'must be true or false' }) })
+  .transform((v) => v === 'true' || v === '1');
 
 const trustProxySetting = z.string().transform((value, ctx) => {
   const ranges = parseTrustProxy(value);
@@ -148,6 +154,7 @@ const schema = z.object({
     .optional(),
   JWT_CLOCK_TOLERANCE_SECONDS: int(0, 300).default('5'),
   JWT_MAX_LENGTH: int(256, 65536).default('8192'),
+  JWT_REQUIRE_EXP: booleanSetting.default('true'),
   JWT_CLAIM_USER_ID: z.string().trim().min(1).default('sub'),
   JWT_CLAIM_TENANT_ID: z.string().trim().min(1).default('tenant_id'),
   JWT_CLAIM_TIER: z.string().trim().min(1).default('tier'),
@@ -250,6 +257,7 @@ function jwtSettings(e: z.infer<typeof schema>, demo: boolean, demoSecret: () =>
     audience: e.JWT_AUDIENCE ?? null,
     clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SECONDS,
     maxTokenLength: e.JWT_MAX_LENGTH,
+    requireExp: e.JWT_REQUIRE_EXP,
     claims: {
       userId: e.JWT_CLAIM_USER_ID,
       tenantId: e.JWT_CLAIM_TENANT_ID,

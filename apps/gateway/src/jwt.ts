@@ -72,7 +72,8 @@ export class JwtVerifier {
   }
 
   /**
-   * The key for the token's algorithm: the secret for HS*, the public key otherwise (never one for the other).
+   * The key for the token's algorithm: the secret for HS*, the public key otherwise (never one for the other). A
+   * header with `crit` is refused: it names extensions that must be understood, and the gateway understands none.
    */
   private keyFor(token: string): KeyObject {
     let header: unknown;
@@ -85,6 +86,9 @@ export class JwtVerifier {
     const { alg } = header as { alg?: unknown };
     if (typeof alg !== 'string' || !this.settings.algorithms.includes(alg as never)) {
       throw new TokenError('token algorithm not allowed');
+    }
+    if ('crit' in header) {
+      throw new TokenError('token header lists critical extensions ("crit") the gateway does not support');
     }
     const key = this.hmac.has(alg) ? this.secretKey : this.settings.publicKey;
     if (!key) throw new TokenError('token algorithm not allowed');
@@ -137,6 +141,9 @@ export class JwtVerifier {
     }
     if (typeof payload !== 'object' || payload === null)
       throw new TokenError('token payload must be a JSON object');
+    if (this.settings.requireExp && payload.exp === undefined) {
+      throw new TokenError('token has no expiry ("exp"), and this gateway requires one');
+    }
     const c = this.settings.claims;
     const identity: GatewayIdentity = {
       userId: claim(payload, c.userId),

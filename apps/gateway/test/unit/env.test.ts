@@ -74,6 +74,7 @@ describe('gateway settings from env', () => {
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', 'proxy.internal'],
     ['TRUST_PROXY', ','],
+    ['JWT_REQUIRE_EXP', 'maybe'],
   ])('stops on a bad %s (%s) with a message naming it', (name, value) => {
     const err = errorOf({ JWT_SECRET: SECRET, [name]: value });
     expect(err.setting).toBe(name);
@@ -139,6 +140,12 @@ describe('gateway settings from env', () => {
     expect(errorOf({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.1, nginx' }).message).toBe(
       'TRUST_PROXY: "nginx" is not an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, ::1) (got "10.0.0.1, nginx")',
     );
+  });
+
+  it('requires exp in tokens unless JWT_REQUIRE_EXP is false', () => {
+    expect(parseEnv({ JWT_SECRET: SECRET }).jwt.requireExp).toBe(true);
+    expect(parseEnv({ JWT_SECRET: SECRET, JWT_REQUIRE_EXP: 'false' }).jwt.requireExp).toBe(false);
+    expect(parseEnv({ JWT_SECRET: SECRET, JWT_REQUIRE_EXP: '1' }).jwt.requireExp).toBe(true);
   });
 
   it('treats an empty variable as unset', () => {
