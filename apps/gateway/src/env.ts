@@ -101,7 +101,13 @@ export interface GatewaySettings {
 const int = intSetting;
 const url = urlSetting;
 
-const noNewline = z.string().refine((s) => !/[\r\n\0]/.test(s), 'must not contain line breaks');
+// Sent as a header on every upstream request: anything but printable ASCII would fail each one (ERR_INVALID_CHAR).
+const headerValue = z
+  .string()
+  .refine(
+    (s) => /^[\t\x20-\x7e]*$/.test(s),
+    'must be printable ASCII (no line breaks or other control characters)',
+  );
 
 const booleanSetting = z
   .enum(['true', 'false', '1', '0'], { errorMap: () => ({ message: 'must be true or false' }) })
@@ -174,7 +180,7 @@ const schema = z.object({
     .regex(/^\/[^?#\s]*[^/?#\s]$/, 'must be a path prefix such as /api (leading slash, no trailing slash)')
     .optional(),
   TRUST_PROXY: trustProxySetting.optional(),
-  UPSTREAM_AUTHORIZATION: noNewline.pipe(z.string().min(1)).optional(),
+  UPSTREAM_AUTHORIZATION: headerValue.pipe(z.string().min(1)).optional(),
   UPSTREAM_TIMEOUT_MS: int(1).default('60000'),
   MAX_BODY_BYTES: int(1024).default(String(20 * 1024 * 1024)),
   RESERVE_OUTPUT_TOKENS: int(0).default('1024'),

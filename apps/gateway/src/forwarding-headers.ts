@@ -30,7 +30,8 @@ function first(value: string | string[] | undefined): string | undefined {
  */
 export function setForwardingHeaders(headers: IncomingHttpHeaders, peer: Peer): void {
   for (const name of Object.keys(headers)) {
-    const folded = foldedName(name);
+    // Node lower-cases names: only those with `_` need folding.
+    const folded = name.includes('_') ? foldedName(name) : name;
     if (!isForwardingHeader(folded)) continue;
     if (!peer.trusted || folded !== name) delete headers[name];
   }

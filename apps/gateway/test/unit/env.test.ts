@@ -71,6 +71,8 @@ describe('gateway settings from env', () => {
     ['JWT_ALGORITHMS', 'HS257'],
     ['GATEWAY_SIGNING_SECRET', 'short'],
     ['JWT_SECRET', 'short'],
+    ['UPSTREAM_AUTHORIZATION', 'Bearer \u5bc6\u94a5'],
+    ['UPSTREAM_AUTHORIZATION', 'Bearer a\r\nX-Admin: 1'],
     ['TRUST_PROXY', '10.0.0.0/33'],
     ['TRUST_PROXY', 'proxy.internal'],
     ['TRUST_PROXY', ','],
