@@ -35,6 +35,7 @@ import { createUsageApi, usageErrorHandler } from './usage-api/routes';
 import { unauthorized } from './usage-api/problem';
 import { WebhookDispatcher } from './usage-api/webhooks';
 import { StoreTracker } from './store-tracker';
+import { trustedPeer } from './trust-proxy';
 
 /** What extra routes (`CreateGatewayOptions.routers`) get to work with. */
 export interface GatewayRouteContext {
@@ -267,6 +268,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     const proxy = createProxy({
       target: upstreamUrl,
       stripPrefix: settings.stripPrefix,
+      signingSecret: settings.signingSecret,
       timeoutMs: settings.upstreamTimeoutMs,
       maxJsonBytes: Math.max(settings.maxBodyBytes, MIN_RESPONSE_JSON_BYTES),
       log,
@@ -334,8 +336,8 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     const api = chain([
       authenticate(verifier),
       prepareUpstreamHeaders({
-        signingSecret: settings.signingSecret,
         upstreamAuthorization: settings.upstreamAuthorization,
+        trustedPeer: trustedPeer(settings.trustProxy),
       }),
       readLlmRequest({
         maxBodyBytes: settings.maxBodyBytes,

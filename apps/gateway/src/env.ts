@@ -16,6 +16,7 @@ import {
   urlSetting,
   type TollgateConfig,
 } from '@tollgate/core';
+import { parseTrustProxy, type ProxyRange } from './trust-proxy';
 
 export { SettingError };
 
@@ -59,6 +60,8 @@ export interface JwtSettings {
   audience: string[] | null;
   clockToleranceSec: number;
   maxTokenLength: number;
+  /** Refuse tokens without `exp` (JWT_REQUIRE_EXP). */
+  requireExp: boolean;
   claims: ClaimNames;
 }
 
@@ -82,6 +85,8 @@ export interface GatewaySettings {
   storeTimeoutMs: number;
   failOpenBuffer: number;
   stripPrefix: string | null;
+  /** Proxies in front (TRUST_PROXY) whose forwarding headers are kept; empty: none. */
+  trustProxy: ProxyRange[];
   upstreamAuthorization: string | null;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
@@ -100,7 +105,24 @@ export interface GatewaySettings {
 const int = intSetting;
 const url = urlSetting;
 
-const noNewline = z.string().refine((s) => !/[\r\n\0]/.test(s), 'must not contain line breaks');
+// Sent as a header on every upstream request: anything but printable ASCII would fail each one (ERR_INVALID_CHAR).
+const headerValue = z
+  .string()
+  .refine(
+    (s) => /^[\t\x20-\x7e]*$/.test(s),
+    'must be printable ASCII (no line breaks or other control characters)',
+  );
+
+const booleanSetting = z
+  .enum(['true', 'false', '1', '0'], { errorMap: () => ({ message: 'must be true or false' }) })
+  .transform((v) => v === 'true' || v === '1');
+
+const trustProxySetting = z.string().transform((value, ctx) => {
+  const ranges = parseTrustProxy(value);
+  if (typeof ranges !== 'string') return ranges;
+  ctx.addIssue({ code: z.ZodIssueCode.custom, message: ranges });
+  return z.NEVER;
+});
 
 const schema = z.object({
   PORT: int(0, 65535).default('8080'),
@@ -142,6 +164,7 @@ const schema = z.object({
     .optional(),
   JWT_CLOCK_TOLERANCE_SECONDS: int(0, 300).default('5'),
   JWT_MAX_LENGTH: int(256, 65536).default('8192'),
+  JWT_REQUIRE_EXP: booleanSetting.default('true'),
   JWT_CLAIM_USER_ID: z.string().trim().min(1).default('sub'),
   JWT_CLAIM_TENANT_ID: z.string().trim().min(1).default('tenant_id'),
   JWT_CLAIM_TIER: z.string().trim().min(1).default('tier'),
@@ -160,7 +183,8 @@ const schema = z.object({
     .trim()
     .regex(/^\/[^?#\s]*[^/?#\s]$/, 'must be a path prefix such as /api (leading slash, no trailing slash)')
     .optional(),
-  UPSTREAM_AUTHORIZATION: noNewline.pipe(z.string().min(1)).optional(),
+  TRUST_PROXY: trustProxySetting.optional(),
+  UPSTREAM_AUTHORIZATION: headerValue.pipe(z.string().min(1)).optional(),
   UPSTREAM_TIMEOUT_MS: int(1).default('60000'),
   MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(String(4 * 1024 * 1024)),
   HEADERS_TIMEOUT_MS: int(100, 3_600_000).default('10000'),
@@ -245,6 +269,7 @@ function jwtSettings(e: z.infer<typeof schema>, demo: boolean, demoSecret: () =>
     audience: e.JWT_AUDIENCE ?? null,
     clockToleranceSec: e.JWT_CLOCK_TOLERANCE_SECONDS,
     maxTokenLength: e.JWT_MAX_LENGTH,
+    requireExp: e.JWT_REQUIRE_EXP,
     claims: {
       userId: e.JWT_CLAIM_USER_ID,
       tenantId: e.JWT_CLAIM_TENANT_ID,
@@ -317,6 +342,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     failOpenBuffer: e.FAIL_OPEN_BUFFER,
     stripPrefix: e.STRIP_PREFIX ?? null,
+    trustProxy: e.TRUST_PROXY ?? [],
     upstreamAuthorization: e.UPSTREAM_AUTHORIZATION ?? null,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,

@@ -1,6 +1,6 @@
-// Header hygiene for both directions: hop-by-hop and Connection-listed headers, identity headers, signature.
-import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { IDENTITY_HEADERS, SIGNATURE_HEADER, signIdentity } from '@tollgate/core';
+// Header hygiene both ways: hop-by-hop and Connection-listed headers, identity headers and their look-alikes, signature.
+import type { ClientRequest, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import { IDENTITY_HEADERS, SIGNATURE_HEADER, encodeIdentityValue, signIdentity } from '@tollgate/core';
 import type { GatewayIdentity } from './jwt';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones proxies also drop. */
@@ -16,13 +16,26 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
-/** Headers the gateway sets itself, after dropping whatever the client sent under these names. */
-const GATEWAY_OWNED: readonly string[] = [
+/** Headers the gateway sets itself, after dropping whatever the client sent under these names or look-alikes. */
+const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   ...Object.values(IDENTITY_HEADERS),
   SIGNATURE_HEADER,
   'authorization',
   'x-request-id',
-];
+]);
+
+/**
+ * A header name as servers that fold `_` into `-` read it (CGI, WSGI and Rack turn both `X-User-Id` and
+ * `X_User_Id` into `HTTP_X_USER_ID`): lower-case, `_` as `-`.
+ */
+export function foldedName(name: string): string {
+  return name.toLowerCase().replace(/_/g, '-');
+}
+
+/** True for a name that is, or reads upstream as, a header only the gateway may set. */
+export function isGatewayOwned(name: string): boolean {
+  return GATEWAY_OWNED.has(foldedName(name));
+}
 
 /** Never dropped because a Connection header names them: the request would lose its target. */
 const PROTECTED: ReadonlySet<string> = new Set(['host']);
@@ -45,19 +58,21 @@ export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeader
 }
 
 /**
- * Replaces every client-sent identity header (Node lower-cases names and merges duplicates into
- * one entry, so one delete covers every case form and repeat), the signature and the client's
- * Authorization with the verified identity (a missing claim is omitted, never sent empty), its
- * HMAC signature when a secret is set, and the upstream credentials.
+ * Replaces every client-sent identity header (any case, any repeat: Node lower-cases names and merges repeats
+ * into one entry; and any spelling with `_` for `-`), the signature, the client's Authorization and X-Request-Id
+ * with the verified identity (a missing claim is omitted, never sent empty; non-ASCII values percent-encoded,
+ * see `encodeIdentityValue`), the upstream credentials and the request id. The signature is added when the
+ * upstream request's path is final (`signForwardedRequest`).
  */
 export function setForwardedIdentity(
   headers: IncomingHttpHeaders,
   id: GatewayIdentity,
-  signingSecret: string | null,
   upstreamAuthorization: string | null,
   requestId: string,
 ): void {
   for (const name of GATEWAY_OWNED) delete headers[name];
+  for (const name of Object.keys(headers))
+    if (name.includes('_') && isGatewayOwned(name)) delete headers[name];
   const values: Array<[string, string | null]> = [
     [IDENTITY_HEADERS.userId, id.userId],
     [IDENTITY_HEADERS.tenantId, id.tenantId],
@@ -65,10 +80,21 @@ export function setForwardedIdentity(
     [IDENTITY_HEADERS.email, id.email],
     [IDENTITY_HEADERS.role, id.role],
   ];
-  for (const [name, value] of values) if (value !== null) headers[name] = value;
-  if (signingSecret) headers[SIGNATURE_HEADER] = signIdentity(signingSecret, id);
+  for (const [name, value] of values) if (value !== null) headers[name] = encodeIdentityValue(value);
   if (upstreamAuthorization) headers.authorization = upstreamAuthorization;
   headers['x-request-id'] = requestId;
+}
+
+/**
+ * Signs the identity for exactly the request the upstream receives: its method and its path and query as they
+ * go on the wire (after the canonical step, STRIP_PREFIX and the upstream URL's own path), so a captured header
+ * set is refused on any other method or path. Called before the first byte of the upstream request is written.
+ */
+export function signForwardedRequest(proxyReq: ClientRequest, secret: string, id: GatewayIdentity): void {
+  proxyReq.setHeader(
+    SIGNATURE_HEADER,
+    signIdentity(secret, id, { method: proxyReq.method, path: proxyReq.path }),
+  );
 }
 
 /** Response headers to pass to the client: everything but hop-by-hop and Connection-listed ones. */

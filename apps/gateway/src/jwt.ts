@@ -1,6 +1,7 @@
 // JWT verification with pinned algorithms, and the verified identity the gateway forwards.
 import jwt, { type Algorithm, type JwtPayload, type VerifyOptions } from 'jsonwebtoken';
 import { createSecretKey, type KeyObject } from 'node:crypto';
+import { identityValueProblem } from '@tollgate/core';
 import { HMAC_ALGORITHMS, type JwtSettings } from './env';
 
 /** Who a verified token names. Claims that are absent stay null (their headers are omitted). */
@@ -17,17 +18,24 @@ export class TokenError extends Error {
   override name = 'TokenError';
 }
 
-// Header values: printable, no control characters (a claim must never inject a header line).
-// eslint-disable-next-line no-control-regex
-const SAFE_VALUE = /^[^\u0000-\u001f\u007f]{1,256}$/;
+const MAX_CLAIM_LENGTH = 256;
 const JWS_SHAPE = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
 
+/**
+ * A claim as the identity it names, or null when absent. A value that cannot name the same identity at the gateway
+ * and upstream (control characters, surrounding whitespace, unpaired surrogates) is refused; other non-ASCII
+ * values are fine: they are forwarded percent-encoded.
+ */
 function claim(payload: JwtPayload, name: string): string | null {
   const v = payload[name];
   if (v === undefined || v === null || v === '') return null;
   const text = typeof v === 'string' ? v : typeof v === 'number' && Number.isFinite(v) ? String(v) : null;
   if (text === null) throw new TokenError(`claim "${name}" must be a string`);
-  if (!SAFE_VALUE.test(text)) throw new TokenError(`claim "${name}" must be 1-256 printable characters`);
+  if (text.length > MAX_CLAIM_LENGTH) {
+    throw new TokenError(`claim "${name}" must be at most ${MAX_CLAIM_LENGTH} characters`);
+  }
+  const problem = identityValueProblem(text);
+  if (problem !== null) throw new TokenError(`claim "${name}" ${problem}`);
   return text;
 }
 
@@ -63,19 +71,24 @@ export class JwtVerifier {
     this.options = opts;
   }
 
-  /** The key for the token's algorithm: the secret for HS*, the public key otherwise (never one for the other). */
+  /**
+   * The key for the token's algorithm: the secret for HS*, the public key otherwise (never one for the other). A
+   * header with `crit` is refused: it names extensions that must be understood, and the gateway understands none.
+   */
   private keyFor(token: string): KeyObject {
-    let alg: unknown;
+    let header: unknown;
     try {
-      const header = JSON.parse(
-        Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'),
-      ) as unknown;
-      alg = (header as { alg?: unknown } | null)?.alg;
+      header = JSON.parse(Buffer.from(token.slice(0, token.indexOf('.')), 'base64url').toString('utf8'));
     } catch {
       throw new TokenError('malformed token');
     }
+    if (header === null || typeof header !== 'object') throw new TokenError('malformed token');
+    const { alg } = header as { alg?: unknown };
     if (typeof alg !== 'string' || !this.settings.algorithms.includes(alg as never)) {
       throw new TokenError('token algorithm not allowed');
+    }
+    if ('crit' in header) {
+      throw new TokenError('token header lists critical extensions ("crit") the gateway does not support');
     }
     const key = this.hmac.has(alg) ? this.secretKey : this.settings.publicKey;
     if (!key) throw new TokenError('token algorithm not allowed');
@@ -128,6 +141,9 @@ export class JwtVerifier {
     }
     if (typeof payload !== 'object' || payload === null)
       throw new TokenError('token payload must be a JSON object');
+    if (this.settings.requireExp && payload.exp === undefined) {
+      throw new TokenError('token has no expiry ("exp"), and this gateway requires one');
+    }
     const c = this.settings.claims;
     const identity: GatewayIdentity = {
       userId: claim(payload, c.userId),

@@ -9,7 +9,7 @@ import { createProxyMiddleware } from 'http-proxy-middleware';
 import { decodableAcceptEncoding } from './accept-encoding';
 import { contextOf, type RequestContext } from './context';
 import { canonicalPrefix, stripPrefix, upstreamTarget } from './forwarded-path';
-import { clientResponseHeaders } from './headers';
+import { clientResponseHeaders, signForwardedRequest } from './headers';
 import type { Logger } from './logger';
 import { sendProblem } from './problem';
 import { ResponseReader } from './response-reader';
@@ -19,6 +19,8 @@ export interface ProxyOptions {
   target: URL;
   /** Removed from the canonical path before forwarding (segment-wise, any case). */
   stripPrefix: string | null;
+  /** GATEWAY_SIGNING_SECRET: signs the forwarded identity for the upstream request's method and final path. */
+  signingSecret: string | null;
   /** Upstream silence (no response, or no bytes mid-response) longer than this ends the request: 504 or a cut stream. */
   timeoutMs: number;
   /** Most bytes of a JSON response copied to read its usage. */
@@ -84,6 +86,8 @@ export function createProxy(o: ProxyOptions): Proxy {
       proxyReq.destroy(new UpstreamTimeout(`upstream sent nothing for ${o.timeoutMs} ms`));
     });
     proxyReq.setHeader('accept-encoding', decodableAcceptEncoding(req.headers['accept-encoding']));
+    // Before the body's first byte flushes the headers; proxyReq.path is what goes on the wire.
+    if (o.signingSecret && ctx.identity) signForwardedRequest(proxyReq, o.signingSecret, ctx.identity);
     writeReadBody(proxyReq, ctx);
   };
 
@@ -172,7 +176,8 @@ export function createProxy(o: ProxyOptions): Proxy {
   const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
     target: o.target.toString(),
     changeOrigin: true,
-    xfwd: true,
+    // X-Forwarded-* are set by prepareUpstreamHeaders (http-proxy's own append to whatever the client sent).
+    xfwd: false,
     agent,
     secure: true,
     selfHandleResponse: true,

@@ -1,19 +1,24 @@
 // Express step that rewrites the request's own headers before proxying, so http-proxy copies only clean ones.
+import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, Response } from 'express';
 import { contextOf } from './context';
+import { setForwardingHeaders } from './forwarding-headers';
 import { droppedHeaders, setForwardedIdentity } from './headers';
+import { normalisePeer } from './trust-proxy';
 
 export interface UpstreamHeaderOptions {
-  signingSecret: string | null;
   upstreamAuthorization: string | null;
+  /** True for a TCP peer in TRUST_PROXY. */
+  trustedPeer: (address: string | null) => boolean;
 }
 
 /**
  * Drops hop-by-hop and Connection-listed headers, `Expect` (the gateway answers 100-continue
- * itself), every client-sent identity header and signature, and the client's JWT; then sets the
- * verified identity, its signature, the upstream credentials and `X-Request-Id`. Done on
+ * itself), every client-sent identity header (and look-alike spelling) and signature, the client's
+ * JWT, and its forwarding headers unless it is a trusted proxy; then sets the verified identity,
+ * the upstream credentials, `X-Request-Id` and `X-Forwarded-For/-Host/-Proto`. Done on
  * `req.headers` (which http-proxy copies) so no later step, and no event http-proxy skips,
- * can let a client's header through.
+ * can let a client's header through. The signature is set by the proxy, on the final path.
  */
 export function prepareUpstreamHeaders(o: UpstreamHeaderOptions) {
   return (req: Request, _res: Response, next: NextFunction): void => {
@@ -22,7 +27,13 @@ export function prepareUpstreamHeaders(o: UpstreamHeaderOptions) {
     const chunked = h['transfer-encoding'] !== undefined && h['content-length'] === undefined;
     for (const name of droppedHeaders(h)) delete h[name];
     delete h.expect;
-    setForwardedIdentity(h, ctx.identity!, o.signingSecret, o.upstreamAuthorization, ctx.requestId);
+    setForwardedIdentity(h, ctx.identity!, o.upstreamAuthorization, ctx.requestId);
+    const address = normalisePeer(req.socket.remoteAddress);
+    setForwardingHeaders(h, {
+      address,
+      trusted: o.trustedPeer(address),
+      encrypted: (req.socket as Partial<TLSSocket>).encrypted === true,
+    });
     // Re-framed by Node (not forwarded): a streamed body of unknown length stays chunked upstream.
     if (chunked) h['transfer-encoding'] = 'chunked';
     next();

@@ -147,13 +147,12 @@ describe('JWT verification and identity forwarding', () => {
     expect(seen.headers['x-user-email']).toBeUndefined();
     expect(seen.headers.authorization).toBeUndefined();
     expect(seen.headers['x-drop-me']).toBeUndefined();
-    const check = verifyIdentitySignature(SIGNING, seen.headers['x-tollgate-signature'] as string, {
-      userId: 'alice',
-      tenantId: 'acme',
-      tier: 'free',
-      email: null,
-      role: 'member',
-    });
+    const check = verifyIdentitySignature(
+      SIGNING,
+      seen.headers['x-tollgate-signature'] as string,
+      { userId: 'alice', tenantId: 'acme', tier: 'free', email: null, role: 'member' },
+      { method: 'GET', path: '/api/whoami' },
+    );
     expect(check).toEqual({ ok: true });
   });
 

@@ -80,6 +80,12 @@ describe('gateway settings from env', () => {
     ['HEADERS_TIMEOUT_MS', '5s'],
     ['REQUEST_TIMEOUT_MS', '50'],
     ['REQUEST_TIMEOUT_MS', '-1'],
+    ['UPSTREAM_AUTHORIZATION', 'Bearer \u5bc6\u94a5'],
+    ['UPSTREAM_AUTHORIZATION', 'Bearer a\r\nX-Admin: 1'],
+    ['TRUST_PROXY', '10.0.0.0/33'],
+    ['TRUST_PROXY', 'proxy.internal'],
+    ['TRUST_PROXY', ','],
+    ['JWT_REQUIRE_EXP', 'maybe'],
   ])('stops on a bad %s (%s) with a message naming it', (name, value) => {
     const err = errorOf({ JWT_SECRET: SECRET, [name]: value });
     expect(err.setting).toBe(name);
@@ -143,6 +149,23 @@ describe('gateway settings from env', () => {
     expect(
       parseEnv({ JWT_SECRET: SECRET, HEADERS_TIMEOUT_MS: '15000', REQUEST_TIMEOUT_MS: '15000' }),
     ).toMatchObject({ headersTimeoutMs: 15000, requestTimeoutMs: 15000 });
+  });
+
+  it('reads TRUST_PROXY as IPv4 and IPv6 ranges, none by default, and names it when an entry is wrong', () => {
+    expect(parseEnv({ JWT_SECRET: SECRET }).trustProxy).toEqual([]);
+    expect(parseEnv({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.0/8, ::1' }).trustProxy).toEqual([
+      { address: '10.0.0.0', family: 'ipv4', prefix: 8 },
+      { address: '::1', family: 'ipv6', prefix: 128 },
+    ]);
+    expect(errorOf({ JWT_SECRET: SECRET, TRUST_PROXY: '10.0.0.1, nginx' }).message).toBe(
+      'TRUST_PROXY: "nginx" is not an IPv4 or IPv6 address or CIDR (e.g. 10.0.0.0/8, ::1) (got "10.0.0.1, nginx")',
+    );
+  });
+
+  it('requires exp in tokens unless JWT_REQUIRE_EXP is false', () => {
+    expect(parseEnv({ JWT_SECRET: SECRET }).jwt.requireExp).toBe(true);
+    expect(parseEnv({ JWT_SECRET: SECRET, JWT_REQUIRE_EXP: 'false' }).jwt.requireExp).toBe(false);
+    expect(parseEnv({ JWT_SECRET: SECRET, JWT_REQUIRE_EXP: '1' }).jwt.requireExp).toBe(true);
   });
 
   it('treats an empty variable as unset', () => {

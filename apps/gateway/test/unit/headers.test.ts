@@ -1,10 +1,12 @@
-import type { IncomingHttpHeaders } from 'node:http';
+import { ClientRequest, type IncomingHttpHeaders } from 'node:http';
 import { verifyIdentitySignature } from '@tollgate/core';
 import {
   clientResponseHeaders,
   connectionListed,
   droppedHeaders,
+  isGatewayOwned,
   setForwardedIdentity,
+  signForwardedRequest,
 } from '../../src/headers';
 
 describe('header hygiene', () => {
@@ -30,6 +32,7 @@ describe('header hygiene', () => {
       'x-user-id': 'mallory, admin',
       'x-tenant-id': 'other',
       'x-user-role': 'admin',
+      'x-api-key-id': 'k-stolen',
       'x-tollgate-signature': 't=1,v1=00',
       authorization: 'Bearer client-jwt',
       'x-request-id': 'spoofed',
@@ -38,20 +41,83 @@ describe('header hygiene', () => {
       h,
       { userId: 'alice', tenantId: null, tier: 'pro', email: null, role: null },
       null,
-      null,
       'rid-1',
     );
     expect(h).toEqual({ 'x-user-id': 'alice', 'x-user-tier': 'pro', 'x-request-id': 'rid-1' });
   });
 
-  it('signs the forwarded identity and sets the upstream credentials', () => {
+  const owned = [
+    'X-User-Id',
+    'X-Tenant-Id',
+    'X-User-Tier',
+    'X-User-Email',
+    'X-User-Role',
+    'X-Api-Key-Id',
+    'X-Tollgate-Signature',
+    'Authorization',
+    'X-Request-Id',
+  ];
+  /** Every spelling of `name` with each `-` as `-` or `_`, in lower, upper and the given case. */
+  function spellings(name: string): string[] {
+    const parts = name.split('-');
+    let out = [parts[0]!];
+    for (const part of parts.slice(1)) out = out.flatMap((s) => [`${s}-${part}`, `${s}_${part}`]);
+    return out.flatMap((s) => [s, s.toLowerCase(), s.toUpperCase()]);
+  }
+
+  it.each(owned)('drops every case and underscore spelling of %s going upstream', (name) => {
+    const names = spellings(name);
+    expect(names.every((n) => isGatewayOwned(n))).toBe(true);
+    // Node lower-cases incoming names: that is what the step sees.
+    const h: IncomingHttpHeaders = Object.fromEntries(names.map((n) => [n.toLowerCase(), 'spoofed']));
+    h['x-kept'] = 'yes';
+    h['x-user-idx'] = 'not an identity header';
+    setForwardedIdentity(
+      h,
+      { userId: null, tenantId: 't', tier: null, email: null, role: null },
+      null,
+      'rid',
+    );
+    expect(h).toEqual({
+      'x-tenant-id': 't',
+      'x-request-id': 'rid',
+      'x-kept': 'yes',
+      'x-user-idx': 'not an identity header',
+    });
+  });
+
+  it('forwards non-ASCII claims percent-encoded, as printable ASCII only', () => {
+    const h: IncomingHttpHeaders = {};
+    setForwardedIdentity(
+      h,
+      { userId: 'büro 100%', tenantId: '租户', tier: 'pro', email: 'user@例え.jp', role: null },
+      null,
+      'rid',
+    );
+    expect(h).toMatchObject({
+      'x-user-id': 'b%C3%BCro 100%25',
+      'x-tenant-id': '%E7%A7%9F%E6%88%B7',
+      'x-user-email': 'user@%E4%BE%8B%E3%81%88.jp',
+    });
+  });
+
+  it('signs the identity for the method and path the upstream request carries, and sets the upstream credentials', () => {
     const h: IncomingHttpHeaders = { authorization: 'Bearer client-jwt' };
     const id = { userId: 'alice', tenantId: 'acme', tier: 'free', email: 'a@x.io', role: 'member' };
-    setForwardedIdentity(h, id, 'signing-secret-0123456789', 'Bearer sk-upstream', 'rid');
+    setForwardedIdentity(h, id, 'Bearer sk-upstream', 'rid');
     expect(h.authorization).toBe('Bearer sk-upstream');
-    expect(
-      verifyIdentitySignature('signing-secret-0123456789', h['x-tollgate-signature'] as string, id),
-    ).toEqual({ ok: true });
+    const proxyReq = new ClientRequest({ host: '127.0.0.1', port: 9, method: 'POST', path: '/v1/chat?x=1' });
+    proxyReq.on('error', () => undefined);
+    signForwardedRequest(proxyReq, 'signing-secret-0123456789', id);
+    const sig = proxyReq.getHeader('x-tollgate-signature') as string;
+    proxyReq.destroy();
+    const verify = (method: string, path: string) =>
+      verifyIdentitySignature('signing-secret-0123456789', sig, id, { method, path }).ok;
+    expect([
+      verify('POST', '/v1/chat?x=1'),
+      verify('GET', '/v1/chat?x=1'),
+      verify('POST', '/v1/chat'),
+    ]).toEqual([true, false, false]);
   });
 
   it('passes response headers except hop-by-hop and Connection-listed ones', () => {

@@ -15,7 +15,7 @@ export {
   type UnreadableReason,
 } from './canonical-target';
 export { countBodyBytes, countingStream, type ResponseWatcher } from './node-io';
-export { identityFromHeaders, type HeaderIdentity } from './identity';
+export { identityFromHeaders, type HeaderIdentity, type IdentityFailure } from './identity';
 export type { PendingOp } from './replay-buffer';
 export { RequestTicket, PASS, type MeterDone, type MeterOutcome, type RespondOutcome } from './ticket';
 export { type HttpBinding } from './admission';

@@ -10,6 +10,7 @@ import {
 } from '../config';
 import type { BaselineQuery, BaselineSource } from '../engine';
 import { ConfigError } from '../errors';
+import { SIGNATURE_MAX_AGE_SECONDS } from '../identity-headers';
 import { BUILTIN_METERS } from '../meters';
 import { assertCounterStore, type CounterStore } from '../store';
 import type { Identity } from '../subject';
@@ -58,9 +59,13 @@ export interface TrackUsageOptions<Req = IncomingMessage> extends TollgateOption
   identify?: (req: Req) => Identity | null | undefined | Promise<Identity | null | undefined>;
   /** Read identity from the gateway's `X-User-Id`, `X-Tenant-Id`, `X-User-Tier` headers. Defaults to `true`. */
   trustGatewayHeaders?: boolean;
-  /** The gateway's `GATEWAY_SIGNING_SECRET`: identity headers count only with a valid, fresh `X-Tollgate-Signature`. Defaults to none (headers trusted as sent). */
+  /**
+   * The gateway's `GATEWAY_SIGNING_SECRET`: identity headers count only with a valid, fresh `X-Tollgate-Signature`
+   * made for this request's method and path (as received: `req.originalUrl` under Express, `request.url` under
+   * Fastify). Defaults to none (headers trusted as sent).
+   */
   signingSecret?: string;
-  /** Oldest signature timestamp accepted, in seconds either way of now. Defaults to `300`. */
+  /** How far a signature's timestamp may be from now, either way, in seconds (bounds replay). Defaults to `60`. */
   signatureMaxAgeSeconds?: number;
   /** Answer 401 to a metered-path request with no identity (instead of letting it through unmetered). Defaults to `false`. */
   requireIdentity?: boolean;
@@ -124,7 +129,7 @@ export const TRACK_USAGE_DEFAULTS = {
   ...TOLLGATE_DEFAULTS,
   paths: ['/api'],
   trustGatewayHeaders: true,
-  signatureMaxAgeSeconds: 300,
+  signatureMaxAgeSeconds: SIGNATURE_MAX_AGE_SECONDS,
   requireIdentity: false,
   rateLimitHeaders: true,
   // Each lease op costs the client about 100 µs of CPU (ioredis): at 10 ms, a subject at 10,000 req/s paid

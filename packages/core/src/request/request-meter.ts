@@ -3,8 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../errors';
 import type { Identity, ResolvedSubject } from '../subject';
 import { Admissions, type HttpBinding } from './admission';
-import { IDENTITY_HEADERS } from '../identity-headers';
-import { checkIdentitySignature, header } from './identity';
+import { identityFailureDetail, identityFromHeaders } from './identity';
 import { safeLog } from './logger';
 import { isWatched, watchExchange } from './node-io';
 import { resolveTrackUsageOptions, type ResolvedTrackUsageOptions, type TrackUsageOptions } from './options';
@@ -133,26 +132,18 @@ export class RequestMeter<Req, Res> {
       return true;
     }
     if (!this.options.trustGatewayHeaders) return this.noIdentity(res, raw, url, done);
-    // Read in place (no identity object per request): this is every metered request's path.
-    const headers = raw.headers;
-    const userId = header(headers, IDENTITY_HEADERS.userId);
-    const tenantId = header(headers, IDENTITY_HEADERS.tenantId);
-    if (userId === null && tenantId === null) return this.noIdentity(res, raw, url, done);
-    const plan = header(headers, IDENTITY_HEADERS.tier);
-    const secret = this.options.signingSecret;
-    if (secret !== undefined) {
-      const check = checkIdentitySignature(
-        headers,
-        secret,
-        this.options.signatureMaxAgeSeconds,
-        userId,
-        tenantId,
-        plan,
-      );
-      if (!check.ok) {
-        return this.badIdentity(`The identity headers' signature is ${check.reason}.`, res, raw, url, done);
-      }
+    const found = identityFromHeaders(
+      raw.headers,
+      { method: raw.method ?? 'GET', path: url },
+      this.options.signingSecret,
+      this.options.signatureMaxAgeSeconds,
+    );
+    if (found.kind === 'none') return this.noIdentity(res, raw, url, done);
+    if (found.kind === 'invalid') {
+      const detail = identityFailureDetail(found.reason, this.options.signatureMaxAgeSeconds, found.header);
+      return this.badIdentity(detail, res, raw, url, done);
     }
+    const { tenantId, userId, plan } = found;
     return this.admit(tenantId, userId, plan, req, res, raw, rawRes, url, done);
   }
 

@@ -605,6 +605,71 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       await eventually(async () => expect(await used(app, t)).toBe(1));
     });
 
+    it('takes a signature only for the method and path it was made for, and at most 60 s old', async () => {
+      const store = await kit.create();
+      const { app } = await start(store, { signingSecret: SECRET });
+      const t = uniqueTenant();
+      const now = Math.floor(Date.now() / 1000);
+      const captured = signedIdentity(SECRET, t);
+      const replays = [
+        await get(`${app.url}/api/stream`, captured),
+        await get(`${app.url}/api/hello?admin=1`, captured),
+        await post(`${app.url}/api/chat`, { input: 1, output: 1, model: 'gpt-4o' }, captured),
+        await get(`${app.url}/api/hello`, signedIdentity(SECRET, t, 'u1', 'free', now - 61)),
+        await get(`${app.url}/api/hello`, signedIdentity(SECRET, t, 'u1', 'free', now + 61)),
+      ];
+      expect(replays.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
+      expect(replays[0]!.json()).toMatchObject({ detail: expect.stringContaining('bad signature') });
+      expect(replays[3]!.json()).toMatchObject({ detail: expect.stringContaining('stale') });
+      const chat = signedIdentity(SECRET, t, 'u1', 'free', now - 50, { method: 'POST', path: '/api/chat' });
+      const accepted = [
+        await get(`${app.url}/api/hello`, captured),
+        await post(`${app.url}/api/chat`, { input: 1, output: 1, model: 'gpt-4o' }, chat),
+        await get(
+          `${app.url}/api/hello?admin=1`,
+          signedIdentity(SECRET, t, 'u1', 'free', now, { method: 'GET', path: '/api/hello?admin=1' }),
+        ),
+      ];
+      expect(accepted.map((r) => r.status)).toEqual([200, 200, 200]);
+      expect(app.handled).toEqual(['hello', 'chat', 'hello']);
+      await eventually(async () => expect(await used(app, t)).toBe(3));
+    });
+
+    it('refuses an older (v1) signature layout with a clear 401', async () => {
+      const store = await kit.create();
+      const { app } = await start(store, { signingSecret: SECRET });
+      const t = uniqueTenant();
+      const v1 = {
+        ...identity(t),
+        'x-tollgate-signature': `t=${Math.floor(Date.now() / 1000)},v1=${'a'.repeat(64)}`,
+      };
+      const res = await get(`${app.url}/api/hello`, v1);
+      expect(res.status).toBe(401);
+      expect(res.json()).toMatchObject({ status: 401, detail: expect.stringContaining('outdated') });
+      expect(app.handled).toEqual([]);
+    });
+
+    it('decodes percent-encoded identity headers, so it meters the id the gateway metered', async () => {
+      const store = await kit.create();
+      const { app } = await start(store);
+      const tenant = `${uniqueTenant()}-租户-Ωmega-100%`;
+      const user = `${uniqueTenant()} büro`;
+      const headers = { 'x-tenant-id': encodeURIComponent(tenant), 'x-user-tier': 'free' };
+      expect((await get(`${app.url}/api/hello`, headers)).status).toBe(200);
+      const userOnly = { 'x-user-id': encodeURIComponent(user).replace('%20', ' ') };
+      expect((await get(`${app.url}/api/hello`, userOnly)).status).toBe(200);
+      await eventually(async () => expect(await used(app, tenant)).toBe(1));
+      await eventually(async () => {
+        const status = await app.tollgate.engine.status({ userId: user, plan: 'free' });
+        expect(status.quotas.requests?.day?.used).toBe(1);
+      });
+      const broken = await get(`${app.url}/api/hello`, { ...headers, 'x-tenant-id': 'a%E7%A7' });
+      const smuggled = await get(`${app.url}/api/hello`, { ...headers, 'x-user-id': 'u%0D%0Aroot' });
+      expect([broken.status, smuggled.status]).toEqual([401, 401]);
+      expect(broken.json()).toMatchObject({ detail: expect.stringContaining('x-tenant-id') });
+      expect(app.handled).toEqual(['hello', 'hello']);
+    });
+
     it('fails open while the store is down, then replays the buffered usage exactly once', async () => {
       const outage = await kit.createOutage();
       const { app, usage } = await start(outage.store, { replayIntervalMs: 100 });

@@ -1,6 +1,6 @@
 // Small HTTP helpers for the suite: requests with identity headers, polling, and a capturing logger.
 import { Agent, request } from 'node:http';
-import { signIdentity, type TollgateLogger } from '@tollgate/core';
+import { signIdentity, type SignedRequest, type TollgateLogger } from '@tollgate/core';
 
 export interface Reply {
   status: number;
@@ -78,17 +78,18 @@ export function identity(tenantId: string, userId = 'u1', tier = 'free'): Record
   return { 'x-tenant-id': tenantId, 'x-user-id': userId, 'x-user-tier': tier };
 }
 
-/** Gateway identity headers with an `X-Tollgate-Signature` made with `secret` at `timestamp`. */
+/** Gateway identity headers with an `X-Tollgate-Signature` made with `secret` at `timestamp` for `request`. */
 export function signedIdentity(
   secret: string,
   tenantId: string,
   userId = 'u1',
   tier = 'free',
   timestamp = Math.floor(Date.now() / 1000),
+  request: SignedRequest = { method: 'GET', path: '/api/hello' },
 ): Record<string, string> {
   return {
     ...identity(tenantId, userId, tier),
-    'x-tollgate-signature': signIdentity(secret, { tenantId, userId, tier }, timestamp),
+    'x-tollgate-signature': signIdentity(secret, { tenantId, userId, tier }, request, timestamp),
   };
 }
 

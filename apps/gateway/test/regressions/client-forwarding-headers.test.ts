@@ -1,0 +1,50 @@
+// Regression: the client's own X-Forwarded-For/-Host/-Proto, Forwarded and X-Real-IP reached the upstream as sent
+// (http-proxy's xfwd appended to them), so any client could claim any address, host or scheme.
+import { MemoryStore } from '@tollgate/core';
+import { createTestDatabase } from '../../../../test-support/services';
+import { LlmUpstream } from '../support/llm-upstream';
+import { startGateway, token, type RunningGateway } from '../support/kit';
+import { rawRequest } from '../support/raw-socket';
+
+describe("a client's forwarding headers", () => {
+  let upstream: LlmUpstream;
+  let db: { url: string; drop: () => Promise<void> };
+  let gw: RunningGateway;
+
+  beforeAll(async () => {
+    upstream = await new LlmUpstream().start();
+    db = await createTestDatabase('reg_forwarding');
+    gw = await startGateway(
+      { UPSTREAM_URL: upstream.url, DATABASE_URL: db.url, FLUSHER: 'off' },
+      { store: new MemoryStore() },
+    );
+  });
+
+  afterAll(async () => {
+    await gw?.close();
+    await upstream?.stop();
+    await db?.drop();
+  });
+
+  it('are replaced by what the gateway saw when the client is no trusted proxy', async () => {
+    const { host } = new URL(gw.url);
+    const reply = await rawRequest(gw.url, [
+      'GET /api/whoami HTTP/1.1',
+      `Host: ${host}`,
+      `Authorization: Bearer ${token({ sub: 'alice' })}`,
+      'X-Forwarded-For: 6.6.6.6',
+      'X-Forwarded-Host: admin.internal',
+      'X-Forwarded-Proto: https',
+      'Forwarded: for=6.6.6.6',
+      'X-Real-IP: 6.6.6.6',
+    ]);
+    expect(reply.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
+    const h = upstream.last().headers;
+    expect([h['x-forwarded-for'], h['x-forwarded-host'], h['x-forwarded-proto']]).toEqual([
+      '127.0.0.1',
+      host,
+      'http',
+    ]);
+    expect([h.forwarded, h['x-real-ip']]).toEqual([undefined, undefined]);
+  });
+});
