@@ -62,8 +62,11 @@ function writeReadBody(proxyReq: ClientRequest, req: IncomingMessage, ctx: Reque
   proxyReq.write(llm.raw);
 }
 
-function decoderFor(encoding: string): Readable & NodeJS.WritableStream {
-  return encoding === 'br' ? createBrotliDecompress() : createUnzip();
+/** A decoder for the client's copy, or null for an encoding the gateway cannot decode (the body then passes as it is). */
+function decoderFor(encoding: string): (Readable & NodeJS.WritableStream) | null {
+  if (encoding === 'br') return createBrotliDecompress();
+  if (encoding === 'gzip' || encoding === 'x-gzip' || encoding === 'deflate') return createUnzip();
+  return null;
 }
 
 export function createProxy(o: ProxyOptions): Proxy {
@@ -96,8 +99,24 @@ export function createProxy(o: ProxyOptions): Proxy {
     const contentType = headers['content-type'];
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
     const sse = (contentType ?? '').toLowerCase().startsWith('text/event-stream');
-    const filter = ctx.llm?.rewritten && sse && status >= 200 && status < 300 ? new SseUsageFilter() : null;
-    const decodeForClient = filter !== null && encoding !== 'identity';
+    // One warning per response, whichever reader hit a cap first.
+    let warned = false;
+    const warnOnce = (reason: string) => {
+      if (warned) return;
+      warned = true;
+      o.log.warn({ reqId: ctx.requestId, reason }, 'upstream response not fully read for usage');
+    };
+    const filterable = ctx.llm?.rewritten && sse && status >= 200 && status < 300;
+    // The usage chunk can be hidden only from a body the gateway can decode; another passes unfiltered.
+    const decoder = filterable && encoding !== 'identity' ? decoderFor(encoding) : null;
+    const filter =
+      filterable && (encoding === 'identity' || decoder)
+        ? new SseUsageFilter({
+            maxEventBytes: o.maxJsonBytes,
+            onOversize: () => warnOnce(`an event over ${o.maxJsonBytes} bytes passed unfiltered`),
+          })
+        : null;
+    const decodeForClient = filter !== null && decoder !== null;
     res.statusCode = status;
     if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
     for (const [name, value] of clientResponseHeaders(headers)) {
@@ -110,6 +129,7 @@ export function createProxy(o: ProxyOptions): Proxy {
         contentType,
         contentEncoding: encoding,
         maxJsonBytes: o.maxJsonBytes,
+        onLimit: warnOnce,
       });
       ctx.reader = reader;
       proxyRes.on('data', (chunk: Buffer) => reader.write(chunk));
@@ -118,8 +138,8 @@ export function createProxy(o: ProxyOptions): Proxy {
     }
     o.onResponse(req, res, ctx);
     let body: Readable = proxyRes;
+    // pipe() carries backpressure: the decoder inflates only as fast as the client reads.
     if (decodeForClient) {
-      const decoder = decoderFor(encoding);
       decoder.on('error', () => res.destroy());
       body = body.pipe(decoder);
     }
