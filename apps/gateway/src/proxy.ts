@@ -143,7 +143,11 @@ export function createProxy(o: ProxyOptions): Proxy {
       decoder.on('error', () => res.destroy());
       body = body.pipe(decoder);
     }
-    if (filter) body = body.pipe(filter);
+    if (filter) {
+      // The filter holds at most one capped event; should it ever fail, the client's copy ends, not the process.
+      filter.on('error', () => res.destroy());
+      body = body.pipe(filter);
+    }
     // An upstream that stops mid-body must not look like a complete response to the client, and is the upstream's
     // failure, not the client leaving (a client that left has closed `res` already; its own handler below then
     // drops the upstream body).
@@ -157,9 +161,11 @@ export function createProxy(o: ProxyOptions): Proxy {
     res.on('close', () => {
       if (res.writableFinished || proxyRes.complete) return;
       // The client left mid-response: a stream stops at once (what streamed is counted); a JSON
-      // body is read to its end, without the client, so its reported usage still counts.
+      // body is read to its end, without the client, so its reported usage still counts (unless
+      // the reader is done with it already: past its cap, the rest would be read for nothing).
       // (After pipe's own close handler has unpiped, and so paused, the upstream body.)
-      if (ctx.reader && !ctx.reader.streaming && !ctx.timedOut) setImmediate(() => proxyRes.resume());
+      const r = ctx.reader;
+      if (r && !r.streaming && !ctx.timedOut && r.peek() === null) setImmediate(() => proxyRes.resume());
       else proxyRes.destroy();
     });
     if (sse) res.flushHeaders();

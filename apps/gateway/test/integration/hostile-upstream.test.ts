@@ -37,6 +37,19 @@ async function writeAll(res: http.ServerResponse, parts: Buffer[]): Promise<void
   await new Promise<void>((r) => res.end(r));
 }
 
+/** Waits for the socket to take more, or to be gone. */
+function drainOrClose(res: http.ServerResponse): Promise<void> {
+  return new Promise((resolve) => {
+    const go = () => {
+      res.off('drain', go);
+      res.off('close', go);
+      resolve();
+    };
+    res.on('drain', go);
+    res.on('close', go);
+  });
+}
+
 function send(status: number, headers: Record<string, string>, body: Buffer): Answer {
   return async (res) => {
     res.writeHead(status, headers);
@@ -127,6 +140,21 @@ describe('a hostile upstream', () => {
       ),
     );
     answers.set('endless-line', endlessLine(50, null));
+    // Up to 200 MB of one JSON string: `sha` says whether the gateway dropped the connection before its end.
+    answers.set('json-abort', async (res) => {
+      res.writeHead(200, JSON_TYPE);
+      let closed = false;
+      res.on('close', () => (closed = true));
+      res.write('{"choices":[{"message":{"content":"');
+      const piece = Buffer.alloc(64 * 1024, 'a');
+      let length = 0;
+      for (let i = 0; i < 3200 && !closed; i++) {
+        if (!res.write(piece)) await drainOrClose(res);
+        length += piece.length;
+      }
+      res.end();
+      return { sha: closed ? 'abandoned' : 'finished', length };
+    });
     answers.set('endless-line-filtered', endlessLine(50, filteredView));
     answers.set('absurd-json', send(200, JSON_TYPE, absurdJson));
     answers.set('absurd-sse', send(200, SSE, absurdSse));
@@ -176,7 +204,7 @@ describe('a hostile upstream', () => {
    * arrives; the test process's RSS is sampled meanwhile. `includeUsage` false makes the gateway
    * filter the stream.
    */
-  async function call(name: string, opts: { stream: boolean; includeUsage?: boolean }) {
+  async function call(name: string, opts: { stream: boolean; includeUsage?: boolean; abortAfter?: number }) {
     const userId = `u-${name}`;
     const body = JSON.stringify({
       model: 'gpt-4o',
@@ -203,15 +231,18 @@ describe('a hostile upstream', () => {
           (res) => {
             const hash = createHash('sha256');
             let length = 0;
+            const done = () => resolve({ status: res.statusCode!, sha: hash.digest('hex'), length });
             res.on('data', (c: Buffer) => {
               hash.update(c);
               length += c.length;
+              if (opts.abortAfter !== undefined && length >= opts.abortAfter) req.destroy();
             });
-            res.on('end', () => resolve({ status: res.statusCode!, sha: hash.digest('hex'), length }));
-            res.on('error', reject);
+            if (opts.abortAfter !== undefined) res.on('close', done);
+            else res.on('end', done);
+            res.on('error', opts.abortAfter !== undefined ? () => undefined : reject);
           },
         );
-        req.on('error', reject);
+        req.on('error', opts.abortAfter !== undefined ? () => undefined : reject);
         req.end(body);
       });
       const upstreamSent = await sent.get(name)!;
@@ -275,6 +306,20 @@ describe('a hostile upstream', () => {
       models: 'openai/gpt-4o',
     });
     expect(rows.input_tokens).toEqual({ amount: PROMPT_TOKENS, estimated: true, models: 'openai/gpt-4o' });
+  });
+
+  it('drops a JSON body past its read cap once the client left, and settles what it read', async () => {
+    const r = await call('json-abort', { stream: false, abortAfter: 2 * MAX_BODY_BYTES });
+    expect(r.status).toBe(200);
+    // The old rule read a JSON body to its end without the client: 200 MB here, for nothing past the cap.
+    expect(r.sent.sha).toBe('abandoned');
+    await expectUp();
+    const rows = await ledger(r.userId);
+    expect(rows.output_tokens).toEqual({
+      amount: MAX_BODY_BYTES / 4,
+      estimated: true,
+      models: 'openai/gpt-4o',
+    });
   });
 
   it('streams a 50 MB line without a line end through, and reads the usage after it', async () => {
