@@ -57,14 +57,18 @@ export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | 
   const status = ctx.upstreamStatus ?? 0;
   // An upstream error (or a body that is no LLM answer) uses nothing: the reservation is released.
   if (!llm || status < 200 || status >= 300 || !read.recognised) return null;
-  const u = finalUsage({
+  const facts = {
     reported: read.reported,
     complete: read.complete,
     promptChars: llm.info.promptChars,
     outputChars: read.outputChars,
     provider: read.provider ?? llm.info.provider,
     model: read.model ?? llm.info.model,
-  });
+  };
+  let u = finalUsage(facts);
+  // The readers take only sane counts; should a sum still be no safe integer, the store would refuse
+  // it and the call would count nothing: it is estimated instead.
+  if (!Number.isSafeInteger(totalTokens(u))) u = finalUsage({ ...facts, reported: null });
   return totalTokens(u) > 0 ? u : null;
 }
 

@@ -58,8 +58,11 @@ function writeReadBody(proxyReq: ClientRequest, ctx: RequestContext): void {
   proxyReq.write(bytes);
 }
 
-function decoderFor(encoding: string): Readable & NodeJS.WritableStream {
-  return encoding === 'br' ? createBrotliDecompress() : createUnzip();
+/** A decoder for the client's copy, or null for an encoding the gateway cannot decode (the body then passes as it is). */
+function decoderFor(encoding: string): (Readable & NodeJS.WritableStream) | null {
+  if (encoding === 'br') return createBrotliDecompress();
+  if (encoding === 'gzip' || encoding === 'x-gzip' || encoding === 'deflate') return createUnzip();
+  return null;
 }
 
 export function createProxy(o: ProxyOptions): Proxy {
@@ -99,8 +102,24 @@ export function createProxy(o: ProxyOptions): Proxy {
     const contentType = headers['content-type'];
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
     const sse = (contentType ?? '').toLowerCase().startsWith('text/event-stream');
-    const filter = ctx.llm?.rewritten && sse && status >= 200 && status < 300 ? new SseUsageFilter() : null;
-    const decodeForClient = filter !== null && encoding !== 'identity';
+    // One warning per response, whichever reader hit a cap first.
+    let warned = false;
+    const warnOnce = (reason: string) => {
+      if (warned) return;
+      warned = true;
+      o.log.warn({ reqId: ctx.requestId, reason }, 'upstream response not fully read for usage');
+    };
+    const filterable = ctx.llm?.rewritten && sse && status >= 200 && status < 300;
+    // The usage chunk can be hidden only from a body the gateway can decode; another passes unfiltered.
+    const decoder = filterable && encoding !== 'identity' ? decoderFor(encoding) : null;
+    const filter =
+      filterable && (encoding === 'identity' || decoder)
+        ? new SseUsageFilter({
+            maxEventBytes: o.maxJsonBytes,
+            onOversize: () => warnOnce(`an event over ${o.maxJsonBytes} bytes passed unfiltered`),
+          })
+        : null;
+    const decodeForClient = filter !== null && decoder !== null;
     res.statusCode = status;
     if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
     for (const [name, value] of clientResponseHeaders(headers)) {
@@ -113,6 +132,7 @@ export function createProxy(o: ProxyOptions): Proxy {
         contentType,
         contentEncoding: encoding,
         maxJsonBytes: o.maxJsonBytes,
+        onLimit: warnOnce,
       });
       ctx.reader = reader;
       proxyRes.on('data', (chunk: Buffer) => reader.write(chunk));
@@ -121,12 +141,16 @@ export function createProxy(o: ProxyOptions): Proxy {
     }
     o.onResponse(req, res, ctx);
     let body: Readable = proxyRes;
+    // pipe() carries backpressure: the decoder inflates only as fast as the client reads.
     if (decodeForClient) {
-      const decoder = decoderFor(encoding);
       decoder.on('error', () => res.destroy());
       body = body.pipe(decoder);
     }
-    if (filter) body = body.pipe(filter);
+    if (filter) {
+      // The filter holds at most one capped event; should it ever fail, the client's copy ends, not the process.
+      filter.on('error', () => res.destroy());
+      body = body.pipe(filter);
+    }
     // An upstream that stops mid-body must not look like a complete response to the client, and is the upstream's
     // failure, not the client leaving (a client that left has closed `res` already; its own handler below then
     // drops the upstream body).
@@ -140,9 +164,11 @@ export function createProxy(o: ProxyOptions): Proxy {
     res.on('close', () => {
       if (res.writableFinished || proxyRes.complete) return;
       // The client left mid-response: a stream stops at once (what streamed is counted); a JSON
-      // body is read to its end, without the client, so its reported usage still counts.
+      // body is read to its end, without the client, so its reported usage still counts (unless
+      // the reader is done with it already: past its cap, the rest would be read for nothing).
       // (After pipe's own close handler has unpiped, and so paused, the upstream body.)
-      if (ctx.reader && !ctx.reader.streaming && !ctx.timedOut) setImmediate(() => proxyRes.resume());
+      const r = ctx.reader;
+      if (r && !r.streaming && !ctx.timedOut && r.peek() === null) setImmediate(() => proxyRes.resume());
       else proxyRes.destroy();
     });
     if (sse) res.flushHeaders();

@@ -1,8 +1,6 @@
 // Reads token usage from a copy of the upstream response's bytes, never holding up the client's copy.
 import type { Transform } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
-import { StringDecoder } from 'node:string_decoder';
-import { createParser, type EventSourceParser } from 'eventsource-parser';
 import {
   StreamUsageReader,
   modelFromJson,
@@ -11,24 +9,35 @@ import {
   type LlmProvider,
   type ReportedUsage,
 } from '@tollgate/core';
+import { BoundedSseParser } from './sse-parser';
 
 /** What the response said about usage, once it ended (or was cut). */
 export interface ResponseUsage {
   /** False when the body was not an LLM response (an error page, an unrelated JSON): nothing to settle but the reservation. */
   recognised: boolean;
   reported: ReportedUsage | null;
-  /** False when a stream ended before its final usage event. */
+  /** False when a stream ended before its final usage event, or the body was not read to its end. */
   complete: boolean;
   outputChars: number;
   model: string | null;
   provider: LlmProvider | null;
 }
 
+/** Most decoded bytes of an event stream read for usage (256 MiB): past it the stream's usage is estimated. */
+export const MAX_STREAM_BYTES = 256 * 1024 * 1024;
+
 export interface ResponseReaderOptions {
   contentType: string | undefined;
   contentEncoding: string | undefined;
-  /** Most bytes of a JSON body copied for parsing; beyond it the body is not read. */
+  /**
+   * Most bytes of one JSON document read for usage: a JSON body (also the most decoded bytes read of
+   * it), or one event of a stream (a larger event is skipped).
+   */
   maxJsonBytes: number;
+  /** Most decoded bytes of an event stream read for usage. Defaults to MAX_STREAM_BYTES. */
+  maxStreamBytes?: number;
+  /** Called at most once per response, when part of the body could not be read for usage (`reason` says why). */
+  onLimit?: (reason: string) => void;
 }
 
 const NOT_RECOGNISED: ResponseUsage = {
@@ -39,6 +48,25 @@ const NOT_RECOGNISED: ResponseUsage = {
   model: null,
   provider: null,
 };
+
+/** A 2xx LLM answer whose usage could not be read: settled as an estimate from `chars` characters seen. */
+function unread(chars: number): ResponseUsage {
+  return {
+    recognised: true,
+    reported: null,
+    complete: false,
+    outputChars: chars,
+    model: null,
+    provider: null,
+  };
+}
+
+/** Characters of UTF-8 `bytes` (every byte that does not continue a sequence starts one). */
+function utf8Chars(bytes: Buffer): number {
+  let continuation = 0;
+  for (let i = 0; i < bytes.length; i++) if ((bytes[i]! & 0xc0) === 0x80) continuation++;
+  return bytes.length - continuation;
+}
 
 /** Keys only LLM responses carry, so an unrelated JSON body is not mistaken for one. */
 function looksLikeLlmResponse(body: unknown): boolean {
@@ -55,25 +83,46 @@ function looksLikeLlmResponse(body: unknown): boolean {
 }
 
 interface Sink {
-  write(text: string): void;
+  write(bytes: Buffer): void;
+  /** The body ended: its usage. */
   end(): ResponseUsage;
+  /** The body is not read further (a cap): the usage of what was read, to be estimated. */
+  cut(): ResponseUsage;
 }
 
 class SseSink implements Sink {
   private readonly reader = new StreamUsageReader();
-  private readonly parser: EventSourceParser;
-  constructor() {
-    this.parser = createParser({ onEvent: (e) => this.reader.push({ event: e.event, data: e.data }) });
+  private readonly parser: BoundedSseParser;
+  private skippedBytes = 0;
+  constructor(maxEventBytes: number, onLimit: (reason: string) => void) {
+    this.parser = new BoundedSseParser({
+      maxEventBytes,
+      onEvent: (e) => this.reader.push(e),
+      onSkipped: (bytes) => {
+        this.skippedBytes += bytes;
+        onLimit(`an event over ${maxEventBytes} bytes was skipped`);
+      },
+    });
   }
-  write(text: string): void {
-    this.parser.feed(text);
+  write(bytes: Buffer): void {
+    this.parser.feed(bytes);
   }
   end(): ResponseUsage {
+    this.parser.end();
+    return this.usage(this.reader.complete);
+  }
+  cut(): ResponseUsage {
+    this.parser.end();
+    return this.usage(false);
+  }
+  private usage(complete: boolean): ResponseUsage {
     const r = this.reader;
     return {
-      recognised: r.format !== null,
+      // A skipped event still shows the stream had content: the call is settled, its input estimated.
+      // Its bytes are no text read (a compressed one can be gigabytes of nothing): they add no output.
+      recognised: r.format !== null || this.skippedBytes > 0,
       reported: r.reported,
-      complete: r.complete,
+      complete,
       outputChars: r.outputChars,
       model: r.streamModel,
       provider: r.format,
@@ -82,27 +131,21 @@ class SseSink implements Sink {
 }
 
 class JsonSink implements Sink {
-  private parts: string[] = [];
+  private parts: Buffer[] = [];
   private size = 0;
-  private overflow = false;
-  constructor(private readonly max: number) {}
-  write(text: string): void {
-    if (this.overflow) return;
-    this.size += text.length;
-    if (this.size > this.max) {
-      this.overflow = true;
-      this.parts = [];
-      return;
-    }
-    this.parts.push(text);
+  write(bytes: Buffer): void {
+    this.parts.push(bytes);
+    this.size += bytes.length;
   }
   end(): ResponseUsage {
-    if (this.overflow) return NOT_RECOGNISED;
+    const text = Buffer.concat(this.parts, this.size).toString('utf8');
+    this.parts = [];
     let body: unknown;
     try {
-      body = JSON.parse(this.parts.join(''));
+      body = JSON.parse(text);
     } catch {
-      return NOT_RECOGNISED;
+      // A 2xx answer the client got, but not as JSON (cut, corrupt): estimated from what it held.
+      return unread(text.length);
     }
     if (!looksLikeLlmResponse(body)) return NOT_RECOGNISED;
     const reported = usageFromJson(body);
@@ -115,42 +158,76 @@ class JsonSink implements Sink {
       provider: reported?.provider ?? null,
     };
   }
+  cut(): ResponseUsage {
+    let chars = 0;
+    for (const p of this.parts) chars += utf8Chars(p);
+    this.parts = [];
+    return unread(chars);
+  }
+}
+
+function inflaterFor(encoding: string): Transform | null {
+  if (encoding === 'gzip' || encoding === 'x-gzip' || encoding === 'deflate') return createUnzip();
+  if (encoding === 'br') return createBrotliDecompress();
+  return null;
 }
 
 /**
  * Fed the upstream body chunk by chunk (`write`), then `end()` once it ended or was cut; `result`
  * settles after any decoding finished. gzip/deflate/br bodies are decoded here, on this copy only.
+ * Memory and work are bounded: a JSON body is read up to `maxJsonBytes` decoded bytes, a stream up
+ * to `maxStreamBytes` (one event up to `maxJsonBytes`); past a cap the decoder is destroyed, the
+ * rest is not read, and the usage of what was read is settled as estimated.
  */
 export class ResponseReader {
   readonly result: Promise<ResponseUsage>;
   private resolve!: (u: ResponseUsage) => void;
   private readonly sink: Sink | null;
-  private readonly decoder = new StringDecoder('utf8');
-  private readonly inflate: Transform | null = null;
+  private inflate: Transform | null = null;
+  /** The body's encoding is none the reader decodes: only its size on the wire is known. */
+  private undecodable = false;
+  private readonly maxDecoded: number;
+  private decoded = 0;
+  private wireBytes = 0;
   private done = false;
   private value: ResponseUsage | null = null;
+  private limited = false;
+  private readonly onLimit: (reason: string) => void;
 
   constructor(options: ResponseReaderOptions) {
     this.result = new Promise((r) => (this.resolve = r));
+    this.onLimit = (reason) => {
+      if (this.limited) return;
+      this.limited = true;
+      options.onLimit?.(reason);
+    };
     const type = (options.contentType ?? '').toLowerCase();
-    this.sink = type.startsWith('text/event-stream')
-      ? new SseSink()
+    const sse = type.startsWith('text/event-stream');
+    this.sink = sse
+      ? new SseSink(options.maxJsonBytes, this.onLimit)
       : type.includes('json')
-        ? new JsonSink(options.maxJsonBytes)
+        ? new JsonSink()
         : null;
+    this.maxDecoded = sse ? (options.maxStreamBytes ?? MAX_STREAM_BYTES) : options.maxJsonBytes;
     const encoding = (options.contentEncoding ?? 'identity').trim().toLowerCase();
     if (!this.sink) return;
     if (encoding === 'identity' || encoding === '') return;
-    if (encoding === 'gzip' || encoding === 'x-gzip' || encoding === 'deflate') this.inflate = createUnzip();
-    else if (encoding === 'br') this.inflate = createBrotliDecompress();
-    else {
-      this.finish(NOT_RECOGNISED);
+    const inflate = inflaterFor(encoding);
+    if (!inflate) {
+      this.undecodable = true;
+      this.onLimit(`content-encoding "${encoding}" cannot be decoded`);
       return;
     }
-    this.inflate.on('data', (chunk: Buffer) => this.feed(chunk));
-    // A cut stream ends the decoder early: what was decoded so far still counts.
-    this.inflate.on('error', () => this.finish(this.drain()));
-    this.inflate.on('end', () => this.finish(this.drain()));
+    this.inflate = inflate;
+    inflate.on('data', (chunk: Buffer) => this.feed(chunk));
+    // A cut or corrupt body ends the decoder early: what was decoded so far still counts.
+    inflate.on('error', (err: NodeJS.ErrnoException) => {
+      if (this.done) return;
+      // A body cut short (an abort) is no corrupt one: nothing to warn about.
+      if (err.code !== 'Z_BUF_ERROR') this.onLimit(`the body could not be decoded (${err.message})`);
+      this.finish(this.sink!.end());
+    });
+    inflate.on('end', () => this.finish(this.sink!.end()));
   }
 
   /** True when the body is a stream of events (a client abort then ends it; a JSON body is read to its end). */
@@ -160,11 +237,23 @@ export class ResponseReader {
 
   private feed(chunk: Buffer): void {
     if (this.done || !this.sink) return;
-    this.sink.write(this.decoder.write(chunk));
+    const room = this.maxDecoded - this.decoded;
+    this.decoded += chunk.length;
+    if (chunk.length <= room) {
+      this.sink.write(chunk);
+      return;
+    }
+    if (room > 0) this.sink.write(chunk.subarray(0, room));
+    this.onLimit(`the body is over ${this.maxDecoded} decoded bytes; the rest was not read`);
+    // No decoding beyond the cap: the inflater and whatever it holds are dropped now.
+    this.inflate?.destroy();
+    this.finish(this.sink.cut());
   }
 
   write(chunk: Buffer): void {
     if (this.done || !this.sink) return;
+    this.wireBytes += chunk.length;
+    if (this.undecodable) return;
     if (this.inflate) this.inflate.write(chunk);
     else this.feed(chunk);
   }
@@ -173,15 +262,10 @@ export class ResponseReader {
   end(): void {
     if (this.done) return;
     if (!this.sink) return this.finish(NOT_RECOGNISED);
+    if (this.undecodable) return this.finish(unread(this.wireBytes));
     // A cut compressed body makes the decoder fail at its end: its 'error' handler reads what was decoded.
     if (this.inflate) this.inflate.end();
-    else this.finish(this.drain());
-  }
-
-  private drain(): ResponseUsage {
-    const tail = this.decoder.end();
-    if (tail) this.sink!.write(tail);
-    return this.sink!.end();
+    else this.finish(this.sink.end());
   }
 
   /** The usage if it is known already (the body ended and needed no decoding), else null. */

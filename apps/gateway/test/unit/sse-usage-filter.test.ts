@@ -51,3 +51,49 @@ describe('SseUsageFilter', () => {
     expect(seen).toEqual([chunk('')]);
   });
 });
+
+describe('SseUsageFilter bounds', () => {
+  const MiB = 1024 * 1024;
+
+  it('holds at most its cap of a 16 MiB event without a blank line, passes it byte for byte, and filters on after it', async () => {
+    let warnings = 0;
+    const filter = new SseUsageFilter({ maxEventBytes: MiB, onOversize: () => warnings++ });
+    const got: Buffer[] = [];
+    filter.on('data', (c: Buffer) => got.push(c));
+    let maxBuffered = 0;
+    const piece = Buffer.alloc(64 * 1024, 'a');
+    filter.write(Buffer.from('data: '));
+    for (let sent = 0; sent < 16 * MiB; sent += piece.length) {
+      filter.write(piece);
+      maxBuffered = Math.max(maxBuffered, filter.buffered);
+    }
+    filter.end(Buffer.from('\n\n' + usageChunk + chunk('')));
+    await new Promise((r) => filter.on('end', r));
+    expect(maxBuffered).toBeLessThanOrEqual(MiB);
+    const out = Buffer.concat(got);
+    expect(out.length).toBe(6 + 16 * MiB + 2 + Buffer.byteLength(chunk('')));
+    expect(out.subarray(0, 6).toString()).toBe('data: ');
+    expect(out.subarray(6, 6 + 16 * MiB).every((b) => b === 0x61)).toBe(true);
+    // The usage-only chunk after it is still dropped: the filter resynchronised at the blank line.
+    expect(out.subarray(6 + 16 * MiB).toString()).toBe('\n\n' + chunk(''));
+    expect(warnings).toBe(1);
+  });
+
+  it('finds \\r\\n\\r\\n event ends split anywhere, and passes invalid UTF-8 unchanged', async () => {
+    const text = Buffer.concat([
+      Buffer.from(chunk(',"usage":null').replace(/\n/g, '\r\n')),
+      Buffer.from(usageChunk.replace(/\n/g, '\r\n')),
+      Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a]),
+    ]);
+    const want = Buffer.concat([
+      Buffer.from(chunk('').replace(/\n/g, '\r\n')),
+      Buffer.from([0x64, 0x61, 0x74, 0x61, 0x3a, 0x20, 0xff, 0xfe, 0x0d, 0x0a, 0x0d, 0x0a]),
+    ]);
+    for (let cut = 1; cut < text.length; cut++) {
+      const filter = Readable.from([text.subarray(0, cut), text.subarray(cut)]).pipe(new SseUsageFilter());
+      const got: Buffer[] = [];
+      for await (const c of filter) got.push(c as Buffer);
+      expect(Buffer.concat(got).equals(want)).toBe(true);
+    }
+  });
+});

@@ -1,35 +1,35 @@
 // Token usage from a complete JSON response body: OpenAI (chat, responses, embeddings), Anthropic, Gemini.
-import { asObject, asString, minus, tokenCount, type Json } from './fields';
+import { asObject, minus, modelName, optionalTokens, reportedTokens, type Json } from './fields';
 import type { ReportedUsage } from './types';
 import { textChars } from './estimate';
 
 /** OpenAI chat/completions/embeddings `usage`: input = prompt_tokens - cached_tokens. */
 function openAiChatUsage(usage: Json, model: string | null): ReportedUsage | null {
-  const prompt = tokenCount(usage.prompt_tokens);
+  const prompt = reportedTokens(usage.prompt_tokens);
   if (prompt === null) return null;
-  const cached = tokenCount(asObject(usage.prompt_tokens_details)?.cached_tokens);
+  const cached = reportedTokens(asObject(usage.prompt_tokens_details)?.cached_tokens);
   return {
     provider: 'openai',
     model,
     inputTokens: minus(prompt, cached),
     cacheReadTokens: cached ?? 0,
     cacheWriteTokens: 0,
-    outputTokens: tokenCount(usage.completion_tokens) ?? 0,
+    outputTokens: optionalTokens(usage.completion_tokens),
   };
 }
 
 /** OpenAI Responses API `usage`: input_tokens includes cached tokens, like prompt_tokens. */
 function openAiResponsesUsage(usage: Json, model: string | null): ReportedUsage | null {
-  const input = tokenCount(usage.input_tokens);
+  const input = reportedTokens(usage.input_tokens);
   if (input === null) return null;
-  const cached = tokenCount(asObject(usage.input_tokens_details)?.cached_tokens);
+  const cached = reportedTokens(asObject(usage.input_tokens_details)?.cached_tokens);
   return {
     provider: 'openai',
     model,
     inputTokens: minus(input, cached),
     cacheReadTokens: cached ?? 0,
     cacheWriteTokens: 0,
-    outputTokens: tokenCount(usage.output_tokens) ?? 0,
+    outputTokens: optionalTokens(usage.output_tokens),
   };
 }
 
@@ -38,10 +38,10 @@ export function anthropicUsage(usage: Json, model: string | null): ReportedUsage
   return {
     provider: 'anthropic',
     model,
-    inputTokens: tokenCount(usage.input_tokens),
-    cacheReadTokens: tokenCount(usage.cache_read_input_tokens),
-    cacheWriteTokens: tokenCount(usage.cache_creation_input_tokens),
-    outputTokens: tokenCount(usage.output_tokens),
+    inputTokens: reportedTokens(usage.input_tokens),
+    cacheReadTokens: reportedTokens(usage.cache_read_input_tokens),
+    cacheWriteTokens: reportedTokens(usage.cache_creation_input_tokens),
+    outputTokens: reportedTokens(usage.output_tokens),
   };
 }
 
@@ -50,19 +50,22 @@ export function anthropicUsage(usage: Json, model: string | null): ReportedUsage
  * output, so output = candidatesTokenCount + thoughtsTokenCount.
  */
 export function geminiUsage(meta: Json, model: string | null): ReportedUsage | null {
-  const prompt = tokenCount(meta.promptTokenCount);
-  const candidates = tokenCount(meta.candidatesTokenCount);
+  const prompt = reportedTokens(meta.promptTokenCount);
+  const candidates = reportedTokens(meta.candidatesTokenCount);
   if (prompt === null && candidates === null) return null;
-  const cached = tokenCount(meta.cachedContentTokenCount);
-  const toolPrompt = tokenCount(meta.toolUsePromptTokenCount) ?? 0;
-  const thoughts = tokenCount(meta.thoughtsTokenCount) ?? 0;
+  const cached = reportedTokens(meta.cachedContentTokenCount);
+  const toolPrompt = optionalTokens(meta.toolUsePromptTokenCount);
+  const thoughts = optionalTokens(meta.thoughtsTokenCount);
+  // A field present but absurd leaves its side unreported (estimated), never read as 0.
+  const promptKnown = (prompt !== null || meta.promptTokenCount === undefined) && toolPrompt !== null;
+  const outputKnown = (candidates !== null || meta.candidatesTokenCount === undefined) && thoughts !== null;
   return {
     provider: 'gemini',
     model,
-    inputTokens: minus((prompt ?? 0) + toolPrompt, cached),
+    inputTokens: promptKnown ? minus((prompt ?? 0) + toolPrompt!, cached) : null,
     cacheReadTokens: cached ?? 0,
     cacheWriteTokens: 0,
-    outputTokens: (candidates ?? 0) + thoughts,
+    outputTokens: outputKnown ? (candidates ?? 0) + thoughts! : null,
   };
 }
 
@@ -70,7 +73,7 @@ export function geminiUsage(meta: Json, model: string | null): ReportedUsage | n
 export function usageFromJson(body: unknown): ReportedUsage | null {
   const obj = asObject(body);
   if (!obj) return null;
-  const model = asString(obj.model) ?? asString(obj.modelVersion);
+  const model = modelName(obj.model) ?? modelName(obj.modelVersion);
   const meta = asObject(obj.usageMetadata);
   if (meta) return geminiUsage(meta, model);
   const usage = asObject(obj.usage);
@@ -94,8 +97,8 @@ export function outputCharsFromJson(body: unknown): number {
   return textChars(obj.choices) + textChars(obj.content) + textChars(obj.candidates) + textChars(obj.output);
 }
 
-/** The model a JSON response names, if any. */
+/** The model a JSON response names, if any (and if it is a plausible name: see `modelName`). */
 export function modelFromJson(body: unknown): string | null {
   const obj = asObject(body);
-  return obj ? (asString(obj.model) ?? asString(obj.modelVersion)) : null;
+  return obj ? (modelName(obj.model) ?? modelName(obj.modelVersion)) : null;
 }

@@ -1,6 +1,6 @@
 // Token usage from server-sent events, one event at a time (OpenAI chat/responses, Anthropic, Gemini).
 import { anthropicUsage, geminiUsage, usageFromJson } from './json';
-import { asObject, asString, tokenCount, type Json } from './fields';
+import { asObject, asString, modelName, reportedTokens, type Json } from './fields';
 import { textChars } from './estimate';
 import type { LlmProvider, ReportedUsage } from './types';
 
@@ -54,7 +54,7 @@ export class StreamUsageReader {
     if (type === 'message_start') {
       const message = asObject(data.message);
       this.provider = 'anthropic';
-      this.model = asString(message?.model) ?? this.model;
+      this.model = modelName(message?.model) ?? this.model;
       const u = asObject(message?.usage);
       if (u) this.usage = anthropicUsage(u, this.model);
       return;
@@ -65,14 +65,17 @@ export class StreamUsageReader {
       if (u) {
         const next = anthropicUsage(u, this.model);
         const cur = this.usage ?? anthropicUsage({}, this.model);
-        // Cumulative fields: a reported value replaces the earlier one; a missing one keeps it.
+        // Cumulative fields: a reported value replaces the earlier one; a missing one keeps it; one
+        // present but absurd makes the field unreported (estimated), not the stale earlier value.
+        const field = (key: string, n: number | null, earlier: number | null) =>
+          u[key] === undefined || u[key] === null ? earlier : n;
         this.usage = {
           provider: 'anthropic',
           model: this.model,
-          inputTokens: next.inputTokens ?? cur.inputTokens,
-          cacheReadTokens: next.cacheReadTokens ?? cur.cacheReadTokens,
-          cacheWriteTokens: next.cacheWriteTokens ?? cur.cacheWriteTokens,
-          outputTokens: next.outputTokens ?? cur.outputTokens,
+          inputTokens: field('input_tokens', next.inputTokens, cur.inputTokens),
+          cacheReadTokens: field('cache_read_input_tokens', next.cacheReadTokens, cur.cacheReadTokens),
+          cacheWriteTokens: field('cache_creation_input_tokens', next.cacheWriteTokens, cur.cacheWriteTokens),
+          outputTokens: field('output_tokens', next.outputTokens, cur.outputTokens),
         };
         this.complete = true;
       }
@@ -90,7 +93,7 @@ export class StreamUsageReader {
       }
       const response = asObject(data.response);
       if (response) {
-        this.model = asString(response.model) ?? this.model;
+        this.model = modelName(response.model) ?? this.model;
         if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
           const u = usageFromJson({ ...response, object: 'response' });
           if (u) {
@@ -104,7 +107,7 @@ export class StreamUsageReader {
     const meta = asObject(data.usageMetadata);
     if (meta || Array.isArray(data.candidates)) {
       this.provider = 'gemini';
-      this.model = asString(data.modelVersion) ?? asString(data.model) ?? this.model;
+      this.model = modelName(data.modelVersion) ?? modelName(data.model) ?? this.model;
       this.chars += textChars(data.candidates);
       if (meta) {
         const u = geminiUsage(meta, this.model);
@@ -117,7 +120,7 @@ export class StreamUsageReader {
     }
     if (Array.isArray(data.choices) || 'usage' in data) {
       this.provider = 'openai';
-      this.model = asString(data.model) ?? this.model;
+      this.model = modelName(data.model) ?? this.model;
       if (Array.isArray(data.choices)) {
         for (const choice of data.choices) {
           const c = asObject(choice);
@@ -125,7 +128,7 @@ export class StreamUsageReader {
         }
       }
       const u = asObject(data.usage);
-      if (u && tokenCount(u.prompt_tokens) !== null) {
+      if (u && reportedTokens(u.prompt_tokens) !== null) {
         this.usage = usageFromJson({ usage: u, model: this.model });
         this.complete = true;
       }

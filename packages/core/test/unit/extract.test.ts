@@ -72,10 +72,41 @@ describe('usageFromJson', () => {
     expect(usageFromJson({ error: { message: 'bad' } })).toBeNull();
     expect(usageFromJson('text')).toBeNull();
     expect(usageFromJson({ usage: { prompt_tokens: -3 } })).toBeNull();
+    // A count present but not an integer is not reported (the output is then estimated), not 0.
     expect(usageFromJson({ usage: { prompt_tokens: 5, completion_tokens: 1.5 } })).toMatchObject({
       inputTokens: 5,
-      outputTokens: 0,
+      outputTokens: null,
     });
+    expect(usageFromJson({ usage: { prompt_tokens: 5 } })).toMatchObject({ inputTokens: 5, outputTokens: 0 });
+  });
+
+  it.each([1e300, -5, '12', 2 ** 60, 1.5, Number.MAX_SAFE_INTEGER, 100_000_001, {}])(
+    'reads the absurd count %p as not reported, in every format',
+    (bad) => {
+      expect(usageFromJson({ usage: { prompt_tokens: bad, completion_tokens: 1 } })).toBeNull();
+      expect(usageFromJson({ usage: { prompt_tokens: 1, completion_tokens: bad } })?.outputTokens).toBeNull();
+      expect(
+        usageFromJson({ type: 'message', usage: { input_tokens: bad, output_tokens: bad } }),
+      ).toMatchObject({
+        inputTokens: null,
+        outputTokens: null,
+      });
+      expect(
+        usageFromJson({ usageMetadata: { promptTokenCount: 3, candidatesTokenCount: bad } }),
+      ).toMatchObject({ inputTokens: 3, outputTokens: null });
+      expect(
+        usageFromJson({ usageMetadata: { promptTokenCount: bad, candidatesTokenCount: 2 } }),
+      ).toMatchObject({ inputTokens: null, outputTokens: 2 });
+    },
+  );
+
+  it('takes a response model only when it is a plausible name (1..256 characters, no control characters)', () => {
+    const at = (model: unknown) => usageFromJson({ model, usage: { prompt_tokens: 1 } })?.model;
+    expect(at('m'.repeat(256))).toBe('m'.repeat(256));
+    expect(at('m'.repeat(257))).toBeNull();
+    expect(at('gpt-4o\u0000')).toBeNull();
+    expect(at('gpt\r\n4o')).toBeNull();
+    expect(at(42)).toBeNull();
   });
 
   it('clamps cached tokens larger than the prompt to zero uncached input', () => {
@@ -126,6 +157,14 @@ describe('StreamUsageReader', () => {
       cacheWriteTokens: 10,
       outputTokens: 15,
     });
+  });
+
+  it('takes an absurd message_delta count as not reported, not as the stale message_start value', () => {
+    const text = fixture('anthropic.sse').replace(
+      /"usage":\{"input_tokens":25,"cache_creation_input_tokens":10,"cache_read_input_tokens":5,"output_tokens":15\}/,
+      '"usage":{"output_tokens":1e300,"input_tokens":null}',
+    );
+    expect(readStream(text).reported).toMatchObject({ inputTokens: 25, outputTokens: null });
   });
 
   it('takes the last cumulative Gemini usageMetadata', () => {
