@@ -6,7 +6,7 @@ import { MemoryStore, type TollgateConfigInput } from '@tollgate/core';
 import { trackUsage } from '@tollgate/express';
 import { createTestDatabase } from '../../../../test-support/services';
 import { LlmUpstream } from '../support/llm-upstream';
-import { foldedNames, rawRequest } from '../support/raw-socket';
+import { foldedNames, rawRequest } from '../support/raw-lines';
 import { SECRET, dayCounters, startGateway, token, type RunningGateway } from '../support/kit';
 
 const SIGNING = 'identity-headers-signing-0123456789';

@@ -4,7 +4,7 @@ import { MemoryStore } from '@tollgate/core';
 import { createTestDatabase } from '../../../../test-support/services';
 import { LlmUpstream } from '../support/llm-upstream';
 import { startGateway, token, type RunningGateway } from '../support/kit';
-import { foldedNames, rawRequest } from '../support/raw-socket';
+import { foldedNames, rawRequest } from '../support/raw-lines';
 
 describe('identity look-alike headers', () => {
   let upstream: LlmUpstream;
