@@ -24,6 +24,8 @@ interface Variant {
   body?: (b: Record<string, unknown>) => Record<string, unknown>;
   /** The modes that make sense for this variant; both when not given. */
   modes?: Mode[];
+  /** Headers that must not reach the upstream (hop-by-hop ones the client named). */
+  notForwarded?: string[];
   /** Sends the framing itself (Content-Length / Transfer-Encoding given in headers). */
   framed?: (body: Buffer) => Buffer;
 }
@@ -154,12 +156,58 @@ const VARIANTS: Variant[] = [
     name: 'Accept-Encoding: zstd;q=1, gzip;q=0.5',
     headers: [JSON_TYPE, ['Accept-Encoding', 'zstd;q=1, gzip;q=0.5']],
   },
+  { name: 'Accept-Encoding: ZSTD (upper case)', headers: [JSON_TYPE, ['Accept-Encoding', 'ZSTD']] },
+  { name: 'Accept-Encoding: *', headers: [JSON_TYPE, ['Accept-Encoding', '*']] },
+  {
+    name: 'two Accept-Encoding headers (gzip, then zstd)',
+    headers: [JSON_TYPE, ['Accept-Encoding', 'gzip;q=0.1'], ['Accept-Encoding', 'zstd']],
+  },
   // Google APIs, Rails and Express's method-override middleware treat this GET as the POST it names.
   {
     name: 'GET with X-HTTP-Method-Override: POST',
     method: 'GET',
     headers: [JSON_TYPE, ['X-HTTP-Method-Override', 'POST']],
   },
+  { name: 'GET with X-HTTP-Method: POST', method: 'GET', headers: [JSON_TYPE, ['X-HTTP-Method', 'POST']] },
+  {
+    name: 'absolute-form with backslashes',
+    target: at('http://evil.example\\api\\v1\\chat\\completions'),
+  },
+  {
+    name: 'charset="utf-16le" (quoted)',
+    headers: [['Content-Type', 'application/json; charset="utf-16le"']],
+    encode: utf16le,
+  },
+  {
+    name: 'charset=UTF-16LE (upper case)',
+    headers: [['Content-Type', 'application/json; charset=UTF-16LE']],
+    encode: utf16le,
+  },
+  { name: 'charset=iso-8859-1', headers: [['Content-Type', 'application/json; charset=iso-8859-1']] },
+  { name: 'Expect: 100-continue', headers: [JSON_TYPE, ['Expect', '100-continue']] },
+  { name: 'Connection: content-length', headers: [JSON_TYPE, ['Connection', 'close, content-length']] },
+  {
+    name: 'Connection: content-encoding, gzip body',
+    headers: [JSON_TYPE, ['Content-Encoding', 'gzip'], ['Connection', 'close, content-encoding']],
+    encode: (s) => gzipSync(s),
+  },
+  // h2c smuggling: an upstream that upgrades would take the connection past the gateway.
+  {
+    name: 'Upgrade: h2c',
+    headers: [
+      JSON_TYPE,
+      ['Connection', 'close, Upgrade, HTTP2-Settings'],
+      ['Upgrade', 'h2c'],
+      ['HTTP2-Settings', 'AAMAAABkAAQAoAAAAAIAAAAA'],
+    ],
+    notForwarded: ['upgrade', 'http2-settings'],
+  },
+  {
+    name: 'stream_options.include_usage: false',
+    body: (b) => ({ ...b, stream_options: { include_usage: false } }),
+    modes: ['stream'],
+  },
+  { name: 'stream_options: null', body: (b) => ({ ...b, stream_options: null }), modes: ['stream'] },
   // Pydantic (vLLM, LiteLLM, most Python servers) reads "true" and 1 as true: the upstream streams.
   { name: 'stream: "true" (a string)', body: (b) => ({ ...b, stream: 'true' }), modes: ['stream'] },
   { name: 'stream: 1', body: (b) => ({ ...b, stream: 1 }), modes: ['stream'] },
@@ -284,6 +332,8 @@ describe('adversarial spellings of an LLM call', () => {
       output: served.outputTokens,
       tokens: served.inputTokens + served.outputTokens,
     });
+    for (const seen of upstream.seenFrom(userId))
+      for (const name of c.variant.notForwarded ?? []) expect({ [name]: seen.headers[name] }).toEqual({});
     // The control must reach the upstream, or the comparison above proves nothing.
     if (c.variant.name === 'canonical') expect(served.calls).toBe(1);
   });

@@ -144,6 +144,8 @@ function responseCoding(acceptEncoding: string | undefined): string {
       const q = params.map((p) => /^\s*q=([0-9.]+)/.exec(p)?.[1]).find((x) => x !== undefined);
       return { name: name!.trim(), q: q === undefined ? 1 : Number(q) };
     })
+    // `*` is any coding: this upstream's favourite, zstd.
+    .map((c) => (c.name === '*' ? { ...c, name: 'zstd' } : c))
     .filter((c) => c.q > 0 && ['zstd', 'br', 'gzip', 'deflate'].includes(c.name));
   offered.sort((a, b) => b.q - a.q);
   return offered[0]?.name ?? 'identity';
@@ -227,8 +229,11 @@ export class LenientUpstream {
       userId: typeof userId === 'string' ? userId : null,
       model: null,
     });
-    // Google APIs, Rails and Express's method-override honour it: a GET with a body is a POST.
-    const override = req.headers['x-http-method-override'];
+    // Google APIs, Rails and Express's method-override honour these: a GET with a body is a POST.
+    const override =
+      req.headers['x-http-method-override'] ??
+      req.headers['x-http-method'] ??
+      req.headers['x-method-override'];
     if (typeof override === 'string') req.method = override.toUpperCase();
     next();
   };

@@ -51,7 +51,13 @@ export function rawRequest(port: number, r: RawRequest, timeoutMs = 10_000): Pro
     });
     socket.on('close', () => {
       clearTimeout(timer);
-      const data = Buffer.concat(chunks);
+      let data = Buffer.concat(chunks);
+      // Interim answers (100 Continue) come before the real one.
+      while (/^HTTP\/1\.[01] 1\d\d /.test(data.subarray(0, 13).toString('latin1'))) {
+        const interimEnd = data.indexOf('\r\n\r\n');
+        if (interimEnd === -1) break;
+        data = data.subarray(interimEnd + 4);
+      }
       const end = data.indexOf('\r\n\r\n');
       if (end === -1)
         return reject(new Error(`no HTTP answer to ${r.target}: ${JSON.stringify(data.toString('latin1'))}`));
