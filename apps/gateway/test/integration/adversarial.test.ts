@@ -1,5 +1,6 @@
 // Break the meter: spellings of an LLM call a lenient upstream serves must be metered exactly, or refused unforwarded.
 import { writeFileSync } from 'node:fs';
+import net from 'node:net';
 import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
 import { createTestDatabase, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
 import { METERED_CONFIG, ledgerByMeter, startGateway, token, type RunningGateway } from '../support/kit';
@@ -336,6 +337,35 @@ describe('adversarial spellings of an LLM call', () => {
       for (const name of c.variant.notForwarded ?? []) expect({ [name]: seen.headers[name] }).toEqual({});
     // The control must reach the upstream, or the comparison above proves nothing.
     if (c.variant.name === 'canonical') expect(served.calls).toBe(1);
+  });
+
+  // A provider bills a completion it generated whether or not the caller still listens; so must the meter.
+  it('a client that hangs up before the upstream answered still pays for the completion it had generated', async () => {
+    const userId = `adv-${++n}-hangup`;
+    const body = Buffer.from(
+      JSON.stringify({ model: 'gpt-4o', messages: [{ role: 'user', content: 'hang up' }] }),
+    );
+    const socket = net.connect(portOf(flag), '127.0.0.1');
+    await new Promise<void>((r) => socket.once('connect', () => r()));
+    socket.write(
+      `POST ${CHAT} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${token({ sub: userId })}\r\n` +
+        `Content-Type: application/json\r\nX-Test-Generation-Ms: 300\r\nContent-Length: ${body.length}\r\n\r\n`,
+    );
+    socket.write(body);
+    for (let i = 0; i < 200 && upstream.seenFrom(userId).length === 0; i++)
+      await new Promise((r) => setTimeout(r, 10));
+    expect(upstream.seenFrom(userId)).toHaveLength(1);
+    socket.destroy();
+    await upstream.whenServed(userId);
+    await flag.gateway.idle();
+    await flag.gateway.flusher!.flushOnce();
+    const served = upstream.servedTo(userId);
+    const rows = await ledgerByMeter(flag.gateway.sql, userId);
+    observations.push({ case: 'hang up before the answer', gateway: 'flag', served, ledger: rows });
+    expect({
+      input: rows.input_tokens?.amount ?? 0,
+      output: rows.output_tokens?.amount ?? 0,
+    }).toEqual({ input: served.inputTokens, output: served.outputTokens });
   });
 
   it.each(CASES)('$label, unpriced model under unpricedModel: block: refused, never forwarded', async (c) => {

@@ -262,7 +262,26 @@ export class LenientUpstream {
     });
   };
 
+  /** Resolves once the upstream has served this user (finished generating), whether or not anyone still listens. */
+  whenServed(userId: string): Promise<void> {
+    if (this.served.has(userId)) return Promise.resolve();
+    return new Promise((resolve) => this.waiters.set(userId, [...(this.waiters.get(userId) ?? []), resolve]));
+  }
+
+  private readonly waiters = new Map<string, Array<() => void>>();
+
   private readonly chat = (req: Request, res: Response): void => {
+    // `X-Test-Generation-Ms`: a slow completion. Like a provider, it is generated (and billed) to the end even
+    // when the caller hangs up meanwhile.
+    const generationMs = Number(req.headers['x-test-generation-ms'] ?? 0);
+    if (generationMs > 0) {
+      setTimeout(() => this.complete(req, res), generationMs);
+      return;
+    }
+    this.complete(req, res);
+  };
+
+  private complete(req: Request, res: Response): void {
     const body = ((req as Request & { body?: unknown }).body ?? {}) as Record<string, unknown>;
     const model = typeof body.model === 'string' ? body.model : 'gpt-4o';
     const prompt = promptTokensFor(body);
@@ -274,6 +293,9 @@ export class LenientUpstream {
       outputTokens: served.outputTokens + COMPLETION_TOKENS,
       models: [...served.models, model],
     });
+    for (const resolve of this.waiters.get(userId) ?? []) resolve();
+    this.waiters.delete(userId);
+    if (res.destroyed) return;
     const usage = {
       prompt_tokens: prompt,
       completion_tokens: COMPLETION_TOKENS,
@@ -314,5 +336,5 @@ export class LenientUpstream {
     if (coding !== 'identity') headers['content-encoding'] = coding;
     res.writeHead(200, headers);
     res.end(encoded);
-  };
+  }
 }
