@@ -5,7 +5,7 @@ import { gzipSync, deflateSync, brotliCompressSync } from 'node:zlib';
 import { createTestDatabase, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
 import { METERED_CONFIG, ledgerByMeter, startGateway, token, type RunningGateway } from '../support/kit';
 import { LenientUpstream } from '../support/lenient-upstream';
-import { rawRequest, type RawResponse } from '../support/raw-http';
+import { rawRequest, type RawResponse } from '../support/raw-socket';
 
 const CHAT = '/api/v1/chat/completions';
 const JSON_TYPE: [string, string] = ['Content-Type', 'application/json'];

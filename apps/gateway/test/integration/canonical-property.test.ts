@@ -3,7 +3,7 @@ import fc from 'fast-check';
 import { REDIS_URL, createTestDatabase, uniquePrefix } from '../../../../test-support/services';
 import { METERED_CONFIG, dayCounters, startGateway, token, type RunningGateway } from '../support/kit';
 import { LenientUpstream } from '../support/lenient-upstream';
-import { rawRequest } from '../support/raw-http';
+import { rawRequest } from '../support/raw-socket';
 
 const UNRESERVED = /^[A-Za-z0-9\-._~]$/;
 
