@@ -7,6 +7,16 @@ import { METERED_CONFIG, ledgerByMeter, startGateway, token, type RunningGateway
 import { LenientUpstream } from '../support/lenient-upstream';
 import { rawRequest, type RawResponse } from '../support/raw-socket';
 
+/*
+ * The rule (SPEC §4 "One canonical request", §6): whatever a lenient server behind the gateway reads as the chat
+ * endpoint is either metered exactly as served (ledger input/output tokens == what the upstream served that user)
+ * or refused (a 4xx, nothing forwarded). "Forwarded and not metered" fails. With `unpricedModel: block`, every
+ * spelling of a call for an unpriced model is refused and the upstream never sees the model.
+ * The lenient upstream is the union of real servers' leniency (see lenient-upstream.ts): `;params` stripped
+ * (servlet containers), every escape decoded incl. %2F (Go's URL.Path), a NUL ending the path, method override
+ * headers honoured, Pydantic's lax booleans for `stream`. A gateway may refuse any of these spellings, or read
+ * them the same way; it may not forward them unread.
+ */
 const CHAT = '/api/v1/chat/completions';
 const JSON_TYPE: [string, string] = ['Content-Type', 'application/json'];
 
@@ -15,7 +25,7 @@ type Mode = 'json' | 'stream';
 interface Variant {
   name: string;
   /** The request target; CHAT when not given. */
-  target?: (upstreamPort: number, gatewayPort: number) => string;
+  target?: (upstreamPort: number) => string;
   method?: string;
   /** Content-Type and every other header; `[JSON_TYPE]` when not given. */
   headers?: Array<[string, string]>;
@@ -298,7 +308,7 @@ describe('adversarial spellings of an LLM call', () => {
     const body = requestBody(c, model);
     return rawRequest(portOf(gw), {
       method: v.method ?? 'POST',
-      target: v.target ? v.target(upstream.port, portOf(gw)) : CHAT,
+      target: v.target ? v.target(upstream.port) : CHAT,
       headers: [['Authorization', `Bearer ${token({ sub: userId })}`], ...(v.headers ?? [JSON_TYPE])],
       body: v.framed ? v.framed(body) : body,
     });
