@@ -96,13 +96,6 @@ export interface Gateway {
 /** `/api` as routing matches it (any case, whole segment), on a canonical target (see `canonicalTarget`). */
 const API_PATH = /^\/api(?:[/?]|$)/i;
 
-/**
- * Most bytes of a JSON response read for its usage, whatever the (smaller) request limit: answers
- * are often far bigger than requests (embeddings), and 20 MiB was this bound before MAX_BODY_BYTES
- * went down to 4 MiB.
- */
-const MIN_RESPONSE_JSON_BYTES = 20 * 1024 * 1024;
-
 /** The outcome of a request the server's timeout cut while it was being served (its body still coming). */
 function markRequestTimeout(req: IncomingMessage): void {
   try {
@@ -270,7 +263,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       stripPrefix: settings.stripPrefix,
       signingSecret: settings.signingSecret,
       timeoutMs: settings.upstreamTimeoutMs,
-      maxJsonBytes: Math.max(settings.maxBodyBytes, MIN_RESPONSE_JSON_BYTES),
+      maxJsonBytes: settings.maxResponseJsonBytes,
       log,
       onResponse: (req, res, ctx) => {
         countLateUpstreamFailure(req, res, ctx);

@@ -90,6 +90,8 @@ export interface GatewaySettings {
   upstreamAuthorization: string | null;
   upstreamTimeoutMs: number;
   maxBodyBytes: number;
+  /** Most decoded bytes of a JSON response read for its usage (past it: settled as estimated). */
+  maxResponseJsonBytes: number;
   /** Most time a client may take to send the request headers (then 408 and the connection closed). */
   headersTimeoutMs: number;
   /** Most time a client may take to send the whole request, body included (then 408, connection closed). */
@@ -187,6 +189,8 @@ const schema = z.object({
   UPSTREAM_AUTHORIZATION: headerValue.pipe(z.string().min(1)).optional(),
   UPSTREAM_TIMEOUT_MS: int(1).default('60000'),
   MAX_BODY_BYTES: int(1024, 1024 * 1024 * 1024).default(String(4 * 1024 * 1024)),
+  // Answers are often far bigger than requests (embeddings): their own bound, 20 MiB as before MAX_BODY_BYTES fell.
+  MAX_RESPONSE_JSON_BYTES: int(1024, 1024 * 1024 * 1024).default(String(20 * 1024 * 1024)),
   HEADERS_TIMEOUT_MS: int(100, 3_600_000).default('10000'),
   REQUEST_TIMEOUT_MS: int(100, 86_400_000).default('30000'),
   RESERVE_OUTPUT_TOKENS: int(0).default('1024'),
@@ -346,6 +350,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     upstreamAuthorization: e.UPSTREAM_AUTHORIZATION ?? null,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     maxBodyBytes: e.MAX_BODY_BYTES,
+    maxResponseJsonBytes: e.MAX_RESPONSE_JSON_BYTES,
     headersTimeoutMs: e.HEADERS_TIMEOUT_MS,
     requestTimeoutMs: e.REQUEST_TIMEOUT_MS,
     reserveOutputTokens: e.RESERVE_OUTPUT_TOKENS,

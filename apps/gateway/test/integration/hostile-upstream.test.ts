@@ -195,6 +195,7 @@ describe('a hostile upstream', () => {
         FLUSHER: 'inline',
         FLUSH_INTERVAL_MS: '600000',
         MAX_BODY_BYTES: String(MAX_BODY_BYTES),
+        MAX_RESPONSE_JSON_BYTES: String(MAX_BODY_BYTES),
       },
       { config: METERED_CONFIG },
     );

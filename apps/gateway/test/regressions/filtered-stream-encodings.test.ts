@@ -47,6 +47,7 @@ describe('filtered streams', () => {
         DATABASE_URL: db.url,
         FLUSHER: 'off',
         MAX_BODY_BYTES: String(CAP),
+        MAX_RESPONSE_JSON_BYTES: String(CAP),
       },
       { store: new MemoryStore(), logger: pino({ level: 'warn' }, sink) },
     );

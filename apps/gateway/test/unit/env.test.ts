@@ -35,6 +35,7 @@ describe('gateway settings from env', () => {
       logLevel: 'info',
       redisKeyPrefix: 'tollgate:',
       maxBodyBytes: 4194304,
+      maxResponseJsonBytes: 20971520,
       headersTimeoutMs: 10000,
       requestTimeoutMs: 30000,
     });
@@ -76,6 +77,7 @@ describe('gateway settings from env', () => {
     ['JWT_SECRET', 'short'],
     ['MAX_BODY_BYTES', '100'],
     ['MAX_BODY_BYTES', '2147483648'],
+    ['MAX_RESPONSE_JSON_BYTES', '10'],
     ['HEADERS_TIMEOUT_MS', '0'],
     ['HEADERS_TIMEOUT_MS', '5s'],
     ['REQUEST_TIMEOUT_MS', '50'],
