@@ -16,12 +16,19 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'upgrade',
 ]);
 
-/** Headers the gateway sets itself, after dropping whatever the client sent under these names or look-alikes. */
+/**
+ * Headers the gateway sets itself, after dropping whatever the client sent under these names or look-alikes;
+ * and the method overrides some frameworks honour, which are never forwarded: the gateway meters the request
+ * line's method, so an upstream taking a GET for the POST it names would serve an LLM call unmetered.
+ */
 const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   ...Object.values(IDENTITY_HEADERS),
   SIGNATURE_HEADER,
   'authorization',
   'x-request-id',
+  'x-http-method-override',
+  'x-http-method',
+  'x-method-override',
 ]);
 
 /**

@@ -51,12 +51,33 @@ function reservedCost(prices: PriceBook, info: LlmRequestInfo, input: number, ou
  * price under `unpricedModel: block`, and adds `stream_options.include_usage` to an OpenAI chat
  * stream that did not ask for it. Other requests pass untouched and unread.
  */
+/** True when the request carries a body: chunked (kept by the header step), or a non-zero Content-Length. */
+function hasBody(req: Request): boolean {
+  const length = req.headers['content-length'];
+  return req.headers['transfer-encoding'] !== undefined || (length !== undefined && length !== '0');
+}
+
 export function readLlmRequest(o: LlmRequestOptions) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
     const path = (req.originalUrl ?? req.url).split('?')[0]!;
-    const style = req.method === 'POST' ? llmApiStyle(path) : null;
+    const style = llmApiStyle(path);
     if (!style) return next();
     const ctx = contextOf(req);
+    if (req.method !== 'POST') {
+      // A body the gateway does not read, which a lenient upstream (or a method override) may take for a call.
+      if (!hasBody(req)) return next();
+      ctx.outcome = 'method_not_allowed';
+      sendProblem(
+        res,
+        {
+          status: 405,
+          title: 'Method Not Allowed',
+          detail: `${req.method} with a body is refused on an LLM route`,
+        },
+        { Allow: 'POST', Connection: 'close' },
+      );
+      return;
+    }
     const read = await readJsonBody(req, {
       maxBytes: o.maxBodyBytes,
       deadline: ctx.startedAt + o.requestTimeoutMs,

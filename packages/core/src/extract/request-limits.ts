@@ -34,7 +34,9 @@ function isCount(v: unknown): v is number {
  * The first field of `body` the gateway cannot meter by, or null: a `model` that is not a short
  * printable string (the Gemini path's model included), an output cap or choice count that is not
  * a non-negative integer, or a cap times `n` over MAX_REQUESTED_OUTPUT_TOKENS (so the reservation
- * stays an exact integer). Absent and null fields are fine: the upstream's default applies.
+ * stays an exact integer), or a `stream` that is not a boolean (lenient upstreams read `"true"` or `1` as a
+ * stream, which the gateway would neither ask usage for nor read as one). Absent and null fields are fine:
+ * the upstream's default applies.
  */
 export function requestFieldProblem(body: unknown, info: LlmRequestInfo): RequestFieldProblem | null {
   const obj = asObject(body) ?? {};
@@ -45,6 +47,8 @@ export function requestFieldProblem(body: unknown, info: LlmRequestInfo): Reques
     const p = modelProblem('model', info.model);
     if (p) return p;
   }
+  if (obj.stream !== undefined && obj.stream !== null && typeof obj.stream !== 'boolean')
+    return { field: 'stream', detail: 'stream must be true or false' };
   const gen = asObject(obj.generationConfig) ?? {};
   const caps: Array<[string, unknown]> = [
     ['max_completion_tokens', obj.max_completion_tokens],
