@@ -10,7 +10,7 @@ export type LlmApiStyle = 'openai-chat' | 'openai-responses' | 'openai-embedding
 export interface LlmRequestInfo {
   style: LlmApiStyle;
   provider: LlmProvider;
-  /** `model` from the body, or from a Gemini path (`/models/<model>:generateContent`). */
+  /** `model` from the body, or for Gemini from its path (`/models/<model>:generateContent`), which is what it runs. */
   model: string | null;
   /** Characters of prompt text (messages, system, input, contents). */
   promptChars: number;
@@ -29,8 +29,8 @@ const OPENAI_CHAT = /\/(?:chat\/completions|v\d+\/completions)\/?$/i;
 const OPENAI_RESPONSES = /\/responses\/?$/i;
 const OPENAI_EMBEDDINGS = /\/embeddings\/?$/i;
 const ANTHROPIC = /\/messages\/?$/i;
-// The model may hold a colon (the last one starts the method).
-const GEMINI_PATH = /\/models\/([^/]+):(generateContent|streamGenerateContent)\/?$/i;
+// The model may hold a colon (the last one starts the method); a tuned model is served as `/tunedModels/<id>:...`.
+const GEMINI_PATH = /\/(?:tuned)?models\/([^/]+):(generateContent|streamGenerateContent)\/?$/i;
 const LENIENT: CanonicalTargetOptions = { lenient: true };
 
 /**
@@ -75,7 +75,8 @@ function providerOf(style: LlmApiStyle): LlmProvider {
 export function inspectLlmRequest(style: LlmApiStyle, path: string, body: unknown): LlmRequestInfo {
   const obj = asObject(body) ?? {};
   const gemini = style === 'gemini' ? GEMINI_PATH.exec(routePath(path)) : null;
-  const model = asString(obj.model) ?? (gemini ? decodedSegment(gemini[1]!) : null);
+  // Gemini runs the path's model whatever the body says: a priced `model` field must not hide an unpriced path.
+  const model = gemini ? decodedSegment(gemini[1]!) : asString(obj.model);
   const promptChars =
     textChars(obj.messages) +
     textChars(obj.system, 'system') +
