@@ -34,9 +34,31 @@ const GEMINI_PATH = /\/(?:tuned)?models\/([^/]+):(generateContent|streamGenerate
 const LENIENT: CanonicalTargetOptions = { lenient: true };
 
 /**
+ * Non-ASCII letters (as the canonical form escapes their UTF-8) whose Unicode case mapping is ASCII: an upstream
+ * that decodes the path and matches it ignoring case by Unicode rules (Java's equalsIgnoreCase, .NET's
+ * OrdinalIgnoreCase, JS toUpperCase) routes `/v1/chat/complet\u0131ons` or `/v1/me\u00dfages` as the real route.
+ */
+const ASCII_CASE_FOLDS: Readonly<Record<string, string>> = {
+  '%C4%B0': 'i', // İ
+  '%C4%B1': 'i', // ı
+  '%C5%BF': 's', // ſ
+  '%C3%9F': 'ss', // ß
+  '%E2%84%AA': 'k', // Kelvin sign
+  '%EF%AC%80': 'ff',
+  '%EF%AC%81': 'fi',
+  '%EF%AC%82': 'fl',
+  '%EF%AC%83': 'ffi',
+  '%EF%AC%84': 'ffl',
+  '%EF%AC%85': 'st',
+  '%EF%AC%86': 'st',
+};
+const ASCII_CASE_FOLD = /%C4%B[01]|%C5%BF|%C3%9F|%E2%84%AA|%EF%AC%8[0-6]/g;
+
+/**
  * The path as routes are matched on: canonical (see `canonicalTarget`; lenient, so a spelling some server
  * routes cannot slip past), without the query, without matrix parameters (`/completions;x`, which
- * Servlet containers drop from each segment), and `%3A` read as the `:` a decoding upstream sees.
+ * Servlet containers drop from each segment), `%3A` read as the `:` a decoding upstream sees, and the few
+ * non-ASCII letters whose case mapping is ASCII read as those letters (see ASCII_CASE_FOLDS).
  */
 function routePath(path: string): string {
   const canonical = canonicalTarget(path, LENIENT);
@@ -44,8 +66,9 @@ function routePath(path: string): string {
   const query = p.indexOf('?');
   if (query !== -1) p = p.slice(0, query);
   if (p.indexOf(';') !== -1) p = p.replace(/;[^/]*/g, '');
-  if (p.indexOf('%3A') !== -1) p = p.replace(/%3A/g, ':');
-  return p;
+  if (p.indexOf('%') === -1) return p;
+  p = p.replace(/%3A/g, ':');
+  return p.replace(ASCII_CASE_FOLD, (escape) => ASCII_CASE_FOLDS[escape]!);
 }
 
 /** Recognises an LLM endpoint from the request path, or null. */
