@@ -24,13 +24,18 @@ export interface LlmRequestInfo {
   clientIncludesUsage: boolean | null;
 }
 
-// Case-insensitive, with or without a trailing slash: routers and lenient upstreams serve every spelling.
-const OPENAI_CHAT = /\/(?:chat\/completions|v\d+\/completions)\/?$/i;
-const OPENAI_RESPONSES = /\/responses\/?$/i;
-const OPENAI_EMBEDDINGS = /\/embeddings\/?$/i;
-const ANTHROPIC = /\/messages\/?$/i;
+// Case-insensitive, with or without a trailing slash, and with or without a format extension (`.json`: Rails,
+// Django REST framework and Spring's suffix pattern match route `/x.json` as `/x`): lenient upstreams serve them all.
+const END = '(?:\\.[a-z0-9]+)?\\/?$';
+const OPENAI_CHAT = new RegExp(`\\/(?:chat\\/completions|v\\d+\\/completions)${END}`, 'i');
+const OPENAI_RESPONSES = new RegExp(`\\/responses${END}`, 'i');
+const OPENAI_EMBEDDINGS = new RegExp(`\\/embeddings${END}`, 'i');
+const ANTHROPIC = new RegExp(`\\/messages${END}`, 'i');
 // The model may hold a colon (the last one starts the method); a tuned model is served as `/tunedModels/<id>:...`.
-const GEMINI_PATH = /\/(?:tuned)?models\/([^/]+):(generateContent|streamGenerateContent)\/?$/i;
+const GEMINI_PATH = new RegExp(
+  `\\/(?:tuned)?models\\/([^/]+):(generateContent|streamGenerateContent)${END}`,
+  'i',
+);
 const LENIENT: CanonicalTargetOptions = { lenient: true };
 
 /**
