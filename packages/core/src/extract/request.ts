@@ -25,8 +25,9 @@ export interface LlmRequestInfo {
 }
 
 // Case-insensitive, with or without a trailing slash, and with or without a format extension (`.json`: Rails,
-// Django REST framework and Spring's suffix pattern match route `/x.json` as `/x`): lenient upstreams serve them all.
-const END = '(?:\\.[a-z0-9]+)?\\/?$';
+// Django REST framework and Spring's suffix pattern match route `/x.json` as `/x`) or a bare trailing dot (which
+// Windows servers drop): lenient upstreams serve them all.
+const END = '(?:\\.[a-z0-9]*)?\\/?$';
 const OPENAI_CHAT = new RegExp(`\\/(?:chat\\/completions|v\\d+\\/completions)${END}`, 'i');
 const OPENAI_RESPONSES = new RegExp(`\\/responses${END}`, 'i');
 const OPENAI_EMBEDDINGS = new RegExp(`\\/embeddings${END}`, 'i');
@@ -58,18 +59,27 @@ const ASCII_CASE_FOLDS: Readonly<Record<string, string>> = {
   '%EF%AC%86': 'st',
 };
 const ASCII_CASE_FOLD = /%C4%B[01]|%C5%BF|%C3%9F|%E2%84%AA|%EF%AC%8[0-6]/g;
+/** A `%25` that, decoded once more, starts an escape. */
+const DOUBLE_ESCAPE = /%25(?=[0-9A-Fa-f]{2})/g;
+
+function lenientCanonical(path: string): string {
+  const canonical = canonicalTarget(path, LENIENT);
+  return typeof canonical === 'string' ? canonical : path;
+}
 
 /**
  * The path as routes are matched on: canonical (see `canonicalTarget`; lenient, so a spelling some server
- * routes cannot slip past), without the query, without matrix parameters (`/completions;x`, which
- * Servlet containers drop from each segment), `%3A` read as the `:` a decoding upstream sees, and the few
+ * routes cannot slip past), without the query, escapes decoded up to three times (`%2563`),
+ * without matrix parameters (`/completions;x`, which Servlet containers drop from each segment), `%3A` read as the `:` a decoding upstream sees, and the few
  * non-ASCII letters whose case mapping is ASCII read as those letters (see ASCII_CASE_FOLDS).
  */
 function routePath(path: string): string {
-  const canonical = canonicalTarget(path, LENIENT);
-  let p = typeof canonical === 'string' ? canonical : path;
+  let p = lenientCanonical(path);
   const query = p.indexOf('?');
   if (query !== -1) p = p.slice(0, query);
+  // A decoding proxy in front of a decoding router reads `%2563` as `c`: two more layers are read the same way.
+  for (let layer = 0; layer < 2 && p.indexOf('%25') !== -1; layer++)
+    p = lenientCanonical(p.replace(DOUBLE_ESCAPE, '%'));
   if (p.indexOf(';') !== -1) p = p.replace(/;[^/]*/g, '');
   if (p.indexOf('%') === -1) return p;
   p = p.replace(/%3A/g, ':');
