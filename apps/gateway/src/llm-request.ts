@@ -107,12 +107,15 @@ export function readLlmRequest(o: LlmRequestOptions) {
       });
       return;
     }
-    if (o.unpricedModel === 'block' && info.model && !o.prices.lookup(info.model, info.provider)) {
+    // A call naming no model runs the upstream's default (vLLM, an Azure deployment): no price the gateway knows.
+    if (o.unpricedModel === 'block' && (!info.model || !o.prices.lookup(info.model, info.provider))) {
       ctx.outcome = 'blocked_model';
       sendProblem(res, {
         status: 403,
         title: 'Model not priced',
-        detail: `model "${info.model}" has no price and this gateway blocks unpriced models`,
+        detail: info.model
+          ? `model "${info.model}" has no price and this gateway blocks unpriced models`
+          : 'the request names no model, so it has no price, and this gateway blocks unpriced models',
         extra: { model: info.model },
       });
       return;
