@@ -44,7 +44,9 @@ export function requestFieldProblem(body: unknown, info: LlmRequestInfo): Reques
   if (obj.model !== undefined) {
     const p = modelProblem('model', obj.model);
     if (p) return p;
-  } else if (info.model !== null) {
+  }
+  // Gemini's model is its path's, whatever the body says: that is the name metered and stored.
+  if (info.model !== null && info.model !== obj.model) {
     const p = modelProblem('model', info.model);
     if (p) return p;
   }
