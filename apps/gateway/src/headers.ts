@@ -44,8 +44,11 @@ export function isGatewayOwned(name: string): boolean {
   return GATEWAY_OWNED.has(foldedName(name));
 }
 
-/** Never dropped because a Connection header names them: the request would lose its target. */
-const PROTECTED: ReadonlySet<string> = new Set(['host']);
+/**
+ * Never dropped because a Connection header names them: the request would lose its target, or its framing (without
+ * Content-Length, Node sends a GET/HEAD/DELETE/OPTIONS body unframed, and the upstream reads it as the next request).
+ */
+const PROTECTED: ReadonlySet<string> = new Set(['host', 'content-length']);
 
 /** Lower-cased names a Connection header lists (all of them, across duplicates). */
 export function connectionListed(value: string | string[] | number | undefined): string[] {

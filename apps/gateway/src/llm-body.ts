@@ -38,6 +38,26 @@ export const MAX_JSON_DEPTH = 128;
  */
 export const MAX_JSON_CONTAINERS = 100_000;
 export const MAX_JSON_VALUES = 1_000_000;
+/**
+ * Top-level fields the gateway meters by. Go's encoding/json (Ollama, LocalAI, one-api...) matches keys ignoring
+ * case by Unicode folding, so `"MODEL"` or `"ſtream"` is the field there while the gateway reads `model` only: any
+ * other spelling of these is refused.
+ */
+const METERED_FIELDS: ReadonlySet<string> = new Set([
+  'model',
+  'stream',
+  'stream_options',
+  'n',
+  'max_tokens',
+  'max_completion_tokens',
+  'max_output_tokens',
+]);
+
+/** A key as a case-insensitive decoder matches it (toLowerCase folds the Kelvin sign; ſ is folded by hand). */
+function foldedKey(key: string): string {
+  return key.toLowerCase().replace(/\u017f/g, 's');
+}
+
 /** Most codings a Content-Encoding list may stack. */
 const MAX_CODINGS = 2;
 
@@ -185,7 +205,7 @@ function readRaw(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
 /**
  * Depth, size in containers and values, and duplicate keys of a JSON text, in one pass that skips strings. Duplicates matter: the
  * gateway's parser keeps the last `model`, another may keep the first, and it would meter one model
- * while the upstream runs the other. Returns a problem, or null. (Run before JSON.parse, so a deep
+ * while the upstream runs the other; so do other spellings of a metered field (see METERED_FIELDS). Returns a problem, or null. (Run before JSON.parse, so a deep
  * text costs no parse; on text that is not JSON its answer does not matter, the parse refuses it.)
  */
 function structureProblem(text: string): { status: 400 | 413; detail: string } | null {
@@ -220,6 +240,11 @@ function structureProblem(text: string): { status: 400 | 413; detail: string } |
         if (seen === 'object') open[open.length - 1] = seen = new Set();
         if (seen.has(key))
           return { status: 400, detail: `the key "${key.slice(0, 64)}" appears twice in one object` };
+        if (open.length === 1) {
+          const folded = foldedKey(key);
+          if (folded !== key && METERED_FIELDS.has(folded))
+            return { status: 400, detail: `the key "${key.slice(0, 64)}" must be spelt "${folded}"` };
+        }
         seen.add(key);
         expectKey = false;
       }

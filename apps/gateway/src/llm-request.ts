@@ -51,6 +51,23 @@ function reservedCost(prices: PriceBook, info: LlmRequestInfo, input: number, ou
  * price under `unpricedModel: block`, and adds `stream_options.include_usage` to an OpenAI chat
  * stream that did not ask for it. Other requests pass untouched and unread.
  */
+/**
+ * Google's system parameters that reshape an answer (`alt=proto` binary protobuf, `callback` JSONP, `fields` and the
+ * X-Goog-FieldMask header dropping usageMetadata): an answer the gateway could not read for usage, so a Gemini (or
+ * any Google-fronted) call with one is refused. `alt=json` and `alt=sse` are what the gateway reads.
+ */
+function reshapingParameter(target: string, headers: Request['headers']): string | null {
+  if (headers['x-goog-fieldmask'] !== undefined) return 'X-Goog-FieldMask';
+  const q = target.indexOf('?');
+  if (q === -1) return null;
+  for (const [name, value] of new URLSearchParams(target.slice(q + 1))) {
+    const key = name.startsWith('$') ? name.slice(1) : name;
+    if (key === 'alt' && !['json', 'sse'].includes(value.toLowerCase())) return name;
+    if (key === 'callback' || key === 'fields') return name;
+  }
+  return null;
+}
+
 /** True when the request carries a body: chunked (kept by the header step), or a non-zero Content-Length. */
 function hasBody(req: Request): boolean {
   const length = req.headers['content-length'];
@@ -59,10 +76,26 @@ function hasBody(req: Request): boolean {
 
 export function readLlmRequest(o: LlmRequestOptions) {
   return async (req: Request, res: Response, next: NextFunction): Promise<void> => {
-    const path = (req.originalUrl ?? req.url).split('?')[0]!;
+    const target = req.originalUrl ?? req.url;
+    const path = target.split('?')[0]!;
     const style = llmApiStyle(path);
     if (!style) return next();
     const ctx = contextOf(req);
+    const reshaping = reshapingParameter(target, req.headers);
+    if (reshaping !== null) {
+      ctx.outcome = 'bad_request';
+      sendProblem(
+        res,
+        {
+          status: 400,
+          title: 'Bad Request',
+          detail: `${reshaping} changes the answer into one the gateway cannot read for usage`,
+          extra: { field: reshaping },
+        },
+        { Connection: 'close' },
+      );
+      return;
+    }
     if (req.method !== 'POST') {
       // A body the gateway does not read, which a lenient upstream (or a method override) may take for a call.
       if (!hasBody(req)) return next();
@@ -107,12 +140,15 @@ export function readLlmRequest(o: LlmRequestOptions) {
       });
       return;
     }
-    if (o.unpricedModel === 'block' && info.model && !o.prices.lookup(info.model, info.provider)) {
+    // A call naming no model runs the upstream's default (vLLM, an Azure deployment): no price the gateway knows.
+    if (o.unpricedModel === 'block' && (!info.model || !o.prices.lookup(info.model, info.provider))) {
       ctx.outcome = 'blocked_model';
       sendProblem(res, {
         status: 403,
         title: 'Model not priced',
-        detail: `model "${info.model}" has no price and this gateway blocks unpriced models`,
+        detail: info.model
+          ? `model "${info.model}" has no price and this gateway blocks unpriced models`
+          : 'the request names no model, so it has no price, and this gateway blocks unpriced models',
         extra: { model: info.model },
       });
       return;

@@ -41,7 +41,9 @@ export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
     storeTimeoutMs: o.storeTimeoutMs,
     failOpenBuffer: o.failOpenBuffer,
     logger: o.log,
-    paths: ['/api'],
+    // Only the /api chain runs this step (servedAsApi decided on the canonical target): every request in it is
+    // metered, also under an app that mounts the gateway's (its originalUrl then starts with the mount path).
+    paths: ['/'],
     usageBatchMs: USAGE_BATCH_MS,
     identify: (req: Request) => {
       const id = contextOf(req).identity;

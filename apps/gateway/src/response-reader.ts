@@ -130,6 +130,26 @@ class SseSink implements Sink {
   }
 }
 
+/**
+ * A stream sent as one JSON array of chunks (Gemini's streamGenerateContent without `alt=sse`): read chunk by chunk
+ * as the events of a stream would be, so cumulative usage is taken from the last chunk that has it.
+ */
+function streamedArray(items: unknown[]): ResponseUsage {
+  const reader = new StreamUsageReader();
+  for (const item of items)
+    if (item !== null && typeof item === 'object' && !Array.isArray(item))
+      reader.pushObject(item as Record<string, unknown>);
+  if (reader.format === null) return NOT_RECOGNISED;
+  return {
+    recognised: true,
+    reported: reader.reported,
+    complete: reader.complete,
+    outputChars: reader.outputChars,
+    model: reader.streamModel,
+    provider: reader.format,
+  };
+}
+
 class JsonSink implements Sink {
   private parts: Buffer[] = [];
   private size = 0;
@@ -147,6 +167,7 @@ class JsonSink implements Sink {
       // A 2xx answer the client got, but not as JSON (cut, corrupt): estimated from what it held.
       return unread(text.length);
     }
+    if (Array.isArray(body)) return streamedArray(body);
     if (!looksLikeLlmResponse(body)) return NOT_RECOGNISED;
     const reported = usageFromJson(body);
     return {

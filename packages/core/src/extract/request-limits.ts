@@ -35,7 +35,8 @@ function isCount(v: unknown): v is number {
  * printable string (the Gemini path's model included), an output cap or choice count that is not
  * a non-negative integer, or a cap times `n` over MAX_REQUESTED_OUTPUT_TOKENS (so the reservation
  * stays an exact integer), or a `stream` that is not a boolean (lenient upstreams read `"true"` or `1` as a
- * stream, which the gateway would neither ask usage for nor read as one). Absent and null fields are fine:
+ * stream, which the gateway would neither ask usage for nor read as one), or a Responses call with `background`
+ * (generated after the call, so never read for usage). Absent and null fields are fine:
  * the upstream's default applies.
  */
 export function requestFieldProblem(body: unknown, info: LlmRequestInfo): RequestFieldProblem | null {
@@ -43,12 +44,23 @@ export function requestFieldProblem(body: unknown, info: LlmRequestInfo): Reques
   if (obj.model !== undefined) {
     const p = modelProblem('model', obj.model);
     if (p) return p;
-  } else if (info.model !== null) {
+  }
+  // Gemini's model is its path's, whatever the body says: that is the name metered and stored.
+  if (info.model !== null && info.model !== obj.model) {
     const p = modelProblem('model', info.model);
     if (p) return p;
   }
   if (obj.stream !== undefined && obj.stream !== null && typeof obj.stream !== 'boolean')
     return { field: 'stream', detail: 'stream must be true or false' };
+  // A background response answers at once (queued, no usage) and is generated later, fetched by GET /responses/<id>:
+  // its tokens never pass through a call the gateway reads.
+  if (
+    info.style === 'openai-responses' &&
+    obj.background !== undefined &&
+    obj.background !== null &&
+    obj.background !== false
+  )
+    return { field: 'background', detail: 'background responses cannot be metered; send background: false' };
   const gen = asObject(obj.generationConfig) ?? {};
   const caps: Array<[string, unknown]> = [
     ['max_completion_tokens', obj.max_completion_tokens],

@@ -10,7 +10,7 @@ export type LlmApiStyle = 'openai-chat' | 'openai-responses' | 'openai-embedding
 export interface LlmRequestInfo {
   style: LlmApiStyle;
   provider: LlmProvider;
-  /** `model` from the body, or from a Gemini path (`/models/<model>:generateContent`). */
+  /** `model` from the body, or for Gemini from its path (`/models/<model>:generateContent`), which is what it runs. */
   model: string | null;
   /** Characters of prompt text (messages, system, input, contents). */
   promptChars: number;
@@ -24,28 +24,66 @@ export interface LlmRequestInfo {
   clientIncludesUsage: boolean | null;
 }
 
-// Case-insensitive, with or without a trailing slash: routers and lenient upstreams serve every spelling.
-const OPENAI_CHAT = /\/(?:chat\/completions|v\d+\/completions)\/?$/i;
-const OPENAI_RESPONSES = /\/responses\/?$/i;
-const OPENAI_EMBEDDINGS = /\/embeddings\/?$/i;
-const ANTHROPIC = /\/messages\/?$/i;
-// The model may hold a colon (the last one starts the method).
-const GEMINI_PATH = /\/models\/([^/]+):(generateContent|streamGenerateContent)\/?$/i;
+// Case-insensitive, with or without a trailing slash, and with or without a format extension (`.json`: Rails,
+// Django REST framework and Spring's suffix pattern match route `/x.json` as `/x`) or a bare trailing dot (which
+// Windows servers drop): lenient upstreams serve them all.
+const END = '(?:\\.[a-z0-9]*)?\\/?$';
+const OPENAI_CHAT = new RegExp(`\\/(?:chat\\/completions|v\\d+\\/completions)${END}`, 'i');
+const OPENAI_RESPONSES = new RegExp(`\\/responses${END}`, 'i');
+const OPENAI_EMBEDDINGS = new RegExp(`\\/embeddings${END}`, 'i');
+const ANTHROPIC = new RegExp(`\\/messages${END}`, 'i');
+// The model may hold a colon (the last one starts the method); a tuned model is served as `/tunedModels/<id>:...`.
+const GEMINI_PATH = new RegExp(
+  `\\/(?:tuned)?models\\/([^/]+):(generateContent|streamGenerateContent)${END}`,
+  'i',
+);
 const LENIENT: CanonicalTargetOptions = { lenient: true };
 
 /**
+ * Non-ASCII letters (as the canonical form escapes their UTF-8) whose Unicode case mapping is ASCII: an upstream
+ * that decodes the path and matches it ignoring case by Unicode rules (Java's equalsIgnoreCase, .NET's
+ * OrdinalIgnoreCase, JS toUpperCase) routes `/v1/chat/complet\u0131ons` or `/v1/me\u00dfages` as the real route.
+ */
+const ASCII_CASE_FOLDS: Readonly<Record<string, string>> = {
+  '%C4%B0': 'i', // İ
+  '%C4%B1': 'i', // ı
+  '%C5%BF': 's', // ſ
+  '%C3%9F': 'ss', // ß
+  '%E2%84%AA': 'k', // Kelvin sign
+  '%EF%AC%80': 'ff',
+  '%EF%AC%81': 'fi',
+  '%EF%AC%82': 'fl',
+  '%EF%AC%83': 'ffi',
+  '%EF%AC%84': 'ffl',
+  '%EF%AC%85': 'st',
+  '%EF%AC%86': 'st',
+};
+const ASCII_CASE_FOLD = /%C4%B[01]|%C5%BF|%C3%9F|%E2%84%AA|%EF%AC%8[0-6]/g;
+/** A `%25` that, decoded once more, starts an escape. */
+const DOUBLE_ESCAPE = /%25(?=[0-9A-Fa-f]{2})/g;
+
+function lenientCanonical(path: string): string {
+  const canonical = canonicalTarget(path, LENIENT);
+  return typeof canonical === 'string' ? canonical : path;
+}
+
+/**
  * The path as routes are matched on: canonical (see `canonicalTarget`; lenient, so a spelling some server
- * routes cannot slip past), without the query, without matrix parameters (`/completions;x`, which
- * Servlet containers drop from each segment), and `%3A` read as the `:` a decoding upstream sees.
+ * routes cannot slip past), without the query, escapes decoded up to three times (`%2563`),
+ * without matrix parameters (`/completions;x`, which Servlet containers drop from each segment), `%3A` read as the `:` a decoding upstream sees, and the few
+ * non-ASCII letters whose case mapping is ASCII read as those letters (see ASCII_CASE_FOLDS).
  */
 function routePath(path: string): string {
-  const canonical = canonicalTarget(path, LENIENT);
-  let p = typeof canonical === 'string' ? canonical : path;
+  let p = lenientCanonical(path);
   const query = p.indexOf('?');
   if (query !== -1) p = p.slice(0, query);
+  // A decoding proxy in front of a decoding router reads `%2563` as `c`: two more layers are read the same way.
+  for (let layer = 0; layer < 2 && p.indexOf('%25') !== -1; layer++)
+    p = lenientCanonical(p.replace(DOUBLE_ESCAPE, '%'));
   if (p.indexOf(';') !== -1) p = p.replace(/;[^/]*/g, '');
-  if (p.indexOf('%3A') !== -1) p = p.replace(/%3A/g, ':');
-  return p;
+  if (p.indexOf('%') === -1) return p;
+  p = p.replace(/%3A/g, ':');
+  return p.replace(ASCII_CASE_FOLD, (escape) => ASCII_CASE_FOLDS[escape]!);
 }
 
 /** Recognises an LLM endpoint from the request path, or null. */
@@ -75,7 +113,8 @@ function providerOf(style: LlmApiStyle): LlmProvider {
 export function inspectLlmRequest(style: LlmApiStyle, path: string, body: unknown): LlmRequestInfo {
   const obj = asObject(body) ?? {};
   const gemini = style === 'gemini' ? GEMINI_PATH.exec(routePath(path)) : null;
-  const model = asString(obj.model) ?? (gemini ? decodedSegment(gemini[1]!) : null);
+  // Gemini runs the path's model whatever the body says: a priced `model` field must not hide an unpriced path.
+  const model = gemini ? decodedSegment(gemini[1]!) : asString(obj.model);
   const promptChars =
     textChars(obj.messages) +
     textChars(obj.system, 'system') +

@@ -49,6 +49,11 @@ export class StreamUsageReader {
     return data;
   }
 
+  /** Feeds one chunk already parsed: an element of a stream sent as a JSON array (Gemini without `alt=sse`). */
+  pushObject(data: Json): void {
+    this.read(data, undefined);
+  }
+
   private read(data: Json, eventName: string | undefined): void {
     const type = asString(data.type) ?? eventName ?? null;
     if (type === 'message_start') {
