@@ -57,8 +57,8 @@ export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
 export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | null {
   const llm = ctx.llm;
   const status = ctx.upstreamStatus ?? 0;
-  // An upstream error (or a body that is no LLM answer) uses nothing: the reservation is released.
-  if (!llm || status < 200 || status >= 300 || !read.recognised) return null;
+  // An upstream error uses nothing: the reservation is released. Any 2xx answer was served, read or not.
+  if (!llm || status < 200 || status >= 300) return null;
   const facts = {
     reported: read.reported,
     complete: read.complete,

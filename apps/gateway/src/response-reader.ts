@@ -11,10 +11,12 @@ import {
 } from '@tollgate/core';
 import { BoundedSseParser } from './sse-parser';
 
-/** What the response said about usage, once it ended (or was cut). */
+/**
+ * What a 2xx answer to an LLM call said about usage, once it ended (or was cut). An answer the reader cannot
+ * read as an LLM one (an unrelated JSON, an HTML page, no body) is still a call the upstream served: it is
+ * settled as an estimate from what it held, never released as if nothing was used.
+ */
 export interface ResponseUsage {
-  /** False when the body was not an LLM response (an error page, an unrelated JSON): nothing to settle but the reservation. */
-  recognised: boolean;
   reported: ReportedUsage | null;
   /** False when a stream ended before its final usage event, or the body was not read to its end. */
   complete: boolean;
@@ -40,19 +42,9 @@ export interface ResponseReaderOptions {
   onLimit?: (reason: string) => void;
 }
 
-const NOT_RECOGNISED: ResponseUsage = {
-  recognised: false,
-  reported: null,
-  complete: false,
-  outputChars: 0,
-  model: null,
-  provider: null,
-};
-
 /** A 2xx LLM answer whose usage could not be read: settled as an estimate from `chars` characters seen. */
 function unread(chars: number): ResponseUsage {
   return {
-    recognised: true,
     reported: null,
     complete: false,
     outputChars: chars,
@@ -94,10 +86,15 @@ class SseSink implements Sink {
   private readonly reader = new StreamUsageReader();
   private readonly parser: BoundedSseParser;
   private skippedBytes = 0;
+  /** Characters of every event's data, for a stream in no format the reader knows. */
+  private dataChars = 0;
   constructor(maxEventBytes: number, onLimit: (reason: string) => void) {
     this.parser = new BoundedSseParser({
       maxEventBytes,
-      onEvent: (e) => this.reader.push(e),
+      onEvent: (e) => {
+        this.dataChars += e.data.length;
+        this.reader.push(e);
+      },
       onSkipped: (bytes) => {
         this.skippedBytes += bytes;
         onLimit(`an event over ${maxEventBytes} bytes was skipped`);
@@ -117,10 +114,10 @@ class SseSink implements Sink {
   }
   private usage(complete: boolean): ResponseUsage {
     const r = this.reader;
+    // No event looked like an LLM stream's: every data character counts as output. (A skipped event's bytes
+    // are no text read, a compressed one can be gigabytes of nothing: they add no output.)
+    if (r.format === null) return unread(this.dataChars);
     return {
-      // A skipped event still shows the stream had content: the call is settled, its input estimated.
-      // Its bytes are no text read (a compressed one can be gigabytes of nothing): they add no output.
-      recognised: r.format !== null || this.skippedBytes > 0,
       reported: r.reported,
       complete,
       outputChars: r.outputChars,
@@ -139,9 +136,8 @@ function streamedArray(items: unknown[]): ResponseUsage {
   for (const item of items)
     if (item !== null && typeof item === 'object' && !Array.isArray(item))
       reader.pushObject(item as Record<string, unknown>);
-  if (reader.format === null) return NOT_RECOGNISED;
+  if (reader.format === null) return unread(JSON.stringify(items).length);
   return {
-    recognised: true,
     reported: reader.reported,
     complete: reader.complete,
     outputChars: reader.outputChars,
@@ -168,10 +164,9 @@ class JsonSink implements Sink {
       return unread(text.length);
     }
     if (Array.isArray(body)) return streamedArray(body);
-    if (!looksLikeLlmResponse(body)) return NOT_RECOGNISED;
+    if (!looksLikeLlmResponse(body)) return unread(text.length);
     const reported = usageFromJson(body);
     return {
-      recognised: true,
       reported,
       complete: true,
       outputChars: outputCharsFromJson(body),
@@ -231,7 +226,12 @@ export class ResponseReader {
         : null;
     this.maxDecoded = sse ? (options.maxStreamBytes ?? MAX_STREAM_BYTES) : options.maxJsonBytes;
     const encoding = (options.contentEncoding ?? 'identity').trim().toLowerCase();
-    if (!this.sink) return;
+    if (!this.sink) {
+      // Neither JSON nor events: only its size on the wire is known (the call is estimated from it).
+      this.undecodable = true;
+      this.onLimit(`content-type "${type}" is no LLM answer format`);
+      return;
+    }
     if (encoding === 'identity' || encoding === '') return;
     const inflate = inflaterFor(encoding);
     if (!inflate) {
@@ -272,7 +272,7 @@ export class ResponseReader {
   }
 
   write(chunk: Buffer): void {
-    if (this.done || !this.sink) return;
+    if (this.done) return;
     this.wireBytes += chunk.length;
     if (this.undecodable) return;
     if (this.inflate) this.inflate.write(chunk);
@@ -282,11 +282,10 @@ export class ResponseReader {
   /** The upstream body ended, completely or not (abort, upstream error, timeout). */
   end(): void {
     if (this.done) return;
-    if (!this.sink) return this.finish(NOT_RECOGNISED);
     if (this.undecodable) return this.finish(unread(this.wireBytes));
     // A cut compressed body makes the decoder fail at its end: its 'error' handler reads what was decoded.
     if (this.inflate) this.inflate.end();
-    else this.finish(this.sink.end());
+    else this.finish(this.sink!.end());
   }
 
   /** The usage if it is known already (the body ended and needed no decoding), else null. */

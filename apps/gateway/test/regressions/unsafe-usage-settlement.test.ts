@@ -13,7 +13,6 @@ it('settles reported counts whose sum is no safe integer as an estimate', () => 
   const ctx = { llm: { info }, upstreamStatus: 200 } as unknown as RequestContext;
   const half = 2 ** 52;
   const read: ResponseUsage = {
-    recognised: true,
     reported: {
       provider: 'openai',
       model: 'gpt-4o',

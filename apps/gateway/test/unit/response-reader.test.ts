@@ -26,7 +26,6 @@ describe('ResponseReader', () => {
   ])('reads usage from a %s-encoded JSON body', async (encoding, encode) => {
     const u = await read(encode(Buffer.from(json)), 'application/json; charset=utf-8', encoding);
     expect(u).toMatchObject({
-      recognised: true,
       complete: true,
       model: 'gpt-4o-2024-08-06',
       reported: { provider: 'openai', inputTokens: 20, cacheReadTokens: 10, outputTokens: 5 },
@@ -41,18 +40,28 @@ describe('ResponseReader', () => {
     ).join('');
     const zipped = gzipSync(Buffer.from(events));
     const u = await read(zipped, 'text/event-stream', 'gzip', Math.floor(zipped.length * 0.9));
-    expect(u.recognised).toBe(true);
     expect(u.complete).toBe(false);
     expect(u.outputChars).toBeGreaterThan(0);
   });
 
-  it('does not take an unrelated JSON body or a non-JSON one for an LLM answer', async () => {
-    expect((await read(Buffer.from('{"ok":true}'), 'application/json')).recognised).toBe(false);
-    expect((await read(Buffer.from(json), 'text/html')).recognised).toBe(false);
+  it('estimates an unrelated JSON body or a non-JSON one from its characters, as a served call', async () => {
+    const estimated = { reported: null, complete: false, model: null, provider: null };
+    expect(await read(Buffer.from('{"ok":true}'), 'application/json')).toMatchObject({
+      ...estimated,
+      outputChars: 11,
+    });
+    expect(await read(Buffer.from(json), 'text/html')).toMatchObject({
+      ...estimated,
+      outputChars: Buffer.byteLength(json),
+    });
+    expect(await read(Buffer.from('data: {"x":1}\n\n'), 'text/event-stream')).toMatchObject({
+      ...estimated,
+      outputChars: 7,
+    });
   });
 
   it('estimates a JSON answer it cannot read from the characters it saw', async () => {
-    const unread = { recognised: true, reported: null, complete: false };
+    const unread = { reported: null, complete: false };
     expect(await read(Buffer.from('{"choices":'), 'application/json')).toMatchObject({
       ...unread,
       outputChars: 11,
@@ -94,7 +103,6 @@ describe('ResponseReader bounds', () => {
     r.write(Buffer.from(usageEvent));
     r.end();
     expect(await r.result).toMatchObject({
-      recognised: true,
       complete: true,
       reported: { inputTokens: 7, outputTokens: 3 },
       outputChars: 2,
@@ -108,7 +116,7 @@ describe('ResponseReader bounds', () => {
     for (let i = 0; i < bomb.length; i += 1000) r.write(bomb.subarray(i, i + 1000));
     const u = await r.result;
     r.end();
-    expect(u).toMatchObject({ recognised: true, complete: false, reported: null });
+    expect(u).toMatchObject({ complete: false, reported: null });
     expect(u.outputChars).toBeLessThanOrEqual(1024 * 1024);
     expect(limits).toHaveLength(1);
   });
@@ -117,7 +125,7 @@ describe('ResponseReader bounds', () => {
     const { r, limits } = reader(100, undefined, undefined, 'application/json');
     r.write(Buffer.from(`{"choices":[{"message":{"content":"${'é'.repeat(200)}"}}]}`));
     r.end();
-    expect(await r.result).toMatchObject({ recognised: true, reported: null, complete: false });
+    expect(await r.result).toMatchObject({ reported: null, complete: false });
     expect((await r.result).outputChars).toBeLessThanOrEqual(100);
     expect(limits).toHaveLength(1);
   });
@@ -129,14 +137,13 @@ describe('ResponseReader bounds', () => {
     const { r } = reader(1 << 20, 'gzip', undefined, 'application/json');
     r.write(body);
     r.end();
-    expect((await r.result).recognised).toBe(true);
   });
 
   it('survives brotli garbage and settles it as an estimate', async () => {
     const { r, limits } = reader(1 << 20, 'br', undefined, 'application/json');
     r.write(Buffer.from('this is not brotli at all, not even close'));
     r.end();
-    expect(await r.result).toMatchObject({ recognised: true, reported: null });
+    expect(await r.result).toMatchObject({ reported: null });
     expect(limits).toHaveLength(1);
   });
 
