@@ -97,6 +97,16 @@ export interface ConsumeOptions {
   countRejected?: boolean;
 }
 
+/**
+ * `requests` of admission leases, whose two halves are written apart: the counters learn a lease's used units when
+ * it closes (its reservation held them until then), the ledger learns each request's unit as its response ends.
+ * `countersOnly` may be negative (a unit given back); `ledgerOnly` is never.
+ */
+export interface SplitRequests {
+  countersOnly?: number;
+  ledgerOnly?: number;
+}
+
 export interface RecordResult {
   counters: CounterState[];
   thresholds: ThresholdCrossing[];
@@ -461,9 +471,9 @@ export class QuotaEngine {
     identity: Identity | ResolvedSubject,
     reservationId: string | readonly string[] | null,
     records: UsageRecord[],
-    opts: { opId?: string; at?: number } = {},
+    opts: { opId?: string; at?: number; split?: SplitRequests } = {},
   ): Promise<RecordResult> {
-    return this.recordOp(identity, records, opts.opId, reservationId, undefined, opts.at);
+    return this.recordOp(identity, records, opts.opId, reservationId, undefined, opts.at, opts.split);
   }
 
   /** Drops a reservation without recording anything (upstream 5xx, client abort). */
@@ -492,6 +502,7 @@ export class QuotaEngine {
     events?: UsageEventRecord[],
     // When the usage happened (replays of buffered usage keep their original window and hour bucket).
     at?: number,
+    split?: SplitRequests,
   ): Promise<RecordResult> {
     const subject = 'tag' in identity ? identity : this.resolve(identity);
     const now = at ?? this.now();
@@ -503,6 +514,7 @@ export class QuotaEngine {
       now,
     );
     const op = this.applyOp(subject, now, opId ?? randomUUID(), 'record', usage.amounts, usage.deltas);
+    if (split !== undefined) this.splitRequests(op, subject, split, now);
     if (typeof settleId === 'string') {
       if (settleId !== '') op.settle = { id: settleId };
     } else if (settleId !== null && settleId.length > 0) {
@@ -528,6 +540,22 @@ export class QuotaEngine {
       costPico: usage.costPico,
       duplicate: result.status === 'duplicate',
     };
+  }
+
+  /** Adds `requests` counted on the counters alone and `requests` kept for the ledger alone (see SplitRequests). */
+  private splitRequests(op: ApplyOp, subject: ResolvedSubject, split: SplitRequests, now: number): void {
+    const counters = split.countersOnly ?? 0;
+    if (counters !== 0) {
+      const cur = op.amounts.find((a) => a.meter === 'requests');
+      if (cur !== undefined) cur.amount += counters;
+      else op.amounts = [...op.amounts, { meter: 'requests', amount: counters }];
+    }
+    const ledger = split.ledgerOnly ?? 0;
+    if (ledger > 0) {
+      const owner = { tenantId: subject.tenantId, userId: subject.userId };
+      const records = [{ meter: 'requests', amount: ledger }];
+      op.usage = [...op.usage, ...expandUsage(this.config, this.prices, owner, records, now).deltas];
+    }
   }
 
   /** Raw counters and effective limits of every meter for this subject. */

@@ -298,12 +298,16 @@ export class Admissions<Res> {
     const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(counters) : null;
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
     const value = limit === null ? null : rateLimitValue(limit, now);
+    let count = 0;
+    for (const t of rest) if (t.state !== CLOSED_EARLY) count += 1;
+    if (count === 0) return;
+    // Counted before any answer goes out: with delivered durability an answer's end waits for its count's write.
+    this.countRejected(subject, count, shadow);
+    const delivered = this.ctx.usage.delivered;
     // One answer per violated limit (usually one for the whole group), built once.
     const answers = new Map<Violation, Answer>();
-    let count = 0;
     for (const t of rest) {
       if (t.state === CLOSED_EARLY) continue;
-      count += 1;
       const violation = over?.get(t) ?? admission.violation;
       let a = answers.get(violation);
       if (a === undefined) answers.set(violation, (a = this.answer(violation, shadow, now)));
@@ -327,10 +331,10 @@ export class Admissions<Res> {
         if (retryAfter !== null) binding.setHeader(t.res, 'Retry-After', retryAfter);
         binding.setHeader(t.res, 'Content-Type', PROBLEM_CONTENT_TYPE);
         t.state = DONE;
+        t.awaitsCommit = delivered;
         t.deliver(outcome);
       }
     }
-    if (count === 0) return;
     const rejection = answers.values().next().value!.rejection;
     if (shadow) {
       safeLog(
@@ -340,17 +344,21 @@ export class Admissions<Res> {
         'Tollgate (shadow): would reject requests over quota',
       );
     }
-    // Without leases the store counted one `rejected` for the op; the rest (and, in shadow mode, the requests that
-    // ran anyway) join the sum.
+  }
+
+  /**
+   * Without leases the store counted one `rejected` for the op; the rest (and, in shadow mode, the requests that ran
+   * anyway) join the sum.
+   */
+  private countRejected(subject: ResolvedSubject, count: number, shadow: boolean): void {
     const counted = this.leases === null ? 1 : 0;
-    if (count > counted || shadow) {
-      const u = this.ctx.usage.of(subject);
-      u.rejected += count - counted;
-      if (shadow) {
-        // Shadow mode's requests are counted here, not at admission: limits read them.
-        u.requests += count;
-        u.urgent();
-      }
+    if (count <= counted && !shadow) return;
+    const u = this.ctx.usage.of(subject);
+    u.rejected += count - counted;
+    if (shadow) {
+      // Shadow mode's requests are counted here, not at admission: limits read them.
+      u.requests += count;
+      u.urgent();
     }
   }
 

@@ -160,6 +160,7 @@ export class Leases<Res> {
       lease = this.promote(subject, s, now);
     }
     if (lease === null) return false;
+    ticket.fromLease = true;
     lease.used += 1;
     lease.lastAt = now;
     this.count(s, 1, now);
@@ -208,9 +209,22 @@ export class Leases<Res> {
     }
     // Already closed with this unit counted: take the request back, like an admission whose client left.
     const tollgate = this.ctx.tollgate;
+    const opId = `${tollgate.ids.next()}.x`;
+    if (this.ctx.usage.delivered) {
+      // Its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
+      tollgate.settleInBackground({
+        subject,
+        opId,
+        reservationId: null,
+        records: [],
+        split: { countersOnly: -1 },
+        at: lease.lastAt,
+      });
+      return;
+    }
     tollgate.settleInBackground({
       subject,
-      opId: `${tollgate.ids.next()}.x`,
+      opId,
       reservationId: null,
       records: [],
       at: lease.lastAt,
@@ -445,12 +459,16 @@ export class Leases<Res> {
       this.ctx.usage.of(subject).closeLease(lease.id, lease.used);
       return null;
     }
-    const records: UsageRecord[] = lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [];
+    const delivered = this.ctx.usage.delivered;
+    const records: UsageRecord[] =
+      lease.used > 0 && !delivered ? [{ meter: 'requests', amount: lease.used }] : [];
     return this.ctx.tollgate.settleQuietly({
       subject,
       opId: `${lease.id}.c`,
       reservationId: lease.id,
       records,
+      // Delivered: each response's ledger unit went with its own usage; the counters learn the lease's units now.
+      split: delivered && lease.used > 0 ? { countersOnly: lease.used } : undefined,
       at: lease.lastAt,
     });
   }

@@ -3,7 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { QuotaExceededError } from '../errors';
 import type { ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
-import { isStoreFailure } from './deadline';
+import { isStoreFailure, withDeadline } from './deadline';
 import { declaredLength, type ResponseWatcher } from './node-io';
 import type { HttpBinding } from './admission';
 import { DEGRADED_HEADER, DEGRADED_VALUE, quotaRejection } from './problem';
@@ -19,6 +19,8 @@ export const RUNNING = 1;
 export const DONE = 2;
 /** The client went away while admission was in flight: the handler never runs, nothing is counted. */
 export const CLOSED_EARLY = 3;
+/** Delivered durability: the handler ended the response; its end is held until its usage is in the store. */
+export const ENDING = 4;
 
 /** Send this answer instead of running the handler (headers, including Content-Type, are already set). */
 export interface RespondOutcome {
@@ -58,9 +60,16 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
   estimate: Record<string, number> | null = null;
   /** When metering began (ms since the epoch): also the admission's time, so a request reads the clock once there. */
   readonly startedAt = Date.now();
+  /** Admitted from an admission lease: its `requests` unit reaches the ledger with its usage (delivered). */
+  fromLease = false;
+  /** Rejected, with its `rejected` count in its subject's sum: the answer's end waits for it (delivered). */
+  awaitsCommit = false;
   private recorded: UsageRecord[] | null = null;
   private held: string[] | null = null;
   private done: MeterDone | null;
+  /** The response's last writes and its end, held while its usage is written (delivered); null while none is. */
+  private heldOutput: Array<() => void> | null = null;
+  private endHooks: Array<() => void | Promise<void>> | null = null;
 
   constructor(
     private readonly ctx: TicketContext<Res>,
@@ -119,8 +128,14 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     validateRecord(this.ctx.tollgate.config, r);
     // With the `reserve` option's reservation, the usage replaces it in one settle op; otherwise it joins the
     // subject's sum at once (limits see it within usageBatchMs), even while `reserve()` holds an estimate.
-    if (this.reservationId !== null && this.state === RUNNING) (this.recorded ??= []).push(r);
-    else this.ctx.usage.of(this.subject).record(r);
+    if (this.reservationId !== null && (this.state === RUNNING || this.state === ENDING)) {
+      (this.recorded ??= []).push(r);
+    } else this.ctx.usage.of(this.subject).record(r);
+  }
+
+  beforeEnd(hook: () => void | Promise<void>): void {
+    if (!this.ctx.usage.delivered || (this.state !== RUNNING && this.state !== ADMITTING)) return;
+    (this.endHooks ??= []).push(hook);
   }
 
   async reserve(amounts: Record<string, number>): Promise<void> {
@@ -135,14 +150,14 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     } catch (err) {
       if (!isStoreFailure(err)) throw err;
       // It may have been applied: hold the id so the end of the request releases it either way.
-      this.hold(id);
+      this.holdReservation(id);
       this.degraded = true;
       if (!this.rawRes.headersSent) this.ctx.binding.setHeader(this.res, DEGRADED_HEADER, DEGRADED_VALUE);
       if (tollgate.options.failMode === 'closed' && !tollgate.shadow) throw asStoreError(err);
       return;
     }
     if (admission.admitted) {
-      this.hold(id);
+      this.holdReservation(id);
       tollgate.emitThresholds(this.subject, admission.thresholds);
       return;
     }
@@ -159,7 +174,7 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     if (!tollgate.shadow) throw new QuotaExceededError(rejection.problem.detail, rejection);
   }
 
-  private hold(id: string): void {
+  private holdReservation(id: string): void {
     if (this.state === RUNNING) (this.held ??= []).push(id);
     else this.release(id);
   }
@@ -175,6 +190,82 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     });
   }
 
+  /**
+   * Delivered durability (see ResponseWatcher.hold): keeps the end, and a write that completes the declared
+   * Content-Length (the client would hold the whole body), until the response's usage is acknowledged.
+   */
+  hold(send: () => void, ending: boolean): boolean {
+    const output = this.heldOutput;
+    if (output !== null) {
+      output.push(send);
+      if (ending) this.startEnding();
+      return true;
+    }
+    if (!this.ctx.usage.delivered) return false;
+    if (this.state !== RUNNING && !(this.state === DONE && this.awaitsCommit)) return false;
+    if (!ending) {
+      const declared = declaredLength(this.rawRes);
+      if (declared === 0 || this.bytesOut < declared) return false;
+      // Its usage is committed at the end: the handler may still record some before it.
+      this.heldOutput = [send];
+      return true;
+    }
+    this.heldOutput = [send];
+    this.startEnding();
+    return true;
+  }
+
+  private startEnding(): void {
+    if (this.state === RUNNING) {
+      this.state = ENDING;
+      void this.end();
+    } else if (this.state === DONE && this.awaitsCommit) {
+      this.awaitsCommit = false;
+      void this.commitThenSend();
+    }
+  }
+
+  /** Runs the end hooks, counts the response and commits it. */
+  private async end(): Promise<void> {
+    const hooks = this.endHooks;
+    this.endHooks = null;
+    if (hooks !== null) for (const hook of hooks) await this.runHook(hook);
+    this.state = DONE;
+    this.count(false);
+    await this.commitThenSend();
+  }
+
+  private async runHook(hook: () => void | Promise<void>): Promise<void> {
+    const tollgate = this.ctx.tollgate;
+    try {
+      const pending = hook();
+      // Bounded like a store call: a hook that never settles must not hold the response.
+      if (pending !== undefined) await withDeadline(pending, tollgate.options.storeTimeoutMs);
+    } catch (err) {
+      tollgate.callbackFailed('beforeEnd', err);
+    }
+  }
+
+  private async commitThenSend(): Promise<void> {
+    const acked = await this.ctx.usage.commit(this.subject);
+    const raw = this.rawRes;
+    if (!acked) {
+      this.degraded = true;
+      if (!raw.headersSent) this.ctx.binding.setHeader(this.res, DEGRADED_HEADER, DEGRADED_VALUE);
+    }
+    const output = this.heldOutput ?? [];
+    this.heldOutput = null;
+    // A client that left meanwhile gets nothing more.
+    if (raw.destroyed) return;
+    for (const send of output) {
+      try {
+        send();
+      } catch (err) {
+        this.ctx.tollgate.callbackFailed('end', err);
+      }
+    }
+  }
+
   onClose(): void {
     if (this.state === ADMITTING) {
       this.state = CLOSED_EARLY;
@@ -182,9 +273,14 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     }
     if (this.state !== RUNNING) return;
     this.state = DONE;
-    const aborted = !this.rawRes.writableFinished;
-    // `requests` was counted at admission; the rest is known now.
+    this.count(!this.rawRes.writableFinished);
+  }
+
+  /** Adds what this request used after admission to its subject's sum. */
+  private count(aborted: boolean): void {
+    // `requests` was counted at admission (or by its lease); the rest is known now.
     const u = this.ctx.usage.of(this.subject);
+    if (this.fromLease && this.ctx.usage.delivered) u.leaseLedgered += 1;
     // Whole milliseconds on both ends: a sum over many requests is unbiased, where rounding each one would
     // count every sub-millisecond request as 0. A clock set back counts 0, never less.
     const latency = Date.now() - this.startedAt;

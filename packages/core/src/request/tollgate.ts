@@ -243,6 +243,17 @@ export class Tollgate {
 
   private readonly logSettleFailure: (err: unknown) => void;
 
+  /** `settle` for a response waiting for its usage: true once acknowledged, false when buffered or failed (logged). */
+  write(op: PendingOp): Promise<boolean> {
+    return this.settle(op).then(
+      (result) => result !== null,
+      (err: unknown) => {
+        this.logSettleFailure(err);
+        return false;
+      },
+    );
+  }
+
   private applyPending(op: PendingOp): Promise<RecordResult> {
     if (op.refund !== undefined) return this.call(() => this.applyRefund(op, op.refund!));
     const ids = op.reservationIds;
@@ -253,7 +264,7 @@ export class Tollgate {
           ? ids
           : [op.reservationId, ...ids];
     return this.call(() =>
-      this.engine.settle(op.subject, settling, op.records, { opId: op.opId, at: op.at }),
+      this.engine.settle(op.subject, settling, op.records, { opId: op.opId, at: op.at, split: op.split }),
     );
   }
 
