@@ -172,6 +172,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       failMode: settings.failMode,
       storeTimeoutMs: settings.storeTimeoutMs,
       failOpenBuffer: settings.failOpenBuffer,
+      durability: settings.durability,
       log,
       metrics,
     });

@@ -24,6 +24,8 @@ export interface MeteringOptions {
   failMode: 'open' | 'closed';
   storeTimeoutMs: number;
   failOpenBuffer: number;
+  /** Defaults to `delivered` (see DURABILITY). */
+  durability?: 'delivered' | 'batched';
   log: Logger;
   metrics: GatewayMetrics;
 }
@@ -40,6 +42,7 @@ export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
     failMode: o.failMode,
     storeTimeoutMs: o.storeTimeoutMs,
     failOpenBuffer: o.failOpenBuffer,
+    durability: o.durability,
     logger: o.log,
     paths: ['/api'],
     usageBatchMs: USAGE_BATCH_MS,
@@ -88,10 +91,13 @@ export function countLateUpstreamFailure(
 }
 
 /**
- * Settles an LLM call's tokens through `req.usage`. Usage known when the response closes (the
- * common case: an uncompressed body has been read by then) goes into the request's own settlement
- * op, replacing its reservation atomically; a compressed body still decoding, or a JSON body read
- * on after a client abort, is recorded in its own op a moment later (counted just the same).
+ * Settles an LLM call's tokens through `req.usage`. With DURABILITY=delivered they are recorded when the proxy
+ * ends the response (the upstream body has been read by then; a compressed one is waited for, within the store
+ * timeout), so the settlement that replaces the reservation is in the store before the client sees the end.
+ * Otherwise usage known when the response closes (the common case: an uncompressed body has been read by then)
+ * goes into the request's own settlement op, replacing its reservation atomically; a compressed body still
+ * decoding, or a JSON body read on after a client abort, is recorded in its own op a moment later (counted just
+ * the same).
  */
 export function settleTokens(
   req: IncomingMessage,
@@ -121,6 +127,12 @@ export function settleTokens(
       log.error({ reqId: ctx.requestId, err: (err as Error).message }, 'could not record token usage');
     }
   };
+  // Delivered durability: at the end, before the response's usage is written (not called with batched).
+  usage.beforeEnd(() => {
+    const read = reader.peek();
+    if (read) apply(read);
+    else return reader.result.then(apply);
+  });
   // Runs before trackUsage's own 'close' listener, so usage known by now joins the settlement op.
   res.prependListener('close', () => {
     // A stream cut short (client gone, upstream stalled) counts what arrived so far, now.
