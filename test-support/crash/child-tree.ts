@@ -90,5 +90,7 @@ export function buildCrashTree(packages: readonly string[], apps: readonly strin
 
 /** Environment for a child: the caller's settings plus where third-party packages live. */
 export function childEnv(extra: Record<string, string>): NodeJS.ProcessEnv {
-  return { PATH: process.env.PATH, NODE_PATH: path.join(ROOT, 'node_modules'), ...extra };
+  // The gateway's own dependencies first (its pino is not the root one).
+  const modules = [path.join(ROOT, 'apps', 'gateway', 'node_modules'), path.join(ROOT, 'node_modules')];
+  return { PATH: process.env.PATH, NODE_PATH: modules.join(path.delimiter), ...extra };
 }

@@ -5,10 +5,14 @@ import http from 'node:http';
 
 export interface Call {
   tenant: string;
+  method?: string;
   path: string;
   headers: Record<string, string>;
-  /** Tokens the call records when it runs. */
-  tokens: number;
+  body?: string;
+  /** Tokens the call records when it runs, or read from its answer. */
+  tokens: number | ((body: string) => number);
+  /** At most what a call cut off may have recorded (defaults to `tokens` when that is a number). */
+  cutTokens?: number;
   /** True when `body` is the whole answer (a JSON body that parses, an event stream that reached `[DONE]`). */
   complete(body: string): boolean;
 }
@@ -53,7 +57,14 @@ export function startHttpLoad(port: number, concurrency: number, next: () => Cal
         done();
       };
       const req = http.request(
-        { host: '127.0.0.1', port, path: call.path, headers: call.headers, agent },
+        {
+          host: '127.0.0.1',
+          port,
+          method: call.method ?? 'GET',
+          path: call.path,
+          headers: call.headers,
+          agent,
+        },
         (res) => {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
@@ -61,7 +72,11 @@ export function startHttpLoad(port: number, concurrency: number, next: () => Cal
             if (over) return;
             const body = Buffer.concat(chunks).toString('utf8');
             if (res.statusCode === 200 && call.complete(body)) {
-              add(tallies.received, call.tenant, call.tokens);
+              add(
+                tallies.received,
+                call.tenant,
+                typeof call.tokens === 'number' ? call.tokens : call.tokens(body),
+              );
               received += 1;
             } else {
               tallies.wrong.push(`${res.statusCode} ${call.path}: ${body.slice(0, 200)}`);
@@ -72,7 +87,7 @@ export function startHttpLoad(port: number, concurrency: number, next: () => Cal
           res.on('aborted', () => undefined);
           res.on('close', () => {
             if (!over && !res.complete) {
-              add(tallies.cut, call.tenant, call.tokens);
+              add(tallies.cut, call.tenant, cutTokens(call));
               resolve();
             }
           });
@@ -91,10 +106,10 @@ export function startHttpLoad(port: number, concurrency: number, next: () => Cal
           setTimeout(done, 20);
           return;
         }
-        add(tallies.cut, call.tenant, call.tokens);
+        add(tallies.cut, call.tenant, cutTokens(call));
         resolve();
       });
-      req.end();
+      req.end(call.body);
     });
   const loops = Array.from({ length: concurrency }, async () => {
     while (running) await once(next());
@@ -141,7 +156,11 @@ export function mixedCalls(
   };
 }
 
-function isJson(body: string): boolean {
+function cutTokens(call: Call): number {
+  return call.cutTokens ?? (typeof call.tokens === 'number' ? call.tokens : 0);
+}
+
+export function isJson(body: string): boolean {
   try {
     JSON.parse(body);
     return true;
