@@ -20,6 +20,7 @@ import {
 } from './store';
 import { overrideTarget, resolveSubject, type Identity, type ResolvedSubject } from './subject';
 import { expandUsage, type UsageRecord } from './usage';
+import { afterRejectionIdOf } from './request/ids';
 
 /** One counter's window, asked of the ledger when a shard must be rebuilt. */
 export interface BaselineQuery extends ScopeRef {
@@ -528,7 +529,7 @@ export class QuotaEngine {
       // The id is an admission's that the store turned down while its caller, hearing nothing in time, admitted
       // the request anyway (fail-open) and now replays its usage under that id: this usage is new. Its own derived
       // id keeps the replay itself idempotent.
-      op.opId = `${op.opId}.after-rejection`;
+      op.opId = afterRejectionIdOf(op.opId);
       result = await this.seeded(subject, () => this.store.apply(op));
     }
     const applied = result.status === 'applied' ? result : null;

@@ -28,6 +28,7 @@ import {
   type TicketContext,
 } from './ticket';
 import { ErrorCode } from '../errors';
+import { refundIdOf, reservationIdOf } from './ids';
 import { Leases } from './leases';
 
 /** How the engine talks to a framework's response object (headers go through the framework, so it keeps track). */
@@ -119,7 +120,7 @@ function reservesOf<Res>(
   let out: Array<{ id: string; amounts: Record<string, number> }> | null = null;
   for (let i = 0; i < tickets.length; i++) {
     const estimate = tickets[i]!.estimate;
-    if (estimate !== null) (out ??= []).push({ id: `${opId}.${i}`, amounts: estimate });
+    if (estimate !== null) (out ??= []).push({ id: reservationIdOf(opId, i), amounts: estimate });
   }
   return out;
 }
@@ -217,10 +218,10 @@ export class Admissions<Res> {
       const t = tickets[i]!;
       if (t.state === CLOSED_EARLY) {
         gone += 1;
-        if (t.estimate !== null) (goneIds ??= []).push(`${opId}.${i}`);
+        if (t.estimate !== null) (goneIds ??= []).push(reservationIdOf(opId, i));
         continue;
       }
-      if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
+      if (t.estimate !== null) t.reservationId = reservationIdOf(opId, i);
       else plain += 1;
       setRateLimitHeaders(this.ctx.binding, t.res, policy, value);
       t.state = RUNNING;
@@ -233,7 +234,7 @@ export class Admissions<Res> {
     if (gone > 0) {
       tollgate.settleInBackground({
         subject,
-        opId: `${opId}.x`,
+        opId: refundIdOf(opId),
         reservationId: null,
         reservationIds: goneIds ?? undefined,
         records: [],
@@ -404,7 +405,7 @@ export class Admissions<Res> {
       t.degraded = true;
       binding.setHeader(t.res, DEGRADED_HEADER, DEGRADED_VALUE);
       if (open) {
-        if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
+        if (t.estimate !== null) t.reservationId = reservationIdOf(opId, i);
         t.state = RUNNING;
         t.deliver(t);
         continue;
@@ -436,7 +437,7 @@ export class Admissions<Res> {
       // A timed-out admission may still land: release its reservations when the store answers again.
       tollgate.settleInBackground({
         subject,
-        opId: `${opId}.x`,
+        opId: refundIdOf(opId),
         reservationId: null,
         reservationIds: ids,
         records: [],

@@ -13,6 +13,7 @@ import {
   setRateLimitHeaders,
   tightestRequestsLimit,
 } from './rate-limit-headers';
+import { leaseCloseIdOf, refundIdOf } from './ids';
 import { CLOSED_EARLY, RUNNING, type RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission';
 
@@ -209,7 +210,7 @@ export class Leases<Res> {
     }
     // Already closed with this unit counted: take the request back, like an admission whose client left.
     const tollgate = this.ctx.tollgate;
-    const opId = `${tollgate.ids.next()}.x`;
+    const opId = refundIdOf(tollgate.ids.next());
     if (this.ctx.usage.delivered) {
       // Its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
       tollgate.settleInBackground({
@@ -464,7 +465,7 @@ export class Leases<Res> {
       lease.used > 0 && !delivered ? [{ meter: 'requests', amount: lease.used }] : [];
     return this.ctx.tollgate.settleQuietly({
       subject,
-      opId: `${lease.id}.c`,
+      opId: leaseCloseIdOf(lease.id),
       reservationId: lease.id,
       records,
       // Delivered: each response's ledger unit went with its own usage; the counters learn the lease's units now.
@@ -476,7 +477,7 @@ export class Leases<Res> {
   private release(subject: ResolvedSubject, id: string): void {
     this.ctx.tollgate.settleInBackground({
       subject,
-      opId: `${id}.c`,
+      opId: leaseCloseIdOf(id),
       reservationId: id,
       records: [],
       at: Date.now(),

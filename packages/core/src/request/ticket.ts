@@ -4,6 +4,7 @@ import { QuotaExceededError } from '../errors';
 import type { ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
 import { isStoreFailure, withDeadline } from './deadline';
+import { releaseIdOf } from './ids';
 import { declaredLength, type ResponseWatcher } from './node-io';
 import type { HttpBinding } from './admission';
 import { DEGRADED_HEADER, DEGRADED_VALUE, quotaRejection } from './problem';
@@ -183,7 +184,7 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
   private release(id: string): void {
     this.ctx.tollgate.settleInBackground({
       subject: this.subject,
-      opId: `${id}.r`,
+      opId: releaseIdOf(id),
       reservationId: id,
       records: [],
       at: Date.now(),

@@ -14,7 +14,7 @@ import type { Identity, ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
 import { isStoreFailure, withDeadline } from './deadline';
 import type { RejectedEvent } from './events';
-import { OpIds } from './ids';
+import { OpIds, settleIdOf } from './ids';
 import { safeLog, WarnOnce, type TollgateLogger } from './logger';
 import { resolveTollgateOptions, type ResolvedTollgateOptions, type TollgateOptions } from './options';
 import { quotaRejection } from './problem';
@@ -588,7 +588,7 @@ export class Tollgate {
         ),
       );
     }
-    return this.recordOp(identity, records, reservationId, opts.opId ?? `${reservationId}.settle`);
+    return this.recordOp(identity, records, reservationId, opts.opId ?? settleIdOf(reservationId));
   }
 
   private async recordOp(
