@@ -6,8 +6,6 @@ import { isStoreFailure, StoreTimeoutError } from './deadline';
 import { safeLog } from './logger';
 import { pathOf } from './path-filter';
 import {
-  DEGRADED_HEADER,
-  DEGRADED_VALUE,
   PROBLEM_CONTENT_TYPE,
   quotaRejection,
   STORE_UNAVAILABLE_BODY,
@@ -19,14 +17,7 @@ import {
   setRateLimitHeaders,
   tightestRequestsLimit,
 } from './rate-limit-headers';
-import {
-  CLOSED_EARLY,
-  DONE,
-  RUNNING,
-  type RequestTicket,
-  type RespondOutcome,
-  type TicketContext,
-} from './ticket';
+import { type RequestTicket, type RespondOutcome, type TicketContext } from './ticket';
 import { ErrorCode } from '../errors';
 import { refundIdOf, reservationIdOf } from './ids';
 import { Leases } from './leases';
@@ -86,7 +77,7 @@ function split<Res>(
   const fit: Array<RequestTicket<Res>> = [];
   const over = new Map<RequestTicket<Res>, Violation>();
   for (const t of tickets) {
-    if (t.state === CLOSED_EARLY) continue;
+    if (t.closedEarly) continue;
     let passed: CounterState[] | null = spent.length > 0 ? [...spent] : null;
     for (let i = 0; i < limited.length; i++) {
       const c = limited[i]!;
@@ -216,16 +207,14 @@ export class Admissions<Res> {
     let plain = 0;
     for (let i = 0; i < tickets.length; i++) {
       const t = tickets[i]!;
-      if (t.state === CLOSED_EARLY) {
+      if (t.closedEarly) {
         gone += 1;
         if (t.estimate !== null) (goneIds ??= []).push(reservationIdOf(opId, i));
         continue;
       }
-      if (t.estimate !== null) t.reservationId = reservationIdOf(opId, i);
-      else plain += 1;
+      if (t.estimate === null) plain += 1;
       setRateLimitHeaders(this.ctx.binding, t.res, policy, value);
-      t.state = RUNNING;
-      t.deliver(t);
+      t.run(t.estimate === null ? null : reservationIdOf(opId, i));
     }
     // Only requests without an estimate can be admitted from a lease: only they make a subject busy enough for one.
     this.leases?.observe(subject, plain, admission.counters, now);
@@ -275,9 +264,7 @@ export class Admissions<Res> {
     // This instance's own lease may hold the room the store refused: its units admit these first.
     leases.afterRequest(subject, () => {
       const at = Date.now();
-      const left = rest.filter(
-        (t) => t.state === CLOSED_EARLY || t.estimate !== null || !leases.admit(t, at),
-      );
+      const left = rest.filter((t) => t.closedEarly || t.estimate !== null || !leases.admit(t, at));
       this.reject(subject, left, over, admission, counters, now);
     });
   }
@@ -300,15 +287,14 @@ export class Admissions<Res> {
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
     const value = limit === null ? null : rateLimitValue(limit, now);
     let count = 0;
-    for (const t of rest) if (t.state !== CLOSED_EARLY) count += 1;
+    for (const t of rest) if (!t.closedEarly) count += 1;
     if (count === 0) return;
     // Counted before any answer goes out: with delivered durability an answer's end waits for its count's write.
     this.countRejected(subject, count, shadow);
-    const delivered = this.ctx.usage.delivered;
     // One answer per violated limit (usually one for the whole group), built once.
     const answers = new Map<Violation, Answer>();
     for (const t of rest) {
-      if (t.state === CLOSED_EARLY) continue;
+      if (t.closedEarly) continue;
       const violation = over?.get(t) ?? admission.violation;
       let a = answers.get(violation);
       if (a === undefined) answers.set(violation, (a = this.answer(violation, shadow, now)));
@@ -326,14 +312,11 @@ export class Admissions<Res> {
       });
       setRateLimitHeaders(this.ctx.binding, t.res, a.policy ?? policy, a.value ?? value);
       if (outcome === null) {
-        t.state = RUNNING;
-        t.deliver(t);
+        t.run(null);
       } else {
         if (retryAfter !== null) binding.setHeader(t.res, 'Retry-After', retryAfter);
         binding.setHeader(t.res, 'Content-Type', PROBLEM_CONTENT_TYPE);
-        t.state = DONE;
-        t.awaitsCommit = delivered;
-        t.deliver(outcome);
+        t.refuse(outcome);
       }
     }
     const rejection = answers.values().next().value!.rejection;
@@ -400,14 +383,11 @@ export class Admissions<Res> {
     let alive = 0;
     for (let i = 0; i < tickets.length; i++) {
       const t = tickets[i]!;
-      if (t.state === CLOSED_EARLY) continue;
+      if (t.closedEarly) continue;
       alive += 1;
-      t.degraded = true;
-      binding.setHeader(t.res, DEGRADED_HEADER, DEGRADED_VALUE);
+      t.degrade();
       if (open) {
-        if (t.estimate !== null) t.reservationId = reservationIdOf(opId, i);
-        t.state = RUNNING;
-        t.deliver(t);
+        t.run(t.estimate === null ? null : reservationIdOf(opId, i));
         continue;
       }
       tollgate.emitRejected({
@@ -421,8 +401,7 @@ export class Admissions<Res> {
         path: pathOf(t.url),
       });
       binding.setHeader(t.res, 'Content-Type', PROBLEM_CONTENT_TYPE);
-      t.state = DONE;
-      t.deliver(STORE_DOWN);
+      t.answer(STORE_DOWN);
     }
     if (open && alive > 0) {
       // Same op id as the admission: if it did reach the store, the replay is recognised and changes nothing.

@@ -14,7 +14,7 @@ import {
   tightestRequestsLimit,
 } from './rate-limit-headers';
 import { leaseCloseIdOf, refundIdOf } from './ids';
-import { CLOSED_EARLY, RUNNING, type RequestTicket } from './ticket';
+import type { RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission';
 
 /** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
@@ -161,7 +161,7 @@ export class Leases<Res> {
       lease = this.promote(subject, s, now);
     }
     if (lease === null) return false;
-    ticket.fromLease = true;
+    ticket.takeLeaseUnit();
     lease.used += 1;
     lease.lastAt = now;
     this.count(s, 1, now);
@@ -193,12 +193,11 @@ export class Leases<Res> {
     this.readyLeases = [];
     for (let i = 0; i < tickets.length; i++) {
       const ticket = tickets[i]!;
-      if (ticket.state === CLOSED_EARLY) {
+      if (ticket.closedEarly) {
         this.giveBack(ticket.subject, leases[i]!);
         continue;
       }
-      ticket.state = RUNNING;
-      ticket.deliver(ticket);
+      ticket.run(null);
     }
   };
 

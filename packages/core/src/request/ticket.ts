@@ -48,23 +48,26 @@ export interface TicketContext<Res = unknown> {
 
 const NOTHING: Record<string, number> = {};
 
-export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatcher {
+/**
+ * One metered request's state, moved on only by its own methods: `run` (admitted), `refuse` (over quota), `answer`
+ * (another answer), `fail`, and the response's end and close. Handlers see `usage`, never the ticket itself.
+ */
+export class RequestTicket<Res = unknown> implements ResponseWatcher {
   readonly kind = 'proceed' as const;
-  readonly metered = true;
-  degraded = false;
+  /** `req.usage`: what a handler may do with this request. */
+  readonly usage: RequestUsage = new TicketUsage(this);
   bytesIn = 0;
   bytesOut = 0;
-  state = ADMITTING;
-  /** This request's own reservation (the `reserve` option), settled with what it recorded; null when none. */
-  reservationId: string | null = null;
-  /** What the `reserve` option estimated for this request, held at admission; null when nothing. */
-  estimate: Record<string, number> | null = null;
   /** When metering began (ms since the epoch): also the admission's time, so a request reads the clock once there. */
   readonly startedAt = Date.now();
+  private state = ADMITTING;
+  private isDegraded = false;
+  /** This request's own reservation (the `reserve` option), settled with what it recorded; null when none. */
+  private reservationId: string | null = null;
   /** Admitted from an admission lease: its `requests` unit reaches the ledger with its usage (delivered). */
-  fromLease = false;
-  /** Rejected, with its `rejected` count in its subject's sum: the answer's end waits for it (delivered). */
-  awaitsCommit = false;
+  private fromLease = false;
+  /** Refused, with its `rejected` count in its subject's sum: the answer's end waits for it (delivered). */
+  private awaitsCommit = false;
   private recorded: UsageRecord[] | null = null;
   private held: string[] | null = null;
   private done: MeterDone | null;
@@ -80,25 +83,55 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     private readonly rawRes: ServerResponse,
     readonly method: string | undefined,
     readonly url: string,
+    /** What the `reserve` option estimated for this request, held at admission; null when nothing. */
+    readonly estimate: Record<string, number> | null,
     done: MeterDone,
   ) {
     this.done = done;
   }
 
-  get tenantId(): string | null {
-    return this.subject.tenantId;
+  get degraded(): boolean {
+    return this.isDegraded;
   }
 
-  get userId(): string | null {
-    return this.subject.userId;
+  /** The client left while admission was in flight: nothing is counted, no handler runs. */
+  get closedEarly(): boolean {
+    return this.state === CLOSED_EARLY;
   }
 
-  get plan(): string {
-    return this.subject.plan;
+  /** Admitted: the handler runs (with `reservationId`, this request's own estimate held by the admission op). */
+  run(reservationId: string | null): void {
+    this.reservationId = reservationId;
+    this.state = RUNNING;
+    this.deliver(this);
+  }
+
+  /** Admitted from an admission lease's unit (the lease counts it; see Leases). */
+  takeLeaseUnit(): void {
+    this.fromLease = true;
+  }
+
+  /** Over quota: answered with `outcome`, whose end waits for the `rejected` count (delivered durability). */
+  refuse(outcome: RespondOutcome): void {
+    this.state = DONE;
+    this.awaitsCommit = this.ctx.usage.delivered;
+    this.deliver(outcome);
+  }
+
+  /** Answered with `outcome` (a 503 while the store is down): nothing to count. */
+  answer(outcome: RespondOutcome): void {
+    this.state = DONE;
+    this.deliver(outcome);
+  }
+
+  /** Served while the store did not answer: marked, on the response too while its headers are not sent. */
+  degrade(): void {
+    this.isDegraded = true;
+    if (!this.rawRes.headersSent) this.ctx.binding.setHeader(this.res, DEGRADED_HEADER, DEGRADED_VALUE);
   }
 
   /** Hands the decision to the framework glue, once. */
-  deliver(outcome: MeterOutcome): void {
+  private deliver(outcome: MeterOutcome): void {
     const done = this.done;
     this.done = null;
     if (done === null) return;
@@ -152,8 +185,7 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
       if (!isStoreFailure(err)) throw err;
       // It may have been applied: hold the id so the end of the request releases it either way.
       this.holdReservation(id);
-      this.degraded = true;
-      if (!this.rawRes.headersSent) this.ctx.binding.setHeader(this.res, DEGRADED_HEADER, DEGRADED_VALUE);
+      this.degrade();
       if (tollgate.options.failMode === 'closed' && !tollgate.shadow) throw asStoreError(err);
       return;
     }
@@ -250,10 +282,7 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
   private async commitThenSend(): Promise<void> {
     const acked = await this.ctx.usage.commit(this.subject);
     const raw = this.rawRes;
-    if (!acked) {
-      this.degraded = true;
-      if (!raw.headersSent) this.ctx.binding.setHeader(this.res, DEGRADED_HEADER, DEGRADED_VALUE);
-    }
+    if (!acked) this.degrade();
     const output = this.heldOutput ?? [];
     this.heldOutput = null;
     // A client that left meanwhile gets nothing more.
@@ -297,5 +326,43 @@ export class RequestTicket<Res = unknown> implements RequestUsage, ResponseWatch
     // `reserve()`'s estimates are released by the same summed op, or a later one, never before what the request
     // recorded reaches the store (were the release first, a request in between would find the budget free).
     if (this.held !== null) for (const id of this.held) u.settle(id, []);
+  }
+}
+
+/** `req.usage` of a metered request: forwards to its ticket, which it keeps out of the handler's reach. */
+class TicketUsage implements RequestUsage {
+  readonly metered = true;
+  readonly #ticket: RequestTicket<unknown>;
+
+  constructor(ticket: RequestTicket<unknown>) {
+    this.#ticket = ticket;
+  }
+
+  get degraded(): boolean {
+    return this.#ticket.degraded;
+  }
+
+  get tenantId(): string | null {
+    return this.#ticket.subject.tenantId;
+  }
+
+  get userId(): string | null {
+    return this.#ticket.subject.userId;
+  }
+
+  get plan(): string {
+    return this.#ticket.subject.plan;
+  }
+
+  record(meter: string, amount: number, options?: RecordOptions): void {
+    this.#ticket.record(meter, amount, options);
+  }
+
+  reserve(amounts: Record<string, number>): Promise<void> {
+    return this.#ticket.reserve(amounts);
+  }
+
+  beforeEnd(hook: () => void | Promise<void>): void {
+    this.#ticket.beforeEnd(hook);
   }
 }
