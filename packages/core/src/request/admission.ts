@@ -174,9 +174,9 @@ export class Admissions<Res> {
         tollgate.engine.consume(
           subject,
           k === 1 ? ONE_REQUEST : { requests: k },
-          // With leases, a refused group may still be admitted from a lease that lands meanwhile: its
-          // rejections are counted here, once known, not by the store.
-          { opId, reserves: reserves ?? undefined, countRejected: this.leases === null },
+          // Rejections are counted in one place, the subject's sum, once known (a refused group may be split, or
+          // admitted from a lease that lands meanwhile), never by the store.
+          { opId, reserves: reserves ?? undefined, countRejected: false },
         ),
       );
     } catch (err) {
@@ -330,15 +330,10 @@ export class Admissions<Res> {
     }
   }
 
-  /**
-   * Without leases the store counted one `rejected` for the op; the rest (and, in shadow mode, the requests that ran
-   * anyway) join the sum.
-   */
+  /** Every rejected request (and, in shadow mode, the requests that ran anyway) joins the subject's sum. */
   private countRejected(subject: ResolvedSubject, count: number, shadow: boolean): void {
-    const counted = this.leases === null ? 1 : 0;
-    if (count <= counted && !shadow) return;
     const u = this.ctx.usage.of(subject);
-    u.rejected += count - counted;
+    u.rejected += count;
     if (shadow) {
       // Shadow mode's requests are counted here, not at admission: limits read them.
       u.requests += count;
