@@ -221,7 +221,7 @@ export class Admissions<Res> {
     // Clients that left while admission was in flight never reached a handler: take their requests (and
     // reservations) back.
     if (gone > 0) {
-      tollgate.settleInBackground({
+      tollgate.writeInBackground({
         subject,
         opId: refundIdOf(opId),
         reservationId: null,
@@ -409,7 +409,7 @@ export class Admissions<Res> {
       });
     } else if (!open && ids !== null && err instanceof StoreTimeoutError) {
       // A timed-out admission may still land: release its reservations when the store answers again.
-      tollgate.settleInBackground({
+      tollgate.writeInBackground({
         subject,
         opId: refundIdOf(opId),
         reservationId: null,

@@ -212,7 +212,7 @@ export class Leases<Res> {
     const opId = refundIdOf(tollgate.ids.next());
     if (this.ctx.usage.delivered) {
       // Its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
-      tollgate.settleInBackground({
+      tollgate.writeInBackground({
         subject,
         opId,
         reservationId: null,
@@ -222,7 +222,7 @@ export class Leases<Res> {
       });
       return;
     }
-    tollgate.settleInBackground({
+    tollgate.writeInBackground({
       subject,
       opId,
       reservationId: null,
@@ -462,7 +462,7 @@ export class Leases<Res> {
     const delivered = this.ctx.usage.delivered;
     const records: UsageRecord[] =
       lease.used > 0 && !delivered ? [{ meter: 'requests', amount: lease.used }] : [];
-    return this.ctx.tollgate.settleQuietly({
+    return this.ctx.tollgate.writeQuietly({
       subject,
       opId: leaseCloseIdOf(lease.id),
       reservationId: lease.id,
@@ -474,7 +474,7 @@ export class Leases<Res> {
   }
 
   private release(subject: ResolvedSubject, id: string): void {
-    this.ctx.tollgate.settleInBackground({
+    this.ctx.tollgate.writeInBackground({
       subject,
       opId: leaseCloseIdOf(id),
       reservationId: id,

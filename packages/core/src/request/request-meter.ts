@@ -262,7 +262,7 @@ export class RequestMeter<Req, Res> {
   flushUsage(): Promise<void> {
     // Only this flush's writes are waited for: other requests' writes may keep coming under steady traffic.
     const leaseWrites = this.admissions.closeOpenLeases();
-    return Promise.all([...leaseWrites, this.usage.flush()]).then(() => undefined);
+    return Promise.all([...leaseWrites, this.usage.writeAll()]).then(() => undefined);
   }
 
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */

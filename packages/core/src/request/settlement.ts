@@ -280,7 +280,7 @@ export class UsageBatcher {
       u.answer(true);
       return ACKED;
     }
-    return this.tollgate.write(op).then((acked) => {
+    return this.tollgate.writeAcked(op).then((acked) => {
       u.answer(acked);
       return acked;
     });
@@ -289,7 +289,7 @@ export class UsageBatcher {
   /** Makes sure the pending sums are looked at by `at`. */
   dueBy(at: number): void {
     if (this.windowMs === 0) {
-      this.immediate ??= setImmediate(this.flush);
+      this.immediate ??= setImmediate(this.writeAll);
       return;
     }
     if (this.timer !== null) {
@@ -321,7 +321,7 @@ export class UsageBatcher {
   };
 
   /** Writes every pending sum now; resolves once each write was answered or buffered for replay (never rejects). */
-  readonly flush = (): Promise<void> => {
+  readonly writeAll = (): Promise<void> => {
     if (this.timer !== null) clearTimeout(this.timer);
     this.timer = null;
     this.timerAt = 0;
@@ -330,7 +330,7 @@ export class UsageBatcher {
     const batch = this.pending;
     this.pending = new Map();
     const writes: Array<Promise<unknown>> = this.write(batch.values());
-    // Delivered: the writes in flight too (a sum written just before this flush is part of what it promises).
+    // Delivered: the writes in flight too (a sum written just before this call is part of what it promises).
     for (const w of this.writing.values()) writes.push(w);
     return Promise.all(writes).then(() => undefined);
   };
@@ -347,7 +347,7 @@ export class UsageBatcher {
       const records = u.toRecords();
       const ids = u.settleIds;
       if (records.length === 0 && ids === null) continue;
-      const write = this.tollgate.settleQuietly({
+      const write = this.tollgate.writeQuietly({
         subject: u.subject,
         opId: this.tollgate.ids.next(),
         reservationId: null,
@@ -360,9 +360,9 @@ export class UsageBatcher {
     return writes;
   }
 
-  /** Writes every pending sum now; resolves like `flush` (a later call writes what was summed since). */
+  /** Writes every pending sum now; resolves like `writeAll` (a later call writes what was summed since). */
   close(): Promise<void> {
     if (this.immediate !== null) clearImmediate(this.immediate);
-    return this.flush();
+    return this.writeAll();
   }
 }

@@ -214,7 +214,7 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
 
   /** Undoes a reservation that may exist (a no-op in the store if it does not). */
   private release(id: string): void {
-    this.ctx.tollgate.settleInBackground({
+    this.ctx.tollgate.writeInBackground({
       subject: this.subject,
       opId: releaseIdOf(id),
       reservationId: id,

@@ -100,7 +100,7 @@ export class Tollgate {
         'Tollgate: quota_exceeded/threshold events could not be kept',
       ),
     });
-    this.logSettleFailure = failureLog(options.logger, 'Tollgate: usage could not be settled');
+    this.logWriteFailure = failureLog(options.logger, 'Tollgate: usage could not be written');
     this.buffer = new ReplayBuffer(options.failOpenBuffer);
     this.warnOnce = new WarnOnce(options.logger);
   }
@@ -206,10 +206,10 @@ export class Tollgate {
   }
 
   /**
-   * Settles (or records) usage; when the store is unreachable the op waits in the fail-open buffer
-   * and is replayed later with the same op id. Resolves null when buffered or dropped.
+   * Writes one op to the store (a settlement, or usage to record); when the store is unreachable the op waits in the
+   * fail-open buffer and is replayed later with the same op id. Resolves null when buffered or dropped.
    */
-  async settle(op: PendingOp): Promise<RecordResult | null> {
+  async write(op: PendingOp): Promise<RecordResult | null> {
     this.inflight += 1;
     try {
       const result = await this.applyPending(op);
@@ -225,30 +225,30 @@ export class Tollgate {
     }
   }
 
-  /** Resolves when no settlement is in flight (each is bounded by `storeTimeoutMs`). */
+  /** Resolves when no write is in flight (each is bounded by `storeTimeoutMs`). */
   private idle(): Promise<void> {
     if (this.inflight === 0) return Promise.resolve();
     return new Promise((resolve) => this.idleWaiters.push(resolve));
   }
 
-  /** `settle` for code that does not wait (after a response): failures are logged, never thrown. */
-  settleInBackground(op: PendingOp): void {
-    void this.settleQuietly(op);
+  /** `write` for code that does not wait (after a response): failures are logged, never thrown. */
+  writeInBackground(op: PendingOp): void {
+    void this.writeQuietly(op);
   }
 
-  /** `settleInBackground`, for code that waits for this one write (`flushUsage()`): never rejects. */
-  settleQuietly(op: PendingOp): Promise<void> {
-    return this.settle(op).then(() => undefined, this.logSettleFailure);
+  /** `writeInBackground`, for code that waits for this one write (`flushUsage()`): never rejects. */
+  writeQuietly(op: PendingOp): Promise<void> {
+    return this.write(op).then(() => undefined, this.logWriteFailure);
   }
 
-  private readonly logSettleFailure: (err: unknown) => void;
+  private readonly logWriteFailure: (err: unknown) => void;
 
-  /** `settle` for a response waiting for its usage: true once acknowledged, false when buffered or failed (logged). */
-  write(op: PendingOp): Promise<boolean> {
-    return this.settle(op).then(
+  /** `write` for a response waiting for its usage: true once acknowledged, false when buffered or failed (logged). */
+  writeAcked(op: PendingOp): Promise<boolean> {
+    return this.write(op).then(
       (result) => result !== null,
       (err: unknown) => {
-        this.logSettleFailure(err);
+        this.logWriteFailure(err);
         return false;
       },
     );
@@ -314,7 +314,7 @@ export class Tollgate {
     this.keep(op);
   }
 
-  /** Writes one `store_degraded` event per subject served degraded (through the flush path, off the request path). */
+  /** Writes one `store_degraded` event per subject served degraded (off the request path). */
   private reportDegraded(since: number): void {
     const affected = this.degraded;
     this.degraded = new Map();
@@ -374,13 +374,13 @@ export class Tollgate {
     if (this.closed || this.replayTimer !== null || this.replaying !== null || this.buffer.size === 0) return;
     this.replayTimer = setTimeout(() => {
       this.replayTimer = null;
-      void this.flush();
+      void this.replay();
     }, delayMs);
     this.replayTimer.unref();
   }
 
   /** Replays the fail-open buffer now (resolves when done or when the store fails again). Never rejects. */
-  flush(): Promise<void> {
+  replay(): Promise<void> {
     if (this.replaying === null) {
       this.replaying = this.drain().finally(() => {
         this.replaying = null;
@@ -612,7 +612,7 @@ export class Tollgate {
       })),
       at: Date.now(),
     };
-    const result = await this.settle(op);
+    const result = await this.write(op);
     if (result) return { ...result, buffered: false };
     return { counters: [], thresholds: [], unpriced: [], costPico: 0n, duplicate: false, buffered: true };
   }
@@ -654,7 +654,7 @@ export class Tollgate {
     };
   }
 
-  /** Waits for settlements in flight, replays the buffer once more, stops the timer. Does not close the store (it is the caller's). */
+  /** Waits for writes in flight, replays the buffer once more, stops the timer. Does not close the store (it is the caller's). */
   async close(): Promise<void> {
     if (!this.closed) {
       this.closed = true;
@@ -666,7 +666,7 @@ export class Tollgate {
     // Settlements still in flight either land or join the buffer; then the buffer gets its last chance.
     await this.idle();
     await this.engine.eventsKept();
-    await this.flush();
+    await this.replay();
     if (this.buffer.size > 0) {
       safeLog(
         this.options.logger,
