@@ -90,6 +90,14 @@ export function countLateUpstreamFailure(
   });
 }
 
+/** The chunk that carries a stream's last event: OpenAI's `data: [DONE]`, Anthropic's `message_stop`. */
+function isLastEvent(chunk: string | Uint8Array): boolean {
+  if (typeof chunk === 'string')
+    return chunk.includes('data: [DONE]') || chunk.includes('event: message_stop');
+  const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return bytes.includes('data: [DONE]') || bytes.includes('event: message_stop');
+}
+
 /**
  * Settles an LLM call's tokens through `req.usage`. With DURABILITY=delivered they are recorded when the proxy
  * ends the response (the upstream body has been read by then; a compressed one is waited for, within the store
@@ -127,6 +135,8 @@ export function settleTokens(
       log.error({ reqId: ctx.requestId, err: (err as Error).message }, 'could not record token usage');
     }
   };
+  // An event stream's last event is held with the end: a client (an SDK) that stops reading at it is counted too.
+  if (reader.streaming) usage.holdLastWrite(isLastEvent);
   // Delivered durability: at the end, before the response's usage is written (not called with batched).
   usage.beforeEnd(() => {
     const read = reader.peek();

@@ -10,10 +10,11 @@ export interface ResponseWatcher {
   /** The response finished or the connection closed. */
   onClose(): void;
   /**
-   * Delivered durability: offered every write (`ending` false) and the end (`ending` true) after its bytes were
-   * counted; true when the watcher keeps it, to `send` once the response's usage is in the store. Absent: none held.
+   * Delivered durability: offered every write (`ending` false, with its chunk) and the end (`ending` true) after its
+   * bytes were counted; true when the watcher keeps it, to `send` once the response's usage is in the store.
+   * Absent: none held.
    */
-  hold?(send: () => void, ending: boolean): boolean;
+  hold?(send: () => void, ending: boolean, chunk?: unknown): boolean;
 }
 
 // Which watcher meters which request/response. A WeakMap, not a property: adding a property to Node's request or
@@ -106,7 +107,8 @@ export function countBodyBytes(proto: object): void {
     const w = watchers.get(this);
     if (w !== undefined) {
       w.bytesOut += chunkBytes(chunk, encoding);
-      if (w.hold !== undefined && w.hold(() => write.call(this, chunk, encoding, cb), false)) return true;
+      if (w.hold !== undefined && w.hold(() => write.call(this, chunk, encoding, cb), false, chunk))
+        return true;
     }
     return write.call(this, chunk, encoding, cb);
   } as ServerResponse['write'];

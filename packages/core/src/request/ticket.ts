@@ -74,6 +74,9 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
   /** The response's last writes and its end, held while its usage is written (delivered); null while none is. */
   private heldOutput: Array<() => void> | null = null;
   private endHooks: Array<() => void | Promise<void>> | null = null;
+  private isLastWrite: ((chunk: string | Uint8Array) => boolean) | null = null;
+  /** A last write is held and the end has not come yet: the commit starts without it past `storeTimeoutMs`. */
+  private endTimer: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly ctx: TicketContext<Res>,
@@ -227,7 +230,7 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
    * Delivered durability (see ResponseWatcher.hold): keeps the end, and a write that completes the declared
    * Content-Length (the client would hold the whole body), until the response's usage is acknowledged.
    */
-  hold(send: () => void, ending: boolean): boolean {
+  hold(send: () => void, ending: boolean, chunk?: unknown): boolean {
     const output = this.heldOutput;
     if (output !== null) {
       output.push(send);
@@ -237,10 +240,12 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
     if (!this.ctx.usage.delivered) return false;
     if (this.state !== RUNNING && !(this.state === DONE && this.awaitsCommit)) return false;
     if (!ending) {
-      const declared = declaredLength(this.rawRes);
-      if (declared === 0 || this.bytesOut < declared) return false;
-      // Its usage is committed at the end: the handler may still record some before it.
+      if (!this.lastWrite(chunk)) return false;
+      // Its usage is committed at the end (the handler may still record some before it), or, should the end not
+      // come, past `storeTimeoutMs`: the client must not wait for an end a handler forgot.
       this.heldOutput = [send];
+      this.endTimer = setTimeout(() => this.startEnding(), this.ctx.tollgate.options.storeTimeoutMs);
+      this.endTimer.unref();
       return true;
     }
     this.heldOutput = [send];
@@ -248,7 +253,21 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
     return true;
   }
 
+  /** True for the write that completes a declared Content-Length, or that `holdLastWrite` names. */
+  private lastWrite(chunk: unknown): boolean {
+    const declared = declaredLength(this.rawRes);
+    if (declared > 0 && this.bytesOut >= declared) return true;
+    const isLast = this.isLastWrite;
+    return isLast !== null && (typeof chunk === 'string' || chunk instanceof Uint8Array) && isLast(chunk);
+  }
+
+  holdLastWrite(isLast: (chunk: string | Uint8Array) => boolean): void {
+    if (this.ctx.usage.delivered) this.isLastWrite = isLast;
+  }
+
   private startEnding(): void {
+    if (this.endTimer !== null) clearTimeout(this.endTimer);
+    this.endTimer = null;
     if (this.state === RUNNING) {
       this.state = ENDING;
       void this.end();
@@ -364,5 +383,9 @@ class TicketUsage implements RequestUsage {
 
   beforeEnd(hook: () => void | Promise<void>): void {
     this.#ticket.beforeEnd(hook);
+  }
+
+  holdLastWrite(isLast: (chunk: string | Uint8Array) => boolean): void {
+    this.#ticket.holdLastWrite(isLast);
   }
 }
