@@ -21,6 +21,7 @@ import { type RequestTicket, type RespondOutcome, type TicketContext } from './t
 import { ErrorCode } from '../errors';
 import { refundIdOf, reservationIdOf } from './ids';
 import { Leases } from './leases';
+import { storeOp } from './store-ops';
 
 /** How the engine talks to a framework's response object (headers go through the framework, so it keeps track). */
 export interface HttpBinding<Res> {
@@ -221,15 +222,9 @@ export class Admissions<Res> {
     // Clients that left while admission was in flight never reached a handler: take their requests (and
     // reservations) back.
     if (gone > 0) {
-      tollgate.writeInBackground({
-        subject,
-        opId: refundIdOf(opId),
-        reservationId: null,
-        reservationIds: goneIds ?? undefined,
-        records: [],
-        at: now,
-        refund: gone,
-      });
+      tollgate.writeInBackground(
+        storeOp(subject, refundIdOf(opId), { settles: goneIds, at: now, refund: gone }),
+      );
     }
   }
 
@@ -400,23 +395,10 @@ export class Admissions<Res> {
     }
     if (open && alive > 0) {
       // Same op id as the admission: if it did reach the store, the replay is recognised and changes nothing.
-      tollgate.defer({
-        subject,
-        opId,
-        reservationId: null,
-        records: [{ meter: 'requests', amount: alive }],
-        at: Date.now(),
-      });
+      tollgate.defer(storeOp(subject, opId, { records: [{ meter: 'requests', amount: alive }] }));
     } else if (!open && ids !== null && err instanceof StoreTimeoutError) {
       // A timed-out admission may still land: release its reservations when the store answers again.
-      tollgate.writeInBackground({
-        subject,
-        opId: refundIdOf(opId),
-        reservationId: null,
-        reservationIds: ids,
-        records: [],
-        at: Date.now(),
-      });
+      tollgate.writeInBackground(storeOp(subject, refundIdOf(opId), { settles: ids }));
     }
   }
 }

@@ -14,6 +14,7 @@ import {
   tightestRequestsLimit,
 } from './rate-limit-headers';
 import { leaseCloseIdOf, refundIdOf } from './ids';
+import { storeOp } from './store-ops';
 import type { RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission';
 
@@ -210,26 +211,9 @@ export class Leases<Res> {
     // Already closed with this unit counted: take the request back, like an admission whose client left.
     const tollgate = this.ctx.tollgate;
     const opId = refundIdOf(tollgate.ids.next());
-    if (this.ctx.usage.delivered) {
-      // Its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
-      tollgate.writeInBackground({
-        subject,
-        opId,
-        reservationId: null,
-        records: [],
-        split: { countersOnly: -1 },
-        at: lease.lastAt,
-      });
-      return;
-    }
-    tollgate.writeInBackground({
-      subject,
-      opId,
-      reservationId: null,
-      records: [],
-      at: lease.lastAt,
-      refund: 1,
-    });
+    // Delivered: its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
+    const back = this.ctx.usage.delivered ? { split: { countersOnly: -1 } } : { refund: 1 };
+    tollgate.writeInBackground(storeOp(subject, opId, { ...back, at: lease.lastAt }));
   }
 
   /**
@@ -462,25 +446,19 @@ export class Leases<Res> {
     const delivered = this.ctx.usage.delivered;
     const records: UsageRecord[] =
       lease.used > 0 && !delivered ? [{ meter: 'requests', amount: lease.used }] : [];
-    return this.ctx.tollgate.writeQuietly({
-      subject,
-      opId: leaseCloseIdOf(lease.id),
-      reservationId: lease.id,
-      records,
-      // Delivered: each response's ledger unit went with its own usage; the counters learn the lease's units now.
-      split: delivered && lease.used > 0 ? { countersOnly: lease.used } : undefined,
-      at: lease.lastAt,
-    });
+    return this.ctx.tollgate.writeQuietly(
+      storeOp(subject, leaseCloseIdOf(lease.id), {
+        settles: lease.id,
+        records,
+        // Delivered: each response's ledger unit went with its own usage; the counters learn the lease's units now.
+        split: delivered && lease.used > 0 ? { countersOnly: lease.used } : undefined,
+        at: lease.lastAt,
+      }),
+    );
   }
 
   private release(subject: ResolvedSubject, id: string): void {
-    this.ctx.tollgate.writeInBackground({
-      subject,
-      opId: leaseCloseIdOf(id),
-      reservationId: id,
-      records: [],
-      at: Date.now(),
-    });
+    this.ctx.tollgate.writeInBackground(storeOp(subject, leaseCloseIdOf(id), { settles: id }));
   }
 
   private dropIdle(): void {

@@ -4,6 +4,7 @@ import type { TollgateConfig } from '../config';
 import type { ResolvedSubject } from '../subject';
 import type { UsageRecord } from '../usage';
 import type { PendingOp } from './replay-buffer';
+import { storeOp } from './store-ops';
 import type { Tollgate } from './tollgate';
 
 /** What a subject's requests added up to since the last write. */
@@ -259,15 +260,7 @@ export class UsageBatcher {
     const ids = u.settleIds;
     const split = u.split();
     if (records.length === 0 && ids === null && split === undefined) return null;
-    return {
-      subject: u.subject,
-      opId: this.tollgate.ids.next(),
-      reservationId: null,
-      reservationIds: ids ?? undefined,
-      records,
-      split,
-      at: Date.now(),
-    };
+    return storeOp(u.subject, this.tollgate.ids.next(), { settles: ids, records, split });
   }
 
   /** Writes one sum; true once acknowledged, false when buffered or failed (logged); answers its waiters. */
@@ -347,15 +340,11 @@ export class UsageBatcher {
       const records = u.toRecords();
       const ids = u.settleIds;
       if (records.length === 0 && ids === null) continue;
-      const write = this.tollgate.writeQuietly({
-        subject: u.subject,
-        opId: this.tollgate.ids.next(),
-        reservationId: null,
-        reservationIds: ids ?? undefined,
-        records,
-        at,
-      });
-      writes.push(write);
+      writes.push(
+        this.tollgate.writeQuietly(
+          storeOp(u.subject, this.tollgate.ids.next(), { settles: ids, records, at }),
+        ),
+      );
     }
     return writes;
   }

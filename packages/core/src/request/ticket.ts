@@ -5,6 +5,7 @@ import type { ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
 import { isStoreFailure, withDeadline } from './deadline';
 import { releaseIdOf } from './ids';
+import { storeOp } from './store-ops';
 import { declaredLength, type ResponseWatcher } from './node-io';
 import type { HttpBinding } from './admission';
 import { DEGRADED_HEADER, DEGRADED_VALUE, quotaRejection } from './problem';
@@ -217,13 +218,7 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
 
   /** Undoes a reservation that may exist (a no-op in the store if it does not). */
   private release(id: string): void {
-    this.ctx.tollgate.writeInBackground({
-      subject: this.subject,
-      opId: releaseIdOf(id),
-      reservationId: id,
-      records: [],
-      at: Date.now(),
-    });
+    this.ctx.tollgate.writeInBackground(storeOp(this.subject, releaseIdOf(id), { settles: id }));
   }
 
   /**

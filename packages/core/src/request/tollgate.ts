@@ -19,6 +19,7 @@ import { safeLog, WarnOnce, type TollgateLogger } from './logger';
 import { resolveTollgateOptions, type ResolvedTollgateOptions, type TollgateOptions } from './options';
 import { quotaRejection } from './problem';
 import { ReplayBuffer, type PendingOp } from './replay-buffer';
+import { storeOp } from './store-ops';
 
 /** An admission from the programmatic API; `degraded` when the store was unreachable and `failMode` is `open`. */
 export type TollgateAdmission = Admission & { degraded: boolean };
@@ -486,7 +487,7 @@ export class Tollgate {
       if (!isStoreFailure(err)) throw err;
       if (this.options.failMode === 'closed') throw asStoreError(err);
       // Same op id: if the consume did reach the store, the replay is recognised and changes nothing.
-      this.keep({ subject, opId, reservationId: null, records: toRecords(amounts), at });
+      this.keep(storeOp(subject, opId, { records: toRecords(amounts), at }));
       return {
         admitted: true,
         reservationId: null,
@@ -599,10 +600,8 @@ export class Tollgate {
   ): Promise<TollgateRecordResult> {
     for (const r of records) validateRecord(this.config, r);
     const subject = this.subject(identity);
-    const op: PendingOp = {
-      subject,
-      opId,
-      reservationId,
+    const op = storeOp(subject, opId, {
+      settles: reservationId,
       records: records.map(({ meter, amount: a, model, provider, estimated }) => ({
         meter,
         amount: a,
@@ -610,8 +609,7 @@ export class Tollgate {
         provider,
         estimated,
       })),
-      at: Date.now(),
-    };
+    });
     const result = await this.write(op);
     if (result) return { ...result, buffered: false };
     return { counters: [], thresholds: [], unpriced: [], costPico: 0n, duplicate: false, buffered: true };
