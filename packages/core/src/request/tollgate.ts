@@ -22,6 +22,7 @@ import { FailOpenWriter } from './fail-open';
 import type { PendingOp } from './replay-buffer';
 import { StoreGuard } from './store-guard';
 import { storeOp } from './store-ops';
+import { SubjectCache } from './subjects';
 
 /** An admission from the programmatic API; `degraded` when the store was unreachable and `failMode` is `open`. */
 export type TollgateAdmission = Admission & { degraded: boolean };
@@ -49,8 +50,6 @@ export interface TollgateHealth {
 /** Who a programmatic call is for: an identity, or just a user id. */
 export type IdentityInput = Identity | string;
 
-const SUBJECT_CACHE_MAX = 10_000;
-
 /** Logs a background store failure at `error`, with its Tollgate error code when it has one. */
 function failureLog(logger: TollgateLogger, message: string): (err: unknown) => void {
   return (err) =>
@@ -70,14 +69,7 @@ export class Tollgate {
   readonly warnOnce: WarnOnce;
   private readonly guard: StoreGuard;
   private readonly writer: FailOpenWriter;
-  /** tenant -> user -> plan ('' for none) -> subject: looked up with no key string built per request. */
-  private readonly subjects = new Map<string, Map<string, Map<string, ResolvedSubject>>>();
-  private subjectCount = 0;
-  /** The last subject resolved, by its three raw values: a busy subject's requests skip the maps (no hashing). */
-  private lastTenant: string | null = null;
-  private lastUser: string | null = null;
-  private lastPlan: string | null = null;
-  private lastSubject: ResolvedSubject | null = null;
+  private readonly subjects: SubjectCache;
   /** Prefer `createTollgate(options)`, which validates the options first. */
   constructor(options: ResolvedTollgateOptions) {
     this.options = options;
@@ -103,6 +95,7 @@ export class Tollgate {
       failureLog(options.logger, 'Tollgate: usage could not be written'),
     );
     this.warnOnce = new WarnOnce(options.logger);
+    this.subjects = new SubjectCache(this.engine, this.warnOnce);
   }
 
   get shadow(): boolean {
@@ -116,48 +109,7 @@ export class Tollgate {
   }
 
   subjectOf(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
-    const last = this.lastSubject;
-    if (last !== null && tenantId === this.lastTenant && userId === this.lastUser && plan === this.lastPlan) {
-      return last;
-    }
-    const subject = this.lookUpSubject(tenantId, userId, plan);
-    this.lastTenant = tenantId;
-    this.lastUser = userId;
-    this.lastPlan = plan;
-    this.lastSubject = subject;
-    return subject;
-  }
-
-  private lookUpSubject(
-    tenantId: string | null,
-    userId: string | null,
-    plan: string | null,
-  ): ResolvedSubject {
-    const t = tenantId ?? '';
-    const u = userId ?? '';
-    const p = plan ?? '';
-    const cached = this.subjects.get(t)?.get(u)?.get(p);
-    if (cached !== undefined) return cached;
-    const subject = this.engine.resolve({ tenantId, userId, plan });
-    if (subject.unknownPlan) {
-      this.warnOnce.warn(
-        `plan:${plan}`,
-        { code: ErrorCode.UnknownPlan, plan, defaultPlan: this.config.defaultPlan },
-        `Tollgate: unknown plan "${plan}", metering on the default plan "${this.config.defaultPlan}"`,
-      );
-    }
-    // Bounded: identities come from requests. Dropping everything at the cap is cheap and rare.
-    if (this.subjectCount >= SUBJECT_CACHE_MAX) {
-      this.subjects.clear();
-      this.subjectCount = 0;
-    }
-    let byUser = this.subjects.get(t);
-    if (byUser === undefined) this.subjects.set(t, (byUser = new Map()));
-    let byPlan = byUser.get(u);
-    if (byPlan === undefined) byUser.set(u, (byPlan = new Map()));
-    byPlan.set(p, subject);
-    this.subjectCount += 1;
-    return subject;
+    return this.subjects.of(tenantId, userId, plan);
   }
 
   /** Runs one store call under `storeTimeoutMs`, tracking whether the store is reachable. */
