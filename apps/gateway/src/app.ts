@@ -218,6 +218,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       failMode: settings.failMode,
       storeTimeoutMs: settings.storeTimeoutMs,
       failOpenBuffer: settings.failOpenBuffer,
+      durability: settings.durability,
       log,
       metrics,
     });

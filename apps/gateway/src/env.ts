@@ -84,6 +84,8 @@ export interface GatewaySettings {
   signingSecret: string | null;
   storeTimeoutMs: number;
   failOpenBuffer: number;
+  /** `delivered`: a response ends only once its usage is in the counter store; `batched`: usage follows it. */
+  durability: 'delivered' | 'batched';
   stripPrefix: string | null;
   /** Proxies in front (TRUST_PROXY) whose forwarding headers are kept; empty: none. */
   trustProxy: ProxyRange[];
@@ -180,6 +182,9 @@ const schema = z.object({
   GATEWAY_SIGNING_SECRET: z.string().min(16, 'must be at least 16 characters').optional(),
   STORE_TIMEOUT_MS: int(1, 60_000).default('100'),
   FAIL_OPEN_BUFFER: int(0).default('100000'),
+  DURABILITY: z
+    .enum(['delivered', 'batched'], { errorMap: () => ({ message: 'must be delivered or batched' }) })
+    .default('delivered'),
   STRIP_PREFIX: z
     .string()
     .trim()
@@ -345,6 +350,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     signingSecret: e.GATEWAY_SIGNING_SECRET ?? null,
     storeTimeoutMs: e.STORE_TIMEOUT_MS,
     failOpenBuffer: e.FAIL_OPEN_BUFFER,
+    durability: e.DURABILITY,
     stripPrefix: e.STRIP_PREFIX ?? null,
     trustProxy: e.TRUST_PROXY ?? [],
     upstreamAuthorization: e.UPSTREAM_AUTHORIZATION ?? null,

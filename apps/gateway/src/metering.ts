@@ -24,6 +24,8 @@ export interface MeteringOptions {
   failMode: 'open' | 'closed';
   storeTimeoutMs: number;
   failOpenBuffer: number;
+  /** Defaults to `delivered` (see DURABILITY). */
+  durability?: 'delivered' | 'batched';
   log: Logger;
   metrics: GatewayMetrics;
 }
@@ -40,6 +42,7 @@ export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
     failMode: o.failMode,
     storeTimeoutMs: o.storeTimeoutMs,
     failOpenBuffer: o.failOpenBuffer,
+    durability: o.durability,
     logger: o.log,
     // Only the /api chain runs this step (servedAsApi decided on the canonical target): every request in it is
     // metered, also under an app that mounts the gateway's (its originalUrl then starts with the mount path).
@@ -93,11 +96,22 @@ export function countLateUpstreamFailure(
   });
 }
 
+/** The chunk that carries a stream's last event: OpenAI's `data: [DONE]`, Anthropic's `message_stop`. */
+function isLastEvent(chunk: string | Uint8Array): boolean {
+  if (typeof chunk === 'string')
+    return chunk.includes('data: [DONE]') || chunk.includes('event: message_stop');
+  const bytes = Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+  return bytes.includes('data: [DONE]') || bytes.includes('event: message_stop');
+}
+
 /**
- * Settles an LLM call's tokens through `req.usage`. Usage known when the response closes (the
- * common case: an uncompressed body has been read by then) goes into the request's own settlement
- * op, replacing its reservation atomically; a compressed body still decoding, or a JSON body read
- * on after a client abort, is recorded in its own op a moment later (counted just the same).
+ * Settles an LLM call's tokens through `req.usage`. With DURABILITY=delivered they are recorded when the proxy
+ * ends the response (the upstream body has been read by then; a compressed one is waited for, within the store
+ * timeout), so the settlement that replaces the reservation is in the store before the client sees the end.
+ * Otherwise usage known when the response closes (the common case: an uncompressed body has been read by then)
+ * goes into the request's own settlement op, replacing its reservation atomically; a compressed body still
+ * decoding, or a JSON body read on after a client abort, is recorded in its own op a moment later (counted just
+ * the same).
  */
 export function settleTokens(
   req: IncomingMessage,
@@ -127,6 +141,14 @@ export function settleTokens(
       log.error({ reqId: ctx.requestId, err: (err as Error).message }, 'could not record token usage');
     }
   };
+  // An event stream's last event is held with the end: a client (an SDK) that stops reading at it is counted too.
+  if (reader.streaming) usage.holdLastWrite(isLastEvent);
+  // Delivered durability: at the end, before the response's usage is written (not called with batched).
+  usage.beforeEnd(() => {
+    const read = reader.peek();
+    if (read) apply(read);
+    else return reader.result.then(apply);
+  });
   // Runs before trackUsage's own 'close' listener, so usage known by now joins the settlement op.
   res.prependListener('close', () => {
     // A stream cut short (client gone, upstream stalled) counts what arrived so far, now.

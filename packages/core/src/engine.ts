@@ -20,6 +20,7 @@ import {
 } from './store';
 import { overrideTarget, resolveSubject, type Identity, type ResolvedSubject } from './subject';
 import { expandUsage, type UsageRecord } from './usage';
+import { afterRejectionIdOf } from './request/ids';
 
 /** One counter's window, asked of the ledger when a shard must be rebuilt. */
 export interface BaselineQuery extends ScopeRef {
@@ -103,6 +104,16 @@ export interface ConsumeOptions {
    * that does not fit rejects no request). Defaults to true.
    */
   countRejected?: boolean;
+}
+
+/**
+ * `requests` of admission leases, whose two halves are written apart: the counters learn a lease's used units when
+ * it closes (its reservation held them until then), the ledger learns each request's unit as its response ends.
+ * `countersOnly` may be negative (a unit given back); `ledgerOnly` is never.
+ */
+export interface SplitRequests {
+  countersOnly?: number;
+  ledgerOnly?: number;
 }
 
 export interface RecordResult {
@@ -474,9 +485,9 @@ export class QuotaEngine {
     identity: Identity | ResolvedSubject,
     reservationId: string | readonly string[] | null,
     records: UsageRecord[],
-    opts: { opId?: string; at?: number } = {},
+    opts: { opId?: string; at?: number; split?: SplitRequests } = {},
   ): Promise<RecordResult> {
-    return this.recordOp(identity, records, opts.opId, reservationId, undefined, opts.at);
+    return this.recordOp(identity, records, opts.opId, reservationId, undefined, opts.at, opts.split);
   }
 
   /** Drops a reservation without recording anything (upstream 5xx, client abort). */
@@ -505,6 +516,7 @@ export class QuotaEngine {
     events?: UsageEventRecord[],
     // When the usage happened (replays of buffered usage keep their original window and hour bucket).
     at?: number,
+    split?: SplitRequests,
   ): Promise<RecordResult> {
     const subject = 'tag' in identity ? identity : this.resolve(identity);
     const now = at ?? this.now();
@@ -516,6 +528,7 @@ export class QuotaEngine {
       now,
     );
     const op = this.applyOp(subject, now, opId ?? randomUUID(), 'record', usage.amounts, usage.deltas);
+    if (split !== undefined) this.splitRequests(op, subject, split, now);
     if (typeof settleId === 'string') {
       if (settleId !== '') op.settle = { id: settleId };
     } else if (settleId !== null && settleId.length > 0) {
@@ -529,7 +542,7 @@ export class QuotaEngine {
       // The id is an admission's that the store turned down while its caller, hearing nothing in time, admitted
       // the request anyway (fail-open) and now replays its usage under that id: this usage is new. Its own derived
       // id keeps the replay itself idempotent.
-      op.opId = `${op.opId}.after-rejection`;
+      op.opId = afterRejectionIdOf(op.opId);
       result = await this.seeded(subject, () => this.store.apply(op));
     }
     const applied = result.status === 'applied' ? result : null;
@@ -541,6 +554,22 @@ export class QuotaEngine {
       costPico: usage.costPico,
       duplicate: result.status === 'duplicate',
     };
+  }
+
+  /** Adds `requests` counted on the counters alone and `requests` kept for the ledger alone (see SplitRequests). */
+  private splitRequests(op: ApplyOp, subject: ResolvedSubject, split: SplitRequests, now: number): void {
+    const counters = split.countersOnly ?? 0;
+    if (counters !== 0) {
+      const cur = op.amounts.find((a) => a.meter === 'requests');
+      if (cur !== undefined) cur.amount += counters;
+      else op.amounts = [...op.amounts, { meter: 'requests', amount: counters }];
+    }
+    const ledger = split.ledgerOnly ?? 0;
+    if (ledger > 0) {
+      const owner = { tenantId: subject.tenantId, userId: subject.userId };
+      const records = [{ meter: 'requests', amount: ledger }];
+      op.usage = [...op.usage, ...expandUsage(this.config, this.prices, owner, records, now).deltas];
+    }
   }
 
   /** Raw counters and effective limits of every meter for this subject. */

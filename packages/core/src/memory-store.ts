@@ -245,7 +245,8 @@ export class MemoryStore implements CounterStore {
             ? t.limit >= 0 && used + amount > t.limit
             : amount === 0 && t.limit > 0 && used >= t.limit;
         if (over) {
-          violations.push(this.state(t, used));
+          const held = s.counters.get(t.key)?.held ?? 0;
+          violations.push(held > 0 ? { ...this.state(t, used), held } : this.state(t, used));
         }
       }
       if (violations.length > 0) {

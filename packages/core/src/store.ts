@@ -28,6 +28,11 @@ export interface CounterState extends ScopeRef {
   limit: number;
   used: number;
   resetsAt: number | null;
+  /**
+   * The part of `used` that reservations of requests in flight hold (not used yet). Reported on the violations of a
+   * rejected op; absent (or 0) when none. Optional for stores written before it.
+   */
+  held?: number;
 }
 
 /** A threshold (percent of a limit) crossed for the first time in its period. */

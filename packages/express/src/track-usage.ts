@@ -54,7 +54,7 @@ export function trackUsage(options: ExpressTrackUsageOptions): TrackUsageMiddlew
   const proceed = (outcome: MeterOutcome, req: Request, res: Response, next: NextFunction): void => {
     switch (outcome.kind) {
       case 'proceed':
-        req.usage = outcome;
+        req.usage = outcome.usage;
         next();
         return;
       case 'respond':

@@ -71,7 +71,7 @@ const plugin: FastifyPluginCallback<TollgateFastifyOptions> = (app, options, don
   ): void => {
     switch (outcome.kind) {
       case 'proceed':
-        request.usage = outcome;
+        request.usage = outcome.usage;
         next();
         return;
       case 'respond':

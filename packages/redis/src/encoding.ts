@@ -268,7 +268,12 @@ export function decodeApply(reply: unknown, cands: Candidates): ApplyResult {
       return { status: 'duplicate', outcome: reply[1] === 'r' ? 'rejected' : 'applied' };
     case 'R': {
       const counters = decodeCounters(reply[1] as Reply, cands);
-      const violations = (reply[2] as Reply).map((i) => counters.byIdx[Number(i)]!);
+      const held = (reply[4] as Reply | undefined) ?? [];
+      const violations = (reply[2] as Reply).map((i, j) => {
+        const c = counters.byIdx[Number(i)]!;
+        const h = Number(held[j] ?? 0);
+        return h > 0 ? { ...c, held: h } : c;
+      });
       const firstRejections = (reply[3] as Reply).map((i) => counters.byIdx[Number(i)]!);
       return { status: 'rejected', violations, counters: counters.list, firstRejections };
     }

@@ -252,9 +252,9 @@ end
  * then more reservations to hold (count), then each: id (non-empty), expiry (ms), and the amount it holds per
  * counter group (in candidate group order); nothing after them.
  *
- * Returns {'S'} needs seed | {'D', 'a'|'r'} duplicate | {'R', counters, violated, first} | {'A', counters, crossed}
+ * Returns {'S'} needs seed | {'D', 'a'|'r'} duplicate | {'R', counters, violated, first, held} | {'A', counters, crossed}
  * where counters = {candidate, limit, used, ...}, violated = {candidate, ...}, first = the violated candidates
- * rejecting for the first time in their window, crossed = {candidate, threshold, used amount (the counter less what
+ * rejecting for the first time in their window, held = what reservations hold on each violated one, crossed = {candidate, threshold, used amount (the counter less what
  * reservations hold), ...}.
  * Arguments of any other shape: an error reply, and nothing written.
  */
@@ -380,9 +380,12 @@ if ARGV[3] == 'e' then
         first[#first + 1] = i
       end
     end
+    -- What reservations hold on each violated counter (its held total), so the refusal can say so.
+    local held = {}
+    for j, i in ipairs(violated) do held[j] = tonumber(redis.call('GET', cands[i].key .. ':h') or '0') end
     remember('r')
     keep(reject_at)
-    return {'R', counters, violated, first}
+    return {'R', counters, violated, first, held}
   end
 end
 

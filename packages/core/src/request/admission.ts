@@ -1,13 +1,11 @@
 // Where a request is admitted: a subject's requests of one event-loop turn share one atomic consume, split on rejection.
-import { isSpent, latestResetting, type Admission, type Violation } from '../engine';
+import type { Admission, Violation } from '../engine';
 import type { CounterState } from '../store';
 import type { ResolvedSubject } from '../subject';
 import { isStoreFailure, StoreTimeoutError } from './deadline';
 import { safeLog } from './logger';
 import { pathOf } from './path-filter';
 import {
-  DEGRADED_HEADER,
-  DEGRADED_VALUE,
   PROBLEM_CONTENT_TYPE,
   quotaRejection,
   STORE_UNAVAILABLE_BODY,
@@ -19,16 +17,12 @@ import {
   setRateLimitHeaders,
   tightestRequestsLimit,
 } from './rate-limit-headers';
-import {
-  CLOSED_EARLY,
-  DONE,
-  RUNNING,
-  type RequestTicket,
-  type RespondOutcome,
-  type TicketContext,
-} from './ticket';
+import { type RequestTicket, type RespondOutcome, type TicketContext } from './ticket';
 import { ErrorCode } from '../errors';
+import { refundIdOf, reservationIdOf } from './ids';
+import { split, reservesOf } from './group-split';
 import { Leases } from './leases';
+import { storeOp } from './store-ops';
 
 /** How the engine talks to a framework's response object (headers go through the framework, so it keeps track). */
 export interface HttpBinding<Res> {
@@ -52,76 +46,6 @@ interface Answer {
   /** RateLimit values naming the violated limit when it is not a `requests` one (a spent budget); else null. */
   policy: string | null;
   value: string | null;
-}
-
-/** What one request takes from `meter` at admission: one `requests`, plus its estimate. */
-function need<Res>(t: RequestTicket<Res>, meter: string): number {
-  const held = t.estimate?.[meter] ?? 0;
-  const amount = meter === 'requests' ? 1 + held : held;
-  return Number.isSafeInteger(amount) && amount > 0 ? amount : 0;
-}
-
-/**
- * Splits a rejected group by the counters its rejection showed: in order, each request is kept if it still fits
- * every limit on top of the ones kept before it (as one-by-one admissions in that order would decide), and
- * otherwise rejected with the limit it would pass (the one resetting last). A rejected request's limit, and `after`
- * (the counters for the rejections' headers), count what the kept requests take, as one-by-one admissions would
- * see it: a 429 never shows room that its own group's admitted requests are taking.
- */
-function split<Res>(
-  tickets: Array<RequestTicket<Res>>,
-  counters: readonly CounterState[],
-  gates: readonly string[],
-): { fit: Array<RequestTicket<Res>>; over: Map<RequestTicket<Res>, Violation>; after: CounterState[] } {
-  // A spent budget (a gate) refuses every request of the group, whatever room `requests` has: none is kept, and
-  // each names it (or a limit it passes itself that resets later).
-  const spent = counters.filter((c) => gates.includes(c.meter) && isSpent(c));
-  const limited = counters.filter((c) => c.limit >= 0);
-  const taken = limited.map(() => 0);
-  // Each limited counter as the requests kept so far leave it (one object per change, shared by the rejections).
-  const seen: Array<CounterState | null> = [...limited];
-  const seenAt = (i: number): CounterState =>
-    (seen[i] ??= { ...limited[i]!, used: limited[i]!.used + taken[i]! });
-  const fit: Array<RequestTicket<Res>> = [];
-  const over = new Map<RequestTicket<Res>, Violation>();
-  for (const t of tickets) {
-    if (t.state === CLOSED_EARLY) continue;
-    let passed: CounterState[] | null = spent.length > 0 ? [...spent] : null;
-    for (let i = 0; i < limited.length; i++) {
-      const c = limited[i]!;
-      const n = need(t, c.meter);
-      if (n > 0 && c.used + taken[i]! + n > c.limit) (passed ??= []).push(seenAt(i));
-    }
-    if (passed !== null) {
-      over.set(t, latestResetting(passed));
-      continue;
-    }
-    fit.push(t);
-    for (let i = 0; i < limited.length; i++) {
-      const n = need(t, limited[i]!.meter);
-      if (n === 0) continue;
-      taken[i] = taken[i]! + n;
-      seen[i] = null;
-    }
-  }
-  const after = counters.map((c) => {
-    const i = limited.indexOf(c);
-    return i < 0 ? c : seenAt(i);
-  });
-  return { fit, over, after };
-}
-
-/** The op's reservation for each ticket with an estimate (ids derived from the op id), or null when none has one. */
-function reservesOf<Res>(
-  tickets: Array<RequestTicket<Res>>,
-  opId: string,
-): Array<{ id: string; amounts: Record<string, number> }> | null {
-  let out: Array<{ id: string; amounts: Record<string, number> }> | null = null;
-  for (let i = 0; i < tickets.length; i++) {
-    const estimate = tickets[i]!.estimate;
-    if (estimate !== null) (out ??= []).push({ id: `${opId}.${i}`, amounts: estimate });
-  }
-  return out;
 }
 
 /**
@@ -182,9 +106,9 @@ export class Admissions<Res> {
         tollgate.engine.consume(
           subject,
           k === 1 ? ONE_REQUEST : { requests: k },
-          // With leases, a refused group may still be admitted from a lease that lands meanwhile: its
-          // rejections are counted here, once known, not by the store.
-          { opId, reserves: reserves ?? undefined, countRejected: this.leases === null },
+          // Rejections are counted in one place, the subject's sum, once known (a refused group may be split, or
+          // admitted from a lease that lands meanwhile), never by the store.
+          { opId, reserves: reserves ?? undefined, countRejected: false },
         ),
       );
     } catch (err) {
@@ -215,31 +139,23 @@ export class Admissions<Res> {
     let plain = 0;
     for (let i = 0; i < tickets.length; i++) {
       const t = tickets[i]!;
-      if (t.state === CLOSED_EARLY) {
+      if (t.closedEarly) {
         gone += 1;
-        if (t.estimate !== null) (goneIds ??= []).push(`${opId}.${i}`);
+        if (t.estimate !== null) (goneIds ??= []).push(reservationIdOf(opId, i));
         continue;
       }
-      if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
-      else plain += 1;
+      if (t.estimate === null) plain += 1;
       setRateLimitHeaders(this.ctx.binding, t.res, policy, value);
-      t.state = RUNNING;
-      t.deliver(t);
+      t.run(t.estimate === null ? null : reservationIdOf(opId, i));
     }
     // Only requests without an estimate can be admitted from a lease: only they make a subject busy enough for one.
     this.leases?.observe(subject, plain, admission.counters, now);
     // Clients that left while admission was in flight never reached a handler: take their requests (and
     // reservations) back.
     if (gone > 0) {
-      tollgate.settleInBackground({
-        subject,
-        opId: `${opId}.x`,
-        reservationId: null,
-        reservationIds: goneIds ?? undefined,
-        records: [],
-        at: now,
-        refund: gone,
-      });
+      tollgate.writeInBackground(
+        storeOp(subject, refundIdOf(opId), { settles: goneIds, at: now, refund: gone }),
+      );
     }
   }
 
@@ -274,9 +190,7 @@ export class Admissions<Res> {
     // This instance's own lease may hold the room the store refused: its units admit these first.
     leases.afterRequest(subject, () => {
       const at = Date.now();
-      const left = rest.filter(
-        (t) => t.state === CLOSED_EARLY || t.estimate !== null || !leases.admit(t, at),
-      );
+      const left = rest.filter((t) => t.closedEarly || t.estimate !== null || !leases.admit(t, at));
       this.reject(subject, left, over, admission, counters, now);
     });
   }
@@ -298,12 +212,15 @@ export class Admissions<Res> {
     const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(counters) : null;
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
     const value = limit === null ? null : rateLimitValue(limit, now);
+    let count = 0;
+    for (const t of rest) if (!t.closedEarly) count += 1;
+    if (count === 0) return;
+    // Counted before any answer goes out: with delivered durability an answer's end waits for its count's write.
+    this.countRejected(subject, count, shadow);
     // One answer per violated limit (usually one for the whole group), built once.
     const answers = new Map<Violation, Answer>();
-    let count = 0;
     for (const t of rest) {
-      if (t.state === CLOSED_EARLY) continue;
-      count += 1;
+      if (t.closedEarly) continue;
       const violation = over?.get(t) ?? admission.violation;
       let a = answers.get(violation);
       if (a === undefined) answers.set(violation, (a = this.answer(violation, shadow, now)));
@@ -321,16 +238,13 @@ export class Admissions<Res> {
       });
       setRateLimitHeaders(this.ctx.binding, t.res, a.policy ?? policy, a.value ?? value);
       if (outcome === null) {
-        t.state = RUNNING;
-        t.deliver(t);
+        t.run(null);
       } else {
         if (retryAfter !== null) binding.setHeader(t.res, 'Retry-After', retryAfter);
         binding.setHeader(t.res, 'Content-Type', PROBLEM_CONTENT_TYPE);
-        t.state = DONE;
-        t.deliver(outcome);
+        t.refuse(outcome);
       }
     }
-    if (count === 0) return;
     const rejection = answers.values().next().value!.rejection;
     if (shadow) {
       safeLog(
@@ -340,17 +254,16 @@ export class Admissions<Res> {
         'Tollgate (shadow): would reject requests over quota',
       );
     }
-    // Without leases the store counted one `rejected` for the op; the rest (and, in shadow mode, the requests that
-    // ran anyway) join the sum.
-    const counted = this.leases === null ? 1 : 0;
-    if (count > counted || shadow) {
-      const u = this.ctx.usage.of(subject);
-      u.rejected += count - counted;
-      if (shadow) {
-        // Shadow mode's requests are counted here, not at admission: limits read them.
-        u.requests += count;
-        u.urgent();
-      }
+  }
+
+  /** Every rejected request (and, in shadow mode, the requests that ran anyway) joins the subject's sum. */
+  private countRejected(subject: ResolvedSubject, count: number, shadow: boolean): void {
+    const u = this.ctx.usage.of(subject);
+    u.rejected += count;
+    if (shadow) {
+      // Shadow mode's requests are counted here, not at admission: limits read them.
+      u.requests += count;
+      u.urgent();
     }
   }
 
@@ -391,14 +304,11 @@ export class Admissions<Res> {
     let alive = 0;
     for (let i = 0; i < tickets.length; i++) {
       const t = tickets[i]!;
-      if (t.state === CLOSED_EARLY) continue;
+      if (t.closedEarly) continue;
       alive += 1;
-      t.degraded = true;
-      binding.setHeader(t.res, DEGRADED_HEADER, DEGRADED_VALUE);
+      t.degrade();
       if (open) {
-        if (t.estimate !== null) t.reservationId = `${opId}.${i}`;
-        t.state = RUNNING;
-        t.deliver(t);
+        t.run(t.estimate === null ? null : reservationIdOf(opId, i));
         continue;
       }
       tollgate.emitRejected({
@@ -412,28 +322,14 @@ export class Admissions<Res> {
         path: pathOf(t.url),
       });
       binding.setHeader(t.res, 'Content-Type', PROBLEM_CONTENT_TYPE);
-      t.state = DONE;
-      t.deliver(STORE_DOWN);
+      t.answer(STORE_DOWN);
     }
     if (open && alive > 0) {
       // Same op id as the admission: if it did reach the store, the replay is recognised and changes nothing.
-      tollgate.defer({
-        subject,
-        opId,
-        reservationId: null,
-        records: [{ meter: 'requests', amount: alive }],
-        at: Date.now(),
-      });
+      tollgate.defer(storeOp(subject, opId, { records: [{ meter: 'requests', amount: alive }] }));
     } else if (!open && ids !== null && err instanceof StoreTimeoutError) {
       // A timed-out admission may still land: release its reservations when the store answers again.
-      tollgate.settleInBackground({
-        subject,
-        opId: `${opId}.x`,
-        reservationId: null,
-        reservationIds: ids,
-        records: [],
-        at: Date.now(),
-      });
+      tollgate.writeInBackground(storeOp(subject, refundIdOf(opId), { settles: ids }));
     }
   }
 }

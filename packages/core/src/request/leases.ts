@@ -1,6 +1,8 @@
 // Admission leases: a busy subject's requests admitted from a block of `requests` reserved in the store, without a
 // round trip each. Exact by construction: every request admitted here holds one unit of a reservation the store
-// granted atomically against every limit, and the op that counts the used units releases the rest.
+// granted atomically against every limit, and the op that counts the used units releases the rest. With delivered
+// durability each request's unit reaches the ledger with its response's usage, and that closing op counts the used
+// units on the counters alone.
 import type { Admission } from '../engine';
 import type { CounterState } from '../store';
 import type { ResolvedSubject } from '../subject';
@@ -13,25 +15,16 @@ import {
   setRateLimitHeaders,
   tightestRequestsLimit,
 } from './rate-limit-headers';
-import { CLOSED_EARLY, RUNNING, type RequestTicket } from './ticket';
+import { leaseCloseIdOf, refundIdOf } from './ids';
+import { storeOp } from './store-ops';
+import type { RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission';
+import { leasePeriod, leaseUnits, MAX_PERIOD_FACTOR, minuteEnd } from './lease-sizing';
 
 /** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
 const LEASE_MIN_RATE = 8;
 /** Request rates are measured over this long. */
 const RATE_WINDOW_MS = 100;
-/** A lease never holds more than this share of the room left before the next threshold or limit. */
-const ROOM_SHARE = 16;
-const MIN_UNITS = 4;
-/**
- * A lease lasts long enough for about this many requests (up to 4 x leaseMs): at a few hundred requests per
- * second a short lease would cost a store op per handful of requests, and those ops, not the requests, would
- * set the latency tail.
- */
-const LEASE_MIN_COVER = 64;
-/** The longest a lease lasts, as a multiple of leaseMs (with the default, 200 ms: the counts' longest lag). */
-const MAX_PERIOD_FACTOR = 4;
-const MAX_UNITS = 10_000;
 /**
  * A lease closed further than the usage batcher's longest delay plus this from the end of its window is counted by
  * the subject's next usage write (within that delay, with this much to spare for a stalled event loop); closer, by its
@@ -86,42 +79,6 @@ interface SubjectLeases {
   waiters: Array<() => void> | null;
 }
 
-/** The next minute boundary after `now`: every period's window ends on one, in every time zone. */
-function minuteEnd(now: number): number {
-  return Math.floor(now / 60_000) * 60_000 + 60_000;
-}
-
-/**
- * Units a new lease may take: 1.5 times the recent rate over a period, at most 1/16 of the room left before the
- * next `warnAt` threshold (or the limit) of any `requests` limit, so a threshold fires soon after the requests
- * that reach it (held units cross nothing; the op that counts them does) and a lease never holds room that other
- * instances near the limit need. 0 when that is too little to be worth it.
- */
-export function leaseUnits(
-  rate: number,
-  periodMs: number,
-  counters: readonly CounterState[],
-  warnAt: readonly number[],
-): number {
-  let units = Math.min(MAX_UNITS, Math.ceil(rate * periodMs * 1.5));
-  for (const c of counters) {
-    if (c.meter !== 'requests' || c.limit < 0) continue;
-    let next = c.limit;
-    for (const w of warnAt) {
-      const level = (c.limit * w) / 100;
-      if (level > c.used && level < next) next = level;
-    }
-    units = Math.min(units, Math.floor((next - c.used) / ROOM_SHARE));
-  }
-  return units >= MIN_UNITS ? units : 0;
-}
-
-/** A lease's period at `rate` (requests per ms): `leaseMs`, or long enough for LEASE_MIN_COVER requests (at most 4 x). */
-export function leasePeriod(rate: number, leaseMs: number): number {
-  if (rate <= 0) return leaseMs;
-  return Math.min(leaseMs * MAX_PERIOD_FACTOR, Math.max(leaseMs, Math.ceil(LEASE_MIN_COVER / rate)));
-}
-
 export class Leases<Res> {
   private readonly subjects = new Map<ResolvedSubject, SubjectLeases>();
   private readonly ttlMs: number;
@@ -160,6 +117,7 @@ export class Leases<Res> {
       lease = this.promote(subject, s, now);
     }
     if (lease === null) return false;
+    ticket.takeLeaseUnit();
     lease.used += 1;
     lease.lastAt = now;
     this.count(s, 1, now);
@@ -191,12 +149,11 @@ export class Leases<Res> {
     this.readyLeases = [];
     for (let i = 0; i < tickets.length; i++) {
       const ticket = tickets[i]!;
-      if (ticket.state === CLOSED_EARLY) {
+      if (ticket.closedEarly) {
         this.giveBack(ticket.subject, leases[i]!);
         continue;
       }
-      ticket.state = RUNNING;
-      ticket.deliver(ticket);
+      ticket.run(null);
     }
   };
 
@@ -208,14 +165,10 @@ export class Leases<Res> {
     }
     // Already closed with this unit counted: take the request back, like an admission whose client left.
     const tollgate = this.ctx.tollgate;
-    tollgate.settleInBackground({
-      subject,
-      opId: `${tollgate.ids.next()}.x`,
-      reservationId: null,
-      records: [],
-      at: lease.lastAt,
-      refund: 1,
-    });
+    const opId = refundIdOf(tollgate.ids.next());
+    // Delivered: its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
+    const back = this.ctx.usage.delivered ? { split: { countersOnly: -1 } } : { refund: 1 };
+    tollgate.writeInBackground(storeOp(subject, opId, { ...back, at: lease.lastAt }));
   }
 
   /**
@@ -445,24 +398,22 @@ export class Leases<Res> {
       this.ctx.usage.of(subject).closeLease(lease.id, lease.used);
       return null;
     }
-    const records: UsageRecord[] = lease.used > 0 ? [{ meter: 'requests', amount: lease.used }] : [];
-    return this.ctx.tollgate.settleQuietly({
-      subject,
-      opId: `${lease.id}.c`,
-      reservationId: lease.id,
-      records,
-      at: lease.lastAt,
-    });
+    const delivered = this.ctx.usage.delivered;
+    const records: UsageRecord[] =
+      lease.used > 0 && !delivered ? [{ meter: 'requests', amount: lease.used }] : [];
+    return this.ctx.tollgate.writeQuietly(
+      storeOp(subject, leaseCloseIdOf(lease.id), {
+        settles: lease.id,
+        records,
+        // Delivered: each response's ledger unit went with its own usage; the counters learn the lease's units now.
+        split: delivered && lease.used > 0 ? { countersOnly: lease.used } : undefined,
+        at: lease.lastAt,
+      }),
+    );
   }
 
   private release(subject: ResolvedSubject, id: string): void {
-    this.ctx.tollgate.settleInBackground({
-      subject,
-      opId: `${id}.c`,
-      reservationId: id,
-      records: [],
-      at: Date.now(),
-    });
+    this.ctx.tollgate.writeInBackground(storeOp(subject, leaseCloseIdOf(id), { settles: id }));
   }
 
   private dropIdle(): void {

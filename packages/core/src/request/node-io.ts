@@ -9,6 +9,12 @@ export interface ResponseWatcher {
   bytesOut: number;
   /** The response finished or the connection closed. */
   onClose(): void;
+  /**
+   * Delivered durability: offered every write (`ending` false, with its chunk) and the end (`ending` true) after its
+   * bytes were counted; true when the watcher keeps it, to `send` once the response's usage is in the store.
+   * Absent: none held.
+   */
+  hold?(send: () => void, ending: boolean, chunk?: unknown): boolean;
 }
 
 // Which watcher meters which request/response. A WeakMap, not a property: adding a property to Node's request or
@@ -99,12 +105,19 @@ export function countBodyBytes(proto: object): void {
     cb?: unknown,
   ) {
     const w = watchers.get(this);
-    if (w !== undefined) w.bytesOut += chunkBytes(chunk, encoding);
+    if (w !== undefined) {
+      w.bytesOut += chunkBytes(chunk, encoding);
+      if (w.hold !== undefined && w.hold(() => write.call(this, chunk, encoding, cb), false, chunk))
+        return true;
+    }
     return write.call(this, chunk, encoding, cb);
   } as ServerResponse['write'];
   target.end = function countingEnd(this: ServerResponse, chunk?: Chunk, encoding?: unknown, cb?: unknown) {
     const w = watchers.get(this);
-    if (w !== undefined) w.bytesOut += chunkBytes(chunk, encoding);
+    if (w !== undefined) {
+      w.bytesOut += chunkBytes(chunk, encoding);
+      if (w.hold !== undefined && w.hold(() => end.call(this, chunk, encoding, cb), true)) return this;
+    }
     return end.call(this, chunk, encoding, cb);
   } as ServerResponse['end'];
   Object.defineProperty(target, kCounting, { value: true });

@@ -43,6 +43,15 @@ export interface TollgateOptions {
    * once); 0 writes after every event-loop turn. Admission is never delayed by it. Defaults to `10`.
    */
   usageBatchMs?: number;
+  /**
+   * `delivered`: a response's end (its last bytes) is held until every unit of its usage is acknowledged by the
+   * store, so a process killed at any instant loses nothing a client received in full; ends that meet a write in
+   * flight for their subject join the next one (group commit), and none waits more than `storeTimeoutMs` (then it
+   * completes degraded, its usage buffered). `batched`: usage waits in process up to `usageBatchMs` after the
+   * response (lower latency; a crash loses that window). The programmatic API's calls resolve after the store's
+   * answer either way. Defaults to `'delivered'`.
+   */
+  durability?: 'delivered' | 'batched';
   /** Called once per subject, meter, period and `warnAt` threshold crossed. Defaults to none. */
   onThreshold?: (event: ThresholdEvent) => void;
   /** Called for every rejected request (and every would-be rejection in shadow mode). Defaults to none. */
@@ -97,6 +106,7 @@ export interface ResolvedTollgateOptions {
   replayIntervalMs: number;
   reservationTtlMs: number;
   usageBatchMs: number;
+  durability: 'delivered' | 'batched';
   onThreshold?: (event: ThresholdEvent) => void;
   onRejected?: (event: RejectedEvent) => void;
   logger: TollgateLogger;
@@ -123,6 +133,7 @@ export const TOLLGATE_DEFAULTS = {
   replayIntervalMs: 1000,
   reservationTtlMs: 300_000,
   usageBatchMs: 10,
+  durability: 'delivered',
 } as const;
 
 export const TRACK_USAGE_DEFAULTS = {
@@ -152,6 +163,7 @@ const tollgateShape = {
   replayIntervalMs: ms(10, 3_600_000),
   reservationTtlMs: ms(1000, 86_400_000),
   usageBatchMs: ms(0, 60_000),
+  durability: z.enum(['delivered', 'batched']),
   onThreshold: fn.optional(),
   onRejected: fn.optional(),
   logger: z.object({ warn: fn, error: fn, info: fn.optional(), debug: fn.optional() }).passthrough(),

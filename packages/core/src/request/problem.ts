@@ -45,6 +45,9 @@ export function quotaRejection(v: Violation, now: number): QuotaRejection {
   const limit = apiAmount(v.meter, v.limit);
   const used = apiAmount(v.meter, v.used);
   const owner = v.scope === 'user' ? "The user's" : "The tenant's";
+  // `used` is the counter admission compared; when reservations of requests in flight are part of it, say how much.
+  const held = v.held !== undefined && v.held > 0 ? apiAmount(v.meter, v.held) : null;
+  const usedText = held === null ? `${used} used` : `${used} used, ${held} of it held by requests in flight`;
   if (v.resetsAt === null) {
     return {
       status: 403,
@@ -53,7 +56,7 @@ export function quotaRejection(v: Violation, now: number): QuotaRejection {
         type: `${PROBLEM_BASE}quota-exceeded`,
         title: 'Quota exceeded',
         status: 403,
-        detail: `${owner} ${v.meter} quota (${limit} in total) is used up (${used} used); it never resets.`,
+        detail: `${owner} ${v.meter} quota (${limit} in total) is used up (${usedText}); it never resets.`,
         scope: v.scope,
         meter: v.meter,
         period: v.period,
@@ -71,7 +74,7 @@ export function quotaRejection(v: Violation, now: number): QuotaRejection {
       type: `${PROBLEM_BASE}quota-exceeded`,
       title: 'Quota exceeded',
       status: 429,
-      detail: `${owner} ${v.meter} quota for this ${v.period} (${limit}) is used up (${used} used); it resets at ${resetsAt}.`,
+      detail: `${owner} ${v.meter} quota for this ${v.period} (${limit}) is used up (${usedText}); it resets at ${resetsAt}.`,
       scope: v.scope,
       meter: v.meter,
       period: v.period,

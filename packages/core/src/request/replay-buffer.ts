@@ -1,4 +1,5 @@
 // The fail-open buffer: settlement operations kept in process while the store is unreachable, bounded.
+import type { SplitRequests } from '../engine';
 import type { ResolvedSubject } from '../subject';
 import type { UsageRecord } from '../usage';
 
@@ -11,6 +12,8 @@ export interface PendingOp {
   /** More reservations settled by the same op (many requests of one subject, summed in `records`). */
   reservationIds?: string[];
   records: UsageRecord[];
+  /** Admission leases' `requests`, counted on the counters or in the ledger alone (see SplitRequests). */
+  split?: SplitRequests;
   /** When the usage happened: the replay counts it in that window and hour. */
   at: number;
   /**

@@ -225,13 +225,22 @@ export class RequestMeter<Req, Res> {
     } catch (err) {
       return this.badIdentity(`The identity is not usable: ${(err as Error).message}.`, res, raw, url, done);
     }
-    const ticket = new RequestTicket<Res>(this.ticketContext, subject, res, rawRes, raw.method, url, done);
-    watchExchange(raw, rawRes, ticket);
     const reserve = this.options.reserve;
     // A request with its own estimate joins its subject's group too: the group's op holds one reservation per
     // request (each settled by that request's own usage).
-    if (reserve !== undefined)
-      ticket.estimate = (typeof reserve === 'function' ? reserve(req) : reserve) ?? null;
+    const estimate =
+      reserve === undefined ? null : ((typeof reserve === 'function' ? reserve(req) : reserve) ?? null);
+    const ticket = new RequestTicket<Res>(
+      this.ticketContext,
+      subject,
+      res,
+      rawRes,
+      raw.method,
+      url,
+      estimate,
+      done,
+    );
+    watchExchange(raw, rawRes, ticket);
     this.admissions.enqueue(ticket);
     return true;
   }
@@ -244,7 +253,7 @@ export class RequestMeter<Req, Res> {
   flushUsage(): Promise<void> {
     // Only this flush's writes are waited for: other requests' writes may keep coming under steady traffic.
     const leaseWrites = this.admissions.closeOpenLeases();
-    return Promise.all([...leaseWrites, this.usage.flush()]).then(() => undefined);
+    return Promise.all([...leaseWrites, this.usage.writeAll()]).then(() => undefined);
   }
 
   /** Writes pending usage, then stops background work after one last replay. Does not close the store. */

@@ -32,6 +32,18 @@ export interface RequestUsage {
    * limit has no room (in shadow mode it only reports).
    */
   reserve(amounts: Record<string, number>): Promise<void>;
+  /**
+   * Runs `hook` when the handler ends the response, before its usage is written (`durability: 'delivered'`): what
+   * it records is committed with the response, before the client sees the end. A returned promise is waited for
+   * up to `storeTimeoutMs`. Not called with `durability: 'batched'` or for a request that is not metered.
+   */
+  beforeEnd(hook: () => void | Promise<void>): void;
+  /**
+   * With `durability: 'delivered'`, a write for which `isLast` is true (an event stream's last event, such as
+   * `data: [DONE]`) is held with the end, so a client that stops reading at it has this request's usage in the
+   * store already; earlier writes stream at once. A no-op with `batched` or when not metered.
+   */
+  holdLastWrite(isLast: (chunk: string | Uint8Array) => boolean): void;
 }
 
 /** `req.usage` of a request that is not metered: validates (so typos surface) and keeps nothing. */
@@ -48,4 +60,8 @@ export class UnmeteredUsage implements RequestUsage {
   }
 
   async reserve(): Promise<void> {}
+
+  beforeEnd(): void {}
+
+  holdLastWrite(): void {}
 }

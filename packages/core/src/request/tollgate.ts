@@ -1,4 +1,5 @@
-// The Tollgate instance: bounded store calls, fail-open buffering and replay, events, and the programmatic API.
+// The Tollgate instance: the engine behind a store guard (bounded calls) and the fail-open buffer, subjects, events,
+// and the programmatic API.
 import type { TollgateConfig } from '../config';
 import { QuotaEngine, type Admission, type QuotaCheck, type QuotaStatus, type RecordResult } from '../engine';
 import {
@@ -8,17 +9,20 @@ import {
   StoreUnavailableError,
   TollgateError,
 } from '../errors';
-import { hourBucket } from '../periods';
-import type { ThresholdCrossing, UsageEventRecord } from '../store';
+import type { ThresholdCrossing } from '../store';
 import type { Identity, ResolvedSubject } from '../subject';
 import { validateRecord, type UsageRecord } from '../usage';
-import { isStoreFailure, withDeadline } from './deadline';
+import { isStoreFailure } from './deadline';
 import type { RejectedEvent } from './events';
-import { OpIds } from './ids';
+import { OpIds, settleIdOf } from './ids';
 import { safeLog, WarnOnce, type TollgateLogger } from './logger';
 import { resolveTollgateOptions, type ResolvedTollgateOptions, type TollgateOptions } from './options';
 import { quotaRejection } from './problem';
-import { ReplayBuffer, type PendingOp } from './replay-buffer';
+import { FailOpenWriter } from './fail-open';
+import type { PendingOp } from './replay-buffer';
+import { StoreGuard } from './store-guard';
+import { storeOp } from './store-ops';
+import { SubjectCache } from './subjects';
 
 /** An admission from the programmatic API; `degraded` when the store was unreachable and `failMode` is `open`. */
 export type TollgateAdmission = Admission & { degraded: boolean };
@@ -46,8 +50,6 @@ export interface TollgateHealth {
 /** Who a programmatic call is for: an identity, or just a user id. */
 export type IdentityInput = Identity | string;
 
-const SUBJECT_CACHE_MAX = 10_000;
-
 /** Logs a background store failure at `error`, with its Tollgate error code when it has one. */
 function failureLog(logger: TollgateLogger, message: string): (err: unknown) => void {
   return (err) =>
@@ -65,26 +67,9 @@ export class Tollgate {
   readonly options: ResolvedTollgateOptions;
   readonly ids = new OpIds();
   readonly warnOnce: WarnOnce;
-  private readonly buffer: ReplayBuffer;
-  /** tenant -> user -> plan ('' for none) -> subject: looked up with no key string built per request. */
-  private readonly subjects = new Map<string, Map<string, Map<string, ResolvedSubject>>>();
-  private subjectCount = 0;
-  /** The last subject resolved, by its three raw values: a busy subject's requests skip the maps (no hashing). */
-  private lastTenant: string | null = null;
-  private lastUser: string | null = null;
-  private lastPlan: string | null = null;
-  private lastSubject: ResolvedSubject | null = null;
-  private droppedOps = 0;
-  private failingSince: number | null = null;
-  /** Subjects served degraded during the current outage: each gets one `store_degraded` event once the store is back. */
-  private degraded = new Map<string, { subject: ResolvedSubject; operations: number }>();
-  private lastError: string | null = null;
-  private replayTimer: NodeJS.Timeout | null = null;
-  private replaying: Promise<void> | null = null;
-  private closed = false;
-  private inflight = 0;
-  private idleWaiters: Array<() => void> = [];
-
+  private readonly guard: StoreGuard;
+  private readonly writer: FailOpenWriter;
+  private readonly subjects: SubjectCache;
   /** Prefer `createTollgate(options)`, which validates the options first. */
   constructor(options: ResolvedTollgateOptions) {
     this.options = options;
@@ -100,9 +85,17 @@ export class Tollgate {
         'Tollgate: quota_exceeded/threshold events could not be kept',
       ),
     });
-    this.logSettleFailure = failureLog(options.logger, 'Tollgate: usage could not be settled');
-    this.buffer = new ReplayBuffer(options.failOpenBuffer);
+    // Around the engine: every store call bounded by the guard; writes the store did not take wait in the buffer.
+    this.guard = new StoreGuard(options, (downSince) => this.writer.storeAnswered(downSince));
+    this.writer = new FailOpenWriter(
+      this.engine,
+      this.guard,
+      options,
+      (subject, crossed) => this.emitThresholds(subject, crossed),
+      failureLog(options.logger, 'Tollgate: usage could not be written'),
+    );
     this.warnOnce = new WarnOnce(options.logger);
+    this.subjects = new SubjectCache(this.engine, this.warnOnce);
   }
 
   get shadow(): boolean {
@@ -116,303 +109,45 @@ export class Tollgate {
   }
 
   subjectOf(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
-    const last = this.lastSubject;
-    if (last !== null && tenantId === this.lastTenant && userId === this.lastUser && plan === this.lastPlan) {
-      return last;
-    }
-    const subject = this.lookUpSubject(tenantId, userId, plan);
-    this.lastTenant = tenantId;
-    this.lastUser = userId;
-    this.lastPlan = plan;
-    this.lastSubject = subject;
-    return subject;
-  }
-
-  private lookUpSubject(
-    tenantId: string | null,
-    userId: string | null,
-    plan: string | null,
-  ): ResolvedSubject {
-    const t = tenantId ?? '';
-    const u = userId ?? '';
-    const p = plan ?? '';
-    const cached = this.subjects.get(t)?.get(u)?.get(p);
-    if (cached !== undefined) return cached;
-    const subject = this.engine.resolve({ tenantId, userId, plan });
-    if (subject.unknownPlan) {
-      this.warnOnce.warn(
-        `plan:${plan}`,
-        { code: ErrorCode.UnknownPlan, plan, defaultPlan: this.config.defaultPlan },
-        `Tollgate: unknown plan "${plan}", metering on the default plan "${this.config.defaultPlan}"`,
-      );
-    }
-    // Bounded: identities come from requests. Dropping everything at the cap is cheap and rare.
-    if (this.subjectCount >= SUBJECT_CACHE_MAX) {
-      this.subjects.clear();
-      this.subjectCount = 0;
-    }
-    let byUser = this.subjects.get(t);
-    if (byUser === undefined) this.subjects.set(t, (byUser = new Map()));
-    let byPlan = byUser.get(u);
-    if (byPlan === undefined) byUser.set(u, (byPlan = new Map()));
-    byPlan.set(p, subject);
-    this.subjectCount += 1;
-    return subject;
+    return this.subjects.of(tenantId, userId, plan);
   }
 
   /** Runs one store call under `storeTimeoutMs`, tracking whether the store is reachable. */
-  async call<T>(work: () => Promise<T>): Promise<T> {
-    let pending: Promise<T>;
-    try {
-      pending = work();
-    } catch (err) {
-      pending = Promise.reject(err);
-    }
-    try {
-      const value = await withDeadline(pending, this.options.storeTimeoutMs);
-      this.storeAnswered();
-      return value;
-    } catch (err) {
-      if (isStoreFailure(err)) this.storeFailed(err);
-      throw err;
-    }
-  }
-
-  private storeAnswered(): void {
-    if (this.failingSince !== null && this.degraded.size > 0) this.reportDegraded(this.failingSince);
-    if (this.failingSince !== null) {
-      safeLog(
-        this.options.logger,
-        'info',
-        { code: ErrorCode.StoreUnavailable, downForMs: Date.now() - this.failingSince },
-        'Tollgate: the counter store answers again',
-      );
-      this.failingSince = null;
-    }
-    if (this.buffer.size > 0) this.scheduleReplay(0);
-  }
-
-  private storeFailed(err: unknown): void {
-    this.lastError = err instanceof Error ? err.message : String(err);
-    if (this.failingSince === null) {
-      this.failingSince = Date.now();
-      safeLog(
-        this.options.logger,
-        'warn',
-        { code: ErrorCode.StoreUnavailable, failMode: this.options.failMode, err: this.lastError },
-        `Tollgate: the counter store is unreachable; failing ${this.options.failMode}`,
-      );
-    }
+  call<T>(work: () => Promise<T>): Promise<T> {
+    return this.guard.call(work);
   }
 
   /**
-   * Settles (or records) usage; when the store is unreachable the op waits in the fail-open buffer
-   * and is replayed later with the same op id. Resolves null when buffered or dropped.
+   * Writes one op to the store (a settlement, or usage to record); when the store is unreachable the op waits in the
+   * fail-open buffer and is replayed later with the same op id. Resolves null when buffered or dropped.
    */
-  async settle(op: PendingOp): Promise<RecordResult | null> {
-    this.inflight += 1;
-    try {
-      const result = await this.applyPending(op);
-      this.emitThresholds(op.subject, result.thresholds);
-      return result;
-    } catch (err) {
-      if (!isStoreFailure(err)) throw err;
-      this.keep(op);
-      return null;
-    } finally {
-      this.inflight -= 1;
-      if (this.inflight === 0 && this.idleWaiters.length > 0) for (const w of this.idleWaiters.splice(0)) w();
-    }
+  write(op: PendingOp): Promise<RecordResult | null> {
+    return this.writer.write(op);
   }
 
-  /** Resolves when no settlement is in flight (each is bounded by `storeTimeoutMs`). */
-  private idle(): Promise<void> {
-    if (this.inflight === 0) return Promise.resolve();
-    return new Promise((resolve) => this.idleWaiters.push(resolve));
+  /** `write` for code that does not wait (after a response): failures are logged, never thrown. */
+  writeInBackground(op: PendingOp): void {
+    this.writer.writeInBackground(op);
   }
 
-  /** `settle` for code that does not wait (after a response): failures are logged, never thrown. */
-  settleInBackground(op: PendingOp): void {
-    void this.settleQuietly(op);
+  /** `writeInBackground`, for code that waits for this one write (`flushUsage()`): never rejects. */
+  writeQuietly(op: PendingOp): Promise<void> {
+    return this.writer.writeQuietly(op);
   }
 
-  /** `settleInBackground`, for code that waits for this one write (`flushUsage()`): never rejects. */
-  settleQuietly(op: PendingOp): Promise<void> {
-    return this.settle(op).then(() => undefined, this.logSettleFailure);
-  }
-
-  private readonly logSettleFailure: (err: unknown) => void;
-
-  private applyPending(op: PendingOp): Promise<RecordResult> {
-    if (op.refund !== undefined) return this.call(() => this.applyRefund(op, op.refund!));
-    const ids = op.reservationIds;
-    const settling =
-      ids === undefined || ids.length === 0
-        ? op.reservationId
-        : op.reservationId === null
-          ? ids
-          : [op.reservationId, ...ids];
-    return this.call(() =>
-      this.engine.settle(op.subject, settling, op.records, { opId: op.opId, at: op.at }),
-    );
-  }
-
-  /**
-   * The one op the engine has no method for: a negative `requests` correction (counters and ledger), so an
-   * admitted request that never ran counts nothing. Built on the store contract (record mode applies any amount).
-   */
-  private async applyRefund(op: PendingOp, requests: number): Promise<RecordResult> {
-    const s = op.subject;
-    const result = await this.options.store.apply({
-      opId: op.opId,
-      tag: s.tag,
-      now: op.at,
-      mode: 'record',
-      scopes: s.scopes,
-      windows: this.engine.windowsAt(op.at),
-      limits: s.limits,
-      amounts: [{ meter: 'requests', amount: -requests }],
-      usage: [
-        {
-          tenantId: s.tenantId,
-          userId: s.userId,
-          meter: 'requests',
-          model: null,
-          bucketStart: hourBucket(op.at),
-          amount: -requests,
-          costPico: '0',
-        },
-      ],
-      settle: op.reservationId === null ? undefined : { id: op.reservationId },
-      settleIds: op.reservationIds,
-      warnAt: [],
-      // Like the engine: with a baseline, an unseeded shard answers needs-seed, and then it has nothing to refund.
-      seed: this.options.baseline ? 'required' : 'auto',
-    });
-    return {
-      counters: result.status === 'applied' ? result.counters : [],
-      thresholds: [],
-      unpriced: [],
-      costPico: 0n,
-      duplicate: result.status === 'duplicate',
-    };
+  /** `write` for a response waiting for its usage: true once acknowledged, false when buffered or failed (logged). */
+  writeAcked(op: PendingOp): Promise<boolean> {
+    return this.writer.writeAcked(op);
   }
 
   /** Buffers an op for replay without trying it now (the store just failed on the op it replaces). */
   defer(op: PendingOp): void {
-    this.keep(op);
-  }
-
-  /** Writes one `store_degraded` event per subject served degraded (through the flush path, off the request path). */
-  private reportDegraded(since: number): void {
-    const affected = this.degraded;
-    this.degraded = new Map();
-    const until = Date.now();
-    for (const { subject, operations } of affected.values()) {
-      const event: UsageEventRecord = {
-        type: 'store_degraded',
-        tenantId: subject.tenantId,
-        userId: subject.userId,
-        meter: null,
-        period: null,
-        details: {
-          from: new Date(since).toISOString(),
-          until: new Date(until).toISOString(),
-          failMode: this.options.failMode,
-          operationsBuffered: operations,
-        },
-        occurredAt: since,
-      };
-      this.call(() => this.engine.record(subject, [], { events: [event] })).catch((err: unknown) =>
-        safeLog(
-          this.options.logger,
-          'warn',
-          { code: ErrorCode.StoreUnavailable, err: err instanceof Error ? err.message : String(err) },
-          'Tollgate: could not record a store_degraded event',
-        ),
-      );
-    }
-  }
-
-  private noteDegraded(subject: ResolvedSubject): void {
-    const key = `${subject.tenantId ?? ''}\u0000${subject.userId ?? ''}`;
-    const seen = this.degraded.get(key);
-    if (seen) seen.operations += 1;
-    // Bounded: an outage seen by a million subjects reports the first 10 000.
-    else if (this.degraded.size < 10_000) this.degraded.set(key, { subject, operations: 1 });
-  }
-
-  private keep(op: PendingOp): void {
-    this.noteDegraded(op.subject);
-    if (this.buffer.push(op)) {
-      this.scheduleReplay(this.options.replayIntervalMs);
-      return;
-    }
-    this.droppedOps += 1;
-    if (this.droppedOps === 1 || this.droppedOps % 10_000 === 0) {
-      safeLog(
-        this.options.logger,
-        'error',
-        { code: ErrorCode.UsageDropped, dropped: this.droppedOps, capacity: this.buffer.capacity },
-        `Tollgate: the fail-open buffer is full (${this.buffer.capacity} operations); usage is being dropped`,
-      );
-    }
-  }
-
-  private scheduleReplay(delayMs: number): void {
-    if (this.closed || this.replayTimer !== null || this.replaying !== null || this.buffer.size === 0) return;
-    this.replayTimer = setTimeout(() => {
-      this.replayTimer = null;
-      void this.flush();
-    }, delayMs);
-    this.replayTimer.unref();
+    this.writer.defer(op);
   }
 
   /** Replays the fail-open buffer now (resolves when done or when the store fails again). Never rejects. */
-  flush(): Promise<void> {
-    if (this.replaying === null) {
-      this.replaying = this.drain().finally(() => {
-        this.replaying = null;
-        this.scheduleReplay(this.options.replayIntervalMs);
-      });
-    }
-    return this.replaying;
-  }
-
-  private async drain(): Promise<void> {
-    let replayed = 0;
-    while (this.buffer.size > 0) {
-      // While the store is down, probe with one op instead of failing a whole batch.
-      const batch = this.buffer.take(this.failingSince === null ? 256 : 1);
-      const results = await Promise.allSettled(batch.map((op) => this.applyPending(op)));
-      const failed: PendingOp[] = [];
-      results.forEach((r, i) => {
-        const op = batch[i]!;
-        if (r.status === 'fulfilled') {
-          replayed += 1;
-          this.emitThresholds(op.subject, r.value.thresholds);
-        } else if (isStoreFailure(r.reason)) {
-          failed.push(op);
-        } else {
-          safeLog(
-            this.options.logger,
-            'error',
-            { code: (r.reason as TollgateError).code, err: String(r.reason), opId: op.opId },
-            'Tollgate: a buffered operation can never apply; dropped',
-          );
-        }
-      });
-      this.buffer.release(batch.length, failed);
-      if (failed.length > 0) break;
-    }
-    if (replayed > 0) {
-      safeLog(
-        this.options.logger,
-        'info',
-        { replayed, buffered: this.buffer.size },
-        'Tollgate: replayed buffered usage',
-      );
-    }
+  replay(): Promise<void> {
+    return this.writer.replay();
   }
 
   emitThresholds(subject: ResolvedSubject, crossed: readonly ThresholdCrossing[]): void {
@@ -475,7 +210,7 @@ export class Tollgate {
       if (!isStoreFailure(err)) throw err;
       if (this.options.failMode === 'closed') throw asStoreError(err);
       // Same op id: if the consume did reach the store, the replay is recognised and changes nothing.
-      this.keep({ subject, opId, reservationId: null, records: toRecords(amounts), at });
+      this.writer.defer(storeOp(subject, opId, { records: toRecords(amounts), at }));
       return {
         admitted: true,
         reservationId: null,
@@ -577,7 +312,7 @@ export class Tollgate {
         ),
       );
     }
-    return this.recordOp(identity, records, reservationId, opts.opId ?? `${reservationId}.settle`);
+    return this.recordOp(identity, records, reservationId, opts.opId ?? settleIdOf(reservationId));
   }
 
   private async recordOp(
@@ -588,10 +323,8 @@ export class Tollgate {
   ): Promise<TollgateRecordResult> {
     for (const r of records) validateRecord(this.config, r);
     const subject = this.subject(identity);
-    const op: PendingOp = {
-      subject,
-      opId,
-      reservationId,
+    const op = storeOp(subject, opId, {
+      settles: reservationId,
       records: records.map(({ meter, amount: a, model, provider, estimated }) => ({
         meter,
         amount: a,
@@ -599,9 +332,8 @@ export class Tollgate {
         provider,
         estimated,
       })),
-      at: Date.now(),
-    };
-    const result = await this.settle(op);
+    });
+    const result = await this.write(op);
     if (result) return { ...result, buffered: false };
     return { counters: [], thresholds: [], unpriced: [], costPico: 0n, duplicate: false, buffered: true };
   }
@@ -633,37 +365,20 @@ export class Tollgate {
   }
 
   health(): TollgateHealth {
+    const since = this.guard.failingSince;
     return {
-      degraded: this.failingSince !== null || this.buffer.size > 0,
-      storeAvailable: this.failingSince === null,
-      buffered: this.buffer.size,
-      dropped: this.droppedOps,
-      failingSince: this.failingSince === null ? null : new Date(this.failingSince).toISOString(),
-      lastError: this.lastError,
+      degraded: since !== null || this.writer.size > 0,
+      storeAvailable: since === null,
+      buffered: this.writer.size,
+      dropped: this.writer.dropped,
+      failingSince: since === null ? null : new Date(since).toISOString(),
+      lastError: this.guard.lastError,
     };
   }
 
-  /** Waits for settlements in flight, replays the buffer once more, stops the timer. Does not close the store (it is the caller's). */
-  async close(): Promise<void> {
-    if (!this.closed) {
-      this.closed = true;
-      if (this.replayTimer) clearTimeout(this.replayTimer);
-      this.replayTimer = null;
-    }
-    // Every call waits, not only the first: a later close() (requests still served after the first one) must not
-    // resolve while the writes of what came since are in flight, or the caller closes the store under them.
-    // Settlements still in flight either land or join the buffer; then the buffer gets its last chance.
-    await this.idle();
-    await this.engine.eventsKept();
-    await this.flush();
-    if (this.buffer.size > 0) {
-      safeLog(
-        this.options.logger,
-        'error',
-        { code: ErrorCode.UsageDropped, lost: this.buffer.size },
-        'Tollgate: closed with usage still buffered (the store never came back)',
-      );
-    }
+  /** Waits for writes in flight, replays the buffer once more, stops the timer. Does not close the store (it is the caller's). */
+  close(): Promise<void> {
+    return this.writer.close();
   }
 }
 

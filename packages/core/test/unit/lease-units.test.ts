@@ -1,7 +1,7 @@
 // How big an admission lease may be: sized to the subject's rate, never more than 1/16 of the room left before the
 // next warnAt threshold or the limit of any `requests` counter.
 import type { CounterState } from '../../src';
-import { leasePeriod, leaseUnits } from '../../src/request/leases';
+import { leasePeriod, leaseUnits } from '../../src/request/lease-sizing';
 
 function counter(limit: number, used: number, period: CounterState['period'] = 'day'): CounterState {
   return { scope: 'tenant', id: 't', meter: 'requests', period, periodKey: '0', limit, used, resetsAt: null };

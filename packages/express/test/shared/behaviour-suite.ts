@@ -26,8 +26,14 @@ import { SUITE_CONFIG } from './suite-config';
 
 const SECRET = 'gateway-signing-secret-0123456789';
 
-export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
-  describe(`${harness.name} on ${kit.name}`, () => {
+export function behaviourSuite(
+  harness: AppHarness,
+  kit: StoreKit,
+  /** Options every app of the suite starts with (a test's own options win). */
+  defaults: Record<string, unknown> = {},
+): void {
+  const named = Object.entries(defaults).map(([k, v]) => `, ${k} ${String(v)}`);
+  describe(`${harness.name} on ${kit.name}${named.join('')}`, () => {
     const open: RunningApp[] = [];
     // Outages, timeouts and aborts must never leak a promise rejection.
     const unhandled: unknown[] = [];
@@ -50,7 +56,7 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
       const logger = captureLogger();
       // Quotas are exact while the store answers: tests that are not about timeouts give a busy CI box time.
       const app = await harness.start(
-        { store, config: SUITE_CONFIG, logger, storeTimeoutMs: 5000, ...options },
+        { store, config: SUITE_CONFIG, logger, storeTimeoutMs: 5000, ...defaults, ...options },
         extras,
       );
       open.push(app);
@@ -740,11 +746,12 @@ export function behaviourSuite(harness: AppHarness, kit: StoreKit): void {
 
     it('bounds the fail-open buffer: beyond failOpenBuffer, usage is dropped, counted and logged once', async () => {
       const outage = await kit.createOutage();
-      // Usage written after the responses waits 1 s, so the buffer holds exactly the first two admissions.
+      // Usage written after the responses waits 1 s (batched), so the buffer holds exactly the first two admissions.
       const { app, logger } = await start(outage.store, {
         failOpenBuffer: 2,
         replayIntervalMs: 100,
         usageBatchMs: 1000,
+        durability: 'batched',
       });
       const t = uniqueTenant();
       await outage.down();

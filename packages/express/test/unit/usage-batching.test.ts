@@ -1,3 +1,4 @@
+// With `durability: 'batched'` (with 'delivered' every response's end writes its sum at once: see delivered-commit.test.ts).
 // When post-response usage reaches the store: a sum holding recorded usage (which a limit may read) within
 // `usageBatchMs`; a sum of request statistics alone (latency, bytes, errors) after the longer statistics delay,
 // unless a plan limits one of them; everything at close() or flushUsage().
@@ -39,7 +40,7 @@ describe('when post-response usage is written', () => {
   });
 
   function app(config: TollgateConfig, store: MemoryStore): express.Express {
-    mw = trackUsage({ store, config, usageBatchMs: BATCH_MS, leaseMs: 0 });
+    mw = trackUsage({ store, config, usageBatchMs: BATCH_MS, leaseMs: 0, durability: 'batched' });
     const a = express();
     a.use(mw);
     a.get('/api/plain', (_req, res) => {

@@ -1,3 +1,4 @@
+// With `durability: 'batched'` (with 'delivered' every response's end writes its sum at once: see delivered-commit.test.ts).
 // When post-response usage reaches the store from the Fastify plugin: request statistics alone wait the longer
 // delay (10 x usageBatchMs), recorded usage is written within usageBatchMs, and app.tollgateFlushUsage() writes
 // a held sum at once.
@@ -21,7 +22,7 @@ const config = parseConfig({
 async function build(): Promise<{ app: FastifyInstance; writes: ApplyOp[] }> {
   const { store, writes } = recordingStore();
   const app = Fastify();
-  await app.register(tollgate, { store, config, usageBatchMs: BATCH_MS, leaseMs: 0 });
+  await app.register(tollgate, { store, config, usageBatchMs: BATCH_MS, leaseMs: 0, durability: 'batched' });
   app.get('/api/plain', async () => ({ ok: true }));
   app.get('/api/tokens', async (request) => {
     request.usage.record('tokens', 7);
