@@ -6,7 +6,7 @@
 // Run: npm run build (or tsc -p each of packages/{core,redis,express,fastify}/tsconfig.build.json), then
 //      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 50] [--rate 1000] [--latency-seconds N]
 //                                   [--only express|fastify] [--tool wrk|autocannon]
-//                                   [--variants bare,headers,deferred,memory,redis,erl]
+//                                   [--variants bare,headers,deferred,memory,redis,batched,erl]
 //
 // Two measures per run: throughput (autocannon, closed loop, `--connections`), and latency at a fixed rate
 // (`--rate` req/s, open loop, far below saturation, timed with hrtime: autocannon's histogram has 1 ms steps,
@@ -42,8 +42,8 @@ const RATE = Number(arg('rate', 1000));
 const LATENCY_SECONDS = Number(arg('latency-seconds', SECONDS));
 
 const DEFAULT_SUITES = {
-  express: ['bare', 'headers', 'memory', 'redis', 'erl'],
-  fastify: ['bare', 'headers', 'memory', 'redis'],
+  express: ['bare', 'headers', 'memory', 'redis', 'batched', 'erl'],
+  fastify: ['bare', 'headers', 'memory', 'redis', 'batched'],
 };
 // `--variants` picks and orders them (`bare` is always run: every ratio is to it). `deferred` is the bare server
 // with one middleware/hook that only defers the request to the event loop's check phase (setImmediate), as
@@ -55,7 +55,7 @@ const PICKED = arg('variants', null)?.split(',');
 const UNKNOWN = (PICKED ?? []).filter((v) => v !== 'deferred' && !DEFAULT_SUITES.express.includes(v));
 if (UNKNOWN.length > 0) {
   console.error(
-    `unknown --variants: ${UNKNOWN.join(', ')} (known: bare, headers, deferred, memory, redis, erl)`,
+    `unknown --variants: ${UNKNOWN.join(', ')} (known: bare, headers, deferred, memory, redis, batched, erl)`,
   );
   process.exit(2);
 }
@@ -71,7 +71,8 @@ const LABELS = {
   headers: 'bare + the two RateLimit headers only',
   deferred: 'bare + next() deferred to setImmediate',
   memory: '+ trackUsage (MemoryStore)',
-  redis: '+ trackUsage (RedisStore)',
+  redis: '+ trackUsage (RedisStore, delivered)',
+  batched: '+ trackUsage (RedisStore, batched)',
   erl: '+ express-rate-limit + rate-limit-redis',
 };
 
@@ -189,6 +190,7 @@ async function measure(framework, variant, redisUrl) {
       fixedP99: fixed.p99,
       fixedSamples: fixed.samples,
       degraded: after.degraded - before.degraded,
+      storeOpsPerRequest: (mid.storeOps - before.storeOps) / r.requests.total,
       load1,
     };
   } finally {
@@ -247,7 +249,8 @@ async function main() {
             `round ${round} ${framework.padEnd(7)} ${variant.padEnd(6)} ${m.rps.toFixed(0)} req/s ` +
               `p50 ${m.p50.toFixed(2)} ms p99 ${m.p99.toFixed(2)} ms | at ${RATE}/s p50 ${m.fixedP50.toFixed(3)} ms ` +
               `p99 ${m.fixedP99.toFixed(3)} ms | CPU/req server ${m.serverCpuPerRequest.toFixed(1)} µs ` +
-              `redis ${m.redisCpuPerRequest.toFixed(1)} µs | degraded ${m.degraded} load ${m.load1.toFixed(1)}`,
+              `redis ${m.redisCpuPerRequest.toFixed(1)} µs | store ops/req ${m.storeOpsPerRequest.toFixed(3)} | ` +
+              `degraded ${m.degraded} load ${m.load1.toFixed(1)}`,
           );
         }
       }
@@ -270,9 +273,9 @@ async function main() {
       `| ${framework} | req/s (mean) | ratio to bare | ratio per round: median (min-max) | p50 / p99 ms (saturated) | p99 added | ` +
         `p50 / p99 ms at ${RATE}/s | p99 added at ${RATE}/s | p99 added at ${RATE}/s per round: median (min-max) | ` +
         `pooled p99 at ${RATE}/s (added) | saturated p99 at bare's req/s, added per round: median (min-max) | ` +
-        `CPU µs/req server + redis | degraded | rounds (req/s) |`,
+        `CPU µs/req server + redis | store ops/req | degraded | rounds (req/s) |`,
     );
-    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+    console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
     const bareRuns = results[framework].bare;
     for (const variant of SUITES[framework]) {
       const ms = results[framework][variant];
@@ -297,7 +300,8 @@ async function main() {
             1,
           )} | ` +
           `${mean(ms.map((m) => m.serverCpuPerRequest)).toFixed(1)} + ` +
-          `${mean(ms.map((m) => m.redisCpuPerRequest)).toFixed(1)} | ${ms.reduce((a, m) => a + m.degraded, 0)} | ` +
+          `${mean(ms.map((m) => m.redisCpuPerRequest)).toFixed(1)} | ` +
+          `${mean(ms.map((m) => m.storeOpsPerRequest ?? 0)).toFixed(3)} | ${ms.reduce((a, m) => a + m.degraded, 0)} | ` +
           `${ms.map((m) => m.rps.toFixed(0)).join(', ')} |`,
       );
     }

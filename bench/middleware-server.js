@@ -1,7 +1,8 @@
 // One server variant for bench/middleware-run.js: bare Express/Fastify, + Tollgate (MemoryStore or RedisStore), or
 // + express-rate-limit with rate-limit-redis. Run by the orchestrator in its own process; prints "READY <port>".
 //
-// Usage: node bench/middleware-server.js <express|fastify> <bare|headers|deferred|memory|redis|erl> [redisUrl]
+// Usage: node bench/middleware-server.js <express|fastify> <bare|headers|deferred|memory|redis|batched|erl> [redisUrl]
+// `redis` is RedisStore with the default `durability: 'delivered'`, `batched` the same with `durability: 'batched'`.
 'use strict';
 const http = require('node:http');
 
@@ -11,12 +12,16 @@ const prefix = `tgbench:mw:${process.pid}:`;
 const extraOptions = process.env.BENCH_TG_OPTIONS ? JSON.parse(process.env.BENCH_TG_OPTIONS) : {};
 // Responses admitted while the store did not answer in time (failed open: counted, not checked).
 let degraded = 0;
+// Store calls (admissions and usage writes) made so far: store ops per request is how well they are grouped.
+let storeOps = 0;
 
-/** What the orchestrator reads around a run: degraded responses and this process's CPU time (µs). */
+/** What the orchestrator reads around a run: degraded responses, store ops and this process's CPU time (µs). */
 function stats() {
   const cpu = process.cpuUsage();
-  return { degraded, cpuMicros: cpu.user + cpu.system };
+  return { degraded, storeOps, cpuMicros: cpu.user + cpu.system };
 }
+const tollgateOptions = variant === 'batched' ? { durability: 'batched', ...extraOptions } : extraOptions;
+const tollgateVariant = variant === 'memory' || variant === 'redis' || variant === 'batched';
 
 // A real limit (checked on every request) that the benchmark never reaches: 1e9 a minute is out of reach of any run
 // here, and, like a real plan's limit, a small integer (V8 turns 1e12, a heap double, into a string at about
@@ -65,19 +70,20 @@ async function store() {
   return countOps(new RedisStore({ client, prefix }));
 }
 
-// BENCH_COUNT_OPS=1 prints store ops per second (how well admissions and usage writes are batched).
+// Counts store ops for stats(); BENCH_COUNT_OPS=1 also prints them per second.
 function countOps(s) {
-  if (!process.env.BENCH_COUNT_OPS) return s;
   let ops = 0;
   const apply = s.apply.bind(s);
   s.apply = (op) => {
     ops += 1;
+    storeOps += 1;
     return apply(op);
   };
-  setInterval(() => {
-    if (ops > 0) console.error(`store ops/s ${ops}`);
-    ops = 0;
-  }, 1000).unref();
+  if (process.env.BENCH_COUNT_OPS)
+    setInterval(() => {
+      if (ops > 0) console.error(`store ops/s ${ops}`);
+      ops = 0;
+    }, 1000).unref();
   return s;
 }
 
@@ -93,9 +99,9 @@ async function expressApp() {
       next();
     });
   }
-  if (variant === 'memory' || variant === 'redis') {
+  if (tollgateVariant) {
     const { trackUsage } = require('../packages/express/dist');
-    app.use(trackUsage({ store: await store(), config, ...extraOptions }));
+    app.use(trackUsage({ store: await store(), config, ...tollgateOptions }));
   } else if (variant === 'erl') {
     const { rateLimit } = require('express-rate-limit');
     const { RedisStore } = require('rate-limit-redis');
@@ -136,9 +142,9 @@ async function fastifyApp() {
       done();
     });
   }
-  if (variant === 'memory' || variant === 'redis') {
+  if (tollgateVariant) {
     const { tollgate } = require('../packages/fastify/dist');
-    await app.register(tollgate, { store: await store(), config, ...extraOptions });
+    await app.register(tollgate, { store: await store(), config, ...tollgateOptions });
   }
   app.get('/api/hello', async (request) => {
     if (request.usage?.degraded) degraded += 1;
