@@ -22,7 +22,7 @@ import { authenticate, identityOf } from './auth';
 import { createContext, contextOf } from './context';
 import { startDemoUpstream, type DemoUpstreamOptions, type RunningUpstream } from './demo-upstream';
 import type { GatewaySettings } from './env';
-import { JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
+import { JwtVerifier, TokenError, type GatewayIdentity, type JwtVerifierOptions } from './jwt';
 import { readLlmRequest } from './llm-request';
 import { createLogger, requestId, type Logger } from './logger';
 import { USAGE_BATCH_MS, countLateUpstreamFailure, createMeter, settleTokens } from './metering';
@@ -44,8 +44,8 @@ export interface GatewayRouteContext {
   tollgate: Tollgate;
   sql: SqlClient;
   log: Logger;
-  /** Verifies the request's bearer JWT; throws TokenError (answer 401) when it is missing or bad. */
-  authenticate(req: Request): GatewayIdentity;
+  /** Verifies the request's bearer JWT; throws (or rejects with) TokenError (answer 401) when it is missing or bad. */
+  authenticate(req: Request): GatewayIdentity | Promise<GatewayIdentity>;
 }
 
 /** Builds a router mounted before the proxy (outside `/api`), e.g. the usage API. */
@@ -66,6 +66,8 @@ export interface CreateGatewayOptions {
   usageApi?: boolean;
   /** Options of the built-in demo upstream (used when `settings.upstreamUrl` is null). Defaults to its defaults. */
   demoUpstream?: DemoUpstreamOptions;
+  /** Timing of the JWT_JWKS_URL key sets (refetch interval, clock; tests). Defaults to JwksKeySet's. */
+  jwks?: JwtVerifierOptions['jwks'];
 }
 
 export interface Gateway {
@@ -257,7 +259,8 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       webhooks.start();
     }
 
-    const verifier = new JwtVerifier(settings.jwt);
+    const verifier = new JwtVerifier(settings.jwt, { jwks: options.jwks });
+    cleanups.push(() => verifier.close());
     const proxy = createProxy({
       target: upstreamUrl,
       stripPrefix: settings.stripPrefix,
@@ -472,9 +475,9 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
         createUsageApi({
           engine: tollgate.engine,
           sql,
-          authenticate: (req) => {
+          authenticate: async (req) => {
             try {
-              return routeContext.authenticate(req);
+              return await routeContext.authenticate(req);
             } catch (err) {
               if (err instanceof TokenError) throw unauthorized(err.message);
               throw err;

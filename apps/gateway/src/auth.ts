@@ -4,8 +4,14 @@ import { contextOf } from './context';
 import { bearerToken, JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
 import { sendProblem, sendUnauthorized } from './problem';
 
-/** Verifies `Authorization: Bearer <JWT>` or throws TokenError: the shared check of proxy and usage API. */
-export function identityOf(verifier: JwtVerifier, authorization: string | undefined): GatewayIdentity {
+/**
+ * Verifies `Authorization: Bearer <JWT>` or throws TokenError: the shared check of proxy and usage API. A promise
+ * only when the credential was never seen before and needs a fetch (a JWKS key).
+ */
+export function identityOf(
+  verifier: JwtVerifier,
+  authorization: string | undefined,
+): GatewayIdentity | Promise<GatewayIdentity> {
   const token = bearerToken(authorization);
   if (token === null)
     throw new TokenError(authorization ? 'Authorization must be "Bearer <token>"' : 'missing bearer token');
@@ -16,9 +22,7 @@ export function identityOf(verifier: JwtVerifier, authorization: string | undefi
 export function authenticate(verifier: JwtVerifier) {
   return (req: Request, res: Response, next: NextFunction): void => {
     const ctx = contextOf(req);
-    try {
-      ctx.identity = identityOf(verifier, req.headers.authorization);
-    } catch (err) {
+    const refuse = (err: unknown): void => {
       ctx.outcome = 'unauthorized';
       if (err instanceof TokenError) {
         if (req.headers.authorization === undefined) {
@@ -31,8 +35,23 @@ export function authenticate(verifier: JwtVerifier) {
         return;
       }
       next(err);
+    };
+    let identity: GatewayIdentity | Promise<GatewayIdentity>;
+    try {
+      identity = identityOf(verifier, req.headers.authorization);
+    } catch (err) {
+      refuse(err);
       return;
     }
-    next();
+    // The cached case stays synchronous: no extra tick on the hot path.
+    if (!(identity instanceof Promise)) {
+      ctx.identity = identity;
+      next();
+      return;
+    }
+    identity.then((id) => {
+      ctx.identity = id;
+      next();
+    }, refuse);
   };
 }
