@@ -18,7 +18,8 @@ import {
 } from '@tollgate/core';
 import type { TrackUsageMiddleware } from '@tollgate/express';
 import { Flusher, LedgerBaseline, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
-import { authenticate, identityOf } from './auth';
+import { ApiKeyAuthenticator } from './api-keys';
+import { authenticate, identityOf, type Credentials } from './auth';
 import { createContext, contextOf } from './context';
 import { startDemoUpstream, type DemoUpstreamOptions, type RunningUpstream } from './demo-upstream';
 import type { GatewaySettings } from './env';
@@ -31,6 +32,7 @@ import { PROBLEM_BASE, sendProblem } from './problem';
 import { createProxy } from './proxy';
 import { openStore } from './store-factory';
 import { prepareUpstreamHeaders } from './upstream-headers';
+import { keyRoutes } from './usage-api/keys';
 import { createUsageApi, usageErrorHandler } from './usage-api/routes';
 import { unauthorized } from './usage-api/problem';
 import { WebhookDispatcher } from './usage-api/webhooks';
@@ -44,7 +46,7 @@ export interface GatewayRouteContext {
   tollgate: Tollgate;
   sql: SqlClient;
   log: Logger;
-  /** Verifies the request's bearer JWT; throws (or rejects with) TokenError (answer 401) when it is missing or bad. */
+  /** Verifies the request's JWT or API key; throws (or rejects with) TokenError (answer 401) when missing or bad. */
   authenticate(req: Request): GatewayIdentity | Promise<GatewayIdentity>;
 }
 
@@ -79,6 +81,8 @@ export interface Gateway {
   readonly sql: SqlClient;
   readonly meter: TrackUsageMiddleware;
   readonly engine: QuotaEngine;
+  /** API key authentication (API_KEYS=on), else null. */
+  readonly apiKeys: ApiKeyAuthenticator | null;
   /** The inline flusher (`FLUSHER=inline`), else null. */
   readonly flusher: Flusher | null;
   /** Where `/api` is proxied. */
@@ -261,6 +265,9 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
 
     const verifier = new JwtVerifier(settings.jwt, { jwks: options.jwks });
     cleanups.push(() => verifier.close());
+    const apiKeys = settings.apiKeys ? new ApiKeyAuthenticator({ sql, log }) : null;
+    if (apiKeys) cleanups.push(() => apiKeys.close());
+    const credentials: Credentials = { jwt: verifier, keys: apiKeys };
     const proxy = createProxy({
       target: upstreamUrl,
       stripPrefix: settings.stripPrefix,
@@ -320,6 +327,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
               ms: Math.round(performance.now() - ctx.startedAt),
               userId: ctx.identity?.userId,
               tenantId: ctx.identity?.tenantId,
+              apiKeyId: ctx.identity?.apiKeyId ?? undefined,
               tokens: ctx.tokens ?? undefined,
             },
             'request',
@@ -330,7 +338,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     };
 
     const api = chain([
-      authenticate(verifier),
+      authenticate(credentials),
       prepareUpstreamHeaders({
         upstreamAuthorization: settings.upstreamAuthorization,
         trustedPeer: trustedPeer(settings.trustProxy),
@@ -468,23 +476,27 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       tollgate,
       sql,
       log,
-      authenticate: (req) => identityOf(verifier, req.headers.authorization),
+      authenticate: (req) => identityOf(credentials, req.headers),
     };
     if (options.usageApi !== false) {
-      app.use(
-        createUsageApi({
-          engine: tollgate.engine,
-          sql,
-          authenticate: async (req) => {
-            try {
-              return await routeContext.authenticate(req);
-            } catch (err) {
-              if (err instanceof TokenError) throw unauthorized(err.message);
-              throw err;
-            }
-          },
-        }),
-      );
+      const authenticateCaller = async (req: Request) => {
+        try {
+          return await routeContext.authenticate(req);
+        } catch (err) {
+          if (err instanceof TokenError) throw unauthorized(err.message);
+          throw err;
+        }
+      };
+      if (apiKeys)
+        app.use(
+          keyRoutes({
+            sql,
+            config,
+            authenticate: authenticateCaller,
+            onChange: (id) => apiKeys.forget(id),
+          }),
+        );
+      app.use(createUsageApi({ engine: tollgate.engine, sql, authenticate: authenticateCaller }));
       app.use(usageErrorHandler);
     }
     for (const factory of options.routers ?? []) app.use(factory(routeContext));
@@ -519,6 +531,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       sql,
       meter,
       engine: tollgate.engine,
+      apiKeys,
       flusher,
       upstreamUrl,
       server: null,

@@ -113,6 +113,8 @@ export interface GatewaySettings {
   shutdownTimeoutMs: number;
   retentionMonths: number | null;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** API_KEYS=on: Tollgate API keys are accepted beside JWTs (SPEC §11). */
+  apiKeys: boolean;
   /** True when started with `--demo` (or TOLLGATE_DEMO=1): a JWT secret is made up if none is given. */
   demo: boolean;
 }
@@ -194,6 +196,7 @@ const schema = z.object({
   JWT_CLOCK_TOLERANCE_SECONDS: int(0, 300).default('5'),
   JWT_MAX_LENGTH: int(256, 65536).default('8192'),
   JWT_REQUIRE_EXP: booleanSetting.default('true'),
+  API_KEYS: z.enum(['on', 'off'], { errorMap: () => ({ message: 'must be on or off' }) }).default('on'),
   JWT_CLAIM_USER_ID: z.string().trim().min(1).default('sub'),
   JWT_CLAIM_TENANT_ID: z.string().trim().min(1).default('tenant_id'),
   JWT_CLAIM_TIER: z.string().trim().min(1).default('tier'),
@@ -398,6 +401,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retentionMonths: e.LEDGER_RETENTION_MONTHS ?? null,
     logLevel: e.LOG_LEVEL,
+    apiKeys: e.API_KEYS === 'on',
     demo,
   };
 }

@@ -17,3 +17,4 @@ export * from './queries/timeseries';
 export * from './queries/top';
 export * from './queries/events';
 export * from './queries/export-csv';
+export * from './api-keys';
