@@ -13,6 +13,7 @@ import {
 } from '@tollgate/core';
 import {
   exportCsv,
+  findApiKey,
   listEvents,
   saveOverride,
   topConsumers,
@@ -96,8 +97,9 @@ export function createUsageApi(options: UsageApiOptions): Router {
     if (!isAdmin(c)) throw forbidden('this endpoint needs role admin');
   };
   const identityFor = (c: Caller, q: { tenantId?: string; userId?: string; plan?: string }): Identity => {
+    // A caller with an API key sees (and is checked against) that key's own caps too.
     if (q.tenantId === undefined && q.userId === undefined)
-      return { tenantId: c.tenantId, userId: c.userId, plan: q.plan ?? c.tier };
+      return { tenantId: c.tenantId, userId: c.userId, plan: q.plan ?? c.tier, apiKeyId: c.apiKeyId ?? null };
     const target = resolveTarget(c, q);
     return target.kind === 'tenant'
       ? { tenantId: target.tenantId, plan: q.plan ?? (isAdmin(c) ? undefined : c.tier) }
@@ -192,7 +194,11 @@ export function createUsageApi(options: UsageApiOptions): Router {
       const c = await caller(req);
       const body = parse(s.checkQuota, req.body ?? {});
       res.json(
-        await engine.check({ tenantId: c.tenantId, userId: c.userId, plan: c.tier }, body.meter, body.amount),
+        await engine.check(
+          { tenantId: c.tenantId, userId: c.userId, plan: c.tier, apiKeyId: c.apiKeyId ?? null },
+          body.meter,
+          body.amount,
+        ),
       );
     }),
   );
@@ -267,7 +273,17 @@ export function createUsageApi(options: UsageApiOptions): Router {
       if (limit !== null && !isLimitValue(body.meter, limit)) {
         throw invalid([{ field: 'limit', message: 'is too large' }]);
       }
-      const tenantId = params.scope === 'tenant' ? params.id : (body.tenantId ?? null);
+      let tenantId = params.scope === 'tenant' ? params.id : (body.tenantId ?? null);
+      let userId: string | null = null;
+      if (params.scope === 'key') {
+        // A key's counters live in its owner's shard: the owner comes from the key's row, never from the body.
+        if (body.tenantId !== undefined)
+          throw invalid([{ field: 'tenantId', message: "is the key owner's; it cannot be given" }]);
+        const key = await findApiKey(sql, params.id);
+        if (key === null) throw new HttpProblem(404, 'Not Found', `no API key ${params.id}`);
+        tenantId = key.tenantId;
+        userId = key.userId;
+      }
       // Durable copy first: if the store write fails, a retry converges; the ledger copy restores lost stores.
       await saveOverride(sql, {
         scope: params.scope,
@@ -278,7 +294,7 @@ export function createUsageApi(options: UsageApiOptions): Router {
         limit,
       });
       await engine.setOverride(
-        { scope: params.scope, id: params.id, tenantId },
+        { scope: params.scope, id: params.id, tenantId, userId },
         body.meter,
         body.period,
         limit,

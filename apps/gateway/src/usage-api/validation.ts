@@ -86,7 +86,7 @@ export function schemas(config: TollgateConfig) {
         limit: z.coerce.number().int().min(1).max(1000).default(10),
       })
       .strict(),
-    overrideParams: z.object({ scope: z.enum(['tenant', 'user']), id }),
+    overrideParams: z.object({ scope: z.enum(['tenant', 'user', 'key']), id }),
     override: z
       .object({
         meter,

@@ -69,6 +69,8 @@ export class Tollgate {
   /** tenant -> user -> plan ('' for none) -> subject: looked up with no key string built per request. */
   private readonly subjects = new Map<string, Map<string, Map<string, ResolvedSubject>>>();
   private subjectCount = 0;
+  /** Subjects of calls with an API key, by key, tenant, user and plan (bounded like `subjects`). */
+  private readonly keySubjects = new Map<string, ResolvedSubject>();
   /** The last subject resolved, by its three raw values: a busy subject's requests skip the maps (no hashing). */
   private lastTenant: string | null = null;
   private lastUser: string | null = null;
@@ -112,10 +114,17 @@ export class Tollgate {
   /** Resolves (and caches) the quota owner, plan and limits of an identity. Throws for an identity with no ids. */
   subject(identity: IdentityInput): ResolvedSubject {
     const id: Identity = typeof identity === 'string' ? { userId: identity } : identity;
-    return this.subjectOf(id.tenantId ?? null, id.userId ?? null, id.plan ?? null);
+    return this.subjectOf(id.tenantId ?? null, id.userId ?? null, id.plan ?? null, id.apiKeyId ?? null);
   }
 
-  subjectOf(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
+  subjectOf(
+    tenantId: string | null,
+    userId: string | null,
+    plan: string | null,
+    apiKeyId: string | null = null,
+  ): ResolvedSubject {
+    // A call with an API key has the key's own scope too: resolved apart, so the plain subjects' caches stay as they are.
+    if (apiKeyId !== null) return this.keySubjectOf(tenantId, userId, plan, apiKeyId);
     const last = this.lastSubject;
     if (last !== null && tenantId === this.lastTenant && userId === this.lastUser && plan === this.lastPlan) {
       return last;
@@ -125,6 +134,23 @@ export class Tollgate {
     this.lastUser = userId;
     this.lastPlan = plan;
     this.lastSubject = subject;
+    return subject;
+  }
+
+  private keySubjectOf(
+    tenantId: string | null,
+    userId: string | null,
+    plan: string | null,
+    apiKeyId: string,
+  ): ResolvedSubject {
+    const cacheKey = `${apiKeyId}\u0000${tenantId ?? ''}\u0000${userId ?? ''}\u0000${plan ?? ''}`;
+    const cached = this.keySubjects.get(cacheKey);
+    if (cached !== undefined) return cached;
+    // Resolves (and warns once about an unknown plan) as for the same identity without a key.
+    this.lookUpSubject(tenantId, userId, plan);
+    const subject = this.engine.resolve({ tenantId, userId, plan, apiKeyId });
+    if (this.keySubjects.size >= SUBJECT_CACHE_MAX) this.keySubjects.clear();
+    this.keySubjects.set(cacheKey, subject);
     return subject;
   }
 
