@@ -344,7 +344,7 @@ export class QuotaEngine {
   ): Promise<Admission> {
     const subject = 'tag' in identity ? identity : this.resolve(identity);
     const now = this.now();
-    const owner = { tenantId: subject.tenantId, userId: subject.userId };
+    const owner = { tenantId: subject.tenantId, userId: subject.userId, keyId: subject.apiKeyId };
     const consumed = this.toAmounts(amounts);
     const reserveAmounts = this.toAmounts(opts.reserve);
     const records: UsageRecord[] = [
@@ -520,7 +520,7 @@ export class QuotaEngine {
     const usage = expandUsage(
       this.config,
       this.prices,
-      { tenantId: subject.tenantId, userId: subject.userId },
+      { tenantId: subject.tenantId, userId: subject.userId, keyId: subject.apiKeyId },
       records,
       now,
     );

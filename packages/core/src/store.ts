@@ -47,6 +47,8 @@ export interface ThresholdCrossing extends ScopeRef {
 export interface UsageDelta {
   tenantId: string | null;
   userId: string | null;
+  /** The API key the usage came with (ledger `key_id`); absent or null without one. */
+  keyId?: string | null;
   meter: string;
   model: string | null;
   /** Start of the UTC hour the usage happened in, epoch ms. */

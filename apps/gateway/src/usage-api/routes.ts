@@ -96,6 +96,32 @@ export function createUsageApi(options: UsageApiOptions): Router {
   const requireAdmin = (c: Caller) => {
     if (!isAdmin(c)) throw forbidden('this endpoint needs role admin');
   };
+  /**
+   * The rows a stats/timeseries/events/export request reads: its subject (resolveTarget), narrowed to one API key
+   * with `keyId`. A non-admin may name only a key of its own user in its own tenant (403 otherwise, also for a key
+   * that does not exist: ids of others' keys are not confirmed); an admin naming only a key reads that key's rows.
+   */
+  const usageTarget = async (
+    c: Caller,
+    q: { scope?: 'user' | 'tenant'; tenantId?: string; userId?: string; keyId?: string },
+  ): Promise<{ target: UsageTarget; filter: UsageFilter }> => {
+    if (q.keyId === undefined) {
+      const target = resolveTarget(c, q);
+      return { target, filter: filterFor(target) };
+    }
+    const key = await findApiKey(sql, q.keyId);
+    if (!isAdmin(c) && (key === null || key.userId !== c.userId || key.tenantId !== c.tenantId))
+      throw forbidden('you may only read the usage of your own API keys');
+    if (key === null) throw new HttpProblem(404, 'Not Found', `no API key ${q.keyId}`);
+    if (isAdmin(c) && q.scope === undefined && q.tenantId === undefined && q.userId === undefined) {
+      const target: UsageTarget = key.userId
+        ? { kind: 'user', userId: key.userId, tenantId: key.tenantId, acrossTenants: false }
+        : { kind: 'tenant', tenantId: key.tenantId! };
+      return { target, filter: { keyId: key.id } };
+    }
+    const target = resolveTarget(c, q);
+    return { target, filter: { ...filterFor(target), keyId: key.id } };
+  };
   const identityFor = (c: Caller, q: { tenantId?: string; userId?: string; plan?: string }): Identity => {
     // A caller with an API key sees (and is checked against) that key's own caps too.
     if (q.tenantId === undefined && q.userId === undefined)
@@ -126,9 +152,9 @@ export function createUsageApi(options: UsageApiOptions): Router {
     route(async (req, res) => {
       const c = await caller(req);
       const q = parse(s.stats, req.query);
-      const target = resolveTarget(c, q);
+      const { target, filter } = await usageTarget(c, q);
       const stats = await usageStats(sql, {
-        filter: filterFor(target),
+        filter,
         from: new Date(now() - q.days * DAY_MS),
       });
       const identity: Identity =
@@ -170,9 +196,9 @@ export function createUsageApi(options: UsageApiOptions): Router {
       const c = await caller(req);
       const meter = parse(s.timeseriesMeter, req.params.meter, 'meter');
       const q = parse(s.timeseries, req.query);
-      const target = resolveTarget(c, q);
+      const { filter } = await usageTarget(c, q);
       const points = await usageTimeseries(sql, {
-        filter: filterFor(target),
+        filter,
         meter,
         days: q.days,
         interval: q.interval,
@@ -208,12 +234,12 @@ export function createUsageApi(options: UsageApiOptions): Router {
     route(async (req, res) => {
       const c = await caller(req);
       const q = parse(s.exportCsv, req.query);
-      const target = resolveTarget(c, q);
+      const { filter } = await usageTarget(c, q);
       res
         .status(200)
         .type('text/csv; charset=utf-8')
         .setHeader('content-disposition', 'attachment; filename="tollgate-usage.csv"');
-      const stream = exportCsv(sql, { filter: filterFor(target), from: q.from, to: q.to });
+      const stream = exportCsv(sql, { filter, from: q.from, to: q.to });
       await new Promise<void>((resolve, reject) => {
         stream.on('error', reject);
         res.on('close', resolve);
@@ -230,8 +256,8 @@ export function createUsageApi(options: UsageApiOptions): Router {
     route(async (req, res) => {
       const c = await caller(req);
       const q = parse(s.events, req.query);
-      const target = resolveTarget(c, q);
-      res.json(await listEvents(sql, { filter: filterFor(target), from: new Date(now() - q.days * DAY_MS) }));
+      const { filter } = await usageTarget(c, q);
+      res.json(await listEvents(sql, { filter, from: new Date(now() - q.days * DAY_MS) }));
     }),
   );
 

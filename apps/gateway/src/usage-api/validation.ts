@@ -30,6 +30,8 @@ const subjectQuery = {
   scope: z.enum(['user', 'tenant']).optional(),
   tenantId: id.optional(),
   userId: id.optional(),
+  /** One API key's usage (SPEC §11); a non-admin only its own keys'. */
+  keyId: id.optional(),
 };
 
 export function schemas(config: TollgateConfig) {

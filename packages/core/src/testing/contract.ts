@@ -658,6 +658,33 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       if (!back.admitted) expect(back.violation).toMatchObject({ scope: 'key', limit: 2, used: 2 });
     });
 
+    it('keeps the API key of usage apart in what the flusher claims, and no key on usage without one', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const key = uniqueId('key');
+      await e.consume({ tenantId, userId: 'u', plan: 'big', apiKeyId: key }, { requests: 1 });
+      await e.record({ tenantId, userId: 'u', plan: 'big', apiKeyId: key }, [
+        { meter: 'input_tokens', amount: 7 },
+      ]);
+      await e.consume({ tenantId, userId: 'u', plan: 'big' }, { requests: 1 });
+      const batches = (await store.claim({ now: clock.now(), maxTags: 1000, staleAfterMs: 60_000 })).filter(
+        (b) => b.tag === `t:${tenantId}`,
+      );
+      const usage = batches.flatMap((b) => b.usage);
+      const requests = usage.filter((u) => u.meter === 'requests');
+      expect(requests.map((u) => [u.keyId ?? null, u.amount]).sort()).toEqual(
+        [
+          [key, 1],
+          [null, 1],
+        ].sort(),
+      );
+      expect(usage.find((u) => u.meter === 'input_tokens')).toMatchObject({
+        keyId: key,
+        amount: 7,
+        userId: 'u',
+      });
+    });
+
     it("rebuilds a key's counters from the baseline on its first call after the store lost its data", async () => {
       const e = engine({
         used: async (q) => (q.period === 'day' && q.scope === 'key' && q.meter === 'requests' ? 2 : 0),
