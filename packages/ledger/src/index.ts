@@ -18,3 +18,4 @@ export * from './queries/top';
 export * from './queries/events';
 export * from './queries/export-csv';
 export * from './api-keys';
+export * from './api-key-resolver';
