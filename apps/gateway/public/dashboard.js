@@ -54,21 +54,25 @@
     return s ? '?' + s : '';
   }
 
-  function api(path) {
-    return fetch(path, { headers: { Authorization: 'Bearer ' + sessionStorage.getItem(TOKEN_KEY) } }).then(
-      function (res) {
-        if (res.status === 401) {
-          signOut('Your token was refused (expired or invalid). Paste a new one.');
-          throw new Error('unauthorized');
-        }
-        var type = res.headers.get('content-type') || '';
-        var body = type.indexOf('json') >= 0 ? res.json() : res.text();
-        return body.then(function (data) {
-          if (!res.ok) throw new Error((data && (data.detail || data.title)) || 'HTTP ' + res.status);
-          return data;
-        });
-      },
+  function api(path, init) {
+    var options = init || {};
+    options.headers = Object.assign(
+      { Authorization: 'Bearer ' + sessionStorage.getItem(TOKEN_KEY) },
+      options.headers,
     );
+    return fetch(path, options).then(function (res) {
+      if (res.status === 401) {
+        signOut('Your token was refused (expired or invalid). Paste a new one.');
+        throw new Error('unauthorized');
+      }
+      if (res.status === 204) return null;
+      var type = res.headers.get('content-type') || '';
+      var body = type.indexOf('json') >= 0 ? res.json() : res.text();
+      return body.then(function (data) {
+        if (!res.ok) throw new Error((data && (data.detail || data.title)) || 'HTTP ' + res.status);
+        return data;
+      });
+    });
   }
 
   function showError(message) {
@@ -258,13 +262,123 @@
       return loadChart();
     });
     var s = api('/usage/stats' + query({ days: state.days })).then(renderStats);
-    return Promise.all([q, s])
+    // Keys are the caller's own: not shown while an admin views another subject.
+    var k = state.subject.tenantId || state.subject.userId ? ($('keys').hidden = true) : loadKeys();
+    return Promise.all([q, s, k])
       .then(function () {
         document.body.setAttribute('data-loaded', 'true');
       })
       .catch(function (err) {
         if (err.message !== 'unauthorized') showError(err.message);
       });
+  }
+
+  function when(iso) {
+    return iso ? new Date(iso).toISOString().slice(0, 16).replace('T', ' ') : 'never';
+  }
+
+  // The caller's own API keys: name, prefix, created, last used, requests in the chosen range; revoke.
+  function loadKeys() {
+    var section = $('keys');
+    return api('/usage/keys')
+      .then(function (keys) {
+        section.hidden = false;
+        $('key-usage-head').textContent = 'Requests (' + state.days + ' d)';
+        return Promise.all(
+          keys.map(function (k) {
+            if (k.revokedAt) return Promise.resolve(null);
+            return api('/usage/stats' + query({ days: state.days, keyId: k.id })).then(function (s) {
+              var m = (s.meters || []).filter(function (x) {
+                return x.meter === 'requests';
+              })[0];
+              return m ? m.amount : 0;
+            });
+          }),
+        ).then(function (usage) {
+          renderKeys(keys, usage);
+        });
+      })
+      .catch(function (err) {
+        // A gateway with API_KEYS=off has no key endpoints: no section.
+        if (err.message !== 'unauthorized' && !/no route/.test(err.message)) showError(err.message);
+        else section.hidden = true;
+      });
+  }
+
+  function renderKeys(keys, usage) {
+    var body = $('key-table').querySelector('tbody');
+    body.textContent = '';
+    keys.forEach(function (k, i) {
+      var tr = el('tr', { 'data-key-id': k.id, class: k.revokedAt ? 'revoked' : '' });
+      tr.appendChild(el('td', {}, k.name));
+      tr.appendChild(el('td', { class: 'prefix' }, 'tg_' + k.prefix + '…'));
+      tr.appendChild(el('td', {}, when(k.createdAt)));
+      tr.appendChild(el('td', { class: 'last-used' }, when(k.lastUsedAt)));
+      tr.appendChild(el('td', { class: 'num usage' }, usage[i] === null ? '' : String(usage[i])));
+      var cell = el('td');
+      if (k.revokedAt) cell.textContent = 'revoked ' + when(k.revokedAt);
+      else {
+        var button = el('button', { type: 'button', class: 'revoke' }, 'Revoke');
+        button.addEventListener('click', function () {
+          button.disabled = true;
+          api('/usage/keys/' + encodeURIComponent(k.id), { method: 'DELETE' })
+            .then(loadKeys)
+            .catch(function (err) {
+              button.disabled = false;
+              showError(err.message);
+            });
+        });
+        cell.appendChild(button);
+      }
+      tr.appendChild(cell);
+      body.appendChild(tr);
+    });
+    if (!keys.length) {
+      var empty = el('tr');
+      empty.appendChild(el('td', { colspan: '6' }, 'No API keys yet.'));
+      body.appendChild(empty);
+    }
+    $('keys').setAttribute('data-loaded', 'true');
+  }
+
+  function createKey(event) {
+    event.preventDefault();
+    var name = $('key-name').value.trim();
+    if (!name) return;
+    api('/usage/keys', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ name: name }),
+    })
+      .then(function (created) {
+        // The secret exists only in this answer: shown once, never stored by the page.
+        $('key-secret').textContent = created.key;
+        $('key-copied').textContent = '';
+        $('key-created').hidden = false;
+        $('key-name').value = '';
+        return loadKeys();
+      })
+      .catch(function (err) {
+        showError(err.message);
+      });
+  }
+
+  function copyKey() {
+    var secret = $('key-secret').textContent;
+    navigator.clipboard.writeText(secret).then(
+      function () {
+        $('key-copied').textContent = 'Copied.';
+      },
+      function () {
+        // No clipboard permission: select the key so the user can copy it by hand.
+        var range = document.createRange();
+        range.selectNodeContents($('key-secret'));
+        var sel = window.getSelection();
+        sel.removeAllRanges();
+        sel.addRange(range);
+        $('key-copied').textContent = 'Press Ctrl+C to copy.';
+      },
+    );
   }
 
   function exportCsv(event) {
@@ -296,6 +410,8 @@
     $('app').hidden = true;
     $('signin').hidden = false;
     $('who').textContent = '';
+    $('key-secret').textContent = '';
+    $('key-created').hidden = true;
     if (message) {
       var p = $('signin').querySelector('p');
       p.textContent = message;
@@ -338,6 +454,7 @@
           o.setAttribute('aria-pressed', String(o === b));
         });
         loadChart();
+        if (!state.subject.tenantId && !state.subject.userId) loadKeys();
         api('/usage/stats' + query({ days: state.days }))
           .then(renderStats)
           .catch(function (err) {
@@ -356,6 +473,8 @@
       loadAll();
     });
     $('csv-link').addEventListener('click', exportCsv);
+    $('key-form').addEventListener('submit', createKey);
+    $('key-copy').addEventListener('click', copyKey);
     $('sign-out').addEventListener('click', function () {
       signOut();
     });

@@ -18,11 +18,12 @@ import {
 } from '@tollgate/core';
 import type { TrackUsageMiddleware } from '@tollgate/express';
 import { Flusher, LedgerBaseline, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
-import { authenticate, identityOf } from './auth';
+import { ApiKeyAuthenticator } from './api-keys';
+import { authenticate, identityOf, type Credentials } from './auth';
 import { createContext, contextOf } from './context';
 import { startDemoUpstream, type DemoUpstreamOptions, type RunningUpstream } from './demo-upstream';
 import type { GatewaySettings } from './env';
-import { JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
+import { JwtVerifier, TokenError, type GatewayIdentity, type JwtVerifierOptions } from './jwt';
 import { readLlmRequest } from './llm-request';
 import { createLogger, requestId, type Logger } from './logger';
 import { USAGE_BATCH_MS, countLateUpstreamFailure, createMeter, settleTokens } from './metering';
@@ -31,6 +32,7 @@ import { PROBLEM_BASE, sendProblem } from './problem';
 import { createProxy } from './proxy';
 import { openStore } from './store-factory';
 import { prepareUpstreamHeaders } from './upstream-headers';
+import { keyRoutes } from './usage-api/keys';
 import { createUsageApi, usageErrorHandler } from './usage-api/routes';
 import { unauthorized } from './usage-api/problem';
 import { WebhookDispatcher } from './usage-api/webhooks';
@@ -44,8 +46,8 @@ export interface GatewayRouteContext {
   tollgate: Tollgate;
   sql: SqlClient;
   log: Logger;
-  /** Verifies the request's bearer JWT; throws TokenError (answer 401) when it is missing or bad. */
-  authenticate(req: Request): GatewayIdentity;
+  /** Verifies the request's JWT or API key; throws (or rejects with) TokenError (answer 401) when missing or bad. */
+  authenticate(req: Request): GatewayIdentity | Promise<GatewayIdentity>;
 }
 
 /** Builds a router mounted before the proxy (outside `/api`), e.g. the usage API. */
@@ -66,6 +68,8 @@ export interface CreateGatewayOptions {
   usageApi?: boolean;
   /** Options of the built-in demo upstream (used when `settings.upstreamUrl` is null). Defaults to its defaults. */
   demoUpstream?: DemoUpstreamOptions;
+  /** Timing of the JWT_JWKS_URL key sets (refetch interval, clock; tests). Defaults to JwksKeySet's. */
+  jwks?: JwtVerifierOptions['jwks'];
 }
 
 export interface Gateway {
@@ -77,6 +81,8 @@ export interface Gateway {
   readonly sql: SqlClient;
   readonly meter: TrackUsageMiddleware;
   readonly engine: QuotaEngine;
+  /** API key authentication (API_KEYS=on), else null. */
+  readonly apiKeys: ApiKeyAuthenticator | null;
   /** The inline flusher (`FLUSHER=inline`), else null. */
   readonly flusher: Flusher | null;
   /** Where `/api` is proxied. */
@@ -258,7 +264,11 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       webhooks.start();
     }
 
-    const verifier = new JwtVerifier(settings.jwt);
+    const verifier = new JwtVerifier(settings.jwt, { jwks: options.jwks });
+    cleanups.push(() => verifier.close());
+    const apiKeys = settings.apiKeys ? new ApiKeyAuthenticator({ sql, log }) : null;
+    if (apiKeys) cleanups.push(() => apiKeys.close());
+    const credentials: Credentials = { jwt: verifier, keys: apiKeys };
     const proxy = createProxy({
       target: upstreamUrl,
       stripPrefix: settings.stripPrefix,
@@ -318,6 +328,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
               ms: Math.round(performance.now() - ctx.startedAt),
               userId: ctx.identity?.userId,
               tenantId: ctx.identity?.tenantId,
+              apiKeyId: ctx.identity?.apiKeyId ?? undefined,
               tokens: ctx.tokens ?? undefined,
             },
             'request',
@@ -328,7 +339,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
     };
 
     const api = chain([
-      authenticate(verifier),
+      authenticate(credentials),
       prepareUpstreamHeaders({
         upstreamAuthorization: settings.upstreamAuthorization,
         trustedPeer: trustedPeer(settings.trustProxy),
@@ -466,23 +477,27 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       tollgate,
       sql,
       log,
-      authenticate: (req) => identityOf(verifier, req.headers.authorization),
+      authenticate: (req) => identityOf(credentials, req.headers),
     };
     if (options.usageApi !== false) {
-      app.use(
-        createUsageApi({
-          engine: tollgate.engine,
-          sql,
-          authenticate: (req) => {
-            try {
-              return routeContext.authenticate(req);
-            } catch (err) {
-              if (err instanceof TokenError) throw unauthorized(err.message);
-              throw err;
-            }
-          },
-        }),
-      );
+      const authenticateCaller = async (req: Request) => {
+        try {
+          return await routeContext.authenticate(req);
+        } catch (err) {
+          if (err instanceof TokenError) throw unauthorized(err.message);
+          throw err;
+        }
+      };
+      if (apiKeys)
+        app.use(
+          keyRoutes({
+            sql,
+            config,
+            authenticate: authenticateCaller,
+            onChange: (id) => apiKeys.forget(id),
+          }),
+        );
+      app.use(createUsageApi({ engine: tollgate.engine, sql, authenticate: authenticateCaller }));
       app.use(usageErrorHandler);
     }
     for (const factory of options.routers ?? []) app.use(factory(routeContext));
@@ -517,6 +532,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       sql,
       meter,
       engine: tollgate.engine,
+      apiKeys,
       flusher,
       upstreamUrl,
       server: null,

@@ -23,9 +23,20 @@ export { SettingError };
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;
 export const RSA_ALGORITHMS = ['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512'] as const;
 export const EC_ALGORITHMS = ['ES256', 'ES384', 'ES512'] as const;
+/** Verified only against keys from JWT_JWKS_URL (jsonwebtoken cannot; jose does). */
+export const EDDSA_ALGORITHMS = ['EdDSA'] as const;
 export type JwtAlgorithm =
-  (typeof HMAC_ALGORITHMS)[number] | (typeof RSA_ALGORITHMS)[number] | (typeof EC_ALGORITHMS)[number];
-const ALL_ALGORITHMS: readonly string[] = [...HMAC_ALGORITHMS, ...RSA_ALGORITHMS, ...EC_ALGORITHMS];
+  | (typeof HMAC_ALGORITHMS)[number]
+  | (typeof RSA_ALGORITHMS)[number]
+  | (typeof EC_ALGORITHMS)[number]
+  | (typeof EDDSA_ALGORITHMS)[number];
+const ALL_ALGORITHMS: readonly string[] = [
+  ...HMAC_ALGORITHMS,
+  ...RSA_ALGORITHMS,
+  ...EC_ALGORITHMS,
+  ...EDDSA_ALGORITHMS,
+];
+const ASYMMETRIC_ALGORITHMS: JwtAlgorithm[] = [...RSA_ALGORITHMS, ...EC_ALGORITHMS, ...EDDSA_ALGORITHMS];
 // Node names the curves by their OpenSSL names.
 const EC_CURVE_ALG: Record<string, JwtAlgorithm> = {
   prime256v1: 'ES256',
@@ -55,6 +66,8 @@ export interface JwtSettings {
   secret: string | null;
   /** RS256/PS256/ES256 (and wider) public key, when given. */
   publicKey: KeyObject | null;
+  /** JWT_JWKS_URL: the identity providers' key sets; asymmetric tokens are verified against them only. */
+  jwksUrls: URL[];
   algorithms: JwtAlgorithm[];
   issuer: string | null;
   audience: string[] | null;
@@ -102,6 +115,8 @@ export interface GatewaySettings {
   shutdownTimeoutMs: number;
   retentionMonths: number | null;
   logLevel: (typeof LOG_LEVELS)[number];
+  /** API_KEYS=on: Tollgate API keys are accepted beside JWTs (SPEC §11). */
+  apiKeys: boolean;
   /** True when started with `--demo` (or TOLLGATE_DEMO=1): a JWT secret is made up if none is given. */
   demo: boolean;
 }
@@ -140,6 +155,20 @@ const schema = z.object({
   TOLLGATE_CONFIG: z.string().trim().min(1).optional(),
   JWT_SECRET: z.string().min(16, 'must be at least 16 characters (32+ recommended)').optional(),
   JWT_PUBLIC_KEY: z.string().trim().min(1).optional(),
+  JWT_JWKS_URL: z
+    .string()
+    .transform((s) =>
+      s
+        .split(',')
+        .map((x) => x.trim())
+        .filter(Boolean),
+    )
+    .refine((l) => l.length > 0, 'must name at least one URL')
+    .refine(
+      (l) => l.every((u) => URL.canParse(u) && ['http:', 'https:'].includes(new URL(u).protocol)),
+      'must be a comma-separated list of http(s) URLs',
+    )
+    .optional(),
   JWT_ALGORITHMS: z
     .string()
     .transform((s) =>
@@ -169,6 +198,7 @@ const schema = z.object({
   JWT_CLOCK_TOLERANCE_SECONDS: int(0, 300).default('5'),
   JWT_MAX_LENGTH: int(256, 65536).default('8192'),
   JWT_REQUIRE_EXP: booleanSetting.default('true'),
+  API_KEYS: z.enum(['on', 'off'], { errorMap: () => ({ message: 'must be on or off' }) }).default('on'),
   JWT_CLAIM_USER_ID: z.string().trim().min(1).default('sub'),
   JWT_CLAIM_TENANT_ID: z.string().trim().min(1).default('tenant_id'),
   JWT_CLAIM_TIER: z.string().trim().min(1).default('tier'),
@@ -239,21 +269,34 @@ function jwtSettings(e: z.infer<typeof schema>, demo: boolean, demoSecret: () =>
     }
     if (publicKey.type !== 'public') throw new SettingError('JWT_PUBLIC_KEY', 'must be a public key');
   }
+  const jwksUrls = (e.JWT_JWKS_URL ?? []).map((u) => new URL(u));
+  if (publicKey && jwksUrls.length > 0) {
+    throw new SettingError(
+      'JWT_PUBLIC_KEY',
+      'set either JWT_PUBLIC_KEY or JWT_JWKS_URL, not both (asymmetric tokens are verified against one of them)',
+    );
+  }
   let secret = e.JWT_SECRET ?? null;
-  if (!secret && !publicKey) {
+  if (!secret && !publicKey && jwksUrls.length === 0) {
     if (!demo)
       throw new SettingError(
         'JWT_SECRET',
-        'is required (or JWT_PUBLIC_KEY for RS256/ES256) outside demo mode',
+        'is required (or JWT_PUBLIC_KEY for RS256/ES256, or JWT_JWKS_URL) outside demo mode',
       );
     secret = demoSecret();
   }
   const defaults: JwtAlgorithm[] = [
     ...(secret ? (['HS256'] as JwtAlgorithm[]) : []),
     ...(publicKey ? publicKeyAlgorithms(publicKey) : []),
+    // Each JWKS key is further pinned to the one algorithm its set declares for it.
+    ...(jwksUrls.length > 0 ? ASYMMETRIC_ALGORITHMS : []),
   ];
   const algorithms = (e.JWT_ALGORITHMS as JwtAlgorithm[] | undefined) ?? defaults;
   for (const alg of algorithms) {
+    if (jwksUrls.length > 0 && ASYMMETRIC_ALGORITHMS.includes(alg)) continue;
+    if ((EDDSA_ALGORITHMS as readonly string[]).includes(alg)) {
+      throw new SettingError('JWT_ALGORITHMS', `${alg} needs JWT_JWKS_URL`);
+    }
     if ((HMAC_ALGORITHMS as readonly string[]).includes(alg) && !secret) {
       throw new SettingError('JWT_ALGORITHMS', `${alg} needs JWT_SECRET`);
     }
@@ -273,6 +316,7 @@ function jwtSettings(e: z.infer<typeof schema>, demo: boolean, demoSecret: () =>
   return {
     secret,
     publicKey,
+    jwksUrls,
     algorithms,
     issuer: e.JWT_ISSUER ?? null,
     audience: e.JWT_AUDIENCE ?? null,
@@ -363,6 +407,7 @@ export function parseEnv(env: NodeJS.ProcessEnv, options: ParseEnvOptions = {}):
     shutdownTimeoutMs: e.SHUTDOWN_TIMEOUT_MS,
     retentionMonths: e.LEDGER_RETENTION_MONTHS ?? null,
     logLevel: e.LOG_LEVEL,
+    apiKeys: e.API_KEYS === 'on',
     demo,
   };
 }

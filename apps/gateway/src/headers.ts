@@ -25,6 +25,8 @@ const GATEWAY_OWNED: ReadonlySet<string> = new Set([
   ...Object.values(IDENTITY_HEADERS),
   SIGNATURE_HEADER,
   'authorization',
+  // A Tollgate API key is the client's credential, like its JWT: never forwarded.
+  'x-api-key',
   'x-request-id',
   'x-http-method-override',
   'x-http-method',
@@ -89,6 +91,7 @@ export function setForwardedIdentity(
     [IDENTITY_HEADERS.tier, id.tier],
     [IDENTITY_HEADERS.email, id.email],
     [IDENTITY_HEADERS.role, id.role],
+    [IDENTITY_HEADERS.apiKeyId, id.apiKeyId ?? null],
   ];
   for (const [name, value] of values) if (value !== null) headers[name] = encodeIdentityValue(value);
   if (upstreamAuthorization) headers.authorization = upstreamAuthorization;

@@ -50,7 +50,9 @@ export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
     usageBatchMs: USAGE_BATCH_MS,
     identify: (req: Request) => {
       const id = contextOf(req).identity;
-      return id ? { tenantId: id.tenantId, userId: id.userId, plan: id.tier } : null;
+      return id
+        ? { tenantId: id.tenantId, userId: id.userId, plan: id.tier, apiKeyId: id.apiKeyId ?? null }
+        : null;
     },
     reserve: (req: Request) => contextOf(req).llm?.reserve,
   });

@@ -32,6 +32,8 @@ export interface TollgateConfig {
   plans: Record<string, { limits: LimitTable }>;
   /** Per-user caps inside a tenant, by plan. Defaults to none. */
   userLimits: Record<string, LimitTable>;
+  /** Per-API-key caps, by the plan (tier) of the key: beside the tenant's and user's limits. Defaults to none. */
+  keyLimits: Record<string, LimitTable>;
   /** USD per 1M tokens by pricing key. Defaults to none. */
   pricing: Record<string, PriceInput>;
   /** What to do with a model no price matches. Defaults to `flag`. */
@@ -75,6 +77,7 @@ const rawSchema = z
       .default({}),
     plans: z.record(z.string(), z.object({ limits: limitTable.default({}) }).strict()),
     userLimits: z.record(z.string(), limitTable).default({}),
+    keyLimits: z.record(z.string(), limitTable).default({}),
     pricing: z.record(z.string(), priceSchema).default({}),
     unpricedModel: z.enum(['allow', 'flag', 'block']).default('flag'),
     webhooks: z
@@ -228,6 +231,12 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
       issues.push({ path: `userLimits.${plan}`, message: `unknown plan "${plan}"` });
     userLimits[plan] = checkLimitTable(table, `userLimits.${plan}`, meters, issues);
   }
+  const keyLimits = Object.create(null) as Record<string, LimitTable>;
+  for (const [plan, table] of Object.entries(raw.keyLimits)) {
+    if (!Object.hasOwn(plans, plan))
+      issues.push({ path: `keyLimits.${plan}`, message: `unknown plan "${plan}"` });
+    keyLimits[plan] = checkLimitTable(table, `keyLimits.${plan}`, meters, issues);
+  }
   if (issues.length > 0) throw new ConfigError(issues, { source });
   const config: TollgateConfig = {
     subject: raw.subject,
@@ -237,6 +246,7 @@ export function parseConfig(input: unknown, source?: string): TollgateConfig {
     meters,
     plans,
     userLimits,
+    keyLimits,
     pricing: raw.pricing,
     unpricedModel: raw.unpricedModel,
     webhooks: raw.webhooks as WebhookConfig[],

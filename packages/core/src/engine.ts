@@ -14,11 +14,18 @@ import {
   type MeterAmount,
   type OverrideEntry,
   type ReadResult,
+  type Scope,
   type ScopeRef,
   type ThresholdCrossing,
   type UsageEventRecord,
 } from './store';
-import { overrideTarget, resolveSubject, type Identity, type ResolvedSubject } from './subject';
+import {
+  overrideTarget,
+  resolveSubject,
+  type Identity,
+  type OverrideTargetInput,
+  type ResolvedSubject,
+} from './subject';
 import { expandUsage, type UsageRecord } from './usage';
 import { afterRejectionIdOf } from './request/ids';
 
@@ -71,7 +78,7 @@ export interface QuotaEngineOptions {
 }
 
 export interface Violation extends CounterState {
-  scope: 'tenant' | 'user';
+  scope: Scope;
 }
 
 export type Admission =
@@ -137,6 +144,8 @@ export interface QuotaStatus {
   subject: { tenantId: string | null; userId: string | null };
   quotas: Record<string, Partial<Record<Period, QuotaLine>>>;
   userQuotas: Record<string, Partial<Record<Period, QuotaLine>>>;
+  /** The API key's own caps (keyLimits and key overrides) when the call named a key; otherwise absent. */
+  keyQuotas?: Record<string, Partial<Record<Period, QuotaLine>>>;
   anyExceeded: boolean;
 }
 
@@ -346,7 +355,7 @@ export class QuotaEngine {
   ): Promise<Admission> {
     const subject = 'tag' in identity ? identity : this.resolve(identity);
     const now = this.now();
-    const owner = { tenantId: subject.tenantId, userId: subject.userId };
+    const owner = { tenantId: subject.tenantId, userId: subject.userId, keyId: subject.apiKeyId };
     const consumed = this.toAmounts(amounts);
     const reserveAmounts = this.toAmounts(opts.reserve);
     const records: UsageRecord[] = [
@@ -523,7 +532,7 @@ export class QuotaEngine {
     const usage = expandUsage(
       this.config,
       this.prices,
-      { tenantId: subject.tenantId, userId: subject.userId },
+      { tenantId: subject.tenantId, userId: subject.userId, keyId: subject.apiKeyId },
       records,
       now,
     );
@@ -598,9 +607,15 @@ export class QuotaEngine {
     const { subject, counters } = await this.counters(identity);
     const quotas: QuotaStatus['quotas'] = {};
     const userQuotas: QuotaStatus['userQuotas'] = {};
+    const keyQuotas: NonNullable<QuotaStatus['keyQuotas']> = {};
     let anyExceeded = false;
     for (const c of counters) {
-      const target = c.scope === subject.owner.scope && c.id === subject.owner.id ? quotas : userQuotas;
+      const target =
+        c.scope === 'key'
+          ? keyQuotas
+          : c.scope === subject.owner.scope && c.id === subject.owner.id
+            ? quotas
+            : userQuotas;
       (target[c.meter] ??= {})[c.period] = quotaLine(c);
       if (c.limit >= 0 && c.used >= c.limit) anyExceeded = true;
     }
@@ -609,6 +624,7 @@ export class QuotaEngine {
       subject: { tenantId: subject.tenantId, userId: subject.userId },
       quotas,
       userQuotas,
+      ...(subject.keyCap ? { keyQuotas } : {}),
       anyExceeded,
     };
   }
@@ -678,9 +694,9 @@ export class QuotaEngine {
     };
   }
 
-  /** Sets (or with `limit: null` removes) a custom limit for one tenant or user, effective at once everywhere. */
+  /** Sets (or with `limit: null` removes) a custom limit for one tenant, user or API key, effective at once everywhere. */
   async setOverride(
-    target: { scope: 'tenant' | 'user'; id: string; tenantId?: string | null },
+    target: OverrideTargetInput,
     meter: string,
     period: Period,
     limit: number | null,
@@ -692,7 +708,11 @@ export class QuotaEngine {
     const { tag, ref } = overrideTarget(target, this.config.subject);
     await this.store.setOverride(tag, { ...ref, meter, period, limit });
     const identity: Identity =
-      ref.scope === 'tenant' ? { tenantId: ref.id } : { tenantId: target.tenantId ?? null, userId: ref.id };
+      ref.scope === 'tenant'
+        ? { tenantId: ref.id }
+        : ref.scope === 'key'
+          ? { tenantId: target.tenantId ?? null, userId: target.userId ?? null, apiKeyId: ref.id }
+          : { tenantId: target.tenantId ?? null, userId: ref.id };
     const event: UsageEventRecord = {
       type: 'override_set',
       tenantId: identity.tenantId ?? null,

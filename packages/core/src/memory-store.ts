@@ -77,9 +77,15 @@ function overrideKey(s: ScopeRef, meter: string, period: Period): string {
 }
 
 function deltaKey(d: UsageDelta): string {
-  return [d.tenantId ?? '', d.userId ?? '', d.meter, d.model ?? '', d.bucketStart, d.estimated ? 1 : 0].join(
-    SEP,
-  );
+  return [
+    d.tenantId ?? '',
+    d.userId ?? '',
+    d.meter,
+    d.model ?? '',
+    d.bucketStart,
+    d.estimated ? 1 : 0,
+    d.keyId ?? '',
+  ].join(SEP);
 }
 
 function sumByMeter(...lists: Array<MeterAmount[] | undefined>): Map<string, number> {

@@ -4,7 +4,8 @@
 // state an operation touches lives under that tag, so a Redis Cluster runs each one in one slot.
 import type { Period, PeriodWindow } from './periods';
 
-export type Scope = 'tenant' | 'user';
+/** Whose counter: a tenant's, a user's (cap inside a tenant, or the owner), or an API key's (SPEC §11). */
+export type Scope = 'tenant' | 'user' | 'key';
 
 /** One quota owner inside a shard: the tenant, or a user (alone, or capped inside a tenant). */
 export interface ScopeRef {
@@ -51,6 +52,8 @@ export interface ThresholdCrossing extends ScopeRef {
 export interface UsageDelta {
   tenantId: string | null;
   userId: string | null;
+  /** The API key the usage came with (ledger `key_id`); absent or null without one. */
+  keyId?: string | null;
   meter: string;
   model: string | null;
   /** Start of the UTC hour the usage happened in, epoch ms. */

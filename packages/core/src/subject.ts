@@ -9,6 +9,8 @@ export interface Identity {
   userId?: string | null;
   /** Plan (tier) name; unknown or missing plans use `defaultPlan`. */
   plan?: string | null;
+  /** The API key the call came with: its own scope, limited by `keyLimits` and its overrides. */
+  apiKeyId?: string | null;
 }
 
 export interface ResolvedSubject {
@@ -25,6 +27,9 @@ export interface ResolvedSubject {
    * `userLimits` (if any) and any override set for that user, so an override is enforced even without them.
    */
   userCap: ScopeRef | null;
+  /** The API key's scope (in the same shard, so admission stays one atomic step), when the call names a key. */
+  keyCap: ScopeRef | null;
+  apiKeyId: string | null;
   scopes: ScopeRef[];
   limits: LimitSpec[];
   /**
@@ -59,6 +64,7 @@ function limitSpecs(scope: ScopeRef, table: LimitTable | undefined): LimitSpec[]
 export function resolveSubject(config: TollgateConfig, identity: Identity): ResolvedSubject {
   const tenantId = checkId('tenantId', identity.tenantId);
   const userId = checkId('userId', identity.userId);
+  const apiKeyId = checkId('apiKeyId', identity.apiKeyId);
   const named = identity.plan ?? null;
   const known = named !== null && Object.hasOwn(config.plans, named);
   const plan = known ? named : config.defaultPlan;
@@ -76,11 +82,14 @@ export function resolveSubject(config: TollgateConfig, identity: Identity): Reso
     throw new TollgateError(ErrorCode.NoIdentity, 'a subject needs a tenantId or a userId');
   }
   const tag = owner.scope === 'tenant' ? `t:${owner.id}` : `u:${owner.id}`;
-  const scopes = userCap ? [owner, userCap] : [owner];
+  const keyCap: ScopeRef | null = apiKeyId ? { scope: 'key', id: apiKeyId } : null;
+  const scopes = [owner, ...(userCap ? [userCap] : []), ...(keyCap ? [keyCap] : [])];
   const userTable = Object.hasOwn(config.userLimits, plan) ? config.userLimits[plan] : undefined;
+  const keyTable = Object.hasOwn(config.keyLimits, plan) ? config.keyLimits[plan] : undefined;
   const limits = [
     ...limitSpecs(owner, config.plans[plan]?.limits),
     ...(userCap ? limitSpecs(userCap, userTable) : []),
+    ...(keyCap ? limitSpecs(keyCap, keyTable) : []),
   ];
   return {
     tenantId,
@@ -90,6 +99,8 @@ export function resolveSubject(config: TollgateConfig, identity: Identity): Reso
     tag,
     owner,
     userCap,
+    keyCap,
+    apiKeyId,
     scopes,
     limits,
     gates: admissionGates(config, limits),
@@ -105,15 +116,40 @@ function admissionGates(config: TollgateConfig, limits: readonly LimitSpec[]): s
   return [...gates];
 }
 
+/**
+ * Who an override is for: a tenant, a user (inside `tenantId`, or without one), or an API key (owned by `tenantId`
+ * and `userId`, the key's own: its counters live in its owner's shard).
+ */
+export interface OverrideTargetInput {
+  scope: 'tenant' | 'user' | 'key';
+  id: string;
+  tenantId?: string | null;
+  /** For a key: the user it belongs to. */
+  userId?: string | null;
+}
+
 /** The shard tag and scope an override target lives under (the shard `resolveSubject` gives its requests). */
 export function overrideTarget(
-  target: { scope: 'tenant' | 'user'; id: string; tenantId?: string | null },
+  target: OverrideTargetInput,
   subjectMode: TollgateConfig['subject'] = 'tenant',
 ): {
   tag: string;
   ref: ScopeRef;
 } {
   if (target.scope === 'tenant') return { tag: `t:${target.id}`, ref: { scope: 'tenant', id: target.id } };
+  if (target.scope === 'key') {
+    // The shard of the key's requests: its tenant's (subject: tenant), else its user's.
+    const tag =
+      target.tenantId && (subjectMode === 'tenant' || !target.userId)
+        ? `t:${target.tenantId}`
+        : `u:${target.userId}`;
+    if (!target.tenantId && !target.userId)
+      throw new TollgateError(
+        ErrorCode.InvalidUsage,
+        'a key override needs the key owner (tenantId or userId)',
+      );
+    return { tag, ref: { scope: 'key', id: target.id } };
+  }
   // A user's cap lives in its tenant's shard; a user with no tenant, or any user under `subject: user`, owns its own.
   const tag = target.tenantId && subjectMode === 'tenant' ? `t:${target.tenantId}` : `u:${target.id}`;
   return { tag, ref: { scope: 'user', id: target.id } };

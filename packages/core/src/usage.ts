@@ -30,6 +30,8 @@ export interface ExpandedUsage {
 export interface Owner {
   tenantId: string | null;
   userId: string | null;
+  /** The API key of the call, kept on each delta so the ledger can tell usage per key. */
+  keyId?: string | null;
 }
 
 /** Validates one record against the config; throws InvalidUsageError naming the problem. */
@@ -86,6 +88,7 @@ export function expandUsage(
       costPico: cost.toString(),
     };
     if (estimated) d.estimated = true;
+    if (owner.keyId) d.keyId = owner.keyId;
     deltas.set(key, d);
   };
 

@@ -17,11 +17,13 @@ export class LedgerBaseline implements BaselineSource {
   async used(q: BaselineQuery): Promise<number> {
     if (q.period === 'minute') return 0;
     const owner =
-      q.scope === 'tenant'
-        ? { clause: 'tenant_id = $4', params: [q.id] }
-        : q.allTenants
-          ? { clause: 'user_id = $4', params: [q.id] }
-          : { clause: 'user_id = $4 AND tenant_id IS NOT DISTINCT FROM $5', params: [q.id, q.tenantId] };
+      q.scope === 'key'
+        ? { clause: 'key_id = $4', params: [q.id] }
+        : q.scope === 'tenant'
+          ? { clause: 'tenant_id = $4', params: [q.id] }
+          : q.allTenants
+            ? { clause: 'user_id = $4', params: [q.id] }
+            : { clause: 'user_id = $4 AND tenant_id IS NOT DISTINCT FROM $5', params: [q.id, q.tenantId] };
     const res = await this.sql.query<{ used: string }>(
       `SELECT coalesce(sum(amount), 0)::text AS used FROM usage_ledger
        WHERE meter = $1 AND bucket_start >= $2 AND ($3::timestamptz IS NULL OR bucket_start < $3) AND ${owner.clause}`,

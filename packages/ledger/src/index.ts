@@ -17,3 +17,5 @@ export * from './queries/timeseries';
 export * from './queries/top';
 export * from './queries/events';
 export * from './queries/export-csv';
+export * from './api-keys';
+export * from './api-key-resolver';

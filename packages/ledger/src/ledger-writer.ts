@@ -35,7 +35,7 @@ export interface WriteOptions {
 }
 
 const LEDGER_TARGET =
-  'usage_ledger (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row)';
+  'usage_ledger (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row, key_id)';
 const INTEGER = /^-?\d+$/;
 /** Rows per CSV chunk handed to COPY. */
 const CSV_CHUNK_ROWS = 5000;
@@ -77,7 +77,7 @@ function ledgerCsv(batches: readonly ClaimedBatch[]): { chunks: string[]; rows: 
         isoOf.set(d.bucketStart, iso);
       }
       lines.push(
-        `${csvValue(d.tenantId)},${csvValue(d.userId)},${csvValue(d.meter)},${csvValue(d.model)},${d.amount},${picoToNumeric(cost)},${d.estimated === true ? 't' : 'f'},${iso},${batchId},${row}\n`,
+        `${csvValue(d.tenantId)},${csvValue(d.userId)},${csvValue(d.meter)},${csvValue(d.model)},${d.amount},${picoToNumeric(cost)},${d.estimated === true ? 't' : 'f'},${iso},${batchId},${row},${csvValue(d.keyId ?? null)}\n`,
       );
       rows += 1;
       if (lines.length >= CSV_CHUNK_ROWS) {
@@ -111,6 +111,7 @@ interface LedgerColumns {
   bucket: string[];
   batch: string[];
   row: number[];
+  key: Array<string | null>;
 }
 
 function emptyColumns(): LedgerColumns {
@@ -125,16 +126,17 @@ function emptyColumns(): LedgerColumns {
     bucket: [],
     batch: [],
     row: [],
+    key: [],
   };
 }
 
 // cost_usd arrives as exact decimal text (see picoToNumeric), the same as COPY loads.
 const INSERT_LEDGER = `
 INSERT INTO usage_ledger
-  (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row)
-SELECT t, u, m, mo, a, c, e, b, bi, r
+  (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row, key_id)
+SELECT t, u, m, mo, a, c, e, b, bi, r, k
 FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::bigint[], $6::numeric[], $7::boolean[],
-            $8::timestamptz[], $9::text[], $10::int[]) AS x(t, u, m, mo, a, c, e, b, bi, r)`;
+            $8::timestamptz[], $9::text[], $10::int[], $11::text[]) AS x(t, u, m, mo, a, c, e, b, bi, r, k)`;
 
 const INSERT_EVENTS = `
 INSERT INTO usage_events (type, tenant_id, user_id, meter, period, details, occurred_at, batch_id)
@@ -162,6 +164,7 @@ async function insertLedger(
       cols.bucket,
       cols.batch,
       cols.row,
+      cols.key,
     ]);
     total += cols.meter.length;
     cols = emptyColumns();
@@ -182,6 +185,7 @@ async function insertLedger(
       cols.bucket.push(new Date(d.bucketStart).toISOString());
       cols.batch.push(b.batchId);
       cols.row.push(row);
+      cols.key.push(d.keyId ?? null);
       if (cols.meter.length >= chunk) await flush();
     }
   }

@@ -19,7 +19,7 @@ export interface StoredOverride extends ScopeRef {
 }
 
 interface OverrideRow {
-  scope: 'tenant' | 'user';
+  scope: 'tenant' | 'user' | 'key';
   id: string;
   tenant_id: string | null;
   meter: string;
@@ -102,7 +102,8 @@ export async function listOverrides(
   let tenant = '';
   if (shard !== undefined) {
     params.push(shard.tenantId ?? '');
-    tenant = `AND (scope = 'tenant' OR owner_tenant = $3)`;
+    // A key's id is its own everywhere (owner_tenant ''): it is restored into the shard that asks for it.
+    tenant = `AND (scope IN ('tenant', 'key') OR owner_tenant = $3)`;
   }
   const res = await sql.query<OverrideRow>(
     `SELECT ${cols} FROM quota_overrides

@@ -1,7 +1,7 @@
 // Decodes claimed batches: the unflushed-usage hash (a<dims> = amount, c<dims> = cost) and the event list.
 import type { ClaimedBatch, UsageDelta, UsageEventRecord } from '@tollgate/core';
 
-type Dims = [string | null, string | null, string, string | null, number, 0 | 1];
+type Dims = [string | null, string | null, string, string | null, number, 0 | 1, string?];
 
 /** Rebuilds deltas from HGETALL output, keeping amounts and pico-dollar costs as Redis' exact integers. */
 export function decodeUsage(flat: readonly string[]): UsageDelta[] {
@@ -19,7 +19,7 @@ export function decodeUsage(flat: readonly string[]): UsageDelta[] {
   }
   const out: UsageDelta[] = [];
   for (const [dims, v] of byField) {
-    const [tenantId, userId, meter, model, bucketStart, estimated] = JSON.parse(dims) as Dims;
+    const [tenantId, userId, meter, model, bucketStart, estimated, keyId] = JSON.parse(dims) as Dims;
     const delta: UsageDelta = {
       tenantId,
       userId,
@@ -30,6 +30,7 @@ export function decodeUsage(flat: readonly string[]): UsageDelta[] {
       costPico: v.cost,
     };
     if (estimated === 1) delta.estimated = true;
+    if (keyId) delta.keyId = keyId;
     out.push(delta);
   }
   return out;

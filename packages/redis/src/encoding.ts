@@ -156,7 +156,9 @@ function pushScopes(argv: string[], scopes: ScopeRef[]): void {
 
 /** The hash field a usage delta accumulates under: every dimension it is aggregated by, as JSON. */
 export function usageField(d: UsageDelta): string {
-  return JSON.stringify([d.tenantId, d.userId, d.meter, d.model, d.bucketStart, d.estimated ? 1 : 0]);
+  const dims = [d.tenantId, d.userId, d.meter, d.model, d.bucketStart, d.estimated ? 1 : 0];
+  // The key id only when there is one: fields written before keys existed keep their form (and still decode).
+  return JSON.stringify(d.keyId ? [...dims, d.keyId] : dims);
 }
 
 function pushUsage(args: string[], usage: UsageDelta[]): void {

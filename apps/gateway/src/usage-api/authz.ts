@@ -7,6 +7,8 @@ export interface Caller {
   tier: string | null;
   role: string | null;
   email: string | null;
+  /** The API key the caller authenticated with; absent (or null) for a JWT. */
+  apiKeyId?: string | null;
 }
 
 /**

@@ -13,6 +13,7 @@ import {
 } from '@tollgate/core';
 import {
   exportCsv,
+  findApiKey,
   listEvents,
   saveOverride,
   topConsumers,
@@ -95,9 +96,36 @@ export function createUsageApi(options: UsageApiOptions): Router {
   const requireAdmin = (c: Caller) => {
     if (!isAdmin(c)) throw forbidden('this endpoint needs role admin');
   };
+  /**
+   * The rows a stats/timeseries/events/export request reads: its subject (resolveTarget), narrowed to one API key
+   * with `keyId`. A non-admin may name only a key of its own user in its own tenant (403 otherwise, also for a key
+   * that does not exist: ids of others' keys are not confirmed); an admin naming only a key reads that key's rows.
+   */
+  const usageTarget = async (
+    c: Caller,
+    q: { scope?: 'user' | 'tenant'; tenantId?: string; userId?: string; keyId?: string },
+  ): Promise<{ target: UsageTarget; filter: UsageFilter }> => {
+    if (q.keyId === undefined) {
+      const target = resolveTarget(c, q);
+      return { target, filter: filterFor(target) };
+    }
+    const key = await findApiKey(sql, q.keyId);
+    if (!isAdmin(c) && (key === null || key.userId !== c.userId || key.tenantId !== c.tenantId))
+      throw forbidden('you may only read the usage of your own API keys');
+    if (key === null) throw new HttpProblem(404, 'Not Found', `no API key ${q.keyId}`);
+    if (isAdmin(c) && q.scope === undefined && q.tenantId === undefined && q.userId === undefined) {
+      const target: UsageTarget = key.userId
+        ? { kind: 'user', userId: key.userId, tenantId: key.tenantId, acrossTenants: false }
+        : { kind: 'tenant', tenantId: key.tenantId! };
+      return { target, filter: { keyId: key.id } };
+    }
+    const target = resolveTarget(c, q);
+    return { target, filter: { ...filterFor(target), keyId: key.id } };
+  };
   const identityFor = (c: Caller, q: { tenantId?: string; userId?: string; plan?: string }): Identity => {
+    // A caller with an API key sees (and is checked against) that key's own caps too.
     if (q.tenantId === undefined && q.userId === undefined)
-      return { tenantId: c.tenantId, userId: c.userId, plan: q.plan ?? c.tier };
+      return { tenantId: c.tenantId, userId: c.userId, plan: q.plan ?? c.tier, apiKeyId: c.apiKeyId ?? null };
     const target = resolveTarget(c, q);
     return target.kind === 'tenant'
       ? { tenantId: target.tenantId, plan: q.plan ?? (isAdmin(c) ? undefined : c.tier) }
@@ -124,9 +152,9 @@ export function createUsageApi(options: UsageApiOptions): Router {
     route(async (req, res) => {
       const c = await caller(req);
       const q = parse(s.stats, req.query);
-      const target = resolveTarget(c, q);
+      const { target, filter } = await usageTarget(c, q);
       const stats = await usageStats(sql, {
-        filter: filterFor(target),
+        filter,
         from: new Date(now() - q.days * DAY_MS),
       });
       const identity: Identity =
@@ -168,9 +196,9 @@ export function createUsageApi(options: UsageApiOptions): Router {
       const c = await caller(req);
       const meter = parse(s.timeseriesMeter, req.params.meter, 'meter');
       const q = parse(s.timeseries, req.query);
-      const target = resolveTarget(c, q);
+      const { filter } = await usageTarget(c, q);
       const points = await usageTimeseries(sql, {
-        filter: filterFor(target),
+        filter,
         meter,
         days: q.days,
         interval: q.interval,
@@ -192,7 +220,11 @@ export function createUsageApi(options: UsageApiOptions): Router {
       const c = await caller(req);
       const body = parse(s.checkQuota, req.body ?? {});
       res.json(
-        await engine.check({ tenantId: c.tenantId, userId: c.userId, plan: c.tier }, body.meter, body.amount),
+        await engine.check(
+          { tenantId: c.tenantId, userId: c.userId, plan: c.tier, apiKeyId: c.apiKeyId ?? null },
+          body.meter,
+          body.amount,
+        ),
       );
     }),
   );
@@ -202,12 +234,12 @@ export function createUsageApi(options: UsageApiOptions): Router {
     route(async (req, res) => {
       const c = await caller(req);
       const q = parse(s.exportCsv, req.query);
-      const target = resolveTarget(c, q);
+      const { filter } = await usageTarget(c, q);
       res
         .status(200)
         .type('text/csv; charset=utf-8')
         .setHeader('content-disposition', 'attachment; filename="tollgate-usage.csv"');
-      const stream = exportCsv(sql, { filter: filterFor(target), from: q.from, to: q.to });
+      const stream = exportCsv(sql, { filter, from: q.from, to: q.to });
       await new Promise<void>((resolve, reject) => {
         stream.on('error', reject);
         res.on('close', resolve);
@@ -224,8 +256,8 @@ export function createUsageApi(options: UsageApiOptions): Router {
     route(async (req, res) => {
       const c = await caller(req);
       const q = parse(s.events, req.query);
-      const target = resolveTarget(c, q);
-      res.json(await listEvents(sql, { filter: filterFor(target), from: new Date(now() - q.days * DAY_MS) }));
+      const { filter } = await usageTarget(c, q);
+      res.json(await listEvents(sql, { filter, from: new Date(now() - q.days * DAY_MS) }));
     }),
   );
 
@@ -267,7 +299,17 @@ export function createUsageApi(options: UsageApiOptions): Router {
       if (limit !== null && !isLimitValue(body.meter, limit)) {
         throw invalid([{ field: 'limit', message: 'is too large' }]);
       }
-      const tenantId = params.scope === 'tenant' ? params.id : (body.tenantId ?? null);
+      let tenantId = params.scope === 'tenant' ? params.id : (body.tenantId ?? null);
+      let userId: string | null = null;
+      if (params.scope === 'key') {
+        // A key's counters live in its owner's shard: the owner comes from the key's row, never from the body.
+        if (body.tenantId !== undefined)
+          throw invalid([{ field: 'tenantId', message: "is the key owner's; it cannot be given" }]);
+        const key = await findApiKey(sql, params.id);
+        if (key === null) throw new HttpProblem(404, 'Not Found', `no API key ${params.id}`);
+        tenantId = key.tenantId;
+        userId = key.userId;
+      }
       // Durable copy first: if the store write fails, a retry converges; the ledger copy restores lost stores.
       await saveOverride(sql, {
         scope: params.scope,
@@ -278,7 +320,7 @@ export function createUsageApi(options: UsageApiOptions): Router {
         limit,
       });
       await engine.setOverride(
-        { scope: params.scope, id: params.id, tenantId },
+        { scope: params.scope, id: params.id, tenantId, userId },
         body.meter,
         body.period,
         limit,

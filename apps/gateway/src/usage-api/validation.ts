@@ -30,6 +30,8 @@ const subjectQuery = {
   scope: z.enum(['user', 'tenant']).optional(),
   tenantId: id.optional(),
   userId: id.optional(),
+  /** One API key's usage (SPEC §11); a non-admin only its own keys'. */
+  keyId: id.optional(),
 };
 
 export function schemas(config: TollgateConfig) {
@@ -86,7 +88,7 @@ export function schemas(config: TollgateConfig) {
         limit: z.coerce.number().int().min(1).max(1000).default(10),
       })
       .strict(),
-    overrideParams: z.object({ scope: z.enum(['tenant', 'user']), id }),
+    overrideParams: z.object({ scope: z.enum(['tenant', 'user', 'key']), id }),
     override: z
       .object({
         meter,

@@ -8,6 +8,7 @@ import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase } from '../../../../test-support/services';
 import { DASHBOARD_CSP } from '../../src/usage-api/dashboard';
+import { keyRoutes } from '../../src/usage-api/keys';
 import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
 import { hs256Authenticate } from '../support/usage-auth';
 
@@ -91,6 +92,8 @@ describe('dashboard in headless Chromium', () => {
     await flusher.close();
 
     const app = express();
+    // What the gateway mounts beside the usage API (API_KEYS=on): the page lists the caller's keys.
+    app.use(keyRoutes({ sql, config, authenticate: async (req) => authenticate(req), onChange: () => {} }));
     app.use(createUsageApi({ engine, sql, authenticate }));
     app.use(usageErrorHandler);
     server = http.createServer(app);

@@ -170,6 +170,28 @@ describe('gateway settings from env', () => {
     expect(parseEnv({ JWT_SECRET: SECRET, JWT_REQUIRE_EXP: '1' }).jwt.requireExp).toBe(true);
   });
 
+  it('reads JWT_JWKS_URL as a list of http(s) URLs that stands in for a JWT key, and not beside JWT_PUBLIC_KEY', () => {
+    const s = parseEnv({ JWT_JWKS_URL: 'https://a.example/jwks.json, https://b.example/keys' });
+    expect(s.jwt.jwksUrls.map(String)).toEqual(['https://a.example/jwks.json', 'https://b.example/keys']);
+    expect(s.jwt.secret).toBeNull();
+    expect(s.jwt.algorithms).toEqual(expect.arrayContaining(['RS256', 'ES256', 'EdDSA']));
+    expect(s.jwt.algorithms).not.toContain('HS256');
+    expect(parseEnv({ JWT_JWKS_URL: 'https://a.example/j', JWT_SECRET: SECRET }).jwt.algorithms).toContain(
+      'HS256',
+    );
+    expect(errorOf({ JWT_JWKS_URL: 'ftp://a.example/j' }).message).toMatch(/JWT_JWKS_URL.*http\(s\) URLs/);
+    const pem = generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({
+      type: 'spki',
+      format: 'pem',
+    }) as string;
+    expect(errorOf({ JWT_JWKS_URL: 'https://a.example/j', JWT_PUBLIC_KEY: pem }).message).toMatch(
+      /JWT_PUBLIC_KEY.*not both/,
+    );
+    expect(errorOf({ JWT_SECRET: SECRET, JWT_ALGORITHMS: 'EdDSA' }).message).toMatch(
+      /EdDSA needs JWT_JWKS_URL/,
+    );
+  });
+
   it('treats an empty variable as unset', () => {
     expect(parseEnv({ JWT_SECRET: SECRET, PORT: '', UPSTREAM_URL: '' })).toMatchObject({
       port: 8080,

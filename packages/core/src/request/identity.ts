@@ -15,7 +15,13 @@ export type IdentityFailure = SignatureFailure | 'undecodable';
 /** Identity read from headers. `none`: no identity header at all; `invalid`: headers present but not trustworthy. */
 export type HeaderIdentity =
   | { kind: 'none' }
-  | { kind: 'ok'; tenantId: string | null; userId: string | null; plan: string | null }
+  | {
+      kind: 'ok';
+      tenantId: string | null;
+      userId: string | null;
+      plan: string | null;
+      apiKeyId: string | null;
+    }
   | { kind: 'invalid'; reason: IdentityFailure; header?: string };
 
 export const NO_IDENTITY: HeaderIdentity = { kind: 'none' };
@@ -44,7 +50,7 @@ function decoded(headers: IncomingHttpHeaders, name: string): string | null {
 }
 
 /**
- * Reads `X-User-Id`, `X-Tenant-Id`, `X-User-Tier` (percent-decoded, as the gateway encodes non-ASCII values). With
+ * Reads `X-User-Id`, `X-Tenant-Id`, `X-User-Tier`, `X-Api-Key-Id` (percent-decoded, as the gateway encodes non-ASCII values). With
  * a secret they count only under a valid signature no older than `maxAgeSeconds`, made for this request's method
  * and path (`request.path`: the target as received, `req.originalUrl` under Express).
  */
@@ -59,6 +65,7 @@ export function identityFromHeaders(
     const tenantId = decoded(headers, IDENTITY_HEADERS.tenantId);
     if (userId === null && tenantId === null) return NO_IDENTITY;
     const plan = decoded(headers, IDENTITY_HEADERS.tier);
+    const apiKeyId = decoded(headers, IDENTITY_HEADERS.apiKeyId);
     if (signingSecret !== undefined) {
       const check = verifyIdentitySignature(
         signingSecret,
@@ -69,14 +76,14 @@ export function identityFromHeaders(
           tier: plan,
           email: decoded(headers, IDENTITY_HEADERS.email),
           role: decoded(headers, IDENTITY_HEADERS.role),
-          apiKeyId: decoded(headers, IDENTITY_HEADERS.apiKeyId),
+          apiKeyId,
         },
         request,
         { maxAgeSeconds },
       );
       if (!check.ok) return { kind: 'invalid', reason: check.reason };
     }
-    return { kind: 'ok', tenantId, userId, plan };
+    return { kind: 'ok', tenantId, userId, plan, apiKeyId };
   } catch (err) {
     if (err instanceof Undecodable) return { kind: 'invalid', reason: 'undecodable', header: err.header };
     throw err;

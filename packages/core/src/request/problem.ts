@@ -11,7 +11,7 @@ export interface QuotaProblem {
   title: string;
   status: 429 | 403;
   detail: string;
-  scope: 'tenant' | 'user';
+  scope: Violation['scope'];
   meter: string;
   period: string;
   /** Integer, or a USD decimal string for the `cost` meter. */
@@ -44,7 +44,7 @@ export function secondsUntil(resetsAt: number, now: number): number {
 export function quotaRejection(v: Violation, now: number): QuotaRejection {
   const limit = apiAmount(v.meter, v.limit);
   const used = apiAmount(v.meter, v.used);
-  const owner = v.scope === 'user' ? "The user's" : "The tenant's";
+  const owner = v.scope === 'key' ? "The API key's" : v.scope === 'user' ? "The user's" : "The tenant's";
   // `used` is the counter admission compared; when reservations of requests in flight are part of it, say how much.
   const held = v.held !== undefined && v.held > 0 ? apiAmount(v.meter, v.held) : null;
   const usedText = held === null ? `${used} used` : `${used} used, ${held} of it held by requests in flight`;

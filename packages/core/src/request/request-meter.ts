@@ -143,8 +143,8 @@ export class RequestMeter<Req, Res> {
       const detail = identityFailureDetail(found.reason, this.options.signatureMaxAgeSeconds, found.header);
       return this.badIdentity(detail, res, raw, url, done);
     }
-    const { tenantId, userId, plan } = found;
-    return this.admit(tenantId, userId, plan, req, res, raw, rawRes, url, done);
+    const { tenantId, userId, plan, apiKeyId } = found;
+    return this.admit({ tenantId, userId, plan, apiKeyId }, req, res, raw, rawRes, url, done);
   }
 
   private identified(
@@ -158,9 +158,12 @@ export class RequestMeter<Req, Res> {
   ): boolean {
     if (!id || (!id.tenantId && !id.userId)) return this.noIdentity(res, raw, url, done);
     return this.admit(
-      id.tenantId ?? null,
-      id.userId ?? null,
-      id.plan ?? null,
+      {
+        tenantId: id.tenantId ?? null,
+        userId: id.userId ?? null,
+        plan: id.plan ?? null,
+        apiKeyId: id.apiKeyId ?? null,
+      },
       req,
       res,
       raw,
@@ -209,9 +212,7 @@ export class RequestMeter<Req, Res> {
   }
 
   private admit(
-    tenantId: string | null,
-    userId: string | null,
-    plan: string | null,
+    id: { tenantId: string | null; userId: string | null; plan: string | null; apiKeyId: string | null },
     req: Req,
     res: Res,
     raw: IncomingMessage,
@@ -221,7 +222,7 @@ export class RequestMeter<Req, Res> {
   ): boolean {
     let subject: ResolvedSubject;
     try {
-      subject = this.tollgate.subjectOf(tenantId, userId, plan);
+      subject = this.tollgate.subjectOf(id.tenantId, id.userId, id.plan, id.apiKeyId);
     } catch (err) {
       return this.badIdentity(`The identity is not usable: ${(err as Error).message}.`, res, raw, url, done);
     }

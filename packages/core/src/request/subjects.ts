@@ -16,6 +16,8 @@ export class SubjectCache {
   private lastUser: string | null = null;
   private lastPlan: string | null = null;
   private lastSubject: ResolvedSubject | null = null;
+  /** Subjects of calls with an API key, by key, tenant, user and plan (bounded like the others). */
+  private readonly keySubjects = new Map<string, ResolvedSubject>();
 
   constructor(
     private readonly engine: QuotaEngine,
@@ -23,7 +25,14 @@ export class SubjectCache {
   ) {}
 
   /** The quota owner, plan and limits of these ids (throws for none), warning once about an unknown plan. */
-  of(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
+  of(
+    tenantId: string | null,
+    userId: string | null,
+    plan: string | null,
+    apiKeyId: string | null = null,
+  ): ResolvedSubject {
+    // A call with an API key has the key's own scope too: resolved apart, so the plain subjects' caches stay as they are.
+    if (apiKeyId !== null) return this.keySubjectOf(tenantId, userId, plan, apiKeyId);
     const last = this.lastSubject;
     if (last !== null && tenantId === this.lastTenant && userId === this.lastUser && plan === this.lastPlan) {
       return last;
@@ -33,6 +42,23 @@ export class SubjectCache {
     this.lastUser = userId;
     this.lastPlan = plan;
     this.lastSubject = subject;
+    return subject;
+  }
+
+  private keySubjectOf(
+    tenantId: string | null,
+    userId: string | null,
+    plan: string | null,
+    apiKeyId: string,
+  ): ResolvedSubject {
+    const cacheKey = `${apiKeyId}\u0000${tenantId ?? ''}\u0000${userId ?? ''}\u0000${plan ?? ''}`;
+    const cached = this.keySubjects.get(cacheKey);
+    if (cached !== undefined) return cached;
+    // Resolves (and warns once about an unknown plan) as for the same identity without a key.
+    this.lookUpSubject(tenantId, userId, plan);
+    const subject = this.engine.resolve({ tenantId, userId, plan, apiKeyId });
+    if (this.keySubjects.size >= SUBJECT_CACHE_MAX) this.keySubjects.clear();
+    this.keySubjects.set(cacheKey, subject);
     return subject;
   }
 

@@ -105,11 +105,16 @@ export class Tollgate {
   /** Resolves (and caches) the quota owner, plan and limits of an identity. Throws for an identity with no ids. */
   subject(identity: IdentityInput): ResolvedSubject {
     const id: Identity = typeof identity === 'string' ? { userId: identity } : identity;
-    return this.subjectOf(id.tenantId ?? null, id.userId ?? null, id.plan ?? null);
+    return this.subjectOf(id.tenantId ?? null, id.userId ?? null, id.plan ?? null, id.apiKeyId ?? null);
   }
 
-  subjectOf(tenantId: string | null, userId: string | null, plan: string | null): ResolvedSubject {
-    return this.subjects.of(tenantId, userId, plan);
+  subjectOf(
+    tenantId: string | null,
+    userId: string | null,
+    plan: string | null,
+    apiKeyId: string | null = null,
+  ): ResolvedSubject {
+    return this.subjects.of(tenantId, userId, plan, apiKeyId);
   }
 
   /** Runs one store call under `storeTimeoutMs`, tracking whether the store is reachable. */

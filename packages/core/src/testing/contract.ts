@@ -37,6 +37,8 @@ export const CONTRACT_CONFIG: TollgateConfigInput = {
     nollm: { limits: { requests: { day: 5 }, tokens: { day: 0 } } },
   },
   userLimits: { capped: { requests: { day: 3 } } },
+  // Per API key: under the user's cap on `capped`, and a token budget of its own on `big`.
+  keyLimits: { capped: { requests: { day: 2 } }, big: { tokens: { day: 1000 } } },
   pricing: { 'demo-model': { input: '1.00', output: '2.00' } },
 };
 
@@ -592,6 +594,108 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
       expect((await e.status({ tenantId, userId: 'carol', plan: 'capped' })).quotas.requests?.day?.used).toBe(
         8,
       );
+    });
+
+    it('admits a call with an API key only while tenant, user and key all have room, in one atomic step', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const k1 = { tenantId, userId: 'alice', plan: 'capped', apiKeyId: uniqueId('key') };
+      const k2 = { ...k1, apiKeyId: uniqueId('key') };
+      expect((await e.consume(k1, { requests: 1 })).admitted).toBe(true);
+      expect((await e.consume(k1, { requests: 1 })).admitted).toBe(true);
+      const byKey = await e.consume(k1, { requests: 1 });
+      expect(byKey.admitted).toBe(false);
+      if (!byKey.admitted)
+        expect(byKey.violation).toMatchObject({ scope: 'key', id: k1.apiKeyId, limit: 2, used: 2 });
+      // The refusal took nothing from the user or the tenant: alice's second key still gets her last request.
+      const status = await e.status(k1);
+      expect(status.keyQuotas?.requests?.day).toMatchObject({ limit: 2, used: 2, remaining: 0 });
+      expect(status.userQuotas.requests?.day?.used).toBe(2);
+      expect(status.quotas.requests?.day?.used).toBe(2);
+      expect((await e.consume(k2, { requests: 1 })).admitted).toBe(true);
+      const byUser = await e.consume(k2, { requests: 1 });
+      expect(byUser.admitted).toBe(false);
+      if (!byUser.admitted) expect(byUser.violation).toMatchObject({ scope: 'user', id: 'alice', used: 3 });
+      expect((await e.status(k2)).keyQuotas?.requests?.day?.used).toBe(1);
+      // Without a key the same user has no key scope at all.
+      expect((await e.status({ tenantId, userId: 'alice', plan: 'capped' })).keyQuotas).toBeUndefined();
+    });
+
+    it('admits exactly a key limit under 300 concurrent consumes, and reserves tokens against a key budget', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const key = uniqueId('key');
+      await e.setOverride({ scope: 'key', id: key, tenantId, userId: 'u' }, 'requests', 'day', 37);
+      const who = { tenantId, userId: 'u', plan: 'big', apiKeyId: key };
+      const results = await Promise.all(Array.from({ length: 300 }, () => e.consume(who, { requests: 1 })));
+      expect(results.filter((r) => r.admitted)).toHaveLength(37);
+      expect((await e.status(who)).keyQuotas?.requests?.day?.used).toBe(37);
+      // The key's token budget (1000) holds a reservation like any other limit, and a rejection names the key.
+      const budget = { tenantId, userId: 'u2', plan: 'big', apiKeyId: uniqueId('key') };
+      const held = await e.consume(budget, { requests: 1 }, { reserve: { tokens: 800 } });
+      expect(held.admitted).toBe(true);
+      const over = await e.consume(budget, { requests: 1 }, { reserve: { tokens: 300 } });
+      expect(over.admitted).toBe(false);
+      if (!over.admitted)
+        expect(over.violation).toMatchObject({ scope: 'key', meter: 'tokens', limit: 1000 });
+    });
+
+    it('applies and removes a key override at once, beside the plan keyLimits', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const key = uniqueId('key');
+      const who = { tenantId, userId: 'alice', plan: 'capped', apiKeyId: key };
+      await e.setOverride({ scope: 'key', id: key, tenantId, userId: 'alice' }, 'requests', 'day', 1);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      const r = await e.consume(who, { requests: 1 });
+      expect(r.admitted).toBe(false);
+      if (!r.admitted) expect(r.violation).toMatchObject({ scope: 'key', limit: 1 });
+      await e.setOverride({ scope: 'key', id: key, tenantId, userId: 'alice' }, 'requests', 'day', null);
+      expect((await e.consume(who, { requests: 1 })).admitted).toBe(true);
+      const back = await e.consume(who, { requests: 1 });
+      expect(back.admitted).toBe(false);
+      // Back to the plan's keyLimits (2), both used.
+      if (!back.admitted) expect(back.violation).toMatchObject({ scope: 'key', limit: 2, used: 2 });
+    });
+
+    it('keeps the API key of usage apart in what the flusher claims, and no key on usage without one', async () => {
+      const e = engine();
+      const tenantId = uniqueId('t');
+      const key = uniqueId('key');
+      await e.consume({ tenantId, userId: 'u', plan: 'big', apiKeyId: key }, { requests: 1 });
+      await e.record({ tenantId, userId: 'u', plan: 'big', apiKeyId: key }, [
+        { meter: 'input_tokens', amount: 7 },
+      ]);
+      await e.consume({ tenantId, userId: 'u', plan: 'big' }, { requests: 1 });
+      const batches = (await store.claim({ now: clock.now(), maxTags: 1000, staleAfterMs: 60_000 })).filter(
+        (b) => b.tag === `t:${tenantId}`,
+      );
+      const usage = batches.flatMap((b) => b.usage);
+      const requests = usage.filter((u) => u.meter === 'requests');
+      expect(requests.map((u) => [u.keyId ?? null, u.amount]).sort()).toEqual(
+        [
+          [key, 1],
+          [null, 1],
+        ].sort(),
+      );
+      expect(usage.find((u) => u.meter === 'input_tokens')).toMatchObject({
+        keyId: key,
+        amount: 7,
+        userId: 'u',
+      });
+    });
+
+    it("rebuilds a key's counters from the baseline on its first call after the store lost its data", async () => {
+      const e = engine({
+        used: async (q) => (q.period === 'day' && q.scope === 'key' && q.meter === 'requests' ? 2 : 0),
+      });
+      const tenantId = uniqueId('t');
+      const r = await e.consume(
+        { tenantId, userId: 'alice', plan: 'capped', apiKeyId: uniqueId('key') },
+        { requests: 1 },
+      );
+      expect(r.admitted).toBe(false);
+      if (!r.admitted) expect(r.violation).toMatchObject({ scope: 'key', used: 2, limit: 2 });
     });
 
     it('answers check without consuming, with the smallest remaining over every limit', async () => {

@@ -117,6 +117,7 @@ describe('identity signature', () => {
     };
     expect(identityFromHeaders(headers, GET_HELLO, SECRET, 60)).toEqual({
       kind: 'ok',
+      apiKeyId: null,
       userId: 'u',
       tenantId: tenant,
       plan: null,

@@ -29,7 +29,9 @@ export async function listEvents(sql: SqlExecutor, q: EventsQuery): Promise<Usag
   const limit = q.limit ?? 500;
   if (!Number.isSafeInteger(limit) || limit < 1) throw new RangeError('limit must be a positive integer');
   const p = new Params();
-  const conds = [...ownerConditions(q.filter, p), `occurred_at >= ${p.add(q.from.toISOString())}`];
+  // Events name a key only as the scope they concern (a key's quota exceeded, an override set on it).
+  const byKey = (param: string) => `details->>'scope' = 'key' AND details->>'id' = ${param}`;
+  const conds = [...ownerConditions(q.filter, p, byKey), `occurred_at >= ${p.add(q.from.toISOString())}`];
   if (q.to) conds.push(`occurred_at < ${p.add(q.to.toISOString())}`);
   if (q.types) conds.push(`type = ANY(${p.add(q.types)}::text[])`);
   const res = await sql.query<{

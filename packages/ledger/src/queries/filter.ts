@@ -4,6 +4,8 @@
 export interface UsageFilter {
   tenantId?: string | null;
   userId?: string | null;
+  /** Only usage that came with this API key (`key_id`); `undefined` leaves it unfiltered. */
+  keyId?: string;
 }
 
 /** Collects `$n` parameters while a query is assembled. */
@@ -15,13 +17,21 @@ export class Params {
   }
 }
 
-/** SQL conditions (ANDed, possibly empty) for a filter on tenant_id / user_id. */
-export function ownerConditions(filter: UsageFilter, p: Params): string[] {
+/**
+ * SQL conditions (ANDed, possibly empty) for a filter on tenant_id / user_id and key_id (`keyCondition` says how a
+ * table without that column names a key).
+ */
+export function ownerConditions(
+  filter: UsageFilter,
+  p: Params,
+  keyCondition: (param: string) => string = (param) => `key_id = ${param}`,
+): string[] {
   const out: string[] = [];
   if (filter.tenantId === null) out.push('tenant_id IS NULL');
   else if (filter.tenantId !== undefined) out.push(`tenant_id = ${p.add(filter.tenantId)}`);
   if (filter.userId === null) out.push('user_id IS NULL');
   else if (filter.userId !== undefined) out.push(`user_id = ${p.add(filter.userId)}`);
+  if (filter.keyId !== undefined) out.push(keyCondition(p.add(filter.keyId)));
   return out;
 }
 
