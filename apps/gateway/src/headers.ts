@@ -1,5 +1,5 @@
 // Header hygiene both ways: hop-by-hop and Connection-listed headers, identity headers and their look-alikes, signature.
-import type { ClientRequest, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { IDENTITY_HEADERS, SIGNATURE_HEADER, encodeIdentityValue, signIdentity } from '@tollgate/core';
 import type { GatewayIdentity } from './jwt';
 
@@ -93,15 +93,16 @@ export function setForwardedIdentity(
 }
 
 /**
- * Signs the identity for exactly the request the upstream receives: its method and its path and query as they
- * go on the wire (after the canonical step, STRIP_PREFIX and the upstream URL's own path), so a captured header
- * set is refused on any other method or path. Called before the first byte of the upstream request is written.
+ * The signature of the identity for exactly the request the upstream receives: its method and its path and query
+ * as they go on the wire (after the canonical step, STRIP_PREFIX and the upstream URL's own path), so a captured
+ * header set is refused on any other method or path.
  */
-export function signForwardedRequest(proxyReq: ClientRequest, secret: string, id: GatewayIdentity): void {
-  proxyReq.setHeader(
-    SIGNATURE_HEADER,
-    signIdentity(secret, id, { method: proxyReq.method, path: proxyReq.path }),
-  );
+export function forwardedSignature(
+  secret: string,
+  id: GatewayIdentity,
+  request: { method: string; path: string },
+): string {
+  return signIdentity(secret, id, request);
 }
 
 /** Response headers to pass to the client: everything but hop-by-hop and Connection-listed ones. */
