@@ -49,7 +49,7 @@ const PROTECTED: ReadonlySet<string> = new Set(['host']);
 
 /** Lower-cased names a Connection header lists (all of them, across duplicates). */
 export function connectionListed(value: string | string[] | number | undefined): string[] {
-  if (value === undefined) return [];
+  if (value === undefined || value === 'keep-alive' || value === 'close') return [];
   const text = Array.isArray(value) ? value.join(',') : String(value);
   return text
     .split(',')
@@ -58,9 +58,12 @@ export function connectionListed(value: string | string[] | number | undefined):
 }
 
 /** Names to drop from a message whose headers are `headers`: hop-by-hop plus Connection-listed. */
-export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): Set<string> {
+export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): ReadonlySet<string> {
+  const listed = connectionListed(headers.connection);
+  // The common message lists nothing (or only close/keep-alive): the fixed set, not a copy per message.
+  if (listed.length === 0) return HOP_BY_HOP;
   const out = new Set(HOP_BY_HOP);
-  for (const name of connectionListed(headers.connection)) if (!PROTECTED.has(name)) out.add(name);
+  for (const name of listed) if (!PROTECTED.has(name)) out.add(name);
   return out;
 }
 

@@ -295,13 +295,15 @@ export function createProxy(o: ProxyOptions): Proxy {
   });
   const prefix = canonicalPrefix(o.stripPrefix);
   const host = o.target.host;
+  // The upstream URL's own path, read once (upstreamTarget of the empty target).
+  const basePath = upstreamTarget(o.target, '');
 
   const middleware = ((req: IncomingMessage, res: ServerResponse) => {
     const ctx = contextOf(req);
     const method = req.method ?? 'GET';
     const forwarded = req.url ?? '/';
     // The canonical target as it is, under the upstream URL's path: what goes on the wire, and what is signed.
-    const path = upstreamTarget(o.target, prefix === null ? forwarded : stripPrefix(forwarded, prefix));
+    const path = basePath + (prefix === null ? forwarded : stripPrefix(forwarded, prefix));
     const headers = req.headers;
     headers.host = host;
     headers['accept-encoding'] = decodableAcceptEncoding(headers['accept-encoding']);
