@@ -48,6 +48,8 @@ export interface OverrideShard {
 /** Where lost counter state is rebuilt from (the ledger): usage so far in a window, and durable overrides. */
 export interface BaselineSource {
   used(q: BaselineQuery): Promise<number>;
+  /** `used` for many queries at once, in the order asked (a rebuild's in one round trip); optional. */
+  usedMany?(qs: readonly BaselineQuery[]): Promise<number[]>;
   overrides?(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]>;
 }
 
@@ -291,24 +293,31 @@ export class QuotaEngine {
     };
     for (const l of subject.limits) addWanted(l, l.meter, l.period);
     for (const o of overrides) if (o.limit !== null) addWanted(o, o.meter, o.period);
-    const counters = await Promise.all(
-      [...wanted.values()].map(async ({ scope, meter, window }) => {
-        const used = source
-          ? await source.used({
-              scope: scope.scope,
-              id: scope.id,
-              tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
-              userId: scope.scope === 'user' ? scope.id : null,
-              allTenants: scope.scope === 'user' && this.config.subject === 'user',
-              meter,
-              period: window.period,
-              periodStart: new Date(window.start),
-              periodEnd: window.resetsAt === null ? null : new Date(window.resetsAt),
-            })
-          : 0;
-        return { scope: scope.scope, id: scope.id, meter, window, used };
-      }),
-    );
+    const list = [...wanted.values()];
+    const queries: BaselineQuery[] = list.map(({ scope, meter, window }) => ({
+      scope: scope.scope,
+      id: scope.id,
+      tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
+      userId: scope.scope === 'user' ? scope.id : null,
+      allTenants: scope.scope === 'user' && this.config.subject === 'user',
+      meter,
+      period: window.period,
+      periodStart: new Date(window.start),
+      periodEnd: window.resetsAt === null ? null : new Date(window.resetsAt),
+    }));
+    // One query for the whole shard when the source can (a cold subject's first request waits on it).
+    const used = !source
+      ? queries.map(() => 0)
+      : source.usedMany
+        ? await source.usedMany(queries)
+        : await Promise.all(queries.map((q) => source.used(q)));
+    const counters = list.map(({ scope, meter, window }, i) => ({
+      scope: scope.scope,
+      id: scope.id,
+      meter,
+      window,
+      used: used[i] ?? 0,
+    }));
     await this.store.seed({ tag: subject.tag, now, scopes: subject.scopes, counters, overrides });
   }
 
