@@ -30,6 +30,45 @@ export class LedgerBaseline implements BaselineSource {
     return Number(res.rows[0]?.used ?? 0);
   }
 
+  /**
+   * The same sums for many queries in one statement (a rebuild asks for every limit of a shard at once):
+   * one round trip and one query's work instead of one per limit. Answers in the order asked.
+   */
+  async usedMany(qs: readonly BaselineQuery[]): Promise<number[]> {
+    const asked = qs.map((q, i) => ({ q, i })).filter(({ q }) => q.period !== 'minute');
+    const out = qs.map(() => 0);
+    if (asked.length === 0) return out;
+    // Whose rows count: a tenant's, a user's in every tenant, or a user's in one tenant (or none).
+    const kind = (q: BaselineQuery) => (q.scope === 'tenant' ? 't' : q.allTenants ? 'a' : 'u');
+    const res = await this.sql.query<{ i: number; used: string }>(
+      `SELECT q.i, coalesce(sum(x.s), 0)::text AS used
+       FROM unnest($1::int[], $2::text[], $3::timestamptz[], $4::timestamptz[], $5::text[], $6::text[], $7::text[])
+         AS q(i, meter, since, until, kind, id, tenant)
+       CROSS JOIN LATERAL (
+         SELECT sum(amount) AS s FROM usage_ledger u
+          WHERE q.kind = 't' AND u.tenant_id = q.id AND u.meter = q.meter
+            AND u.bucket_start >= q.since AND (q.until IS NULL OR u.bucket_start < q.until)
+         UNION ALL
+         SELECT sum(amount) FROM usage_ledger u
+          WHERE q.kind <> 't' AND u.user_id = q.id AND u.meter = q.meter
+            AND (q.kind = 'a' OR u.tenant_id IS NOT DISTINCT FROM q.tenant)
+            AND u.bucket_start >= q.since AND (q.until IS NULL OR u.bucket_start < q.until)
+       ) x
+       GROUP BY q.i`,
+      [
+        asked.map(({ i }) => i),
+        asked.map(({ q }) => q.meter),
+        asked.map(({ q }) => q.periodStart.toISOString()),
+        asked.map(({ q }) => (q.periodEnd ? q.periodEnd.toISOString() : null)),
+        asked.map(({ q }) => kind(q)),
+        asked.map(({ q }) => q.id),
+        asked.map(({ q }) => q.tenantId),
+      ],
+    );
+    for (const row of res.rows) out[Number(row.i)] = Number(row.used);
+    return out;
+  }
+
   async overrides(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]> {
     const rows = await listOverrides(this.sql, scopes, shard);
     return rows.map((o) => ({ scope: o.scope, id: o.id, meter: o.meter, period: o.period, limit: o.limit }));
