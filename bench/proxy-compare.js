@@ -327,17 +327,23 @@ async function main() {
     );
   }
   const med = (name, key) => (results.has(name) ? median(results.get(name).map((x) => x[key])) : NaN);
+  // Ratios by req/s (and by CPU per request, in brackets), each only when both of its cases ran.
+  const ratio = (a, b) => {
+    const r = med(a, 'rps') / med(b, 'rps');
+    return Number.isNaN(r)
+      ? null
+      : `${r.toFixed(2)}x (CPU ${(med(b, 'cpuUs') / med(a, 'cpuUs')).toFixed(2)}x)`;
+  };
   for (const g of gateways) {
     const hot = `echo, 1 tenant: ${g}`;
-    console.log(
-      `${g}: hot echo ${(med(hot, 'rps') / med('echo, 1 tenant: raw', 'rps')).toFixed(2)}x bare node:http` +
-        (servers.nginx
-          ? `, ${(med(hot, 'rps') / med('echo, 1 tenant: nginx', 'rps')).toFixed(2)}x nginx`
-          : '') +
-        `; ${TENANTS} tenants ${(med(`echo, ${TENANTS} tenants: ${g}`, 'rps') / med(hot, 'rps')).toFixed(2)}x its hot figure` +
-        `; chat JSON ${(med(`chat JSON: ${g}`, 'rps') / med('chat JSON: raw', 'rps')).toFixed(2)}x, SSE ${(med(`chat SSE: ${g}`, 'rps') / med('chat SSE: raw', 'rps')).toFixed(2)}x bare` +
-        ` (by CPU/req: hot ${(med('echo, 1 tenant: raw', 'cpuUs') / med(hot, 'cpuUs')).toFixed(2)}x bare)`,
-    );
+    const parts = [
+      ['hot echo vs bare node:http', ratio(hot, 'echo, 1 tenant: raw')],
+      ['hot echo vs nginx', ratio(hot, 'echo, 1 tenant: nginx')],
+      [`${TENANTS} tenants vs its hot figure`, ratio(`echo, ${TENANTS} tenants: ${g}`, hot)],
+      ['chat JSON vs bare', ratio(`chat JSON: ${g}`, 'chat JSON: raw')],
+      ['chat SSE vs bare', ratio(`chat SSE: ${g}`, 'chat SSE: raw')],
+    ].filter(([, v]) => v !== null);
+    console.log(`${g}: ${parts.map(([k, v]) => `${k} ${v}`).join('; ')}`);
   }
 
   // Never-seen tenants (fresh subject, fresh token) against the same tenants once seen.
