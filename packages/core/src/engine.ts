@@ -51,6 +51,12 @@ export interface BaselineSource {
   /** `used` for many queries at once, in the order asked (a rebuild's in one round trip); optional. */
   usedMany?(qs: readonly BaselineQuery[]): Promise<number[]>;
   overrides?(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]>;
+  /** `overrides` and `usedMany` in one round trip (a cold subject's first request waits on it); optional. */
+  shardBaseline?(
+    scopes: ScopeRef[],
+    shard: OverrideShard | undefined,
+    qs: readonly BaselineQuery[],
+  ): Promise<{ overrides: OverrideEntry[]; used: number[] }>;
 }
 
 export interface QuotaEngineOptions {
@@ -285,16 +291,17 @@ export class QuotaEngine {
       this.config.subject === 'tenant'
         ? { tenantId: subject.owner.scope === 'tenant' ? subject.owner.id : null }
         : undefined;
-    const overrides = source?.overrides ? await source.overrides(subject.scopes, shard) : [];
-    const wanted = new Map<string, { scope: ScopeRef; meter: string; window: PeriodWindow }>();
-    const addWanted = (scope: ScopeRef, meter: string, period: Period) => {
-      const window = windows.find((w) => w.period === period)!;
-      wanted.set(`${scope.scope}\u0000${scope.id}\u0000${meter}\u0000${period}`, { scope, meter, window });
+    type Wanted = { scope: ScopeRef; meter: string; window: PeriodWindow };
+    const wanted = new Map<string, Wanted>();
+    /** The counter newly wanted, or null when it is wanted already. */
+    const addWanted = (scope: ScopeRef, meter: string, period: Period): Wanted | null => {
+      const key = `${scope.scope}\u0000${scope.id}\u0000${meter}\u0000${period}`;
+      if (wanted.has(key)) return null;
+      const w = { scope, meter, window: windows.find((x) => x.period === period)! };
+      wanted.set(key, w);
+      return w;
     };
-    for (const l of subject.limits) addWanted(l, l.meter, l.period);
-    for (const o of overrides) if (o.limit !== null) addWanted(o, o.meter, o.period);
-    const list = [...wanted.values()];
-    const queries: BaselineQuery[] = list.map(({ scope, meter, window }) => ({
+    const queryOf = ({ scope, meter, window }: Wanted): BaselineQuery => ({
       scope: scope.scope,
       id: scope.id,
       tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
@@ -304,14 +311,32 @@ export class QuotaEngine {
       period: window.period,
       periodStart: new Date(window.start),
       periodEnd: window.resetsAt === null ? null : new Date(window.resetsAt),
-    }));
-    // One query for the whole shard when the source can (a cold subject's first request waits on it).
-    const used = !source
-      ? queries.map(() => 0)
-      : source.usedMany
-        ? await source.usedMany(queries)
-        : await Promise.all(queries.map((q) => source.used(q)));
-    const counters = list.map(({ scope, meter, window }, i) => ({
+    });
+    const usedOf = async (qs: BaselineQuery[]): Promise<number[]> =>
+      !source || qs.length === 0
+        ? qs.map(() => 0)
+        : source.usedMany
+          ? source.usedMany(qs)
+          : Promise.all(qs.map((q) => source.used(q)));
+    for (const l of subject.limits) addWanted(l, l.meter, l.period);
+    const planned = [...wanted.values()];
+    // The plan's limits are known before the overrides: one round trip for both when the source can.
+    let overrides: OverrideEntry[];
+    let used: number[];
+    if (source?.shardBaseline) {
+      ({ overrides, used } = await source.shardBaseline(subject.scopes, shard, planned.map(queryOf)));
+    } else {
+      overrides = source?.overrides ? await source.overrides(subject.scopes, shard) : [];
+      used = await usedOf(planned.map(queryOf));
+    }
+    // An override can limit what the plan does not (rare): those counters are read on their own.
+    const extra: Wanted[] = [];
+    for (const o of overrides) {
+      const w = o.limit === null ? null : addWanted(o, o.meter, o.period);
+      if (w) extra.push(w);
+    }
+    used = [...used.slice(0, planned.length), ...(await usedOf(extra.map(queryOf)))];
+    const counters = [...planned, ...extra].map(({ scope, meter, window }, i) => ({
       scope: scope.scope,
       id: scope.id,
       meter,
