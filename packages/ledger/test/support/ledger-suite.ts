@@ -580,6 +580,98 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       expect(await b.usedMany([])).toEqual([]);
     });
 
+    it("answers a shard's overrides and sums in one statement, as the two reads would", async () => {
+      const partitions = new PartitionManager(sql);
+      const t = uid('shard-baseline-');
+      const now = Date.now();
+      await writeBatches(
+        sql,
+        [
+          batchOf(`t:${t}`, [
+            delta({
+              tenantId: t,
+              userId: `${t}-a`,
+              meter: 'requests',
+              amount: 4,
+              bucketStart: now - (now % HOUR),
+            }),
+          ]),
+        ],
+        { partitions },
+      );
+      await saveOverride(sql, { scope: 'tenant', id: t, meter: 'requests', period: 'day', limit: 9 });
+      await saveOverride(sql, {
+        scope: 'user',
+        id: `${t}-a`,
+        tenantId: t,
+        meter: 'tokens',
+        period: 'month',
+        limit: 50,
+      });
+      await saveOverride(sql, {
+        scope: 'user',
+        id: `${t}-a`,
+        tenantId: 'elsewhere',
+        meter: 'tokens',
+        period: 'day',
+        limit: 7,
+      });
+      const b = new LedgerBaseline(sql);
+      const scopes = [
+        { scope: 'tenant', id: t },
+        { scope: 'user', id: `${t}-a` },
+      ] as const;
+      const since = new Date(now - 24 * HOUR);
+      const qs = [
+        {
+          scope: 'tenant',
+          id: t,
+          tenantId: t,
+          userId: null,
+          allTenants: false,
+          meter: 'requests',
+          period: 'day',
+          periodStart: since,
+          periodEnd: null,
+        },
+        {
+          scope: 'user',
+          id: `${t}-a`,
+          tenantId: t,
+          userId: `${t}-a`,
+          allTenants: false,
+          meter: 'requests',
+          period: 'minute',
+          periodStart: since,
+          periodEnd: null,
+        },
+        {
+          scope: 'user',
+          id: `${t}-a`,
+          tenantId: t,
+          userId: `${t}-a`,
+          allTenants: false,
+          meter: 'requests',
+          period: 'day',
+          periodStart: since,
+          periodEnd: null,
+        },
+      ] as const;
+      for (const shard of [undefined, { tenantId: t }]) {
+        const one = await b.shardBaseline([...scopes], shard, [...qs]);
+        expect(one).toEqual({
+          overrides: await b.overrides([...scopes], shard),
+          used: await b.usedMany([...qs]),
+        });
+        expect(one.used).toEqual([4, 0, 4]);
+        expect(one.overrides).toHaveLength(shard ? 2 : 3);
+      }
+      expect(await b.shardBaseline([{ scope: 'tenant', id: `${t}-none` }], undefined, [])).toEqual({
+        overrides: [],
+        used: [],
+      });
+    });
+
     it('keeps durable overrides: upsert, list by owner, delete', async () => {
       const t = uid('ovr-');
       await saveOverride(sql, { scope: 'tenant', id: t, meter: 'requests', period: 'day', limit: 10 });
