@@ -57,6 +57,11 @@ function decoderFor(encoding: string): (Readable & NodeJS.WritableStream) | null
   return null;
 }
 
+/** Sends a response's headers unless something (its first bytes, or its end) has sent them already. */
+function flushIfQuiet(res: ServerResponse): void {
+  if (!res.headersSent && !res.destroyed) res.flushHeaders();
+}
+
 /** True when the client's request carries a body to stream (a length above zero, or chunked framing). */
 function hasBody(headers: IncomingHttpHeaders): boolean {
   const length = headers['content-length'];
@@ -198,7 +203,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       filter.on('error', () => res.destroy());
       body.pipe(filter).pipe(res);
     }
-    if (sse) res.flushHeaders();
+    // A stream's headers go out at once: with its first bytes when they came with them (one write, not two),
+    // else on their own on the next turn of the loop, however long the first event takes.
+    if (sse) setImmediate(flushIfQuiet, res);
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
