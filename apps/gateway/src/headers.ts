@@ -72,7 +72,7 @@ export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeader
  * into one entry; and any spelling with `_` for `-`), the signature, the client's Authorization and X-Request-Id
  * with the verified identity (a missing claim is omitted, never sent empty; non-ASCII values percent-encoded,
  * see `encodeIdentityValue`), the upstream credentials and the request id. The signature is added when the
- * upstream request's path is final (`signForwardedRequest`).
+ * upstream request's path is final (`forwardedSignature`).
  */
 export function setForwardedIdentity(
   headers: IncomingHttpHeaders,
