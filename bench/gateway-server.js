@@ -12,7 +12,23 @@ function ready(server) {
   server.listen(0, '127.0.0.1', () => process.stdout.write(`READY ${server.address().port}\n`));
 }
 
-/** A fast upstream: a small JSON API and an OpenAI-compatible (non-streaming) chat endpoint with usage. */
+/** An OpenAI-style stream: a few content deltas, then the usage chunk `include_usage` asks for, then [DONE]. */
+function sse(model) {
+  const base = { id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1, model };
+  const chunk = (extra) => `data: ${JSON.stringify({ ...base, ...extra })}\n\n`;
+  const delta = (d, finish = null) => chunk({ choices: [{ index: 0, delta: d, finish_reason: finish }] });
+  return (
+    delta({ role: 'assistant', content: '' }) +
+    delta({ content: 'pong ' }) +
+    delta({ content: 'pong ' }) +
+    delta({ content: 'pong' }) +
+    delta({}, 'stop') +
+    chunk({ choices: [], usage: { prompt_tokens: 21, completion_tokens: 3, total_tokens: 24 } }) +
+    'data: [DONE]\n\n'
+  );
+}
+
+/** A fast upstream: a small JSON API and an OpenAI-compatible chat endpoint with usage (JSON, or SSE for `stream`). */
 function upstream() {
   const hello = JSON.stringify({ message: 'hello', ok: true });
   const server = http.createServer((req, res) => {
@@ -25,6 +41,11 @@ function upstream() {
     req.on('data', (c) => chunks.push(c));
     req.on('end', () => {
       const body = JSON.parse(Buffer.concat(chunks).toString('utf8') || '{}');
+      if (body.stream === true) {
+        res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+        res.end(sse(body.model));
+        return;
+      }
       const out = JSON.stringify({
         id: 'chatcmpl-bench',
         object: 'chat.completion',
@@ -93,7 +114,8 @@ async function gateway() {
     REDIS_URL: redisUrl,
     REDIS_PREFIX: `tgbench:${process.pid}:`,
     DATABASE_URL: databaseUrl,
-    FLUSHER: 'off',
+    // BENCH_FLUSHER=inline: usage also reaches the ledger (the full product), as in bench/proxy-compare.js.
+    FLUSHER: process.env.BENCH_FLUSHER ?? 'off',
     LOG_LEVEL: 'warn',
     // A loaded benchmark machine must not push admissions onto the fail-open path (that would skip Redis).
     STORE_TIMEOUT_MS: '1000',

@@ -1,5 +1,5 @@
-// Per-request state the gateway's steps share (identity, LLM call, upstream request), keyed by the request.
-import type { ClientRequest, IncomingMessage } from 'node:http';
+// Per-request state the gateway's steps share (identity, LLM call, response reader), keyed by the request.
+import type { IncomingMessage } from 'node:http';
 import type { LlmRequestInfo } from '@tollgate/core';
 import type { GatewayIdentity } from './jwt';
 import type { Outcome } from './metrics';
@@ -23,7 +23,6 @@ export interface RequestContext {
   startedAt: number;
   identity: GatewayIdentity | null;
   llm: LlmCall | null;
-  proxyReq: ClientRequest | null;
   reader: ResponseReader | null;
   upstreamStatus: number | null;
   timedOut: boolean;
@@ -40,7 +39,6 @@ export function createContext(req: IncomingMessage, requestId: string): RequestC
     startedAt: performance.now(),
     identity: null,
     llm: null,
-    proxyReq: null,
     reader: null,
     upstreamStatus: null,
     timedOut: false,

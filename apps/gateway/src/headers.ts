@@ -1,5 +1,5 @@
 // Header hygiene both ways: hop-by-hop and Connection-listed headers, identity headers and their look-alikes, signature.
-import type { ClientRequest, IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 import { IDENTITY_HEADERS, SIGNATURE_HEADER, encodeIdentityValue, signIdentity } from '@tollgate/core';
 import type { GatewayIdentity } from './jwt';
 
@@ -54,7 +54,7 @@ const PROTECTED: ReadonlySet<string> = new Set(['host', 'content-length']);
 
 /** Lower-cased names a Connection header lists (all of them, across duplicates). */
 export function connectionListed(value: string | string[] | number | undefined): string[] {
-  if (value === undefined) return [];
+  if (value === undefined || value === 'keep-alive' || value === 'close') return [];
   const text = Array.isArray(value) ? value.join(',') : String(value);
   return text
     .split(',')
@@ -63,9 +63,12 @@ export function connectionListed(value: string | string[] | number | undefined):
 }
 
 /** Names to drop from a message whose headers are `headers`: hop-by-hop plus Connection-listed. */
-export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): Set<string> {
+export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeaders): ReadonlySet<string> {
+  const listed = connectionListed(headers.connection);
+  // The common message lists nothing (or only close/keep-alive): the fixed set, not a copy per message.
+  if (listed.length === 0) return HOP_BY_HOP;
   const out = new Set(HOP_BY_HOP);
-  for (const name of connectionListed(headers.connection)) if (!PROTECTED.has(name)) out.add(name);
+  for (const name of listed) if (!PROTECTED.has(name)) out.add(name);
   return out;
 }
 
@@ -74,7 +77,7 @@ export function droppedHeaders(headers: IncomingHttpHeaders | OutgoingHttpHeader
  * into one entry; and any spelling with `_` for `-`), the signature, the client's Authorization and X-Request-Id
  * with the verified identity (a missing claim is omitted, never sent empty; non-ASCII values percent-encoded,
  * see `encodeIdentityValue`), the upstream credentials and the request id. The signature is added when the
- * upstream request's path is final (`signForwardedRequest`).
+ * upstream request's path is final (`forwardedSignature`).
  */
 export function setForwardedIdentity(
   headers: IncomingHttpHeaders,
@@ -99,15 +102,16 @@ export function setForwardedIdentity(
 }
 
 /**
- * Signs the identity for exactly the request the upstream receives: its method and its path and query as they
- * go on the wire (after the canonical step, STRIP_PREFIX and the upstream URL's own path), so a captured header
- * set is refused on any other method or path. Called before the first byte of the upstream request is written.
+ * The signature of the identity for exactly the request the upstream receives: its method and its path and query
+ * as they go on the wire (after the canonical step, STRIP_PREFIX and the upstream URL's own path), so a captured
+ * header set is refused on any other method or path.
  */
-export function signForwardedRequest(proxyReq: ClientRequest, secret: string, id: GatewayIdentity): void {
-  proxyReq.setHeader(
-    SIGNATURE_HEADER,
-    signIdentity(secret, id, { method: proxyReq.method, path: proxyReq.path }),
-  );
+export function forwardedSignature(
+  secret: string,
+  id: GatewayIdentity,
+  request: { method: string; path: string },
+): string {
+  return signIdentity(secret, id, request);
 }
 
 /** Response headers to pass to the client: everything but hop-by-hop and Connection-listed ones. */

@@ -60,8 +60,11 @@ export interface JwtVerifierOptions {
   jwks?: Omit<JwksOptions, 'urls'>;
 }
 
-/** Most tokens remembered; the oldest are forgotten first. */
-const CACHE_MAX = 10_000;
+/**
+ * Most tokens remembered; the oldest are forgotten first. Above the number of tokens in use at once, or
+ * clients cycling through them miss every time (a tenth is forgotten at a time); ~0.5 KB each.
+ */
+const CACHE_MAX = 50_000;
 
 export class JwtVerifier {
   private readonly cache = new Map<string, CachedToken>();

@@ -1,19 +1,19 @@
-// The reverse proxy (http-proxy-middleware): keep-alive agent, timeouts, streaming both ways, 502/504.
-import http, { type ClientRequest, type IncomingMessage, type ServerResponse } from 'node:http';
-import https from 'node:https';
-import type { Socket } from 'node:net';
-import type { Readable } from 'node:stream';
+// The reverse proxy: an owned streaming pipe over undici's Pool (keep-alive, its own parser), timeouts, 502/504.
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import { Readable } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
-import { createProxyMiddleware } from 'http-proxy-middleware';
+import { Pool, type Dispatcher } from 'undici';
+import { SIGNATURE_HEADER } from '@tollgate/core';
 import { decodableAcceptEncoding } from './accept-encoding';
 import { contextOf, type RequestContext } from './context';
 import { canonicalPrefix, stripPrefix, upstreamTarget } from './forwarded-path';
-import { clientResponseHeaders, signForwardedRequest } from './headers';
+import { clientResponseHeaders, forwardedSignature } from './headers';
 import type { Logger } from './logger';
 import { sendProblem } from './problem';
 import { ResponseReader } from './response-reader';
 import { SseUsageFilter } from './sse-usage-filter';
+import { nodeResponseHeaders } from './upstream-response-headers';
 
 export interface ProxyOptions {
   target: URL;
@@ -32,31 +32,23 @@ export interface ProxyOptions {
 
 export interface Proxy {
   middleware: RequestHandler;
-  agent: http.Agent;
-  /** Closes the agent's idle upstream sockets. */
-  close(): void;
+  /** The upstream connection pool. */
+  pool: Pool;
+  /** Closes the pool's upstream connections. */
+  close(): Promise<void>;
 }
 
-class UpstreamTimeout extends Error {
-  override name = 'UpstreamTimeout';
+/** Why the gateway itself ended an upstream request (the client left). */
+class ClientGone extends Error {
+  override name = 'ClientGone';
 }
 
-/**
- * Writes the body the gateway read, as the UTF-8 JSON it metered: the bytes as received, or
- * re-serialized when it was rewritten (`include_usage`). Its framing and type are the gateway's
- * now: Content-Length, no Content-Encoding, a JSON Content-Type (whatever the client's headers
- * said, or a Connection header removed).
- */
-function writeReadBody(proxyReq: ClientRequest, ctx: RequestContext): void {
-  const llm = ctx.llm;
-  if (!llm) return;
-  const bytes = llm.rewritten ? Buffer.from(JSON.stringify(llm.rewritten), 'utf8') : llm.raw;
-  proxyReq.removeHeader('transfer-encoding');
-  proxyReq.removeHeader('content-encoding');
-  proxyReq.setHeader('content-type', llm.contentType);
-  proxyReq.setHeader('content-length', bytes.length);
-  proxyReq.write(bytes);
-}
+/** undici's codes for an upstream that stayed silent past the timeout (connecting, before or during the response). */
+const TIMEOUT_CODES: ReadonlySet<string> = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
 
 /** A decoder for the client's copy, or null for an encoding the gateway cannot decode (the body then passes as it is). */
 function decoderFor(encoding: string): (Readable & NodeJS.WritableStream) | null {
@@ -65,40 +57,96 @@ function decoderFor(encoding: string): (Readable & NodeJS.WritableStream) | null
   return null;
 }
 
-export function createProxy(o: ProxyOptions): Proxy {
-  const secure = o.target.protocol === 'https:';
-  // LIFO reuse keeps few warm sockets; the 4 s idle timeout stays under common upstream keep-alive timeouts.
-  const agentOptions = {
-    keepAlive: true,
-    keepAliveMsecs: 1000,
-    maxFreeSockets: 256,
-    timeout: 4000,
-    scheduling: 'lifo' as const,
-  };
-  const agent = secure ? new https.Agent(agentOptions) : new http.Agent(agentOptions);
+/** Sends a response's headers unless something (its first bytes, or its end) has sent them already. */
+function flushIfQuiet(res: ServerResponse): void {
+  if (!res.headersSent && !res.destroyed) res.flushHeaders();
+}
 
-  const prefix = canonicalPrefix(o.stripPrefix);
+/** True when the client's request carries a body to stream (a length above zero, or chunked framing). */
+function hasBody(headers: IncomingHttpHeaders): boolean {
+  const length = headers['content-length'];
+  if (length !== undefined) return length !== '0';
+  return headers['transfer-encoding'] !== undefined;
+}
 
-  const onProxyReq = (proxyReq: ClientRequest, req: IncomingMessage) => {
-    const ctx = contextOf(req);
-    ctx.proxyReq = proxyReq;
-    // http-proxy rebuilt the path with url.parse (which escapes some characters); the upstream gets the canonical one.
-    proxyReq.path = upstreamTarget(o.target, req.url ?? '/');
-    proxyReq.setTimeout(o.timeoutMs, () => {
-      ctx.timedOut = true;
-      proxyReq.destroy(new UpstreamTimeout(`upstream sent nothing for ${o.timeoutMs} ms`));
-    });
-    proxyReq.setHeader('accept-encoding', decodableAcceptEncoding(req.headers['accept-encoding']));
-    // Before the body's first byte flushes the headers; proxyReq.path is what goes on the wire.
-    if (o.signingSecret && ctx.identity) signForwardedRequest(proxyReq, o.signingSecret, ctx.identity);
-    writeReadBody(proxyReq, ctx);
-  };
+/**
+ * The upstream request's headers and body. The LLM body goes as the gateway read it, as the UTF-8
+ * JSON it metered: the bytes as received, or re-serialized when it was rewritten (`include_usage`);
+ * its framing and type are the gateway's then: Content-Length, no Content-Encoding, a JSON
+ * Content-Type. Any other body streams from the client with backpressure, chunked when its length
+ * is unknown (undici frames it; a Transfer-Encoding header is never passed on).
+ */
+function upstreamBody(
+  req: IncomingMessage,
+  headers: IncomingHttpHeaders,
+  ctx: RequestContext,
+): Buffer | Readable | null {
+  const llm = ctx.llm;
+  if (llm) {
+    const bytes = llm.rewritten ? Buffer.from(JSON.stringify(llm.rewritten), 'utf8') : llm.raw;
+    delete headers['transfer-encoding'];
+    delete headers['content-encoding'];
+    headers['content-type'] = llm.contentType;
+    headers['content-length'] = String(bytes.length);
+    return bytes;
+  }
+  const body = hasBody(headers) ? req : null;
+  delete headers['transfer-encoding'];
+  return body;
+}
 
-  const onProxyRes = (proxyRes: IncomingMessage, req: IncomingMessage, res: ServerResponse) => {
-    const ctx = contextOf(req);
-    const status = proxyRes.statusCode ?? 502;
+interface Exchange {
+  o: ProxyOptions;
+  req: IncomingMessage;
+  res: ServerResponse;
+  ctx: RequestContext;
+}
+
+/**
+ * One upstream request and its response, as an undici dispatch handler: the response is written to
+ * the client as it arrives (through the SSE usage filter, and its decoder, when the usage chunk must
+ * be hidden), with backpressure both ways, and fed to the usage reader.
+ */
+class UpstreamExchange implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  /** The final (non-1xx) response began: errors after it cut the client's response, not answer it. */
+  private started = false;
+  /** The upstream body arrived whole. */
+  private complete = false;
+  /** The client left while a JSON body is still read to its end for its usage: nothing more goes to it. */
+  private discarding = false;
+  /** The body's way through the filter (and decoder) when there is one; else bytes go straight to `res`. */
+  private source: Readable | null = null;
+  private readonly o: ProxyOptions;
+  private readonly req: IncomingMessage;
+  private readonly res: ServerResponse;
+  private readonly ctx: RequestContext;
+
+  constructor(x: Exchange) {
+    this.o = x.o;
+    this.req = x.req;
+    this.res = x.res;
+    this.ctx = x.ctx;
+    this.res.once('close', this.onClientClose);
+  }
+
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.res.destroyed) controller.abort(new ClientGone('the client left'));
+  }
+
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    status: number,
+    parsed: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    // 1xx: informational, not forwarded (the gateway answers 100-continue itself).
+    if (status < 200 || this.started) return;
+    this.started = true;
+    const { o, req, res, ctx } = this;
     ctx.upstreamStatus = status;
-    const headers = proxyRes.headers;
+    const headers = nodeResponseHeaders(parsed);
     const contentType = headers['content-type'];
     const encoding = (headers['content-encoding'] ?? 'identity').toLowerCase();
     const sse = (contentType ?? '').toLowerCase().startsWith('text/event-stream');
@@ -109,7 +157,7 @@ export function createProxy(o: ProxyOptions): Proxy {
       warned = true;
       o.log.warn({ reqId: ctx.requestId, reason }, 'upstream response not fully read for usage');
     };
-    const filterable = ctx.llm?.rewritten && sse && status >= 200 && status < 300;
+    const filterable = ctx.llm?.rewritten && sse && status < 300;
     // The usage chunk can be hidden only from a body the gateway can decode; another passes unfiltered.
     const decoder = filterable && encoding !== 'identity' ? decoderFor(encoding) : null;
     const filter =
@@ -121,64 +169,80 @@ export function createProxy(o: ProxyOptions): Proxy {
         : null;
     const decodeForClient = filter !== null && decoder !== null;
     res.statusCode = status;
-    if (proxyRes.statusMessage) res.statusMessage = proxyRes.statusMessage;
+    if (statusMessage) res.statusMessage = statusMessage;
     for (const [name, value] of clientResponseHeaders(headers)) {
       if (filter && name === 'content-length') continue;
       if (decodeForClient && name === 'content-encoding') continue;
       res.setHeader(name, value);
     }
     if (ctx.llm) {
-      const reader = new ResponseReader({
+      ctx.reader = new ResponseReader({
         contentType,
         contentEncoding: encoding,
         maxJsonBytes: o.maxJsonBytes,
         onLimit: warnOnce,
       });
-      ctx.reader = reader;
-      proxyRes.on('data', (chunk: Buffer) => reader.write(chunk));
-      proxyRes.on('end', () => reader.end());
-      proxyRes.on('close', () => reader.end());
     }
     o.onResponse(req, res, ctx);
-    let body: Readable = proxyRes;
-    // pipe() carries backpressure: the decoder inflates only as fast as the client reads.
-    if (decodeForClient) {
-      decoder.on('error', () => res.destroy());
-      body = body.pipe(decoder);
+    if (res.destroyed) {
+      // The client left before the answer: a JSON body is read to its end for its usage, a stream is not.
+      const r = ctx.reader;
+      if (r && !r.streaming) this.discarding = true;
+      else controller.abort(new ClientGone('the client left'));
+      return;
     }
     if (filter) {
+      // pipe() carries backpressure: the decoder inflates only as fast as the client reads.
+      let body: Readable = new Readable({ read: () => controller.resume() });
+      this.source = body;
+      if (decodeForClient) {
+        decoder.on('error', () => res.destroy());
+        body = body.pipe(decoder);
+      }
       // The filter holds at most one capped event; should it ever fail, the client's copy ends, not the process.
       filter.on('error', () => res.destroy());
-      body = body.pipe(filter);
+      body.pipe(filter).pipe(res);
     }
-    // An upstream that stops mid-body must not look like a complete response to the client, and is the upstream's
-    // failure, not the client leaving (a client that left has closed `res` already; its own handler below then
-    // drops the upstream body).
-    const upstreamBroke = () => {
-      if (res.destroyed || res.writableFinished) return;
-      ctx.outcome ??= ctx.timedOut ? 'gateway_timeout' : 'bad_gateway';
-      res.destroy();
-    };
-    proxyRes.on('error', upstreamBroke);
-    proxyRes.on('aborted', upstreamBroke);
-    res.on('close', () => {
-      if (res.writableFinished || proxyRes.complete) return;
-      // The client left mid-response: a stream stops at once (what streamed is counted); a JSON
-      // body is read to its end, without the client, so its reported usage still counts (unless
-      // the reader is done with it already: past its cap, the rest would be read for nothing).
-      // (After pipe's own close handler has unpiped, and so paused, the upstream body.)
-      const r = ctx.reader;
-      if (r && !r.streaming && !ctx.timedOut && r.peek() === null) setImmediate(() => proxyRes.resume());
-      else proxyRes.destroy();
-    });
-    if (sse) res.flushHeaders();
-    body.pipe(res);
-  };
+    // A stream's headers go out at once: with its first bytes when they came with them (one write, not two),
+    // else on their own on the next turn of the loop, however long the first event takes.
+    if (sse) setImmediate(flushIfQuiet, res);
+  }
 
-  const onError = (err: Error, req: IncomingMessage, res: ServerResponse | Socket) => {
-    const ctx = contextOf(req);
-    if (!('setHeader' in res)) return;
-    if (ctx.timedOut || err instanceof UpstreamTimeout) {
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.ctx.reader?.write(chunk);
+    if (this.discarding) return;
+    if (this.source) {
+      if (!this.source.push(chunk)) controller.pause();
+    } else if (!this.res.write(chunk)) {
+      controller.pause();
+      this.res.once('drain', this.onDrain);
+    }
+  }
+
+  onResponseEnd(): void {
+    this.complete = true;
+    this.ctx.reader?.end();
+    if (this.discarding) return;
+    if (this.source) this.source.push(null);
+    else this.res.end();
+  }
+
+  onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {
+    const { o, res, ctx } = this;
+    this.ctx.reader?.end();
+    if (err instanceof ClientGone) return;
+    const timedOut = TIMEOUT_CODES.has((err as NodeJS.ErrnoException).code ?? '');
+    if (timedOut) ctx.timedOut = true;
+    if (this.started) {
+      // An upstream that stops mid-body must not look like a complete response to the client, and is the
+      // upstream's failure, not the client leaving (a client that left has closed `res` already).
+      if (res.destroyed || res.writableFinished) return;
+      ctx.outcome ??= timedOut ? 'gateway_timeout' : 'bad_gateway';
+      res.destroy();
+      return;
+    }
+    if (res.destroyed) return;
+    if (timedOut) {
       ctx.outcome = 'gateway_timeout';
       sendProblem(res, {
         status: 504,
@@ -197,33 +261,64 @@ export function createProxy(o: ProxyOptions): Proxy {
       title: 'Bad Gateway',
       detail: 'the upstream could not be reached or broke the connection',
     });
+  }
+
+  private readonly onDrain = (): void => {
+    this.controller?.resume();
   };
 
-  const middleware = createProxyMiddleware<IncomingMessage, ServerResponse>({
-    target: o.target.toString(),
-    changeOrigin: true,
-    // X-Forwarded-* are set by prepareUpstreamHeaders (http-proxy's own append to whatever the client sent).
-    xfwd: false,
-    agent,
-    secure: true,
-    selfHandleResponse: true,
-    // Our own handlers replace the default plugins (their logger and error page are not wanted here).
-    ejectPlugins: true,
-    pathRewrite: prefix === null ? undefined : (path: string) => stripPrefix(path, prefix),
-    plugins: [
-      (server) => {
-        server.on('proxyReq', onProxyReq);
-        server.on('proxyRes', onProxyRes);
-        server.on('error', onError);
-        // The client hung up before the upstream answered: nothing to send, the upstream request is dropped.
-        server.on('econnreset', (_err: Error, req: IncomingMessage) => {
-          const ctx = contextOf(req);
-          ctx.outcome ??= 'client_aborted';
-          ctx.proxyReq?.destroy();
-        });
-      },
-    ],
+  private readonly onClientClose = (): void => {
+    const { res, ctx } = this;
+    if (!this.started) {
+      // The client hung up before the upstream answered: nothing to send, the upstream request is dropped.
+      if (res.writableFinished) return;
+      ctx.outcome ??= 'client_aborted';
+      // An LLM call the upstream has whole is answered still: its completion is generated, and paid for
+      // (see onResponseStart); anything else is dropped.
+      if (!ctx.llm || !this.req.complete) this.controller?.abort(new ClientGone('the client left'));
+      return;
+    }
+    if (res.writableFinished || this.complete) return;
+    // The client left mid-response: a stream stops at once (what streamed is counted); a JSON body is
+    // read to its end, without the client, so its reported usage still counts (unless the reader is
+    // done with it already: past its cap, the rest would be read for nothing).
+    const r = ctx.reader;
+    if (r && !r.streaming && !ctx.timedOut && r.peek() === null && !this.source) {
+      this.discarding = true;
+      this.controller?.resume();
+    } else {
+      this.controller?.abort(new ClientGone('the client left'));
+    }
+  };
+}
+
+export function createProxy(o: ProxyOptions): Proxy {
+  // The 4 s idle timeout stays under common upstream keep-alive timeouts (and follows a shorter Keep-Alive hint).
+  const pool = new Pool(o.target.origin, {
+    keepAliveTimeout: 4000,
+    headersTimeout: o.timeoutMs,
+    bodyTimeout: o.timeoutMs,
+    connectTimeout: o.timeoutMs,
+  });
+  const prefix = canonicalPrefix(o.stripPrefix);
+  const host = o.target.host;
+  // The upstream URL's own path, read once (upstreamTarget of the empty target).
+  const basePath = upstreamTarget(o.target, '');
+
+  const middleware = ((req: IncomingMessage, res: ServerResponse) => {
+    const ctx = contextOf(req);
+    const method = req.method ?? 'GET';
+    const forwarded = req.url ?? '/';
+    // The canonical target as it is, under the upstream URL's path: what goes on the wire, and what is signed.
+    const path = basePath + (prefix === null ? forwarded : stripPrefix(forwarded, prefix));
+    const headers = req.headers;
+    headers.host = host;
+    headers['accept-encoding'] = decodableAcceptEncoding(headers['accept-encoding']);
+    const body = upstreamBody(req, headers, ctx);
+    if (o.signingSecret && ctx.identity)
+      headers[SIGNATURE_HEADER] = forwardedSignature(o.signingSecret, ctx.identity, { method, path });
+    pool.dispatch({ method, path, headers, body }, new UpstreamExchange({ o, req, res, ctx }));
   }) as unknown as RequestHandler;
 
-  return { middleware, agent, close: () => agent.destroy() };
+  return { middleware, pool, close: () => pool.destroy() };
 }

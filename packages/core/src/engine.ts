@@ -56,7 +56,15 @@ export interface OverrideShard {
 /** Where lost counter state is rebuilt from (the ledger): usage so far in a window, and durable overrides. */
 export interface BaselineSource {
   used(q: BaselineQuery): Promise<number>;
+  /** `used` for many queries at once, in the order asked (a rebuild's in one round trip); optional. */
+  usedMany?(qs: readonly BaselineQuery[]): Promise<number[]>;
   overrides?(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]>;
+  /** `overrides` and `usedMany` in one round trip (a cold subject's first request waits on it); optional. */
+  shardBaseline?(
+    scopes: ScopeRef[],
+    shard: OverrideShard | undefined,
+    qs: readonly BaselineQuery[],
+  ): Promise<{ overrides: OverrideEntry[]; used: number[] }>;
 }
 
 export interface QuotaEngineOptions {
@@ -303,32 +311,58 @@ export class QuotaEngine {
       this.config.subject === 'tenant'
         ? { tenantId: subject.owner.scope === 'tenant' ? subject.owner.id : null }
         : undefined;
-    const overrides = source?.overrides ? await source.overrides(subject.scopes, shard) : [];
-    const wanted = new Map<string, { scope: ScopeRef; meter: string; window: PeriodWindow }>();
-    const addWanted = (scope: ScopeRef, meter: string, period: Period) => {
-      const window = windows.find((w) => w.period === period)!;
-      wanted.set(`${scope.scope}\u0000${scope.id}\u0000${meter}\u0000${period}`, { scope, meter, window });
+    type Wanted = { scope: ScopeRef; meter: string; window: PeriodWindow };
+    const wanted = new Map<string, Wanted>();
+    /** The counter newly wanted, or null when it is wanted already. */
+    const addWanted = (scope: ScopeRef, meter: string, period: Period): Wanted | null => {
+      const key = `${scope.scope}\u0000${scope.id}\u0000${meter}\u0000${period}`;
+      if (wanted.has(key)) return null;
+      const w = { scope, meter, window: windows.find((x) => x.period === period)! };
+      wanted.set(key, w);
+      return w;
     };
+    const queryOf = ({ scope, meter, window }: Wanted): BaselineQuery => ({
+      scope: scope.scope,
+      id: scope.id,
+      tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
+      userId: scope.scope === 'user' ? scope.id : null,
+      allTenants: scope.scope === 'user' && this.config.subject === 'user',
+      meter,
+      period: window.period,
+      periodStart: new Date(window.start),
+      periodEnd: window.resetsAt === null ? null : new Date(window.resetsAt),
+    });
+    const usedOf = async (qs: BaselineQuery[]): Promise<number[]> =>
+      !source || qs.length === 0
+        ? qs.map(() => 0)
+        : source.usedMany
+          ? source.usedMany(qs)
+          : Promise.all(qs.map((q) => source.used(q)));
     for (const l of subject.limits) addWanted(l, l.meter, l.period);
-    for (const o of overrides) if (o.limit !== null) addWanted(o, o.meter, o.period);
-    const counters = await Promise.all(
-      [...wanted.values()].map(async ({ scope, meter, window }) => {
-        const used = source
-          ? await source.used({
-              scope: scope.scope,
-              id: scope.id,
-              tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
-              userId: scope.scope === 'user' ? scope.id : null,
-              allTenants: scope.scope === 'user' && this.config.subject === 'user',
-              meter,
-              period: window.period,
-              periodStart: new Date(window.start),
-              periodEnd: window.resetsAt === null ? null : new Date(window.resetsAt),
-            })
-          : 0;
-        return { scope: scope.scope, id: scope.id, meter, window, used };
-      }),
-    );
+    const planned = [...wanted.values()];
+    // The plan's limits are known before the overrides: one round trip for both when the source can.
+    let overrides: OverrideEntry[];
+    let used: number[];
+    if (source?.shardBaseline) {
+      ({ overrides, used } = await source.shardBaseline(subject.scopes, shard, planned.map(queryOf)));
+    } else {
+      overrides = source?.overrides ? await source.overrides(subject.scopes, shard) : [];
+      used = await usedOf(planned.map(queryOf));
+    }
+    // An override can limit what the plan does not (rare): those counters are read on their own.
+    const extra: Wanted[] = [];
+    for (const o of overrides) {
+      const w = o.limit === null ? null : addWanted(o, o.meter, o.period);
+      if (w) extra.push(w);
+    }
+    used = [...used.slice(0, planned.length), ...(await usedOf(extra.map(queryOf)))];
+    const counters = [...planned, ...extra].map(({ scope, meter, window }, i) => ({
+      scope: scope.scope,
+      id: scope.id,
+      meter,
+      window,
+      used: used[i] ?? 0,
+    }));
     await this.store.seed({ tag: subject.tag, now, scopes: subject.scopes, counters, overrides });
   }
 

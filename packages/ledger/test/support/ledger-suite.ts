@@ -506,6 +506,172 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       ).toBe(0);
     });
 
+    it('answers many baseline queries in one statement, as many single ones would', async () => {
+      const partitions = new PartitionManager(sql);
+      const t = uid('baseline-many-');
+      const day = Date.UTC(2024, 4, 10);
+      await writeBatches(
+        sql,
+        [
+          batchOf(`t:${t}`, [
+            delta({
+              tenantId: t,
+              userId: `${t}-a`,
+              meter: 'tokens',
+              amount: 10,
+              bucketStart: day + 1 * HOUR,
+            }),
+            delta({
+              tenantId: t,
+              userId: `${t}-b`,
+              meter: 'tokens',
+              amount: 20,
+              bucketStart: day + 2 * HOUR,
+            }),
+            delta({
+              tenantId: t,
+              userId: `${t}-a`,
+              meter: 'requests',
+              amount: 3,
+              bucketStart: day + 2 * HOUR,
+            }),
+            delta({
+              tenantId: t,
+              userId: `${t}-a`,
+              meter: 'tokens',
+              amount: 40,
+              bucketStart: day + 26 * HOUR,
+            }),
+            delta({
+              tenantId: null,
+              userId: `${t}-a`,
+              meter: 'tokens',
+              amount: 80,
+              bucketStart: day + 1 * HOUR,
+            }),
+          ]),
+        ],
+        { partitions },
+      );
+      const b = new LedgerBaseline(sql);
+      const base = { meter: 'tokens', periodStart: new Date(day), periodEnd: new Date(day + 24 * HOUR) };
+      const user = (id: string, tenantId: string | null, allTenants: boolean) =>
+        ({ ...base, scope: 'user', id, tenantId, userId: id, allTenants, period: 'day' }) as const;
+      const queries = [
+        {
+          ...base,
+          scope: 'tenant',
+          id: t,
+          tenantId: t,
+          userId: null,
+          allTenants: false,
+          period: 'day',
+        } as const,
+        user(`${t}-a`, t, false),
+        user(`${t}-a`, null, false),
+        { ...user(`${t}-a`, t, false), meter: 'requests' },
+        { ...user(`${t}-a`, t, false), period: 'minute' as const },
+        { ...user(`${t}-b`, t, false), period: 'total' as const, periodStart: new Date(0), periodEnd: null },
+        { ...user(`${t}-nobody`, t, false) },
+      ];
+      const one = await Promise.all(queries.map((q) => b.used(q)));
+      expect(one).toEqual([30, 10, 80, 3, 0, 20, 0]);
+      expect(await b.usedMany(queries)).toEqual(one);
+      expect(await b.usedMany([])).toEqual([]);
+    });
+
+    it("answers a shard's overrides and sums in one statement, as the two reads would", async () => {
+      const partitions = new PartitionManager(sql);
+      const t = uid('shard-baseline-');
+      const now = Date.now();
+      await writeBatches(
+        sql,
+        [
+          batchOf(`t:${t}`, [
+            delta({
+              tenantId: t,
+              userId: `${t}-a`,
+              meter: 'requests',
+              amount: 4,
+              bucketStart: now - (now % HOUR),
+            }),
+          ]),
+        ],
+        { partitions },
+      );
+      await saveOverride(sql, { scope: 'tenant', id: t, meter: 'requests', period: 'day', limit: 9 });
+      await saveOverride(sql, {
+        scope: 'user',
+        id: `${t}-a`,
+        tenantId: t,
+        meter: 'tokens',
+        period: 'month',
+        limit: 50,
+      });
+      await saveOverride(sql, {
+        scope: 'user',
+        id: `${t}-a`,
+        tenantId: 'elsewhere',
+        meter: 'tokens',
+        period: 'day',
+        limit: 7,
+      });
+      const b = new LedgerBaseline(sql);
+      const scopes = [
+        { scope: 'tenant', id: t },
+        { scope: 'user', id: `${t}-a` },
+      ] as const;
+      const since = new Date(now - 24 * HOUR);
+      const qs = [
+        {
+          scope: 'tenant',
+          id: t,
+          tenantId: t,
+          userId: null,
+          allTenants: false,
+          meter: 'requests',
+          period: 'day',
+          periodStart: since,
+          periodEnd: null,
+        },
+        {
+          scope: 'user',
+          id: `${t}-a`,
+          tenantId: t,
+          userId: `${t}-a`,
+          allTenants: false,
+          meter: 'requests',
+          period: 'minute',
+          periodStart: since,
+          periodEnd: null,
+        },
+        {
+          scope: 'user',
+          id: `${t}-a`,
+          tenantId: t,
+          userId: `${t}-a`,
+          allTenants: false,
+          meter: 'requests',
+          period: 'day',
+          periodStart: since,
+          periodEnd: null,
+        },
+      ] as const;
+      for (const shard of [undefined, { tenantId: t }]) {
+        const one = await b.shardBaseline([...scopes], shard, [...qs]);
+        expect(one).toEqual({
+          overrides: await b.overrides([...scopes], shard),
+          used: await b.usedMany([...qs]),
+        });
+        expect(one.used).toEqual([4, 0, 4]);
+        expect(one.overrides).toHaveLength(shard ? 2 : 3);
+      }
+      expect(await b.shardBaseline([{ scope: 'tenant', id: `${t}-none` }], undefined, [])).toEqual({
+        overrides: [],
+        used: [],
+      });
+    });
+
     it('keeps durable overrides: upsert, list by owner, delete', async () => {
       const t = uid('ovr-');
       await saveOverride(sql, { scope: 'tenant', id: t, meter: 'requests', period: 'day', limit: 10 });

@@ -1,0 +1,409 @@
+// Side by side, in one run against one upstream process: nginx proxy_pass (upstream keep-alive, when installed),
+// http-proxy-middleware on bare node:http, Express + http-proxy-middleware, and the Tollgate gateway (JWT, quota,
+// metering on Redis, inline flusher to Postgres), before (another built checkout) and after (this one).
+//
+// Workloads: GET /api/echo with one hot tenant and with 10,000 tenants (one valid JWT each, all seen before), and
+// POST /api/v1/chat/completions (1 KB prompt, JSON and SSE) against bare http-proxy-middleware. wrk -t1 -c50 in
+// interleaved rounds; req/s, p50/p99 and the proxy's CPU per request (from /proc/<pid>/stat: the figure to trust on
+// a shared machine). Then the first request of never-seen tenants against seen ones (CPU per request).
+//
+// Usage: taskset -c 0 node bench/proxy-compare.js [--before <checkout>] [--rounds 3] [--seconds 5]
+// Env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
+//      NGINX (/usr/sbin/nginx), WRK (/usr/bin/wrk), GATEWAY_CPU (1), CLIENT_CPU (0).
+'use strict';
+const { spawn, execFileSync } = require('node:child_process');
+const fs = require('node:fs');
+const http = require('node:http');
+const os = require('node:os');
+const path = require('node:path');
+const jwt = require('jsonwebtoken');
+
+const args = process.argv.slice(2);
+const arg = (name, fallback) => {
+  const i = args.indexOf(`--${name}`);
+  return i >= 0 ? args[i + 1] : fallback;
+};
+const ROUNDS = Number(arg('rounds', '3'));
+const SECONDS = Number(arg('seconds', '5'));
+const BEFORE = arg('before', null);
+const TENANTS = Number(arg('tenants', '10000'));
+const COLD = Number(arg('cold', '2000'));
+// A regular expression: only the cases whose name matches run (e.g. "1 tenant: (raw|after)"); --cold 0 skips that part.
+const ONLY = new RegExp(arg('cases', '.'));
+const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
+// Its own database (created when missing), so the bench's ledger rows stay out of every other one.
+const DATABASE_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/tollgate_bench_compare';
+const NGINX = process.env.NGINX ?? '/usr/sbin/nginx';
+const WRK = process.env.WRK ?? '/usr/bin/wrk';
+const GATEWAY_CPU = process.env.GATEWAY_CPU ?? '1';
+const CLIENT_CPU = process.env.CLIENT_CPU ?? '0';
+const SECRET = 'bench-jwt-secret-0123456789abcdef';
+const SERVER = path.join(__dirname, 'gateway-server.js');
+const TICK_US = 1e6 / Number(execFileSync('getconf', ['CLK_TCK']).toString().trim());
+const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'proxy-compare-'));
+const children = [];
+
+const token = (sub, tenant) =>
+  jwt.sign({ sub, tenant_id: tenant, tier: 'free' }, SECRET, { expiresIn: '2h' });
+const HOT = token('bench-hot', 'bench-hot');
+const PROMPT = 'x'.repeat(1024);
+const chatBody = (stream) =>
+  JSON.stringify({ model: 'gpt-4o', max_tokens: 16, stream, messages: [{ role: 'user', content: PROMPT }] });
+
+/** Starts a server process pinned to `cpu`; resolves with its port and pid once it printed READY. */
+function start(cpu, argv, env = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn('taskset', ['-c', cpu, process.execPath, ...argv], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env: { ...process.env, ...env },
+    });
+    children.push(child);
+    let out = '';
+    child.stdout.on('data', (d) => {
+      out += d;
+      const m = /READY (\d+)/.exec(out);
+      if (m) resolve({ port: Number(m[1]), pid: child.pid });
+    });
+    child.once('exit', (code) => reject(new Error(`${argv.join(' ')} exited ${code}`)));
+  });
+}
+
+/** nginx, one worker, proxy_pass to the upstream with a keep-alive pool; null when it is not installed. */
+async function startNginx(upstreamPort) {
+  if (!fs.existsSync(NGINX)) return null;
+  const dir = path.join(tmp, 'nginx');
+  fs.mkdirSync(dir);
+  const port = await freePort();
+  const user = os.userInfo().uid === 0 ? 'user root;\n' : '';
+  fs.writeFileSync(
+    path.join(dir, 'nginx.conf'),
+    `${user}worker_processes 1;
+daemon off;
+pid ${dir}/nginx.pid;
+error_log ${dir}/error.log warn;
+events { worker_connections 4096; }
+http {
+  access_log off;
+  client_body_temp_path ${dir}/body;
+  proxy_temp_path ${dir}/proxy;
+  fastcgi_temp_path ${dir}/fastcgi;
+  uwsgi_temp_path ${dir}/uwsgi;
+  scgi_temp_path ${dir}/scgi;
+  upstream up { server 127.0.0.1:${upstreamPort}; keepalive 64; }
+  server {
+    listen 127.0.0.1:${port};
+    location / { proxy_pass http://up; proxy_http_version 1.1; proxy_set_header Connection ""; proxy_buffering off; }
+  }
+}
+`,
+  );
+  const child = spawn(
+    'taskset',
+    ['-c', GATEWAY_CPU, NGINX, '-p', dir, '-c', `${dir}/nginx.conf`, '-e', `${dir}/error.log`],
+    {
+      stdio: 'inherit',
+    },
+  );
+  children.push(child);
+  for (let i = 0; i < 100; i++) {
+    if (await get(port, '/api/echo', HOT).catch(() => 0)) return { port, pid: child.pid, tree: true };
+    await sleep(50);
+  }
+  throw new Error('nginx did not start');
+}
+
+function freePort() {
+  return new Promise((resolve) => {
+    const s = http.createServer().listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
+
+/** GET with a bearer token; once more on a reset (a keep-alive socket the server closed as it was reused). */
+function get(port, p, bearer, retry = true) {
+  return getOnce(port, p, bearer).catch((err) => {
+    if (retry && err.code === 'ECONNRESET') return get(port, p, bearer, false);
+    throw err;
+  });
+}
+
+function getOnce(port, p, bearer) {
+  return new Promise((resolve, reject) => {
+    const req = http.get(
+      { host: '127.0.0.1', port, path: p, agent, headers: { authorization: `Bearer ${bearer}` } },
+      (res) => {
+        res.resume();
+        res.on('end', () => resolve(res.statusCode));
+      },
+    );
+    req.on('error', reject);
+  });
+}
+
+/** CPU ticks (user + system) of a process, and of its children when `tree` (nginx's worker). */
+function cpuTicks(pid, tree) {
+  const ticks = (p) => {
+    const stat = fs.readFileSync(`/proc/${p}/stat`, 'utf8');
+    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(f[11]) + Number(f[12]);
+  };
+  let sum = ticks(pid);
+  if (tree) {
+    const kids = fs.readFileSync(`/proc/${pid}/task/${pid}/children`, 'utf8').trim();
+    for (const k of kids ? kids.split(' ') : []) sum += ticks(k);
+  }
+  return sum;
+}
+
+const LUA_TOKENS = `
+local tokens = {}
+for line in io.lines(os.getenv("TOKENS_FILE")) do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format(os.getenv("METHOD"), os.getenv("TARGET"), {
+    ["Authorization"] = "Bearer " .. tokens[i], ["Content-Type"] = "application/json" }, os.getenv("BODY"))
+end
+`;
+
+function toMs(text) {
+  const m = /([\d.]+)(us|ms|s)/.exec(text);
+  if (!m) return NaN;
+  return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+}
+
+/** One wrk round against `server`; returns req/s, p50, p99, CPU µs per request and the non-2xx count. */
+function wrkRound(server, workload) {
+  const before = cpuTicks(server.pid, server.tree);
+  const out = execFileSync(
+    'taskset',
+    [
+      '-c',
+      CLIENT_CPU,
+      WRK,
+      '-t1',
+      '-c50',
+      `-d${SECONDS}s`,
+      '--latency',
+      '-s',
+      path.join(tmp, 'rotate.lua'),
+      `http://127.0.0.1:${server.port}`,
+    ],
+    {
+      env: {
+        ...process.env,
+        TOKENS_FILE: workload.tokens,
+        METHOD: workload.method,
+        TARGET: workload.target,
+        BODY: workload.body ?? '',
+      },
+    },
+  ).toString();
+  const cpu = (cpuTicks(server.pid, server.tree) - before) * TICK_US;
+  const requests = Number(/(\d+) requests in/.exec(out)[1]);
+  const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
+  const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? null;
+  return {
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)[1]),
+    p50: toMs(/^\s+50%\s+(\S+)/m.exec(out)[1]),
+    p99: toMs(/^\s+99%\s+(\S+)/m.exec(out)[1]),
+    cpuUs: cpu / requests,
+    bad,
+    errors,
+  };
+}
+
+/** Sends `tokens.length` requests (concurrency 20), one per token; returns the server's CPU µs per request. */
+async function cpuPerRequest(server, tokens) {
+  const before = cpuTicks(server.pid, server.tree);
+  let next = 0;
+  let failed = 0;
+  const worker = async () => {
+    while (next < tokens.length) {
+      const status = await get(server.port, '/api/echo', tokens[next++]);
+      if (status !== 200) failed++;
+    }
+  };
+  await Promise.all(Array.from({ length: 20 }, worker));
+  return { cpuUs: ((cpuTicks(server.pid, server.tree) - before) * TICK_US) / tokens.length, failed };
+}
+
+const median = (xs) => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
+};
+
+async function ensureDatabase(url) {
+  const { Client } = require('pg');
+  const u = new URL(url);
+  const name = u.pathname.slice(1);
+  u.pathname = '/postgres';
+  const client = new Client({ connectionString: u.toString() });
+  await client.connect();
+  const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  if (rowCount === 0) await client.query(`CREATE DATABASE "${name.replace(/"/g, '""')}"`);
+  await client.end();
+}
+
+async function main() {
+  await ensureDatabase(DATABASE_URL);
+  fs.writeFileSync(path.join(tmp, 'rotate.lua'), LUA_TOKENS);
+  const hotFile = path.join(tmp, 'hot.txt');
+  fs.writeFileSync(hotFile, `${HOT}\n`);
+  const many = Array.from({ length: TENANTS }, (_, i) => token(`bench-user-${i}`, `bench-tenant-${i}`));
+  const manyFile = path.join(tmp, 'many.txt');
+  fs.writeFileSync(manyFile, `${many.join('\n')}\n`);
+
+  const upstream = await start(CLIENT_CPU, [SERVER, 'upstream']);
+  const target = `http://127.0.0.1:${upstream.port}`;
+  const gw = (root) =>
+    start(GATEWAY_CPU, [SERVER, 'gateway', target, REDIS_URL, DATABASE_URL, root], {
+      BENCH_FLUSHER: 'inline',
+    });
+  const servers = {};
+  const nginx = await startNginx(upstream.port);
+  if (nginx) servers.nginx = nginx;
+  else console.log(`(nginx left out: ${NGINX} is not installed; apt-get install -y nginx-light provides it)`);
+  servers.raw = await start(GATEWAY_CPU, [SERVER, 'raw', target]);
+  servers.express = await start(GATEWAY_CPU, [SERVER, 'bare', target]);
+  if (BEFORE) servers.before = await gw(BEFORE);
+  servers.after = await gw(path.join(__dirname, '..'));
+  const gateways = Object.keys(servers).filter((k) => k === 'before' || k === 'after');
+
+  // Every tenant seen before (its counters seeded, its token verified once) by each gateway.
+  if (ONLY.test(`echo, ${TENANTS} tenants`))
+    for (const name of gateways) await cpuPerRequest(servers[name], many);
+
+  const echo = { method: 'GET', target: '/api/echo' };
+  const chat = (stream) => ({
+    method: 'POST',
+    target: '/api/v1/chat/completions',
+    body: chatBody(stream),
+    tokens: hotFile,
+  });
+  const cases = [
+    ...Object.keys(servers).map((s) => ({
+      name: `echo, 1 tenant: ${s}`,
+      server: s,
+      work: { ...echo, tokens: hotFile },
+    })),
+    ...['raw', ...gateways].map((s) => ({
+      name: `echo, ${TENANTS} tenants: ${s}`,
+      server: s,
+      work: { ...echo, tokens: manyFile },
+    })),
+    ...['raw', ...gateways].map((s) => ({ name: `chat JSON: ${s}`, server: s, work: chat(false) })),
+    ...['raw', ...gateways].map((s) => ({ name: `chat SSE: ${s}`, server: s, work: chat(true) })),
+  ];
+  const chosen = cases.filter((c) => ONLY.test(c.name));
+  const results = new Map(chosen.map((c) => [c.name, []]));
+  // Warm every server on every workload (JIT, pools), then the measured rounds, interleaved.
+  for (const c of chosen) wrkRoundShort(servers[c.server], c.work);
+  for (let r = 0; r < ROUNDS; r++) {
+    for (const c of chosen) {
+      const m = wrkRound(servers[c.server], c.work);
+      results.get(c.name).push(m);
+      if (m.bad || m.errors)
+        console.log(`  ${c.name} round ${r + 1}: ${m.bad} non-2xx, socket errors: ${m.errors}`);
+    }
+  }
+
+  const fmt = (xs, key, digits) => {
+    const vals = xs.map((x) => x[key]);
+    return `${median(vals).toFixed(digits)} (${Math.min(...vals).toFixed(digits)}-${Math.max(...vals).toFixed(digits)})`;
+  };
+  console.log(`\nwrk -t1 -c50, ${ROUNDS} interleaved rounds of ${SECONDS} s; median (min-max)`);
+  console.log('| case | req/s | p50 ms | p99 ms | proxy CPU µs/req |');
+  console.log('| --- | --- | --- | --- | --- |');
+  for (const c of chosen) {
+    const xs = results.get(c.name);
+    console.log(
+      `| ${c.name} | ${fmt(xs, 'rps', 0)} | ${fmt(xs, 'p50', 2)} | ${fmt(xs, 'p99', 2)} | ${fmt(xs, 'cpuUs', 0)} |`,
+    );
+  }
+  const med = (name, key) => (results.has(name) ? median(results.get(name).map((x) => x[key])) : NaN);
+  // Ratios by req/s (and by CPU per request, in brackets), each only when both of its cases ran.
+  const ratio = (a, b) => {
+    const r = med(a, 'rps') / med(b, 'rps');
+    return Number.isNaN(r)
+      ? null
+      : `${r.toFixed(2)}x (CPU ${(med(b, 'cpuUs') / med(a, 'cpuUs')).toFixed(2)}x)`;
+  };
+  for (const g of gateways) {
+    const hot = `echo, 1 tenant: ${g}`;
+    const parts = [
+      ['hot echo vs bare node:http', ratio(hot, 'echo, 1 tenant: raw')],
+      ['hot echo vs nginx', ratio(hot, 'echo, 1 tenant: nginx')],
+      [`${TENANTS} tenants vs its hot figure`, ratio(`echo, ${TENANTS} tenants: ${g}`, hot)],
+      ['chat JSON vs bare', ratio(`chat JSON: ${g}`, 'chat JSON: raw')],
+      ['chat SSE vs bare', ratio(`chat SSE: ${g}`, 'chat SSE: raw')],
+    ].filter(([, v]) => v !== null);
+    console.log(`${g}: ${parts.map(([k, v]) => `${k} ${v}`).join('; ')}`);
+  }
+
+  // Never-seen tenants (fresh subject, fresh token) against the same tenants once seen.
+  if (COLD === 0) return;
+  console.log(
+    `\nfirst request of ${COLD} never-seen tenants vs the same tenants seen, CPU µs/req (concurrency 20), per round`,
+  );
+  for (let r = 0; r < ROUNDS; r++) {
+    const line = [];
+    for (const g of gateways) {
+      const fresh = Array.from({ length: COLD }, (_, i) =>
+        token(`cold-${process.pid}-${g}-${r}-${i}`, `cold-${r}-${i}`),
+      );
+      const cold = await cpuPerRequest(servers[g], fresh);
+      const seen = await cpuPerRequest(servers[g], fresh);
+      line.push(
+        `${g}: cold ${cold.cpuUs.toFixed(0)}, seen ${seen.cpuUs.toFixed(0)}, ratio ${(cold.cpuUs / seen.cpuUs).toFixed(2)}x` +
+          (cold.failed + seen.failed ? ` (${cold.failed + seen.failed} failed)` : ''),
+      );
+    }
+    console.log(`  round ${r + 1}: ${line.join('; ')}`);
+  }
+}
+
+/** A 1 s wrk run, unmeasured. */
+function wrkRoundShort(server, workload) {
+  execFileSync(
+    'taskset',
+    [
+      '-c',
+      CLIENT_CPU,
+      WRK,
+      '-t1',
+      '-c50',
+      '-d1s',
+      '-s',
+      path.join(tmp, 'rotate.lua'),
+      `http://127.0.0.1:${server.port}`,
+    ],
+    {
+      env: {
+        ...process.env,
+        TOKENS_FILE: workload.tokens,
+        METHOD: workload.method,
+        TARGET: workload.target,
+        BODY: workload.body ?? '',
+      },
+    },
+  );
+}
+
+function stopAll() {
+  for (const c of children) if (c.exitCode === null) c.kill('SIGTERM');
+  agent.destroy();
+  fs.rmSync(tmp, { recursive: true, force: true });
+}
+
+main()
+  .catch((err) => {
+    console.error(err);
+    process.exitCode = 1;
+  })
+  .finally(stopAll);
