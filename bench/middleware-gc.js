@@ -1,6 +1,6 @@
 // Garbage per request behind the latency tail: each middleware-bench server variant at a fixed request rate, its
 // young-generation collections read from V8's own trace (--trace-gc-nvp). Allocation per request is close to
-// deterministic, so it separates variants that the p99 (a cliff: see BENCHMARKS.md) and req/s (±15 % per round on
+// deterministic, so it separates variants that the p99 (a cliff: see bench/HISTORY.md) and req/s (±15 % per round on
 // a shared VM) cannot.
 //
 // Run: npm run build, then

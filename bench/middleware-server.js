@@ -25,7 +25,7 @@ const tollgateVariant = variant === 'memory' || variant === 'redis' || variant =
 
 // A real limit (checked on every request) that the benchmark never reaches: 1e9 a minute is out of reach of any run
 // here, and, like a real plan's limit, a small integer (V8 turns 1e12, a heap double, into a string at about
-// twice the cost: the bench used 1e12 up to run L, see BENCHMARKS.md).
+// twice the cost: the bench used 1e12 up to run L, see bench/HISTORY.md).
 const LIMIT = 1e9;
 
 const config = {

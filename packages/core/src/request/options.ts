@@ -144,7 +144,7 @@ export const TRACK_USAGE_DEFAULTS = {
   requireIdentity: false,
   rateLimitHeaders: true,
   // Each lease op costs the client about 100 µs of CPU (ioredis): at 10 ms, a subject at 10,000 req/s paid
-  // 100 of them a second, 1-8 µs per request (BENCHMARKS.md, runs AA-AB); 50 ms pays a fifth of that.
+  // 100 of them a second, 1-8 µs per request (bench/HISTORY.md, runs AA-AB); 50 ms pays a fifth of that.
   leaseMs: 50,
 } as const;
 

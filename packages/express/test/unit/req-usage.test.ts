@@ -1,7 +1,7 @@
 // What a handler can rely on from `req.usage`: it finds its own request's usage on either side of a mounted app,
 // after the response has closed (late records count), when the application replaced or shared `res.locals`,
 // on a plain `http` server, and over a `usage` the application set itself; a request rejected before its
-// handler has none. Kept as a guard for any change to where `req.usage` lives (BENCHMARKS.md, runs F-K: a
+// handler has none. Kept as a guard for any change to where `req.usage` lives (bench/HISTORY.md, runs F-K: a
 // version kept in `res.locals` failed several of these before it was fixed, then was dropped).
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
