@@ -20,11 +20,22 @@ export enum ErrorCode {
   CallbackFailed = 'ERR_TOLLGATE_CALLBACK_FAILED',
 }
 
+/** The error-codes page (docs/error-codes.md): one section per code, its anchor the code in lower case. */
+export const ERROR_DOCS_URL = 'https://tollgate.dev/docs/error-codes';
+
+/** Where a code is explained: what it means and what to do. */
+export function errorDocsUrl(code: ErrorCode): string {
+  return `${ERROR_DOCS_URL}#${code.toLowerCase()}`;
+}
+
 export class TollgateError extends Error {
   readonly code: ErrorCode;
+  /** The section of the error-codes page for `code`. */
+  readonly docs: string;
   constructor(code: ErrorCode, message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.code = code;
+    this.docs = errorDocsUrl(code);
     this.name = new.target.name;
   }
 }

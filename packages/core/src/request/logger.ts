@@ -1,4 +1,5 @@
 // The injectable logger (a pino-compatible subset) and a once-per-key warning helper.
+import { ErrorCode, errorDocsUrl } from '../errors';
 
 /** The logger methods Tollgate calls, pino style: `logger.warn({ code, ... }, 'message')`. A pino or bunyan logger fits. */
 export interface TollgateLogger {
@@ -14,6 +15,14 @@ export const consoleLogger: TollgateLogger = {
   warn: (obj, msg) => console.warn(msg ?? 'Tollgate', obj),
 };
 
+const CODES: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
+
+/** A logged `{ code }` carries `docs`, the link to its section of the error-codes page. */
+function withDocs(obj: object): object {
+  const code = (obj as { code?: unknown }).code;
+  return CODES.has(code) ? { ...obj, docs: errorDocsUrl(code as ErrorCode) } : obj;
+}
+
 /** Calls a logger method without ever letting a throwing logger break a request. */
 export function safeLog(
   logger: TollgateLogger,
@@ -22,7 +31,7 @@ export function safeLog(
   msg: string,
 ): void {
   try {
-    logger[level]?.(obj, msg);
+    logger[level]?.(withDocs(obj), msg);
   } catch {
     // A broken logger must not turn into a failed request.
   }
