@@ -1,5 +1,5 @@
 // Error types shared by every Tollgate package; codes live in one enum so users can match on them.
-import type { QuotaProblem } from './request/problem';
+import type { QuotaProblem } from './problem-body';
 
 export enum ErrorCode {
   Config = 'ERR_TOLLGATE_CONFIG',

@@ -1,8 +1,8 @@
 // Drains everything still in the store with a clean flusher, then compares the ledger with the load's tally.
 import type { CounterStore } from '@tollgate/core';
 import { Flusher, type SqlClient } from '@tollgate/ledger';
-import { ledgerTables } from '../../../../packages/ledger/test/support/ledger-sums';
-import type { Tally } from '../../../../packages/ledger/test/support/tally';
+import { ledgerTables } from '../../../../test-support/ledger/ledger-sums';
+import type { Tally } from '../../../../test-support/ledger/tally';
 
 /** A clean flush: every claim is re-issued at once (staleAfterMs 0) and written or skipped, until none is left. */
 export async function drain(

@@ -1,7 +1,7 @@
 // Keeps usage arriving through a QuotaEngine while a test breaks the flusher; retries keep each op's id.
 import { randomUUID } from 'node:crypto';
 import { QuotaEngine, parseConfig, type CounterStore, type TollgateConfigInput } from '@tollgate/core';
-import { TallyingStore } from '../../../../packages/ledger/test/support/tally';
+import { TallyingStore } from '../../../../test-support/ledger/tally';
 
 export const LOAD_CONFIG: TollgateConfigInput = {
   subject: 'tenant',

@@ -17,7 +17,8 @@ import {
   setRateLimitHeaders,
   tightestRequestsLimit,
 } from './rate-limit-headers';
-import { type RequestTicket, type RespondOutcome, type TicketContext } from './ticket';
+import type { AdmissionContext } from './admission-context';
+import { type RequestTicket, type RespondOutcome } from './ticket';
 import { ErrorCode } from '../errors';
 import { refundIdOf, reservationIdOf } from './ids';
 import { split, reservesOf } from './group-split';
@@ -25,15 +26,6 @@ import { Leases } from './leases';
 import { storeOp } from './store-ops';
 
 /** How the engine talks to a framework's response object (headers go through the framework, so it keeps track). */
-export interface HttpBinding<Res> {
-  setHeader(res: Res, name: string, value: string): void;
-}
-
-export interface AdmissionContext<Res> extends TicketContext<Res> {
-  rateLimitHeaders: boolean;
-  /** Admission leases' period (0: none). */
-  leaseMs: number;
-}
 
 const ONE_REQUEST: Record<string, number> = { requests: 1 };
 const STORE_DOWN: RespondOutcome = { kind: 'respond', status: 503, body: STORE_UNAVAILABLE_BODY };

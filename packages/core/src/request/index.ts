@@ -18,7 +18,7 @@ export { countBodyBytes, countingStream, type ResponseWatcher } from './node-io'
 export { identityFromHeaders, type HeaderIdentity, type IdentityFailure } from './identity';
 export type { PendingOp } from './replay-buffer';
 export { RequestTicket, PASS, type MeterDone, type MeterOutcome, type RespondOutcome } from './ticket';
-export { type HttpBinding } from './admission';
+export { type HttpBinding } from './http-binding';
 export { DEGRADED_HEADER } from './problem';
 export {
   Tollgate,

@@ -18,7 +18,7 @@ import {
 import { leaseCloseIdOf, refundIdOf } from './ids';
 import { storeOp } from './store-ops';
 import type { RequestTicket } from './ticket';
-import type { AdmissionContext } from './admission';
+import type { AdmissionContext } from './admission-context';
 import { leasePeriod, leaseUnits, MAX_PERIOD_FACTOR, minuteEnd } from './lease-sizing';
 
 /** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */

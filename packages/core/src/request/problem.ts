@@ -1,32 +1,12 @@
 // problem+json (RFC 9457) bodies of Tollgate's rejections: 429/403 over quota, 401 no identity, 503 store down.
 import type { Violation } from '../engine';
 import { apiAmount } from '../money';
+import type { QuotaProblem, SimpleProblem } from '../problem-body';
+
+export type { QuotaProblem, SimpleProblem } from '../problem-body';
 
 export const PROBLEM_CONTENT_TYPE = 'application/problem+json';
 const PROBLEM_BASE = 'https://tollgate.dev/problems/';
-
-/** The 429/403 body: names the limit that resets last. */
-export interface QuotaProblem {
-  type: string;
-  title: string;
-  status: 429 | 403;
-  detail: string;
-  scope: Violation['scope'];
-  meter: string;
-  period: string;
-  /** Integer, or a USD decimal string for the `cost` meter. */
-  limit: number | string;
-  used: number | string;
-  /** ISO 8601; null for a `total` limit (never resets). */
-  resetsAt: string | null;
-}
-
-export interface SimpleProblem {
-  type: string;
-  title: string;
-  status: number;
-  detail: string;
-}
 
 export interface QuotaRejection {
   status: 429 | 403;

@@ -1,6 +1,6 @@
 // RateLimit-Policy / RateLimit values (draft-ietf-httpapi-ratelimit-headers-09) for the tightest `requests` limit.
 import type { CounterState } from '../store';
-import type { HttpBinding } from './admission';
+import type { HttpBinding } from './http-binding';
 
 export const RATELIMIT_POLICY_HEADER = 'RateLimit-Policy';
 export const RATELIMIT_HEADER = 'RateLimit';

@@ -2,7 +2,8 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode } from '../errors';
 import type { Identity, ResolvedSubject } from '../subject';
-import { Admissions, type HttpBinding } from './admission';
+import { Admissions } from './admission';
+import type { HttpBinding } from './http-binding';
 import { identityFailureDetail, identityFromHeaders } from './identity';
 import { safeLog } from './logger';
 import { isWatched, watchExchange } from './node-io';

@@ -7,7 +7,7 @@ import { isStoreFailure, withDeadline } from './deadline';
 import { releaseIdOf } from './ids';
 import { storeOp } from './store-ops';
 import { declaredLength, type ResponseWatcher } from './node-io';
-import type { HttpBinding } from './admission';
+import type { HttpBinding } from './http-binding';
 import { DEGRADED_HEADER, DEGRADED_VALUE, quotaRejection } from './problem';
 import type { RecordOptions, RequestUsage } from './request-usage';
 import type { UsageBatcher } from './settlement';

@@ -1,5 +1,5 @@
 import { MemoryStore, createTollgate, parseConfig } from '../../src';
-import { OutageStore } from '../../../express/test/shared/outage-store';
+import { OutageStore } from '../../../../test-support/middleware/outage-store';
 
 it('records one store_degraded event per subject served degraded, once the store answers again', async () => {
   const memory = new MemoryStore();

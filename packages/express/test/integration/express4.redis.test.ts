@@ -1,7 +1,7 @@
 // The behavioural suite on Express 4 with RedisStore (the shared Redis, and a test-owned redis-server for outages).
 import express4 from 'express4';
-import { behaviourSuite } from '../shared/behaviour-suite';
-import { expressHarness } from '../shared/express-app';
-import { redisKit } from '../shared/stores';
+import { behaviourSuite } from '../../../../test-support/middleware/behaviour-suite';
+import { expressHarness } from '../../../../test-support/middleware/express-app';
+import { redisKit } from '../../../../test-support/middleware/stores';
 
 behaviourSuite(expressHarness('Express 4', express4), redisKit());

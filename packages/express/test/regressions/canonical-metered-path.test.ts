@@ -8,7 +8,7 @@ import { parseConfig } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { trackUsage } from '@tollgate/express';
 import { REDIS_URL, uniquePrefix } from '../../../../test-support/services';
-import { getTarget } from '../shared/http';
+import { getTarget } from '../../../../test-support/middleware/http';
 
 describe('trackUsage meters the target as routers read it', () => {
   const client = new Redis(REDIS_URL);

@@ -6,8 +6,8 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { MemoryStore, parseConfig, type ApplyOp, type ApplyResult } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { captureLogger, eventually, identity } from '../shared/http';
-import { ClaimedUsage } from '../shared/stores';
+import { captureLogger, eventually, identity } from '../../../../test-support/middleware/http';
+import { ClaimedUsage } from '../../../../test-support/middleware/stores';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -5,8 +5,8 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { parseConfig } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { captureLogger, eventually, identity } from '../shared/http';
-import { memoryKit, redisKit, type StoreKit } from '../shared/stores';
+import { captureLogger, eventually, identity } from '../../../../test-support/middleware/http';
+import { memoryKit, redisKit, type StoreKit } from '../../../../test-support/middleware/stores';
 
 const config = parseConfig({
   subject: 'tenant',

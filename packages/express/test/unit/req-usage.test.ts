@@ -9,8 +9,8 @@ import express from 'express';
 import express4 from 'express4';
 import { MemoryStore, type RequestUsage } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { SUITE_CONFIG } from '../shared/suite-config';
-import { identity } from '../shared/http';
+import { SUITE_CONFIG } from '../../../../test-support/middleware/suite-config';
+import { identity } from '../../../../test-support/middleware/http';
 
 type Handler = (req: http.IncomingMessage & { usage?: RequestUsage }, res: http.ServerResponse) => void;
 

@@ -5,8 +5,8 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { MemoryStore, QuotaExceededError } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { SUITE_CONFIG } from '../shared/suite-config';
-import { identity } from '../shared/http';
+import { SUITE_CONFIG } from '../../../../test-support/middleware/suite-config';
+import { identity } from '../../../../test-support/middleware/http';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -6,8 +6,8 @@ import express from 'express';
 import request from 'supertest';
 import { MemoryStore, parseConfig, type ApplyOp, type TollgateConfig } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { identity } from '../shared/http';
-import { recordingStore } from '../shared/recording-store';
+import { identity } from '../../../../test-support/middleware/http';
+import { recordingStore } from '../../../../test-support/middleware/recording-store';
 
 const BATCH_MS = 50; // statistics alone: 500 ms
 const LOOK_AFTER_MS = 250;

@@ -6,7 +6,7 @@ import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { parseConfig, type ApplyOp } from '@tollgate/core';
 import { tollgate } from '../../src';
-import { recordingStore } from '../../../express/test/shared/recording-store';
+import { recordingStore } from '../../../../test-support/middleware/recording-store';
 
 const BATCH_MS = 50; // statistics alone: 500 ms
 const LOOK_AFTER_MS = 250;

@@ -24,8 +24,8 @@ import {
   writeBatches,
   type SqlClient,
 } from '../../src';
-import { ledgerTables } from './ledger-sums';
-import { TallyingStore } from './tally';
+import { ledgerTables } from '../../../../test-support/ledger/ledger-sums';
+import { TallyingStore } from '../../../../test-support/ledger/tally';
 
 export interface LedgerSuiteTarget {
   name: string;

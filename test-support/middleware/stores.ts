@@ -2,7 +2,7 @@
 import Redis from 'ioredis';
 import { MemoryStore, type ClaimedBatch, type CounterStore } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
-import { OwnedRedis, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
+import { OwnedRedis, REDIS_URL, uniquePrefix } from '../services';
 import { OutageStore } from './outage-store';
 
 /** A store whose backend a test can take down and bring back. */

@@ -3,7 +3,7 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type express from 'express';
 import { QuotaExceededError, type TrackUsageOptions } from '@tollgate/core';
-import { trackUsage } from '../../src';
+import { trackUsage } from '@tollgate/express';
 import type { AppHarness, RunningApp } from './harness';
 
 type ExpressModule = typeof express;

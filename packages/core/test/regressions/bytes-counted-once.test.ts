@@ -2,14 +2,14 @@
 // every copy's wrapper added the response bytes to the same watcher (bytes_out counted N times). And the other
 // way round: the copy that meters a response must be seen by the copy whose patch counts its bytes.
 import http from 'node:http';
-import type { ResponseWatcher } from '../../../core/src/request/node-io';
+import type { ResponseWatcher } from '../../src/request/node-io';
 
-type NodeIo = typeof import('../../../core/src/request/node-io');
+type NodeIo = typeof import('../../src/request/node-io');
 
 function freshNodeIo(): NodeIo {
   let mod!: NodeIo;
   jest.isolateModules(() => {
-    mod = jest.requireActual('../../../core/src/request/node-io');
+    mod = jest.requireActual('../../src/request/node-io');
   });
   return mod;
 }

@@ -1,6 +1,6 @@
 // Reads the ledger back as the same tenant|user|meter tables the Tally builds.
-import type { SqlExecutor } from '../../src';
-import { numericToPico } from '../../src';
+import type { SqlExecutor } from '@tollgate/ledger';
+import { numericToPico } from '@tollgate/ledger';
 import { subjectKey } from './tally';
 
 export async function ledgerTables(
