@@ -137,6 +137,9 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
     route(async (req, res) => {
       const c = await o.authenticate(req);
       const b = parse(create, req.body ?? {});
+      // A key made with a key would outlive the caller key's expiry, overrides and revocation (a leaked key could
+      // keep its access for good): keys are created with a JWT.
+      if (c.apiKeyId) throw forbidden('an API key cannot create API keys; use a JWT');
       if (!c.userId) throw forbidden('the credential names no user to create a key for');
       // A user's own key: its own tenant and tier, nothing it could not already do.
       if (b.tenantId !== undefined && b.tenantId !== c.tenantId)
