@@ -3,6 +3,7 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import { z } from 'zod';
 import type { TollgateConfig } from '@tollgate/core';
 import {
+  apiKeyRefusal,
   createApiKey,
   findApiKey,
   listApiKeys,
@@ -213,6 +214,9 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
       const b = parse(rotate, req.body ?? {});
       const old = await existing(p.id);
       if (old.revokedAt !== null) throw new HttpProblem(409, 'Conflict', `API key ${p.id} is revoked`);
+      // Its successor keeps its expiry: it would be refused on first use.
+      if (apiKeyRefusal(old, Date.now()) === 'expired')
+        throw new HttpProblem(409, 'Conflict', `API key ${p.id} is expired`);
       const created = await o.sql.transaction((tx) => rotateApiKey(tx, old, b.graceSeconds));
       o.onChange(p.id);
       sendCreated(res, created, { rotatedFrom: old.id });
