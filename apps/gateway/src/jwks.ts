@@ -65,7 +65,9 @@ function algorithmOf(jwk: JWK): JwksAlgorithm | null {
 /** Whether a JWK is a public signature key (not an encryption key, and not a published private key). */
 function isVerificationKey(jwk: JWK): boolean {
   if (jwk.use !== undefined && jwk.use !== 'sig') return false;
-  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return false;
+  // A member of another type (null, a number, a string) is no key_ops list: the key is skipped, not the set.
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
+    return false;
   return jwk.d === undefined;
 }
 
