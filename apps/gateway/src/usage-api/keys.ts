@@ -197,6 +197,8 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
     route(async (req, res) => {
       const c = await o.authenticate(req);
       const p = parse(keyParams, req.params);
+      // As for listing: without a user, null would equal every user-less key of the tenant.
+      if (!c.userId) throw forbidden('the credential names no user');
       const r = await existing(p.id);
       if (!ownedBy(r, c)) throw forbidden('you may only revoke your own keys');
       await revokeApiKey(o.sql, p.id);
