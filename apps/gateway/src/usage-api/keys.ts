@@ -1,7 +1,7 @@
 // API key endpoints (SPEC §11): create, list, revoke and rotate; an admin for anyone, a user for itself only.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import type { TollgateConfig } from '@tollgate/core';
+import { identityValueProblem, type TollgateConfig } from '@tollgate/core';
 import {
   apiKeyRefusal,
   createApiKey,
@@ -27,6 +27,11 @@ export interface KeyRoutesOptions {
 }
 
 const id = z.string().min(1).max(256);
+/** A key's owner is forwarded upstream on every use: it must be a value a header can carry as it is (as a claim). */
+const owner = id.superRefine((v, ctx) => {
+  const problem = identityValueProblem(v);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
 const MAX_GRACE_SECONDS = 30 * 86_400;
 
 function route(fn: (req: Request, res: Response) => Promise<void>) {
@@ -85,8 +90,8 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
   const create = z
     .object({
       name: z.string().trim().min(1).max(200),
-      tenantId: id.nullable().optional(),
-      userId: id.nullable().optional(),
+      tenantId: owner.nullable().optional(),
+      userId: owner.nullable().optional(),
       tier: z
         .string()
         .refine((t) => plans.includes(t), `must be a configured plan (${plans.join(', ')})`)
