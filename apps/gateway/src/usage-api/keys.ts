@@ -4,6 +4,7 @@ import { z } from 'zod';
 import { identityValueProblem, type TollgateConfig } from '@tollgate/core';
 import {
   apiKeyRefusal,
+  apiKeySuccessor,
   createApiKey,
   findApiKey,
   listApiKeys,
@@ -224,7 +225,13 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
       // Its successor keeps its expiry: it would be refused on first use.
       if (apiKeyRefusal(old, Date.now()) === 'expired')
         throw new HttpProblem(409, 'Conflict', `API key ${p.id} is expired`);
-      const created = await o.sql.transaction((tx) => rotateApiKey(tx, old, b.graceSeconds));
+      const created = await o.sql.transaction(async (tx) => {
+        // A second successor would inherit the first rotation's grace-period expiry.
+        const successor = await apiKeySuccessor(tx, old.id);
+        if (successor !== null)
+          throw new HttpProblem(409, 'Conflict', `API key ${old.id} was rotated into ${successor}`);
+        return rotateApiKey(tx, old, b.graceSeconds);
+      });
       o.onChange(p.id);
       sendCreated(res, created, { rotatedFrom: old.id });
     }),
