@@ -65,8 +65,32 @@ function algorithmOf(jwk: JWK): JwksAlgorithm | null {
 /** Whether a JWK is a public signature key (not an encryption key, and not a published private key). */
 function isVerificationKey(jwk: JWK): boolean {
   if (jwk.use !== undefined && jwk.use !== 'sig') return false;
-  if (jwk.key_ops !== undefined && !jwk.key_ops.includes('verify')) return false;
+  // A member of another type (null, a number, a string) is no key_ops list: the key is skipped, not the set.
+  if (jwk.key_ops !== undefined && !(Array.isArray(jwk.key_ops) && jwk.key_ops.includes('verify')))
+    return false;
   return jwk.d === undefined;
+}
+
+/**
+ * The body as text, read chunk by chunk and abandoned past MAX_JWKS_BYTES: a chunked body has no length to check
+ * first, and `res.text()` would hold all of it.
+ */
+async function boundedText(res: Response): Promise<string> {
+  if (res.body === null) return '';
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  const reader = res.body.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > MAX_JWKS_BYTES) {
+      await reader.cancel();
+      throw new Error(`key set over ${MAX_JWKS_BYTES} bytes`);
+    }
+    chunks.push(value);
+  }
+  return Buffer.concat(chunks).toString('utf8');
 }
 
 class Source {
@@ -174,9 +198,7 @@ export class JwksKeySet {
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const length = Number(res.headers.get('content-length') ?? 0);
     if (length > MAX_JWKS_BYTES) throw new Error(`key set over ${MAX_JWKS_BYTES} bytes`);
-    const text = await res.text();
-    if (text.length > MAX_JWKS_BYTES) throw new Error(`key set over ${MAX_JWKS_BYTES} bytes`);
-    const body = JSON.parse(text) as { keys?: unknown };
+    const body = JSON.parse(await boundedText(res)) as { keys?: unknown };
     if (!Array.isArray(body.keys)) throw new Error('not a JWK set (no "keys" array)');
     const keys: JwksKey[] = [];
     for (const raw of body.keys as unknown[]) {

@@ -213,6 +213,19 @@ export async function rotateApiKey(
   );
 }
 
+/**
+ * The id of the key `id` was rotated into, or null. Locks the old key's row first, so two rotations of one key
+ * inside transactions see each other's successor.
+ */
+export async function apiKeySuccessor(sql: SqlExecutor, id: string): Promise<string | null> {
+  await sql.query(`SELECT id FROM api_keys WHERE id = $1 FOR UPDATE`, [id]);
+  const res = await sql.query<{ id: string }>(
+    `SELECT id FROM api_keys WHERE rotated_from = $1 ORDER BY created_at LIMIT 1`,
+    [id],
+  );
+  return res.rows[0]?.id ?? null;
+}
+
 /** Keys changed (revoked, rotated) after `since` minus a margin for transactions that committed late. */
 export async function apiKeyChanges(
   sql: SqlExecutor,

@@ -1,8 +1,10 @@
 // API key endpoints (SPEC §11): create, list, revoke and rotate; an admin for anyone, a user for itself only.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import type { TollgateConfig } from '@tollgate/core';
+import { identityValueProblem, type TollgateConfig } from '@tollgate/core';
 import {
+  apiKeyRefusal,
+  apiKeySuccessor,
   createApiKey,
   findApiKey,
   listApiKeys,
@@ -26,6 +28,11 @@ export interface KeyRoutesOptions {
 }
 
 const id = z.string().min(1).max(256);
+/** A key's owner is forwarded upstream on every use: it must be a value a header can carry as it is (as a claim). */
+const owner = id.superRefine((v, ctx) => {
+  const problem = identityValueProblem(v);
+  if (problem !== null) ctx.addIssue({ code: 'custom', message: problem });
+});
 const MAX_GRACE_SECONDS = 30 * 86_400;
 
 function route(fn: (req: Request, res: Response) => Promise<void>) {
@@ -84,8 +91,8 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
   const create = z
     .object({
       name: z.string().trim().min(1).max(200),
-      tenantId: id.nullable().optional(),
-      userId: id.nullable().optional(),
+      tenantId: owner.nullable().optional(),
+      userId: owner.nullable().optional(),
       tier: z
         .string()
         .refine((t) => plans.includes(t), `must be a configured plan (${plans.join(', ')})`)
@@ -137,6 +144,9 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
     route(async (req, res) => {
       const c = await o.authenticate(req);
       const b = parse(create, req.body ?? {});
+      // A key made with a key would outlive the caller key's expiry, overrides and revocation (a leaked key could
+      // keep its access for good): keys are created with a JWT.
+      if (c.apiKeyId) throw forbidden('an API key cannot create API keys; use a JWT');
       if (!c.userId) throw forbidden('the credential names no user to create a key for');
       // A user's own key: its own tenant and tier, nothing it could not already do.
       if (b.tenantId !== undefined && b.tenantId !== c.tenantId)
@@ -193,6 +203,8 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
     route(async (req, res) => {
       const c = await o.authenticate(req);
       const p = parse(keyParams, req.params);
+      // As for listing: without a user, null would equal every user-less key of the tenant.
+      if (!c.userId) throw forbidden('the credential names no user');
       const r = await existing(p.id);
       if (!ownedBy(r, c)) throw forbidden('you may only revoke your own keys');
       await revokeApiKey(o.sql, p.id);
@@ -210,7 +222,16 @@ export function keyRoutes(o: KeyRoutesOptions): Router {
       const b = parse(rotate, req.body ?? {});
       const old = await existing(p.id);
       if (old.revokedAt !== null) throw new HttpProblem(409, 'Conflict', `API key ${p.id} is revoked`);
-      const created = await o.sql.transaction((tx) => rotateApiKey(tx, old, b.graceSeconds));
+      // Its successor keeps its expiry: it would be refused on first use.
+      if (apiKeyRefusal(old, Date.now()) === 'expired')
+        throw new HttpProblem(409, 'Conflict', `API key ${p.id} is expired`);
+      const created = await o.sql.transaction(async (tx) => {
+        // A second successor would inherit the first rotation's grace-period expiry.
+        const successor = await apiKeySuccessor(tx, old.id);
+        if (successor !== null)
+          throw new HttpProblem(409, 'Conflict', `API key ${old.id} was rotated into ${successor}`);
+        return rotateApiKey(tx, old, b.graceSeconds);
+      });
       o.onChange(p.id);
       sendCreated(res, created, { rotatedFrom: old.id });
     }),
