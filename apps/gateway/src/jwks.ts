@@ -194,7 +194,10 @@ export class JwksKeySet {
   }
 
   private async load(url: URL): Promise<JwksKey[]> {
-    const res = await fetch(url, { signal: AbortSignal.timeout(this.fetchTimeoutMs), redirect: 'follow' });
+    // A redirect is not followed: it could lead from https to http, or to a host nobody configured.
+    const res = await fetch(url, { signal: AbortSignal.timeout(this.fetchTimeoutMs), redirect: 'manual' });
+    if (res.status >= 300 && res.status < 400)
+      throw new Error(`HTTP ${res.status}: redirects are not followed`);
     if (!res.ok) throw new Error(`HTTP ${res.status}`);
     const length = Number(res.headers.get('content-length') ?? 0);
     if (length > MAX_JWKS_BYTES) throw new Error(`key set over ${MAX_JWKS_BYTES} bytes`);
