@@ -34,7 +34,7 @@ const LABELS = {
   upstream: 'upstream directly',
   bare: 'bare proxy: Express 5 + http-proxy-middleware',
   raw: '(reference) http-proxy-middleware on node:http, no Express',
-  before: `Tollgate gateway, before (${BEFORE})`,
+  before: `Tollgate gateway, before (${BEFORE ? path.basename(BEFORE) : ''})`,
   gateway: 'Tollgate gateway (JWT + Redis metering)',
 };
 const WORKLOADS = {
