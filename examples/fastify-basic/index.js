@@ -4,7 +4,7 @@
 const Fastify = require('fastify');
 const Redis = require('ioredis');
 const { loadConfig, MemoryStore, QuotaExceededError } = require('@tollgate/core');
-const { RedisStore } = require('@tollgate/redis');
+const { RedisStore, requestPathRedisOptions } = require('@tollgate/redis');
 const { tollgate } = require('@tollgate/fastify');
 
 /** Plans and prices; in a real app usually `loadConfig('tollgate.yaml')`. */
@@ -22,12 +22,8 @@ const config = loadConfig({
 /** Redis when a URL is given (every instance of the app shares the counters), else in process. */
 function createStore({ url, prefix } = {}) {
   if (!url) return new MemoryStore();
-  const client = new Redis(url, {
-    enableAutoPipelining: true,
-    commandTimeout: 1000,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-  });
+  // Tollgate's recommended request-path options: no offline queue, no retries, auto-pipelining.
+  const client = new Redis(url, requestPathRedisOptions());
   return new RedisStore({ client, prefix });
 }
 

@@ -1,7 +1,7 @@
 // The counter store the settings ask for: MemoryStore (embedded), RedisStore on one node, or on a Cluster.
-import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import Redis, { Cluster } from 'ioredis';
 import { MemoryStore, type CounterStore } from '@tollgate/core';
-import { RedisStore } from '@tollgate/redis';
+import { RedisStore, requestPathRedisOptions } from '@tollgate/redis';
 import type { GatewaySettings } from './env';
 import type { Logger } from './logger';
 
@@ -10,23 +10,6 @@ export interface OpenedStore {
   kind: 'memory' | 'redis' | 'cluster';
   /** Closes the store and the client this module created. */
   close(): Promise<void>;
-}
-
-/**
- * ioredis options for the request path: a command never waits in an offline queue or retries
- * forever (so `STORE_TIMEOUT_MS` holds and fail-open applies at once), auto-pipelining batches
- * concurrent requests' scripts, and reconnects back off up to 2 s.
- */
-export function requestPathRedisOptions(storeTimeoutMs: number): RedisOptions {
-  return {
-    enableAutoPipelining: true,
-    enableOfflineQueue: false,
-    maxRetriesPerRequest: 0,
-    // The engine bounds each call by STORE_TIMEOUT_MS; this only reaps commands a dead socket holds.
-    commandTimeout: Math.max(1000, storeTimeoutMs * 10),
-    connectTimeout: 2000,
-    retryStrategy: (times) => Math.min(50 * 2 ** Math.min(times, 6), 2000),
-  };
 }
 
 /** Resolves when the client is ready, or after `ms` (the store then starts degraded and recovers on reconnect). */
