@@ -26,11 +26,19 @@ export function buildGateway(): void {
   );
 }
 
+/** The test's environment, less the one counter-store setting the child is not given (CI exports REDIS_URL). */
+function inheritedEnv(env: Record<string, string>): NodeJS.ProcessEnv {
+  const inherited = { ...process.env };
+  if (env.REDIS_CLUSTER_NODES !== undefined) delete inherited.REDIS_URL;
+  if (env.REDIS_URL !== undefined) delete inherited.REDIS_CLUSTER_NODES;
+  return inherited;
+}
+
 export async function startGatewayProcess(env: Record<string, string>): Promise<GatewayProcess> {
   const port = await freePort();
   const child = spawn(process.execPath, [MAIN], {
     cwd: ROOT,
-    env: { ...process.env, LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
+    env: { ...inheritedEnv(env), LOG_LEVEL: 'info', ...env, PORT: String(port), HOST: '127.0.0.1' },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let out = '';
