@@ -104,8 +104,11 @@ function joinPath(parts: ReadonlyArray<string | number>): string {
   return parts.map(String).join('.');
 }
 
-/** Converts one limit value to store units, or explains why it is not a limit. */
-function parseLimit(meter: string, value: number | string): number | string {
+/**
+ * Converts one limit value to store units (`cost` in USD to pico-dollars), or returns why it is not a limit: the
+ * one reading of a limit, for the config file and the admin API alike.
+ */
+export function parseLimit(meter: string, value: number | string): number | string {
   if (meter === 'cost') {
     if (value === -1 || value === '-1') return -1;
     const text = typeof value === 'number' ? String(value) : value;

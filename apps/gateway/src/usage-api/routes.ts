@@ -3,10 +3,9 @@ import express, { type NextFunction, type Request, type Response, type Router } 
 import path from 'node:path';
 import {
   isLimitValue,
-  picoLimit,
+  parseLimit,
   picoToUsd,
   periodWindow,
-  usdToPico,
   type Identity,
   type QuotaEngine,
   type QuotaStatus,
@@ -281,21 +280,13 @@ export function createUsageApi(options: UsageApiOptions): Router {
       requireAdmin(c);
       const params = parse(s.overrideParams, req.params);
       const body = parse(s.override, req.body ?? {});
-      let limit: number | null;
-      if (body.limit === null) limit = null;
-      else if (body.meter === 'cost') {
-        // USD as in the config file: "50.00", or a number of dollars (50); never raw pico-dollars.
-        const usd = typeof body.limit === 'number' ? String(body.limit) : body.limit;
-        let pico: number | null;
-        try {
-          pico = usd === '-1' ? -1 : picoLimit(usdToPico(usd, 6));
-        } catch {
-          throw invalid([{ field: 'limit', message: 'must be a USD amount such as "50.00" or -1' }]);
-        }
-        if (pico === null) throw invalid([{ field: 'limit', message: 'is too large' }]);
-        limit = pico;
-      } else if (typeof body.limit === 'number' && Number.isInteger(body.limit)) limit = body.limit;
-      else throw invalid([{ field: 'limit', message: 'must be an integer >= -1 (-1 = unlimited) or null' }]);
+      // A limit reads as in the config file (`cost` in USD: "50.00" or 50 dollars, never raw pico-dollars).
+      let limit: number | null = null;
+      if (body.limit !== null) {
+        const parsed = parseLimit(body.meter, body.limit);
+        if (typeof parsed === 'string') throw invalid([{ field: 'limit', message: parsed }]);
+        limit = parsed;
+      }
       if (limit !== null && !isLimitValue(body.meter, limit)) {
         throw invalid([{ field: 'limit', message: 'is too large' }]);
       }

@@ -128,7 +128,7 @@ describe('numbers past what the stores hold are 400s naming the field', () => {
     ['requests', '1e400', 'is too large'],
     ['cost', '"10000000.000001"', 'is too large'],
     ['cost', '"99999999999.00"', 'is too large'],
-    ['cost', '"1e3"', 'must be a USD amount such as "50.00" or -1'],
+    ['cost', '"1e3"', 'must be a USD amount such as "50.00" (at most 6 decimals) or -1 for unlimited'],
   ])('PUT /admin/quotas %s limit %s: 400 naming limit, nothing saved', async (meter, limit, message) => {
     const res = await request(app)
       .put('/admin/quotas/tenant/big')
@@ -234,9 +234,9 @@ describe('PUT /admin/quotas: a cost limit given as a number is dollars, as in th
   });
 
   it.each([
-    [1.5, 'requests', 'must be an integer >= -1 (-1 = unlimited) or null'],
+    [1.5, 'requests', 'must be an integer >= -1 (-1 = unlimited)'],
     [-2, 'cost', 'must be an integer >= -1 (-1 = unlimited)'],
-    [0.0000001, 'cost', 'must be a USD amount such as "50.00" or -1'],
+    [0.0000001, 'cost', 'must be a USD amount such as "50.00" (at most 6 decimals) or -1 for unlimited'],
   ])('limit %j on %s is a 400 naming limit', async (limit, meter, message) => {
     const res = await request(app)
       .put('/admin/quotas/tenant/dollars-bad')
