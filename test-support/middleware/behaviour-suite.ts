@@ -612,28 +612,36 @@ export function behaviourSuite(
     });
 
     it('takes a signature only for the method and path it was made for, and at most 60 s old', async () => {
+      const nowSeconds = () => Math.floor(Date.now() / 1000);
       const store = await kit.create();
       const { app } = await start(store, { signingSecret: SECRET });
       const t = uniqueTenant();
-      const now = Math.floor(Date.now() / 1000);
       const captured = signedIdentity(SECRET, t);
       const replays = [
         await get(`${app.url}/api/stream`, captured),
         await get(`${app.url}/api/hello?admin=1`, captured),
         await post(`${app.url}/api/chat`, { input: 1, output: 1, model: 'gpt-4o' }, captured),
-        await get(`${app.url}/api/hello`, signedIdentity(SECRET, t, 'u1', 'free', now - 61)),
-        await get(`${app.url}/api/hello`, signedIdentity(SECRET, t, 'u1', 'free', now + 61)),
+        // Each timestamp taken just before its request: one made earlier in a slow run would drift into the window.
+        await get(`${app.url}/api/hello`, signedIdentity(SECRET, t, 'u1', 'free', nowSeconds() - 61)),
+        // One second more ahead than the bound: the clock may tick between signing and checking.
+        await get(`${app.url}/api/hello`, signedIdentity(SECRET, t, 'u1', 'free', nowSeconds() + 62)),
       ];
       expect(replays.map((r) => r.status)).toEqual([401, 401, 401, 401, 401]);
       expect(replays[0]!.json()).toMatchObject({ detail: expect.stringContaining('bad signature') });
       expect(replays[3]!.json()).toMatchObject({ detail: expect.stringContaining('stale') });
-      const chat = signedIdentity(SECRET, t, 'u1', 'free', now - 50, { method: 'POST', path: '/api/chat' });
+      const chat = signedIdentity(SECRET, t, 'u1', 'free', nowSeconds() - 50, {
+        method: 'POST',
+        path: '/api/chat',
+      });
       const accepted = [
         await get(`${app.url}/api/hello`, captured),
         await post(`${app.url}/api/chat`, { input: 1, output: 1, model: 'gpt-4o' }, chat),
         await get(
           `${app.url}/api/hello?admin=1`,
-          signedIdentity(SECRET, t, 'u1', 'free', now, { method: 'GET', path: '/api/hello?admin=1' }),
+          signedIdentity(SECRET, t, 'u1', 'free', nowSeconds(), {
+            method: 'GET',
+            path: '/api/hello?admin=1',
+          }),
         ),
       ];
       expect(accepted.map((r) => r.status)).toEqual([200, 200, 200]);
