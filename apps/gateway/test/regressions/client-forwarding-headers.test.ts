@@ -1,34 +1,15 @@
 // Regression: the client's own X-Forwarded-For/-Host/-Proto, Forwarded and X-Real-IP reached the upstream as sent
 // (http-proxy's xfwd appended to them), so any client could claim any address, host or scheme.
-import { MemoryStore } from '@tollgate/core';
-import { createTestDatabase } from '../../../../test-support/services';
-import { LlmUpstream } from '../support/llm-upstream';
-import { startGateway, token, type RunningGateway } from '../support/kit';
+import { memoryGatewayPerFile } from '../support/memory-gateway';
+import { token } from '../support/kit';
 import { rawRequest } from '../support/raw-lines';
 
 describe("a client's forwarding headers", () => {
-  let upstream: LlmUpstream;
-  let db: { url: string; drop: () => Promise<void> };
-  let gw: RunningGateway;
-
-  beforeAll(async () => {
-    upstream = await new LlmUpstream().start();
-    db = await createTestDatabase('reg_forwarding');
-    gw = await startGateway(
-      { UPSTREAM_URL: upstream.url, DATABASE_URL: db.url, FLUSHER: 'off' },
-      { store: new MemoryStore() },
-    );
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await upstream?.stop();
-    await db?.drop();
-  });
+  const served = memoryGatewayPerFile('reg_forwarding');
 
   it('are replaced by what the gateway saw when the client is no trusted proxy', async () => {
-    const { host } = new URL(gw.url);
-    const reply = await rawRequest(gw.url, [
+    const { host } = new URL(served.gw.url);
+    const reply = await rawRequest(served.gw.url, [
       'GET /api/whoami HTTP/1.1',
       `Host: ${host}`,
       `Authorization: Bearer ${token({ sub: 'alice' })}`,
@@ -39,7 +20,7 @@ describe("a client's forwarding headers", () => {
       'X-Real-IP: 6.6.6.6',
     ]);
     expect(reply.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
-    const h = upstream.last().headers;
+    const h = served.upstream.last().headers;
     expect([h['x-forwarded-for'], h['x-forwarded-host'], h['x-forwarded-proto']]).toEqual([
       '127.0.0.1',
       host,

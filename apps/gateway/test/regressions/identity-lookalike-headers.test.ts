@@ -1,34 +1,15 @@
 // Regression: `X_User_Id`, `X-Tenant_Id` and other identity look-alikes reached the upstream, where servers that fold
 // `_` into `-` (CGI, WSGI, Rack) read them as the identity headers: a spoofed identity beside the gateway's.
-import { MemoryStore } from '@tollgate/core';
-import { createTestDatabase } from '../../../../test-support/services';
-import { LlmUpstream } from '../support/llm-upstream';
-import { startGateway, token, type RunningGateway } from '../support/kit';
+import { memoryGatewayPerFile } from '../support/memory-gateway';
+import { token } from '../support/kit';
 import { foldedNames, rawRequest } from '../support/raw-lines';
 
 describe('identity look-alike headers', () => {
-  let upstream: LlmUpstream;
-  let db: { url: string; drop: () => Promise<void> };
-  let gw: RunningGateway;
-
-  beforeAll(async () => {
-    upstream = await new LlmUpstream().start();
-    db = await createTestDatabase('reg_lookalikes');
-    gw = await startGateway(
-      { UPSTREAM_URL: upstream.url, DATABASE_URL: db.url, FLUSHER: 'off' },
-      { store: new MemoryStore() },
-    );
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await upstream?.stop();
-    await db?.drop();
-  });
+  const served = memoryGatewayPerFile('reg_lookalikes');
 
   it('never reach the upstream, whatever their case', async () => {
-    const { host } = new URL(gw.url);
-    const reply = await rawRequest(gw.url, [
+    const { host } = new URL(served.gw.url);
+    const reply = await rawRequest(served.gw.url, [
       'GET /api/whoami HTTP/1.1',
       `Host: ${host}`,
       `Authorization: Bearer ${token({ sub: 'alice' })}`,
@@ -38,7 +19,7 @@ describe('identity look-alike headers', () => {
       'X_User_Role: admin',
     ]);
     expect(reply.split('\r\n')[0]).toBe('HTTP/1.1 200 OK');
-    const seen = upstream.last();
+    const seen = served.upstream.last();
     const identity = foldedNames(seen.rawHeaders).filter(
       (n) => n.startsWith('x-user-') || n.startsWith('x-tenant-'),
     );

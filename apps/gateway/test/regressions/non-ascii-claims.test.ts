@@ -1,37 +1,18 @@
 // Regression: a claim above U+00FF (a CJK tenant name, an IDN email) made every request of that user fail with
 // 500 ERR_INVALID_CHAR; a claim with surrounding spaces was metered as "u " while the upstream received "u".
-import { MemoryStore } from '@tollgate/core';
-import { createTestDatabase } from '../../../../test-support/services';
-import { LlmUpstream } from '../support/llm-upstream';
-import { dayCounters, startGateway, token, type RunningGateway } from '../support/kit';
+import { memoryGatewayPerFile } from '../support/memory-gateway';
+import { dayCounters, token } from '../support/kit';
 
 describe('claims that are not plain ASCII header values', () => {
-  let upstream: LlmUpstream;
-  let db: { url: string; drop: () => Promise<void> };
-  let gw: RunningGateway;
-
-  beforeAll(async () => {
-    upstream = await new LlmUpstream().start();
-    db = await createTestDatabase('reg_claims');
-    gw = await startGateway(
-      { UPSTREAM_URL: upstream.url, DATABASE_URL: db.url, FLUSHER: 'off' },
-      { store: new MemoryStore() },
-    );
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await upstream?.stop();
-    await db?.drop();
-  });
+  const served = memoryGatewayPerFile('reg_claims');
 
   const call = (claims: Record<string, unknown>) =>
-    fetch(`${gw.url}/api/whoami`, { headers: { authorization: `Bearer ${token(claims)}` } });
+    fetch(`${served.gw.url}/api/whoami`, { headers: { authorization: `Bearer ${token(claims)}` } });
 
   it('serve a CJK tenant and an IDN email, forwarded percent-encoded', async () => {
     const res = await call({ sub: 'u1', tenant_id: '租户', email: 'user@例え.jp' });
     expect(res.status).toBe(200);
-    expect(upstream.last().headers).toMatchObject({
+    expect(served.upstream.last().headers).toMatchObject({
       'x-tenant-id': '%E7%A7%9F%E6%88%B7',
       'x-user-email': 'user@%E4%BE%8B%E3%81%88.jp',
     });
@@ -41,7 +22,7 @@ describe('claims that are not plain ASCII header values', () => {
     const res = await call({ sub: 'u ' });
     expect(res.status).toBe(401);
     expect(await res.json()).toMatchObject({ detail: 'claim "sub" must not start or end with whitespace' });
-    await gw.gateway.idle();
-    expect((await dayCounters(gw.gateway, { userId: 'u ' })).requests ?? 0).toBe(0);
+    await served.gw.gateway.idle();
+    expect((await dayCounters(served.gw.gateway, { userId: 'u ' })).requests ?? 0).toBe(0);
   });
 });

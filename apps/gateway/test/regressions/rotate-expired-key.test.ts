@@ -1,33 +1,14 @@
 // Regression: POST /admin/keys/:id/rotate on an expired key answered 201 with a new secret that carried the old
 // expiry, so it was refused ("API key expired") on its first use. Rotating an expired key is a 409, like a revoked one.
-import { MemoryStore } from '@tollgate/core';
-import { createTestDatabase } from '../../../../test-support/services';
-import { LlmUpstream } from '../support/llm-upstream';
-import { startGateway, token, type RunningGateway } from '../support/kit';
+import { memoryGatewayPerFile } from '../support/memory-gateway';
+import { token } from '../support/kit';
 
 describe('rotating an expired API key', () => {
-  let upstream: LlmUpstream;
-  let db: { url: string; drop: () => Promise<void> };
-  let gw: RunningGateway;
+  const served = memoryGatewayPerFile('reg_rotate_expired');
   const admin = { authorization: `Bearer ${token({ sub: 'root', role: 'admin' })}` };
 
-  beforeAll(async () => {
-    upstream = await new LlmUpstream().start();
-    db = await createTestDatabase('reg_rotate_expired');
-    gw = await startGateway(
-      { UPSTREAM_URL: upstream.url, DATABASE_URL: db.url, FLUSHER: 'off' },
-      { store: new MemoryStore() },
-    );
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await upstream?.stop();
-    await db?.drop();
-  });
-
   it('answers 409 and makes no key', async () => {
-    const created = await fetch(`${gw.url}/admin/keys`, {
+    const created = await fetch(`${served.gw.url}/admin/keys`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
       body: JSON.stringify({
@@ -40,13 +21,13 @@ describe('rotating an expired API key', () => {
     const { id, key } = (await created.json()) as { id: string; key: string };
     // Expired for the gateway too, so the wait is observed, not assumed.
     for (;;) {
-      const res = await fetch(`${gw.url}/api/hello`, { headers: { 'x-api-key': key } });
+      const res = await fetch(`${served.gw.url}/api/hello`, { headers: { 'x-api-key': key } });
       const body = await res.text();
       if (res.status === 401 && body.includes('API key expired')) break;
       await new Promise((r) => setTimeout(r, 50));
     }
 
-    const rotated = await fetch(`${gw.url}/admin/keys/${id}/rotate`, {
+    const rotated = await fetch(`${served.gw.url}/admin/keys/${id}/rotate`, {
       method: 'POST',
       headers: { ...admin, 'content-type': 'application/json' },
       body: JSON.stringify({ graceSeconds: 60 }),
@@ -54,7 +35,7 @@ describe('rotating an expired API key', () => {
     expect(rotated.status).toBe(409);
     expect(((await rotated.json()) as { detail: string }).detail).toBe(`API key ${id} is expired`);
     const listed = (await (
-      await fetch(`${gw.url}/admin/keys?userId=dora`, { headers: admin })
+      await fetch(`${served.gw.url}/admin/keys?userId=dora`, { headers: admin })
     ).json()) as unknown[];
     expect(listed).toHaveLength(1);
   });

@@ -1,35 +1,16 @@
 // Regression: POST /admin/keys accepted an owner no request could carry (a user id with surrounding whitespace or a
 // control character): 201 with a secret, then every use of the key was a 401 ("names an identity that cannot be
 // forwarded"). Such an owner is a 400 naming the field, as for a JWT claim, and no key is made.
-import { MemoryStore } from '@tollgate/core';
-import { createTestDatabase } from '../../../../test-support/services';
-import { LlmUpstream } from '../support/llm-upstream';
-import { startGateway, token, type RunningGateway } from '../support/kit';
+import { memoryGatewayPerFile } from '../support/memory-gateway';
+import { token } from '../support/kit';
 
 describe('an API key owner that cannot be forwarded', () => {
-  let upstream: LlmUpstream;
-  let db: { url: string; drop: () => Promise<void> };
-  let gw: RunningGateway;
+  const served = memoryGatewayPerFile('reg_key_owner');
   const admin = { authorization: `Bearer ${token({ sub: 'root', role: 'admin' })}` };
-
-  beforeAll(async () => {
-    upstream = await new LlmUpstream().start();
-    db = await createTestDatabase('reg_key_owner');
-    gw = await startGateway(
-      { UPSTREAM_URL: upstream.url, DATABASE_URL: db.url, FLUSHER: 'off' },
-      { store: new MemoryStore() },
-    );
-  });
-
-  afterAll(async () => {
-    await gw?.close();
-    await upstream?.stop();
-    await db?.drop();
-  });
 
   it('is a 400 naming the field, and a forwardable one still makes a key', async () => {
     const create = (body: Record<string, unknown>) =>
-      fetch(`${gw.url}/admin/keys`, {
+      fetch(`${served.gw.url}/admin/keys`, {
         method: 'POST',
         headers: { ...admin, 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'k', ...body }),
@@ -45,11 +26,13 @@ describe('an API key owner that cannot be forwarded', () => {
       const body = (await res.json()) as { errors: Array<{ field: string }> };
       expect(body.errors.map((e) => e.field)).toEqual([field]);
     }
-    expect((await (await fetch(`${gw.url}/admin/keys`, { headers: admin })).json()) as unknown[]).toEqual([]);
+    expect(
+      (await (await fetch(`${served.gw.url}/admin/keys`, { headers: admin })).json()) as unknown[],
+    ).toEqual([]);
 
     const ok = await create({ userId: 'zoë', tenantId: 'acme' });
     expect(ok.status).toBe(201);
     const { key } = (await ok.json()) as { key: string };
-    expect((await fetch(`${gw.url}/api/hello`, { headers: { 'x-api-key': key } })).status).toBe(200);
+    expect((await fetch(`${served.gw.url}/api/hello`, { headers: { 'x-api-key': key } })).status).toBe(200);
   });
 });
