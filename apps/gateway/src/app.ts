@@ -30,6 +30,7 @@ import { USAGE_BATCH_MS, countLateUpstreamFailure, createMeter, settleTokens } f
 import { GatewayMetrics, instrumentStore, type Outcome } from './metrics';
 import { PROBLEM_BASE, sendProblem } from './problem';
 import { createProxy } from './proxy';
+import { operationsRouter } from './operations';
 import { openStore } from './store-factory';
 import { prepareUpstreamHeaders } from './upstream-headers';
 import { keyRoutes } from './usage-api/keys';
@@ -428,48 +429,7 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       next();
     });
 
-    app.get('/healthz', (_req, res) => {
-      res.json({ status: 'ok' });
-    });
-
-    app.get('/readyz', async (_req, res) => {
-      const bounded = <T>(p: Promise<T>) =>
-        Promise.race([
-          p,
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), 1000).unref()),
-        ]);
-      const [storeOk, ledgerOk] = await Promise.all([
-        bounded(store.ping()).then(
-          () => true,
-          () => false,
-        ),
-        bounded(sql!.query('SELECT 1')).then(
-          () => true,
-          () => false,
-        ),
-      ]);
-      const health = tollgate.health();
-      const body = {
-        status: storeOk && ledgerOk && !shuttingDown ? 'ready' : 'unavailable',
-        store: storeOk ? 'up' : 'down',
-        ledger: ledgerOk ? 'up' : 'down',
-        shuttingDown,
-        degraded: health.degraded,
-        bufferedOperations: health.buffered,
-        droppedOperations: health.dropped,
-        failingSince: health.failingSince,
-      };
-      res.status(body.status === 'ready' ? 200 : 503).json(body);
-    });
-
-    app.get('/metrics', async (_req, res) => {
-      const health = tollgate.health();
-      const dropped =
-        health.dropped - (await metrics.usageDropped.get()).values.reduce((a, v) => a + v.value, 0);
-      if (dropped > 0) metrics.usageDropped.inc(dropped);
-      res.setHeader('Content-Type', metrics.registry.contentType);
-      res.end(await metrics.registry.metrics());
-    });
+    app.use(operationsRouter({ store, sql, tollgate, metrics, shuttingDown: () => shuttingDown }));
 
     const routeContext: GatewayRouteContext = {
       settings,
