@@ -7,13 +7,12 @@
 // --before DIR adds the gateway built in another checkout (e.g. `git worktree add DIR <commit>` + build) as `before`.
 'use strict';
 const { startOwnRedis } = require('./own-redis');
-const { spawn } = require('node:child_process');
+const { createDatabase, startServer, cpuUs, mean, cpuCell } = require('./gateway-bench-kit');
 const { mkdirSync, writeFileSync } = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const autocannon = require('autocannon');
 const jwt = require('jsonwebtoken');
-const { Client } = require('pg');
 
 function arg(name, fallback) {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,7 +21,6 @@ function arg(name, fallback) {
 const SECONDS = Number(arg('seconds', 10));
 const ROUNDS = Number(arg('rounds', 3));
 const CONNECTIONS = Number(arg('connections', 50));
-const DATABASE_URL = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
 const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const TOKEN = jwt.sign({ sub: 'bench-user', tenant_id: 'bench-tenant', tier: 'free' }, SECRET, {
   expiresIn: '1h',
@@ -46,41 +44,6 @@ const WORKLOADS = {
   },
 };
 
-async function createDatabase() {
-  const name = `tg_bench_gateway_${process.pid}`;
-  const admin = new Client({ connectionString: DATABASE_URL });
-  await admin.connect();
-  await admin.query(`DROP DATABASE IF EXISTS ${name}`);
-  await admin.query(`CREATE DATABASE ${name}`);
-  await admin.end();
-  const url = new URL(DATABASE_URL);
-  url.pathname = `/${name}`;
-  return {
-    url: url.toString(),
-    drop: async () => {
-      const c = new Client({ connectionString: DATABASE_URL });
-      await c.connect();
-      await c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`);
-      await c.end();
-    },
-  };
-}
-
-function startServer(mode, ...args) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [path.join(__dirname, 'gateway-server.js'), mode, ...args], {
-      stdio: ['ignore', 'pipe', 'inherit'],
-    });
-    let out = '';
-    child.stdout.on('data', (d) => {
-      out += d;
-      const m = /READY (\d+)/.exec(out);
-      if (m) resolve({ port: Number(m[1]), child });
-    });
-    child.once('exit', (code) => reject(new Error(`${mode} exited with ${code}`)));
-  });
-}
-
 function load(port, workload, seconds) {
   const w = WORKLOADS[workload];
   return new Promise((resolve, reject) => {
@@ -98,24 +61,9 @@ function load(port, workload, seconds) {
   });
 }
 
-const mean = (xs) => xs.reduce((a, b) => a + b, 0) / xs.length;
-const TICK_US = 1e6 / 100; // USER_HZ
-
-/** CPU time (user + system) of a process in microseconds, from /proc (Linux); null elsewhere. */
-function cpuUs(pid) {
-  try {
-    const fields = require('node:fs').readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-    return (Number(fields[11]) + Number(fields[12])) * TICK_US;
-  } catch {
-    return null;
-  }
-}
-
-const cpuCell = (xs) => (xs.some((x) => x === null) ? 'n/a' : mean(xs).toFixed(0));
-
 async function main() {
   const redis = await startOwnRedis();
-  const db = await createDatabase();
+  const db = await createDatabase('gateway');
   const servers = {};
   try {
     servers.upstream = await startServer('upstream');
