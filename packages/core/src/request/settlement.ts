@@ -25,8 +25,8 @@ export class SubjectUsage {
   leaseLedgered = 0;
   /** When this sum is written: `usageBatchMs` after it began, or the statistics' longer delay (see UsageBatcher). */
   dueAt: number;
-  /** Responses whose end waits for this sum's write (delivered durability); true once acknowledged. */
-  waiters: Array<(acked: boolean) => void> | null = null;
+  /** Responses whose end waits for this sum's write (delivered durability). */
+  waiters: CommitWaiter[] | null = null;
   /** Bounds the waiters' wait by `storeTimeoutMs`. */
   deadline: NodeJS.Timeout | null = null;
   /** Taken for a write (or for the fail-open buffer): nothing more joins it. */
@@ -93,7 +93,7 @@ export class SubjectUsage {
     this.deadline = null;
     const waiters = this.waiters;
     this.waiters = null;
-    if (waiters !== null) for (const w of waiters) w(acked);
+    if (waiters !== null) for (const w of waiters) w.committed(acked);
   }
 
   /** The lease `requests` of this sum, written apart from the rest (see SplitRequests); undefined when none. */
@@ -139,6 +139,14 @@ export function statsDelayMs(usageBatchMs: number, config: TollgateConfig): numb
 }
 
 const ACKED: Promise<boolean> = Promise.resolve(true);
+
+/**
+ * A response whose end waits for its subject's sum (delivered durability): told once, true when the store
+ * acknowledged it, false when it went to the fail-open buffer. A method, not a promise: no allocation per response.
+ */
+export interface CommitWaiter {
+  committed(acked: boolean): void;
+}
 
 /**
  * Sums usage per subject and writes each subject's sum in one op per window (one op per subject, not per
@@ -187,27 +195,31 @@ export class UsageBatcher {
   }
 
   /**
-   * Resolves once what `subject`'s sum holds now is acknowledged by the store (true), or, past `storeTimeoutMs`,
-   * buffered for replay (false). Written after this turn's poll phase, or after the subject's write in flight.
+   * Tells `waiter` once what `subject`'s sum holds now is acknowledged by the store (true), or, past
+   * `storeTimeoutMs`, buffered for replay (false). Written after this turn's poll phase, or after the subject's write
+   * in flight.
    */
-  commit(subject: ResolvedSubject): Promise<boolean> {
+  commit(subject: ResolvedSubject, waiter: CommitWaiter): void {
     const u = this.pending.get(subject);
-    // Nothing waits to be written: what this response added is in the write in flight, or already acknowledged.
-    if (u === undefined) return this.writing.get(subject) ?? ACKED;
-    return new Promise((resolve) => {
-      if (u.waiters !== null) {
-        u.waiters.push(resolve);
-        return;
-      }
-      u.waiters = [resolve];
-      u.deadline = setTimeout(() => this.expire(u), this.tollgate.options.storeTimeoutMs);
-      u.deadline.unref();
-      this.ready.push(u);
-      if (!this.readyScheduled) {
-        this.readyScheduled = true;
-        setImmediate(this.writeReady);
-      }
-    });
+    if (u === undefined) {
+      // Nothing waits to be written: what this response added is in the write in flight, or already acknowledged.
+      const inFlight = this.writing.get(subject);
+      if (inFlight === undefined) waiter.committed(true);
+      else void inFlight.then((acked) => waiter.committed(acked));
+      return;
+    }
+    if (u.waiters !== null) {
+      u.waiters.push(waiter);
+      return;
+    }
+    u.waiters = [waiter];
+    u.deadline = setTimeout(() => this.expire(u), this.tollgate.options.storeTimeoutMs);
+    u.deadline.unref();
+    this.ready.push(u);
+    if (!this.readyScheduled) {
+      this.readyScheduled = true;
+      setImmediate(this.writeReady);
+    }
   }
 
   private readonly writeReady = (): void => {

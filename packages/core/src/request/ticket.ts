@@ -10,7 +10,7 @@ import { declaredLength, type ResponseWatcher } from './node-io';
 import type { HttpBinding } from './http-binding';
 import { DEGRADED_HEADER, DEGRADED_VALUE, quotaRejection } from './problem';
 import type { RecordOptions, RequestUsage } from './request-usage';
-import type { UsageBatcher } from './settlement';
+import type { CommitWaiter, UsageBatcher } from './settlement';
 import { asStoreError, type Tollgate } from './tollgate';
 
 /** Admission in flight. */
@@ -53,7 +53,7 @@ const NOTHING: Record<string, number> = {};
  * One metered request's state, moved on only by its own methods: `run` (admitted), `refuse` (over quota), `answer`
  * (another answer), `fail`, and the response's end and close. Handlers see `usage`, never the ticket itself.
  */
-export class RequestTicket<Res = unknown> implements ResponseWatcher {
+export class RequestTicket<Res = unknown> implements ResponseWatcher, CommitWaiter {
   readonly kind = 'proceed' as const;
   /** `req.usage`: what a handler may do with this request. */
   readonly usage: RequestUsage = new TicketUsage(this);
@@ -265,21 +265,26 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
     this.endTimer = null;
     if (this.state === RUNNING) {
       this.state = ENDING;
-      void this.end();
+      if (this.endHooks === null) this.finish();
+      else void this.runHooksThenFinish();
     } else if (this.state === DONE && this.awaitsCommit) {
       this.awaitsCommit = false;
-      void this.commitThenSend();
+      this.ctx.usage.commit(this.subject, this);
     }
   }
 
-  /** Runs the end hooks, counts the response and commits it. */
-  private async end(): Promise<void> {
-    const hooks = this.endHooks;
+  private async runHooksThenFinish(): Promise<void> {
+    const hooks = this.endHooks ?? [];
     this.endHooks = null;
-    if (hooks !== null) for (const hook of hooks) await this.runHook(hook);
+    for (const hook of hooks) await this.runHook(hook);
+    this.finish();
+  }
+
+  /** Counts the response and commits it; its held output goes out once committed (see `committed`). */
+  private finish(): void {
     this.state = DONE;
     this.count(false);
-    await this.commitThenSend();
+    this.ctx.usage.commit(this.subject, this);
   }
 
   private async runHook(hook: () => void | Promise<void>): Promise<void> {
@@ -293,14 +298,14 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher {
     }
   }
 
-  private async commitThenSend(): Promise<void> {
-    const acked = await this.ctx.usage.commit(this.subject);
+  /** The response's usage is in the store (or, `acked` false, in the fail-open buffer): its held output goes out. */
+  committed(acked: boolean): void {
     const raw = this.rawRes;
     if (!acked) this.degrade();
-    const output = this.heldOutput ?? [];
+    const output = this.heldOutput;
     this.heldOutput = null;
     // A client that left meanwhile gets nothing more.
-    if (raw.destroyed) return;
+    if (output === null || raw.destroyed) return;
     for (const send of output) {
       try {
         send();
