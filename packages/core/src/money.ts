@@ -37,6 +37,11 @@ export function picoLimit(pico: bigint): number | null {
   return n < COUNTER_CEILING && BigInt(n) === pico ? n : null;
 }
 
+/** A `cost` counter's pico-dollars (a whole double, which may pass 2^53) as an exact bigint. */
+export function counterPico(value: number): bigint {
+  return BigInt(Math.round(value));
+}
+
 /**
  * A counter's amount (limit, used, remaining) as the APIs show it: `cost` as a USD decimal string (it is counted in
  * pico-dollars), every other meter as its count; -1 (unlimited) stays -1.
