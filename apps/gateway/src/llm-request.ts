@@ -4,6 +4,7 @@ import {
   PriceBook,
   inspectLlmRequest,
   llmApiStyle,
+  picoAmount,
   requestFieldProblem,
   reservationEstimate,
   tokenCostPico,
@@ -40,7 +41,7 @@ function reservedCost(prices: PriceBook, info: LlmRequestInfo, input: number, ou
   if (!match) return 0;
   const pico =
     tokenCostPico(match.price, 'input_tokens', input) + tokenCostPico(match.price, 'output_tokens', output);
-  return pico > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(pico);
+  return picoAmount(pico);
 }
 
 /**

@@ -1,6 +1,8 @@
 // Turns ApplyOp/ReadOp/SeedOp into script KEYS/ARGV (flat strings, no JSON on the hot path) and replies back.
 import {
+  COUNTER_CEILING,
   InvalidUsageError,
+  counterDigits,
   type ApplyOp,
   type ApplyResult,
   type CounterState,
@@ -67,10 +69,10 @@ function int(n: number, what: string): string {
  * about $9007 a period; the scripts only compare limits, and Redis counts in 64-bit integers.
  */
 function whole(n: number, what: string): string {
-  if (!Number.isInteger(n) || Math.abs(n) >= 2 ** 63) {
+  if (!Number.isInteger(n) || Math.abs(n) >= COUNTER_CEILING) {
     throw new InvalidUsageError(`${what} must be a whole number below 2^63, got ${n}`);
   }
-  return Number.isSafeInteger(n) ? String(n) : BigInt(n).toString();
+  return counterDigits(n);
 }
 
 /** Per meter (in order of first appearance): the total to add (amounts plus reservation) and the part reserved. */
