@@ -156,23 +156,22 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
   const totals = meterTotals(op.amounts, op.reserve?.amounts, reserves);
   const meters = totals.meters;
   const { bucket, expireAt } = opIdBucket(op.now, dedupWindowMs);
-  const argv = scriptArgs(
-    APPLY,
-    { shardStem: keys.base, flushQueue: queue },
-    {
-      opId: op.opId,
-      now: int(op.now, 'now'),
-      mode: op.mode === 'enforce' ? 'e' : 'r',
-      seed: op.seed === 'required' ? 'r' : 'a',
-      opIdBucket: String(bucket),
-      opIdExpiry: String(expireAt),
-      settleId: op.settle?.id ?? '',
-      reserveId: op.reserve?.id ?? '',
-      reserveExpiry: op.reserve ? int(op.reserve.expiresAt, 'reservation expiry') : '',
-      dirtyMember: keys.dirtyMember,
-      dirtyScore: String(op.now - DIRTY_SCORE_OFFSET),
-    },
-  );
+  // The request path's one script call: written by index (scriptArgs' loop over names costs ~0.6 µs more).
+  const at = APPLY.at;
+  const argv = new Array<string>(APPLY.headLength);
+  argv[at.shardStem] = keys.base;
+  argv[at.flushQueue] = queue;
+  argv[at.opId] = op.opId;
+  argv[at.now] = int(op.now, 'now');
+  argv[at.mode] = op.mode === 'enforce' ? 'e' : 'r';
+  argv[at.seed] = op.seed === 'required' ? 'r' : 'a';
+  argv[at.opIdBucket] = String(bucket);
+  argv[at.opIdExpiry] = String(expireAt);
+  argv[at.settleId] = op.settle?.id ?? '';
+  argv[at.reserveId] = op.reserve?.id ?? '';
+  argv[at.reserveExpiry] = op.reserve ? int(op.reserve.expiresAt, 'reservation expiry') : '';
+  argv[at.dirtyMember] = keys.dirtyMember;
+  argv[at.dirtyScore] = String(op.now - DIRTY_SCORE_OFFSET);
   // thresholdsAt: the count, then each; the script reads every list below in this order.
   argv.push(String(op.warnAt.length));
   for (const w of op.warnAt) argv.push(String(w));

@@ -17,18 +17,25 @@ export interface ScriptLayout<K extends Positions = Positions, A extends Positio
   readonly tail: Positions;
   /** How many keys the script declares (ioredis' `numberOfKeys`). */
   readonly keyCount: number;
+  /** The names of `keys` and of `argv` in position order (so building a call is a plain loop). */
+  readonly keyOrder: ReadonlyArray<keyof K & string>;
+  readonly argvOrder: ReadonlyArray<keyof A & string>;
+  /** Where each named key or fixed argument sits in the flat KEYS-then-ARGV array a call passes (0-based). */
+  readonly at: { readonly [N in (keyof K | keyof A) & string]: number };
+  /** How many entries that array has before the variable-length rest: the keys and the fixed arguments. */
+  readonly headLength: number;
 }
 
 /** One string per name of a layout part. */
 export type Values<P extends Positions> = { readonly [N in keyof P]: string };
 
-function positionsInOrder(what: string, positions: Positions): string[] {
+function positionsInOrder<P extends Positions>(what: string, positions: P): Array<keyof P & string> {
   const names = Object.keys(positions).sort((a, b) => positions[a]! - positions[b]!);
   names.forEach((name, i) => {
     if (positions[name] !== i + 1)
       throw new Error(`${what}: ${name} is at ${positions[name]}, expected ${i + 1}`);
   });
-  return names;
+  return names as Array<keyof P & string>;
 }
 
 function layout<K extends Positions, A extends Positions>(
@@ -37,12 +44,30 @@ function layout<K extends Positions, A extends Positions>(
   argv: A,
   tail: Positions = {},
 ): ScriptLayout<K, A> {
-  positionsInOrder(`${script} KEYS`, keys);
-  const fixed = positionsInOrder(`${script} ARGV`, argv).length;
+  const keyOrder = positionsInOrder(`${script} KEYS`, keys);
+  const argvOrder = positionsInOrder(`${script} ARGV`, argv);
   for (const [name, at] of Object.entries(tail)) {
-    if (at !== fixed + 1) throw new Error(`${script} ARGV: ${name} is at ${at}, expected ${fixed + 1}`);
+    if (at !== argvOrder.length + 1) {
+      throw new Error(`${script} ARGV: ${name} is at ${at}, expected ${argvOrder.length + 1}`);
+    }
   }
-  return { keys, argv, tail, keyCount: Object.keys(keys).length };
+  // The names are the script's locals, all in one scope: one name, one position.
+  const names = [...keyOrder, ...argvOrder, ...Object.keys(tail)];
+  const twice = names.find((name, i) => names.indexOf(name) !== i);
+  if (twice !== undefined) throw new Error(`${script}: ${twice} is bound twice`);
+  const at: Record<string, number> = {};
+  keyOrder.forEach((name, i) => (at[name] = i));
+  argvOrder.forEach((name, i) => (at[name] = keyOrder.length + i));
+  return {
+    keys,
+    argv,
+    tail,
+    keyCount: keyOrder.length,
+    keyOrder,
+    argvOrder,
+    at: at as ScriptLayout<K, A>['at'],
+    headLength: keyOrder.length + argvOrder.length,
+  };
 }
 
 export const APPLY = layout(
@@ -92,9 +117,9 @@ export function scriptArgs<K extends Positions, A extends Positions>(
   keys: Values<K>,
   argv: Values<A>,
 ): string[] {
-  const out = new Array<string>(script.keyCount + Object.keys(script.argv).length);
-  for (const name in script.keys) out[script.keys[name]! - 1] = keys[name];
-  for (const name in script.argv) out[script.keyCount + script.argv[name]! - 1] = argv[name];
+  const out: string[] = [];
+  for (const name of script.keyOrder) out.push(keys[name]);
+  for (const name of script.argvOrder) out.push(argv[name]);
   return out;
 }
 

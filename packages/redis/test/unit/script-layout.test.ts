@@ -3,6 +3,7 @@
 // encoder can never drift from what a script reads.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { currentWindows } from '@tollgate/core';
 import {
   ACK,
   APPLY,
@@ -14,6 +15,8 @@ import {
   READ,
   READ_REPLY,
   SEED,
+  ShardKeys,
+  encodeApply,
   type ScriptLayout,
 } from '@tollgate/redis/internal';
 
@@ -134,6 +137,42 @@ describe('the Lua scripts and script-layout.ts', () => {
       returned[m[1]!] = Object.fromEntries(names.map((n, i) => [n, i + 1]));
     }
     expect(returned).toEqual(replies);
+  });
+
+  it('indexes every named key and fixed argument where the call array carries it', () => {
+    for (const layout of Object.values(SCRIPTS)) {
+      const expected: Record<string, number> = {};
+      for (const [name, p] of Object.entries(layout.keys)) expected[name] = p - 1;
+      for (const [name, p] of Object.entries(layout.argv)) expected[name] = layout.keyCount + p - 1;
+      expect(layout.at).toEqual(expected);
+      expect(layout.headLength).toBe(Object.keys(expected).length);
+    }
+  });
+
+  it('has the apply encoder (written by index) fill every fixed position', () => {
+    const now = Date.now();
+    const { args } = encodeApply(
+      {
+        opId: 'op-1',
+        tag: 't:acme',
+        now,
+        mode: 'enforce',
+        scopes: [{ scope: 'tenant', id: 'acme' }],
+        windows: currentWindows(now),
+        limits: [],
+        amounts: [{ meter: 'requests', amount: 1 }],
+        usage: [],
+        warnAt: [],
+        seed: 'auto',
+      },
+      new ShardKeys('t:', 't:acme'),
+      't:q',
+      600_000,
+    );
+    const head = args.slice(0, APPLY.headLength);
+    expect(head.filter((a) => typeof a === 'string')).toHaveLength(APPLY.headLength);
+    expect(head[APPLY.at.opId]).toBe('op-1');
+    expect(head[APPLY.at.now]).toBe(String(now));
   });
 
   it('loads a script with its preludes first and keeps a flags line on top', () => {
