@@ -7,6 +7,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   moduleNameMapper: {
     '^@tollgate/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
+    '^@tollgate/redis/internal$': '<rootDir>/packages/redis/src/internal.ts',
     '^@tollgate/(core|redis|express|fastify|ledger)$': '<rootDir>/packages/$1/src/index.ts',
   },
   globalSetup: '<rootDir>/test-support/global-setup.js',
