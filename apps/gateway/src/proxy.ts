@@ -4,7 +4,7 @@ import { Readable } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
 import { Pool, type Dispatcher } from 'undici';
-import { SIGNATURE_HEADER } from '@tollgate/core';
+import { SIGNATURE_HEADER } from '@tollgate/http';
 import { decodableAcceptEncoding } from './accept-encoding';
 import { contextOf, type RequestContext } from './context';
 import { canonicalPrefix, stripPrefix, upstreamTarget } from './forwarded-path';

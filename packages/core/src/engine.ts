@@ -27,7 +27,7 @@ import {
   type ResolvedSubject,
 } from './subject';
 import { expandUsage, type UsageRecord } from './usage';
-import { afterRejectionIdOf } from './request/ids';
+import { afterRejectionIdOf } from './op-ids';
 
 /** One counter's window, asked of the ledger when a shard must be rebuilt. */
 export interface BaselineQuery extends ScopeRef {
