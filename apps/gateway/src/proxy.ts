@@ -12,7 +12,7 @@ import { clientResponseHeaders, forwardedSignature } from './headers';
 import type { Logger } from './logger';
 import { sendProblem } from './problem';
 import { ResponseReader } from './response-reader';
-import { SseUsageFilter } from './sse-usage-filter';
+import { SseUsageFilter } from '@tollgate/llm';
 import { nodeResponseHeaders } from './upstream-response-headers';
 
 export interface ProxyOptions {

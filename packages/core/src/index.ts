@@ -11,6 +11,5 @@ export * from './usage';
 export * from './engine';
 export * from './memory-store';
 export * from './canonical-target';
-export * from './extract';
 export * from './settings';
 export type { QuotaProblem, SimpleProblem } from './problem-body';

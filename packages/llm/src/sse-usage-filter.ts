@@ -1,6 +1,6 @@
 // Hides what `include_usage` added to an OpenAI chat stream from a client that did not ask for it.
 import { Transform, type TransformCallback } from 'node:stream';
-import { hasNullUsage, isUsageOnlyChunk } from '@tollgate/core';
+import { hasNullUsage, isUsageOnlyChunk } from './openai-stream';
 import { LF, LineEnds, endsOnCr } from './sse-lines';
 
 /** Default cap on one event held by the filter (4 MiB). */

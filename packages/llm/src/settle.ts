@@ -1,5 +1,5 @@
 // Final token usage of a response (reported where the provider said, estimated elsewhere) and its usage records.
-import type { UsageRecord } from '../usage';
+import type { UsageRecord } from '@tollgate/core';
 import { estimateTokens } from './estimate';
 import type { LlmProvider, ReportedUsage, TokenUsage } from './types';
 

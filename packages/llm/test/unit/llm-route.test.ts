@@ -1,4 +1,4 @@
-import { inspectLlmRequest, llmApiStyle } from '@tollgate/core';
+import { inspectLlmRequest, llmApiStyle } from '@tollgate/llm';
 
 describe('llmApiStyle', () => {
   it.each([
