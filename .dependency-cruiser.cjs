@@ -50,6 +50,14 @@ module.exports = {
       },
     },
     {
+      name: 'settings-only-for-apps',
+      severity: 'error',
+      comment:
+        '@tollgate/settings is private (environment parsing for the apps): a published package never needs it.',
+      from: { path: '^packages/', pathNot: '^packages/settings/' },
+      to: { path: '^packages/settings/' },
+    },
+    {
       name: 'packages-never-import-apps',
       severity: 'error',
       from: { path: '^packages/' },

@@ -8,7 +8,7 @@ module.exports = {
   moduleNameMapper: {
     '^@tollgate/(core|http)/testing$': '<rootDir>/packages/$1/src/testing/index.ts',
     '^@tollgate/(core|http|llm)/internal$': '<rootDir>/packages/$1/src/internal.ts',
-    '^@tollgate/(core|http|llm|redis|express|fastify|ledger)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@tollgate/(core|http|llm|redis|express|fastify|ledger|settings)$': '<rootDir>/packages/$1/src/index.ts',
   },
   globalSetup: '<rootDir>/test-support/global-setup.js',
   testTimeout: 30000,

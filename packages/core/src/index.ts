@@ -11,5 +11,4 @@ export * from './usage';
 export * from './engine';
 export * from './memory-store';
 export * from './canonical-target';
-export * from './settings';
 export type { QuotaProblem, SimpleProblem } from './problem-body';
