@@ -9,13 +9,8 @@ import express, {
   type RequestHandler,
   type Response,
 } from 'express';
-import {
-  PriceBook,
-  canonicalTarget,
-  type CounterStore,
-  type QuotaEngine,
-  type Tollgate,
-} from '@tollgate/core';
+import { PriceBook, canonicalTarget, type CounterStore, type QuotaEngine } from '@tollgate/core';
+import type { Tollgate } from '@tollgate/http';
 import type { TrackUsageMiddleware } from '@tollgate/express';
 import { Flusher, LedgerBaseline, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { ApiKeyAuthenticator } from './api-keys';

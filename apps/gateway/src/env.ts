@@ -3,19 +3,16 @@ import { createPublicKey, randomBytes, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { z } from 'zod';
+import { ConfigError, loadConfig, parseConfig, type TollgateConfig } from '@tollgate/core';
+import { DEMO_CONFIG } from './demo-config';
 import {
-  ConfigError,
-  DEMO_CONFIG,
   LOG_LEVELS,
   SettingError,
   clusterNodesSetting,
   intSetting,
-  loadConfig,
-  parseConfig,
   redisPrefixSetting,
   urlSetting,
-  type TollgateConfig,
-} from '@tollgate/core';
+} from '@tollgate/settings';
 import { parseTrustProxy, type ProxyRange } from './trust-proxy';
 
 export { SettingError };

@@ -1,17 +1,15 @@
 // Express step that reads an LLM request's JSON body (bounded) to reserve tokens and, for OpenAI streams, ask for usage.
 import type { NextFunction, Request, Response } from 'express';
+import { PriceBook, tokenCostPico, type UnpricedPolicy } from '@tollgate/core';
 import {
-  PriceBook,
   inspectLlmRequest,
   llmApiStyle,
   picoAmount,
   requestFieldProblem,
   reservationEstimate,
-  tokenCostPico,
   withIncludeUsage,
   type LlmRequestInfo,
-  type UnpricedPolicy,
-} from '@tollgate/core';
+} from '@tollgate/llm';
 import { contextOf } from './context';
 import { readJsonBody } from './llm-body';
 import type { Outcome } from './metrics';

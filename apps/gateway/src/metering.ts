@@ -1,15 +1,8 @@
 // Metering at the gateway: trackUsage() admission with the LLM reservation, and token settlement from the response.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
-import {
-  finalUsage,
-  tokenUsageRecords,
-  totalTokens,
-  type CounterStore,
-  type TollgateConfig,
-  type TokenUsage,
-  type BaselineSource,
-} from '@tollgate/core';
+import type { CounterStore, TollgateConfig, BaselineSource } from '@tollgate/core';
+import { finalUsage, tokenUsageRecords, totalTokens, type TokenUsage } from '@tollgate/llm';
 import { trackUsage, type TrackUsageMiddleware } from '@tollgate/express';
 import { contextOf, type RequestContext } from './context';
 import type { Logger } from './logger';

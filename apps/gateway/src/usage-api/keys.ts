@@ -1,7 +1,8 @@
 // API key endpoints (SPEC §11): create, list, revoke and rotate; an admin for anyone, a user for itself only.
 import express, { type NextFunction, type Request, type Response, type Router } from 'express';
 import { z } from 'zod';
-import { identityValueProblem, type TollgateConfig } from '@tollgate/core';
+import type { TollgateConfig } from '@tollgate/core';
+import { identityValueProblem } from '@tollgate/http';
 import {
   apiKeyRefusal,
   apiKeySuccessor,
