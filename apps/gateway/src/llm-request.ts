@@ -1,10 +1,9 @@
 // Express step that reads an LLM request's JSON body (bounded) to reserve tokens and, for OpenAI streams, ask for usage.
 import type { NextFunction, Request, Response } from 'express';
-import { PriceBook, tokenCostPico, type UnpricedPolicy } from '@tollgate/core';
+import { PriceBook, picoAmount, tokenCostPico, type UnpricedPolicy } from '@tollgate/core';
 import {
   inspectLlmRequest,
   llmApiStyle,
-  picoAmount,
   requestFieldProblem,
   reservationEstimate,
   withIncludeUsage,

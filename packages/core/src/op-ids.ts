@@ -39,3 +39,11 @@ export function settleIdOf(reservationId: string): string {
 }
 
 // `.after-rejection` is taken too: the engine derives it (core's engine/op-ids.ts).
+
+/**
+ * The id under which usage replayed after a fail-open admission is applied when the store had rejected that
+ * admission's op id (the usage is new; this id keeps its own replays idempotent).
+ */
+export function afterRejectionIdOf(opId: string): string {
+  return `${opId}.after-rejection`;
+}
