@@ -82,19 +82,21 @@ export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | 
 /**
  * Counts an upstream that failed after its response began (cut mid-body, or stalled past the timeout) in `errors`:
  * the request's own count only sees responses that finished with a 5xx, and this one was cut off (whatever status
- * had gone out). Runs before trackUsage's own 'close' listener, so it joins the request's settlement.
+ * had gone out). A `req.usage.onClose` hook: it runs before the engine counts the request, so it joins the
+ * request's settlement.
  */
 export function countLateUpstreamFailure(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: RequestContext,
 ): void {
-  res.prependListener('close', () => {
+  const usage = (req as Request).usage;
+  if (!usage?.metered) return;
+  usage.onClose(() => {
     // A finished response is counted by its status (a 5xx); a broken-off one by nothing else.
     if (res.writableFinished) return;
     if (ctx.outcome !== 'bad_gateway' && ctx.outcome !== 'gateway_timeout') return;
-    const usage = (req as Request).usage;
-    if (usage?.metered) usage.record('errors', 1);
+    usage.record('errors', 1);
   });
 }
 
@@ -151,8 +153,8 @@ export function settleTokens(
     if (read) apply(read);
     else return reader.result.then(apply);
   });
-  // Runs before trackUsage's own 'close' listener, so usage known by now joins the settlement op.
-  res.prependListener('close', () => {
+  // Run before the engine counts the request at close, so usage known by now joins the settlement op.
+  usage.onClose(() => {
     // A stream cut short (client gone, upstream stalled) counts what arrived so far, now.
     if (!res.writableFinished && reader.streaming) reader.end();
     const read = reader.peek();
