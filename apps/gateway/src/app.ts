@@ -28,14 +28,13 @@ import { readLlmRequest } from './llm-request';
 import { createLogger, requestId, type Logger } from './logger';
 import { USAGE_BATCH_MS, countLateUpstreamFailure, createMeter, settleTokens } from './metering';
 import { GatewayMetrics, instrumentStore, type Outcome } from './metrics';
-import { PROBLEM_BASE, sendProblem } from './problem';
+import { rawProblemResponse, sendProblem, unauthorized } from './problem';
 import { createProxy } from './proxy';
 import { operationsRouter } from './operations';
 import { openStore } from './store-factory';
 import { prepareUpstreamHeaders } from './upstream-headers';
 import { keyRoutes } from './usage-api/keys';
 import { createUsageApi, usageErrorHandler } from './usage-api/routes';
-import { unauthorized } from './usage-api/problem';
 import { WebhookDispatcher } from './usage-api/webhooks';
 import { StoreTracker } from './store-tracker';
 import { trustedPeer } from './trust-proxy';
@@ -122,15 +121,12 @@ function answerClientError(err: NodeJS.ErrnoException, socket: Duplex): void {
   if (socket.writable && !inFlight?.headersSent) {
     if (err.code === 'ERR_HTTP_REQUEST_TIMEOUT') {
       if (inFlight) markRequestTimeout(inFlight.req);
-      const body = JSON.stringify({
-        type: `${PROBLEM_BASE}request-timeout`,
-        title: 'Request Timeout',
+      const timeout = {
         status: 408,
+        title: 'Request Timeout',
         detail: "the request did not arrive within the gateway's time limit",
-      });
-      socket.write(
-        `HTTP/1.1 408 Request Timeout\r\nContent-Type: application/problem+json\r\nContent-Length: ${Buffer.byteLength(body)}\r\nCache-Control: no-store\r\nConnection: close\r\n\r\n${body}`,
-      );
+      };
+      socket.write(rawProblemResponse(timeout, 'Request Timeout'));
     } else {
       const status =
         err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request';
@@ -278,8 +274,8 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
       maxJsonBytes: settings.maxResponseJsonBytes,
       log,
       onResponse: (req, res, ctx) => {
-        countLateUpstreamFailure(req, res, ctx);
         settleTokens(req, res, ctx, metrics, log, tracker);
+        countLateUpstreamFailure(req, res, ctx);
       },
     });
     cleanups.push(() => proxy.close());
@@ -444,7 +440,8 @@ export async function createGateway(options: CreateGatewayOptions): Promise<Gate
         try {
           return await routeContext.authenticate(req);
         } catch (err) {
-          if (err instanceof TokenError) throw unauthorized(err.message);
+          if (err instanceof TokenError)
+            throw unauthorized(err.message, req.headers.authorization !== undefined);
           throw err;
         }
       };

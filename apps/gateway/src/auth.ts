@@ -6,7 +6,7 @@ import { looksLikeApiKey } from '@tollgate/ledger';
 import type { ApiKeyAuthenticator } from './api-keys';
 import { contextOf } from './context';
 import { bearerToken, JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
-import { sendProblem, sendUnauthorized } from './problem';
+import { sendProblem, unauthorized } from './problem';
 
 /** What verifies credentials: JWTs always, API keys unless API_KEYS=off (null). */
 export interface Credentials {
@@ -46,13 +46,7 @@ export function authenticate(credentials: Credentials) {
     const refuse = (err: unknown): void => {
       ctx.outcome = 'unauthorized';
       if (err instanceof TokenError) {
-        if (req.headers.authorization === undefined) {
-          sendProblem(
-            res,
-            { status: 401, title: 'Unauthorized', detail: err.message },
-            { 'WWW-Authenticate': 'Bearer realm="tollgate"' },
-          );
-        } else sendUnauthorized(res, err.message);
+        sendProblem(res, unauthorized(err.message, req.headers.authorization !== undefined));
         return;
       }
       next(err);

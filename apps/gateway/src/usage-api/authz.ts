@@ -1,5 +1,5 @@
 // Who may see whose usage: own user by default, own tenant with scope=tenant, anyone for role admin (SPEC §10).
-import { forbidden } from './problem';
+import { forbidden } from '../problem';
 
 export interface Caller {
   userId: string | null;

@@ -15,7 +15,7 @@ import {
   type SqlClient,
 } from '@tollgate/ledger';
 import { isAdmin, type Caller } from './authz';
-import { HttpProblem, forbidden, invalid } from './problem';
+import { HttpProblem, forbidden, invalid } from '../problem';
 import { parse } from './validation';
 
 export interface KeyRoutesOptions {

@@ -23,7 +23,7 @@ import {
 } from '@tollgate/ledger';
 import { isAdmin, resolveTarget, type Caller, type UsageTarget } from './authz';
 import { dashboardRoutes } from './dashboard';
-import { HttpProblem, forbidden, invalid, sendProblem } from './problem';
+import { HttpProblem, forbidden, invalid, sendProblem } from '../problem';
 import { parse, schemas } from './validation';
 
 export interface UsageApiOptions {
