@@ -1,62 +1,13 @@
-// Metering at the gateway: trackUsage() admission with the LLM reservation, and token settlement from the response.
+// Step 6, token settlement: once the upstream answered, an LLM call's tokens (reported, else estimated) are recorded
+// through `req.usage`, replacing the reservation step 4 made; an upstream cut off mid-response counts as an error.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
-import {
-  finalUsage,
-  tokenUsageRecords,
-  totalTokens,
-  type CounterStore,
-  type TollgateConfig,
-  type TokenUsage,
-  type BaselineSource,
-} from '@tollgate/core';
-import { trackUsage, type TrackUsageMiddleware } from '@tollgate/express';
-import { contextOf, type RequestContext } from './context';
-import type { Logger } from './logger';
-import type { GatewayMetrics } from './metrics';
-import type { ResponseUsage } from './response-reader';
-import type { StoreTracker } from './store-tracker';
-
-export interface MeteringOptions {
-  store: CounterStore;
-  config: TollgateConfig;
-  baseline?: BaselineSource;
-  failMode: 'open' | 'closed';
-  storeTimeoutMs: number;
-  failOpenBuffer: number;
-  /** Defaults to `delivered` (see DURABILITY). */
-  durability?: 'delivered' | 'batched';
-  log: Logger;
-  metrics: GatewayMetrics;
-}
-
-/** How long trackUsage sums a subject's post-response usage before one store write. */
-export const USAGE_BATCH_MS = 10;
-
-/** The gateway's trackUsage(): identity from the verified JWT, the LLM reservation from the request body. */
-export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
-  return trackUsage({
-    store: o.store,
-    config: o.config,
-    baseline: o.baseline,
-    failMode: o.failMode,
-    storeTimeoutMs: o.storeTimeoutMs,
-    failOpenBuffer: o.failOpenBuffer,
-    durability: o.durability,
-    logger: o.log,
-    // Only the /api chain runs this step (servedAsApi decided on the canonical target): every request in it is
-    // metered, also under an app that mounts the gateway's (its originalUrl then starts with the mount path).
-    paths: ['/'],
-    usageBatchMs: USAGE_BATCH_MS,
-    identify: (req: Request) => {
-      const id = contextOf(req).identity;
-      return id
-        ? { tenantId: id.tenantId, userId: id.userId, plan: id.tier, apiKeyId: id.apiKeyId ?? null }
-        : null;
-    },
-    reserve: (req: Request) => contextOf(req).llm?.reserve,
-  });
-}
+import { finalUsage, tokenUsageRecords, totalTokens, type TokenUsage } from '@tollgate/core';
+import type { RequestContext } from '../context';
+import type { Logger } from '../logger';
+import type { GatewayMetrics } from '../metrics';
+import type { ResponseUsage } from '../response-reader';
+import type { StoreTracker } from '../store-tracker';
 
 /** The tokens one response used, or null when there is nothing to settle but the reservation's release. */
 export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | null {
@@ -161,4 +112,19 @@ export function settleTokens(
     if (read) apply(read);
   });
   void tracker.track(reader.result.then(apply));
+}
+
+/** What the proxy calls once the upstream answered (before any byte goes to the client). */
+export interface SettlementOptions {
+  metrics: GatewayMetrics;
+  log: Logger;
+  tracker: StoreTracker;
+}
+
+/** Step 6 as the proxy's `onResponse`: the tokens, then the late-failure count, each hooked on the request's close. */
+export function settleResponse(o: SettlementOptions) {
+  return (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+    settleTokens(req, res, ctx, o.metrics, o.log, o.tracker);
+    countLateUpstreamFailure(req, res, ctx);
+  };
 }

@@ -2,7 +2,7 @@
 import type { Request } from 'express';
 import jwt from 'jsonwebtoken';
 import { unauthorized } from '../../src/problem';
-import type { Caller } from '../../src/usage-api/authz';
+import type { Caller } from '../../src/usage-api/identity';
 
 /** An `authenticate` for `createUsageApi` that verifies HS256 tokens signed with `secret`. */
 export function hs256Authenticate(secret: string): (req: Request) => Caller {
