@@ -6,8 +6,9 @@ module.exports = {
   testMatch: ['**/test/**/*.test.ts'],
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   moduleNameMapper: {
-    '^@tollgate/core/testing$': '<rootDir>/packages/core/src/testing/index.ts',
-    '^@tollgate/(core|redis|express|fastify|ledger)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@tollgate/(core|http)/testing$': '<rootDir>/packages/$1/src/testing/index.ts',
+    '^@tollgate/(core|http|llm|redis)/internal$': '<rootDir>/packages/$1/src/internal.ts',
+    '^@tollgate/(core|http|llm|redis|express|fastify|ledger|settings)$': '<rootDir>/packages/$1/src/index.ts',
   },
   globalSetup: '<rootDir>/test-support/global-setup.js',
   testTimeout: 30000,

@@ -2,7 +2,7 @@
 // process) vs the ceiling redis-benchmark reports for the same EVALSHA, on a redis-server this script starts
 // itself on a free loopback port and kills at the end. It never touches the shared Redis. Bounded in time.
 //
-// Run: npx tsc -p packages/core/tsconfig.build.json && npx tsc -p packages/redis/tsconfig.build.json
+// Run: npm run build -w @tollgate/core && npm run build -w @tollgate/redis (the latter also copies its Lua)
 //      node bench/redis-admissions.js [seconds=10]
 // Profile the Node side: node --cpu-prof --cpu-prof-dir=bench/results bench/redis-admissions.js 10 --store-only
 'use strict';
@@ -39,7 +39,8 @@ function staleSources(pkg) {
     for (const e of readdirSync(dir, { withFileTypes: true })) {
       const file = path.join(dir, e.name);
       if (e.isDirectory()) walk(file);
-      else if (e.name.endsWith('.ts') && statSync(file).mtimeMs > built) out.push(path.relative(root, file));
+      else if (/\.(ts|lua)$/.test(e.name) && statSync(file).mtimeMs > built)
+        out.push(path.relative(root, file));
     }
   };
   walk(path.join(root, 'src'));
@@ -50,7 +51,8 @@ if (stale.length > 0) {
   console.error(`warning: sources newer than their build (rebuild for exact numbers): ${stale.join(', ')}`);
 }
 const { QuotaEngine, parseConfig } = require('../packages/core/dist');
-const { RedisStore, APPLY_LUA, KEY_COUNTS } = require('../packages/redis/dist');
+const { RedisStore } = require('../packages/redis/dist');
+const { APPLY, APPLY_LUA } = require('../packages/redis/dist/internal');
 
 const config = parseConfig({
   subject: 'tenant',
@@ -183,9 +185,9 @@ async function main() {
     const store = new RedisStore({ client, prefix: PREFIX });
     const engine = new QuotaEngine({ store, config });
     const keysAndArgs = await captureApply(redis.port);
-    const keyCount = KEY_COUNTS.apply; // never hard-coded: a wrong count misaligns every ARGV
-    // The op id is ARGV[1]; redis-benchmark makes it unique per call, as a consume does.
-    keysAndArgs[keyCount] = 'bench-op-__rand_int__';
+    const keyCount = APPLY.keyCount; // never hard-coded: a wrong count misaligns every ARGV
+    // redis-benchmark makes the op id unique per call, as a consume does.
+    keysAndArgs[keyCount + APPLY.argv.opId - 1] = 'bench-op-__rand_int__';
     const sha = createHash('sha1').update(APPLY_LUA).digest('hex');
     if ((await client.script('LOAD', APPLY_LUA)) !== sha) throw new Error('script sha mismatch');
     const evalsha = ['EVALSHA', sha, String(keyCount), ...keysAndArgs];

@@ -3,7 +3,8 @@
 // GET /api/stream?a=&b= (the same, as server-sent events ending in `data: [DONE]`). SIGTERM: a graceful stop.
 import { PassThrough } from 'node:stream';
 import { Redis } from 'ioredis';
-import { parseConfig, type RequestUsage } from '@tollgate/core';
+import { parseConfig } from '@tollgate/core';
+import type { RequestUsage } from '@tollgate/http';
 import { RedisStore } from '@tollgate/redis';
 
 export const CRASH_CONFIG = {

@@ -2,9 +2,10 @@
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type express from 'express';
-import { QuotaExceededError, type TrackUsageOptions } from '@tollgate/core';
+import { QuotaExceededError } from '@tollgate/core';
+import type { TrackUsageOptions } from '@tollgate/http';
 import { trackUsage } from '@tollgate/express';
-import type { AppHarness, RunningApp } from './harness';
+import type { AppHarness, RunningApp } from '@tollgate/http/testing';
 
 type ExpressModule = typeof express;
 

@@ -7,7 +7,7 @@ import {
   intSetting,
   redisPrefixSetting,
   urlSetting,
-} from '@tollgate/core';
+} from '@tollgate/settings';
 
 export { LOG_LEVELS, SettingError };
 

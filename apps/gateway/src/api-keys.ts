@@ -1,7 +1,7 @@
 // API key authentication at the gateway (SPEC §11): the ledger's ApiKeyResolver (no database round trip for a
 // known key, revocation and rotation seen within 250 ms on every instance) answering with the gateway's identity,
 // and TokenError naming why a key is refused.
-import { identityValueProblem } from '@tollgate/core';
+import { identityValueProblem } from '@tollgate/http';
 import { ApiKeyResolver, type ApiKeyRecord, type ApiKeyResolution, type SqlClient } from '@tollgate/ledger';
 import { TokenError, type GatewayIdentity } from './jwt';
 import type { Logger } from './logger';

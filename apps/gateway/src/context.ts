@@ -1,6 +1,6 @@
 // Per-request state the gateway's steps share (identity, LLM call, response reader), keyed by the request.
 import type { IncomingMessage } from 'node:http';
-import type { LlmRequestInfo } from '@tollgate/core';
+import type { LlmRequestInfo } from '@tollgate/llm';
 import type { GatewayIdentity } from './jwt';
 import type { Outcome } from './metrics';
 import type { ResponseReader } from './response-reader';

@@ -1,6 +1,6 @@
 // zod fields the gateway's settings share (ports, URLs, header values, booleans, TRUST_PROXY ranges).
 import { z } from 'zod';
-import { intSetting, urlSetting } from '@tollgate/core';
+import { intSetting, urlSetting } from '@tollgate/settings';
 import { parseTrustProxy } from './trust-proxy';
 
 export const int = intSetting;

@@ -3,17 +3,9 @@
 import { randomBytes } from 'node:crypto';
 import path from 'node:path';
 import { z } from 'zod';
-import {
-  ConfigError,
-  DEMO_CONFIG,
-  LOG_LEVELS,
-  SettingError,
-  clusterNodesSetting,
-  loadConfig,
-  parseConfig,
-  redisPrefixSetting,
-  type TollgateConfig,
-} from '@tollgate/core';
+import { ConfigError, loadConfig, parseConfig, type TollgateConfig } from '@tollgate/core';
+import { LOG_LEVELS, SettingError, clusterNodesSetting, redisPrefixSetting } from '@tollgate/settings';
+import { DEMO_CONFIG } from './demo-config';
 import { headerValue, int, trustProxySetting, url } from './env-fields';
 import { jwtClaimFields, jwtKeyFields, jwtSettings, type JwtSettings } from './jwt-settings';
 import type { ProxyRange } from './trust-proxy';

@@ -2,7 +2,8 @@
 import type http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Express, Request, RequestHandler } from 'express';
-import type { CounterStore, QuotaEngine, Tollgate } from '@tollgate/core';
+import type { CounterStore, QuotaEngine } from '@tollgate/core';
+import type { Tollgate } from '@tollgate/http';
 import type { TrackUsageMiddleware } from '@tollgate/express';
 import type { Flusher, SqlClient } from '@tollgate/ledger';
 import type { ApiKeyAuthenticator } from './api-keys';

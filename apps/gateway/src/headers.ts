@@ -1,6 +1,6 @@
 // Header hygiene both ways: hop-by-hop and Connection-listed headers, identity headers and their look-alikes, signature.
 import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
-import { IDENTITY_HEADERS, SIGNATURE_HEADER, encodeIdentityValue, signIdentity } from '@tollgate/core';
+import { IDENTITY_HEADERS, SIGNATURE_HEADER, encodeIdentityValue, signIdentity } from '@tollgate/http';
 import type { GatewayIdentity } from './jwt';
 
 /** RFC 9110 §7.6.1 hop-by-hop headers, plus the non-standard ones proxies also drop. */

@@ -3,7 +3,7 @@
 import { createPublicKey, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { z } from 'zod';
-import { SettingError } from '@tollgate/core';
+import { SettingError } from '@tollgate/settings';
 import { booleanSetting, int } from './env-fields';
 
 export const HMAC_ALGORITHMS = ['HS256', 'HS384', 'HS512'] as const;

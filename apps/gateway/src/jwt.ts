@@ -2,7 +2,7 @@
 import jwt, { type Algorithm, type VerifyOptions } from 'jsonwebtoken';
 import { errors as joseErrors, jwtVerify, type JWTVerifyOptions } from 'jose';
 import { createSecretKey, type KeyObject } from 'node:crypto';
-import { identityValueProblem } from '@tollgate/core';
+import { identityValueProblem } from '@tollgate/http';
 import { HMAC_ALGORITHMS, type JwtSettings } from './env';
 import { JwksKeySet, type JwksKey, type JwksOptions } from './jwks';
 

@@ -1,6 +1,7 @@
 // The operations endpoints: /healthz (the server listens), /readyz (store and ledger answer), /metrics (Prometheus).
 import { Router } from 'express';
-import type { CounterStore, Tollgate } from '@tollgate/core';
+import type { CounterStore } from '@tollgate/core';
+import type { Tollgate } from '@tollgate/http';
 import type { SqlClient } from '@tollgate/ledger';
 import type { GatewayMetrics } from './metrics';
 

@@ -8,8 +8,8 @@ import {
   usageFromJson,
   type LlmProvider,
   type ReportedUsage,
-} from '@tollgate/core';
-import { BoundedSseParser } from './sse-parser';
+  BoundedSseParser,
+} from '@tollgate/llm';
 
 /**
  * What a 2xx answer to an LLM call said about usage, once it ended (or was cut). An answer the reader cannot

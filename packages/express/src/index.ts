@@ -1,9 +1,8 @@
 // @tollgate/express: trackUsage() middleware, plus the core types a user of it needs.
 export { trackUsage, type ExpressTrackUsageOptions, type TrackUsageMiddleware } from './track-usage';
+export { QuotaExceededError, StoreUnavailableError } from '@tollgate/core';
 export {
   createTollgate,
-  QuotaExceededError,
-  StoreUnavailableError,
   type RequestUsage,
   type RecordOptions,
   type RejectedEvent,
@@ -11,4 +10,4 @@ export {
   type Tollgate,
   type TollgateHealth,
   type TollgateLogger,
-} from '@tollgate/core';
+} from '@tollgate/http';

@@ -9,7 +9,7 @@ import {
   type RequestUsage,
   type Tollgate,
   type TrackUsageOptions,
-} from '@tollgate/core';
+} from '@tollgate/http';
 
 declare global {
   // eslint-disable-next-line @typescript-eslint/no-namespace

@@ -2,10 +2,9 @@
 import { tollgate } from './plugin';
 
 export { tollgate, type TollgateFastifyOptions } from './plugin';
+export { QuotaExceededError, StoreUnavailableError } from '@tollgate/core';
 export {
   createTollgate,
-  QuotaExceededError,
-  StoreUnavailableError,
   type RequestUsage,
   type RecordOptions,
   type RejectedEvent,
@@ -13,5 +12,5 @@ export {
   type Tollgate,
   type TollgateHealth,
   type TollgateLogger,
-} from '@tollgate/core';
+} from '@tollgate/http';
 export default tollgate;

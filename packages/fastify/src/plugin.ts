@@ -10,7 +10,7 @@ import {
   type RequestUsage,
   type Tollgate,
   type TrackUsageOptions,
-} from '@tollgate/core';
+} from '@tollgate/http';
 
 declare module 'fastify' {
   interface FastifyRequest {

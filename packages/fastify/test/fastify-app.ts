@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import Fastify from 'fastify';
 import { QuotaExceededError } from '@tollgate/core';
 import { tollgate, type TollgateFastifyOptions } from '../src';
-import type { AppHarness, RunningApp } from '../../../test-support/middleware/harness';
+import type { AppHarness, RunningApp } from '@tollgate/http/testing';
 
 export const fastifyHarness: AppHarness = {
   name: 'Fastify 5',

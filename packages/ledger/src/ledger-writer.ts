@@ -1,5 +1,5 @@
 // Writes claimed batches into the ledger exactly once: new batch ids and their rows commit together.
-import type { ClaimedBatch } from '@tollgate/core';
+import { picoToNumeric, type ClaimedBatch } from '@tollgate/core';
 import type { PartitionManager } from './partitions';
 import type { SqlClient, SqlExecutor } from './sql-client';
 
@@ -36,7 +36,6 @@ export interface WriteOptions {
 
 const LEDGER_TARGET =
   'usage_ledger (tenant_id, user_id, meter, model, amount, cost_usd, estimated, bucket_start, batch_id, batch_row, key_id)';
-const INTEGER = /^-?\d+$/;
 /** Rows per CSV chunk handed to COPY. */
 const CSV_CHUNK_ROWS = 5000;
 
@@ -45,16 +44,6 @@ function csvValue(v: string | null): string {
   if (v === null) return '';
   if (v === '' || /[",\r\n\\]/.test(v)) return `"${v.replace(/"/g, '""')}"`;
   return v;
-}
-
-/** Exact USD decimal of an integer pico-dollar string (pico / 10^12), e.g. '1200000000' -> '0.001200000000'. */
-export function picoToNumeric(pico: string): string {
-  if (!INTEGER.test(pico)) throw new RangeError(`costPico must be an integer string, got "${pico}"`);
-  const negative = pico.startsWith('-');
-  const digits = (negative ? pico.slice(1) : pico).replace(/^0+/, '');
-  if (digits === '') return '0';
-  const padded = digits.padStart(13, '0');
-  return `${negative ? '-' : ''}${padded.slice(0, -12)}.${padded.slice(-12)}`;
 }
 
 /** The rows of these batches as CSV chunks for COPY; deltas that net to nothing are left out. */

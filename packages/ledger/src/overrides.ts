@@ -1,5 +1,6 @@
 // The durable copy of quota overrides (quota_overrides), for the admin API and for rebuilding lost store state.
 import {
+  counterDigits,
   isLimitValue,
   type OverrideEntry,
   type OverrideShard,
@@ -58,7 +59,7 @@ export async function upsertOverride(
      ON CONFLICT (scope, id, owner_tenant, meter, period)
      DO UPDATE SET tenant_id = EXCLUDED.tenant_id, "limit" = EXCLUDED."limit", updated_at = now()`,
     // Past 2^53 (cost limits), String(number) would write the double's shortest form, not its exact digits.
-    [o.scope, o.id, o.tenantId ?? null, o.meter, o.period, BigInt(o.limit).toString()],
+    [o.scope, o.id, o.tenantId ?? null, o.meter, o.period, counterDigits(o.limit)],
   );
 }
 

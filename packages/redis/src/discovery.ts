@@ -1,36 +1,8 @@
 // Finds the shards the flusher must claim (unflushed usage, stale claims) by reading the flush queues.
 import type { Cluster, Redis } from 'ioredis';
 import { tagOfQueueMember } from './keys';
-import { CHECKS } from './scripts';
-
-/**
- * probe: reads every flush queue local to the cluster node it runs on, in one call per node. Read-only and
- * declares no keys: it reads per-slot queues by name, which Redis 7 allows for local keys with
- * `allow-cross-slot-keys`. A queue whose slot is not (or no longer) local is skipped; the next claim sees it.
- *
- * ARGV[1] cutoff (ms): members scored at or below it are due   ARGV[2] max members wanted (>= 1)
- * ARGV[3..] flush queue keys (with the client's keyPrefix)
- * Returns {member, score, member, score, ...}; arguments of any other shape: an error reply.
- */
-export const PROBE_LUA = `#!lua flags=no-writes,allow-cross-slot-keys
-${CHECKS}
-local invalid = checked('probe', function()
-  keys(0)
-  integer(1, 'cutoff')
-  if tonumber(integer(2, 'max members')) < 1 then bad('max members (ARGV[2]) must be at least 1') end
-end)
-if invalid then return invalid end
-local out = {}
-local max = tonumber(ARGV[2])
-for i = 3, NARGV do
-  local r = redis.pcall('ZRANGEBYSCORE', ARGV[i], '-inf', ARGV[1], 'WITHSCORES', 'LIMIT', 0, max)
-  if type(r) == 'table' and not r.err then
-    for j = 1, #r do out[#out + 1] = r[j] end
-    if #out >= 2 * max then break end
-  end
-end
-return out
-`;
+import { PROBE, scriptArgs } from './script-layout';
+import { PROBE_LUA } from './scripts';
 
 type Flat = string[];
 
@@ -90,8 +62,10 @@ async function probeCluster(
       const node = masters.get(nodeKey);
       if (node) {
         try {
-          const keys = slots.map((s) => keyPrefix + queues[s]!);
-          return [(await node.eval(PROBE_LUA, 0, cutoff, maxTags, ...keys)) as Flat];
+          const args = scriptArgs(PROBE, {}, { cutoff: String(cutoff), maxMembers: String(maxTags) });
+          // queuesAt: the queue keys, with the client's keyPrefix (ioredis adds it to declared keys only).
+          for (const s of slots) args.push(keyPrefix + queues[s]!);
+          return [(await node.eval(PROBE_LUA, PROBE.keyCount, ...args)) as Flat];
         } catch {
           // Fall through to the per-queue probe.
         }

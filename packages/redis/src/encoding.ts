@@ -1,55 +1,22 @@
-// Turns ApplyOp/ReadOp/SeedOp into script KEYS/ARGV (flat strings, no JSON on the hot path) and replies back.
+// Turns store operations into script KEYS/ARGV: flat strings (no JSON on the hot path), each fixed one at the
+// position script-layout.ts names; the replies go back in replies.ts and batches.ts.
 import {
+  COUNTER_CEILING,
   InvalidUsageError,
+  counterDigits,
   type ApplyOp,
-  type ApplyResult,
-  type CounterState,
   type LimitSpec,
   type MeterAmount,
   type PeriodWindow,
   type ReadOp,
-  type ReadResult,
   type ScopeRef,
   type SeedOp,
-  type ThresholdCrossing,
   type UsageDelta,
   type UsageEventRecord,
 } from '@tollgate/core';
+import { Candidates } from './candidates';
 import { overrideField, type ShardKeys } from './keys';
-
-/**
- * One counter an operation may touch: it is touched iff it has an effective limit (override or plan). Its key
- * is `<shard stem>:c:<scope>:<id>:<meter>:<period>:<period key>`, built inside the script.
- */
-export interface Candidate {
-  scope: ScopeRef;
-  meter: string;
-  window: PeriodWindow;
-}
-
-/**
- * Every scope x meter x window, in the order MemoryStore reports counters: the script's candidate i is `at(i - 1)`.
- * Index arithmetic rather than a list, so an operation allocates nothing for counters the reply does not name.
- */
-export class Candidates {
-  constructor(
-    readonly scopes: readonly ScopeRef[],
-    readonly meters: readonly string[],
-    readonly windows: readonly PeriodWindow[],
-  ) {}
-  get length(): number {
-    return this.scopes.length * this.meters.length * this.windows.length;
-  }
-  at(i: number): Candidate {
-    const w = this.windows.length;
-    const m = this.meters.length;
-    const window = this.windows[i % w];
-    const meter = this.meters[Math.floor(i / w) % m];
-    const scope = this.scopes[Math.floor(i / (w * m))];
-    if (!window || meter === undefined || !scope) throw new Error(`script named unknown candidate ${i + 1}`);
-    return { scope, meter, window };
-  }
-}
+import { ACK, APPLY, CLAIM, READ, SEED, scriptArgs } from './script-layout';
 
 /** Arguments of one script call: its declared KEYS, then ARGV. */
 export type ScriptArgs = string[];
@@ -67,10 +34,10 @@ function int(n: number, what: string): string {
  * about $9007 a period; the scripts only compare limits, and Redis counts in 64-bit integers.
  */
 function whole(n: number, what: string): string {
-  if (!Number.isInteger(n) || Math.abs(n) >= 2 ** 63) {
+  if (!Number.isInteger(n) || Math.abs(n) >= COUNTER_CEILING) {
     throw new InvalidUsageError(`${what} must be a whole number below 2^63, got ${n}`);
   }
-  return Number.isSafeInteger(n) ? String(n) : BigInt(n).toString();
+  return counterDigits(n);
 }
 
 /** Per meter (in order of first appearance): the total to add (amounts plus reservation) and the part reserved. */
@@ -191,22 +158,24 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
   const totals = meterTotals(op.amounts, op.reserve?.amounts, reserves);
   const meters = totals.meters;
   const { bucket, expireAt } = opIdBucket(op.now, dedupWindowMs);
-  const argv: string[] = [
-    keys.base,
-    queue,
-    op.opId,
-    int(op.now, 'now'),
-    op.mode === 'enforce' ? 'e' : 'r',
-    op.seed === 'required' ? 'r' : 'a',
-    String(bucket),
-    String(expireAt),
-    op.settle?.id ?? '',
-    op.reserve?.id ?? '',
-    op.reserve ? int(op.reserve.expiresAt, 'reservation expiry') : '',
-    keys.dirtyMember,
-    String(op.now - DIRTY_SCORE_OFFSET),
-    String(op.warnAt.length),
-  ];
+  // The request path's one script call: written by index (scriptArgs' loop over names costs ~0.6 µs more).
+  const at = APPLY.at;
+  const argv = new Array<string>(APPLY.headLength);
+  argv[at.shardStem] = keys.base;
+  argv[at.flushQueue] = queue;
+  argv[at.opId] = op.opId;
+  argv[at.now] = int(op.now, 'now');
+  argv[at.mode] = op.mode === 'enforce' ? 'e' : 'r';
+  argv[at.seed] = op.seed === 'required' ? 'r' : 'a';
+  argv[at.opIdBucket] = String(bucket);
+  argv[at.opIdExpiry] = String(expireAt);
+  argv[at.settleId] = op.settle?.id ?? '';
+  argv[at.reserveId] = op.reserve?.id ?? '';
+  argv[at.reserveExpiry] = op.reserve ? int(op.reserve.expiresAt, 'reservation expiry') : '';
+  argv[at.dirtyMember] = keys.dirtyMember;
+  argv[at.dirtyScore] = String(op.now - DIRTY_SCORE_OFFSET);
+  // thresholdsAt: the count, then each; the script reads every list below in this order.
+  argv.push(String(op.warnAt.length));
   for (const w of op.warnAt) argv.push(String(w));
   pushScopes(argv, op.scopes);
   pushCandidates(argv, op.scopes, meters, op.windows, op.limits, totals);
@@ -229,88 +198,27 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
   return { args: argv, candidates: new Candidates(op.scopes, meters, op.windows) };
 }
 
-function state(c: Candidate, limit: number, used: number): CounterState {
-  return {
-    scope: c.scope.scope,
-    id: c.scope.id,
-    meter: c.meter,
-    period: c.window.period,
-    periodKey: c.window.key,
-    limit,
-    used,
-    resetsAt: c.window.resetsAt,
-  };
-}
-
-type Reply = ReadonlyArray<unknown>;
-
-/** Counters named by a reply ({candidate, limit, used, ...}), in reply order, and by candidate number. */
-function decodeCounters(flat: Reply, cands: Candidates): { list: CounterState[]; byIdx: CounterState[] } {
-  const list: CounterState[] = [];
-  const byIdx: CounterState[] = [];
-  for (let i = 0; i < flat.length; i += 3) {
-    const idx = Number(flat[i]);
-    const c = state(cands.at(idx - 1), Number(flat[i + 1]), Number(flat[i + 2]));
-    list.push(c);
-    byIdx[idx] = c;
-  }
-  return { list, byIdx };
-}
-
-function unexpected(reply: unknown): Error {
-  return new Error(`unexpected script reply ${JSON.stringify(reply)}`);
-}
-
-export function decodeApply(reply: unknown, cands: Candidates): ApplyResult {
-  if (!Array.isArray(reply)) throw unexpected(reply);
-  switch (reply[0]) {
-    case 'S':
-      return { status: 'needs-seed' };
-    case 'D':
-      return { status: 'duplicate', outcome: reply[1] === 'r' ? 'rejected' : 'applied' };
-    case 'R': {
-      const counters = decodeCounters(reply[1] as Reply, cands);
-      const held = (reply[4] as Reply | undefined) ?? [];
-      const violations = (reply[2] as Reply).map((i, j) => {
-        const c = counters.byIdx[Number(i)]!;
-        const h = Number(held[j] ?? 0);
-        return h > 0 ? { ...c, held: h } : c;
-      });
-      const firstRejections = (reply[3] as Reply).map((i) => counters.byIdx[Number(i)]!);
-      return { status: 'rejected', violations, counters: counters.list, firstRejections };
-    }
-    case 'A': {
-      const counters = decodeCounters(reply[1] as Reply, cands);
-      const flat = reply[2] as Reply;
-      const crossed: ThresholdCrossing[] = [];
-      for (let i = 0; i < flat.length; i += 3) {
-        const counter = counters.byIdx[Number(flat[i])]!;
-        crossed.push({ ...counter, threshold: Number(flat[i + 1]), used: Number(flat[i + 2]) });
-      }
-      return { status: 'applied', counters: counters.list, crossed };
-    }
-    default:
-      throw unexpected(reply);
-  }
-}
-
 export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedOp {
-  const args = [keys.base, int(op.now, 'now'), op.seed === 'required' ? 'r' : 'a'];
+  const args = scriptArgs(
+    READ,
+    { shardStem: keys.base },
+    { now: int(op.now, 'now'), seed: op.seed === 'required' ? 'r' : 'a' },
+  );
+  // scopesAt: the scopes, then the candidates.
   pushScopes(args, op.scopes);
   pushCandidates(args, op.scopes, op.meters, op.windows, op.limits, null);
   return { args, candidates: new Candidates(op.scopes, op.meters, op.windows) };
 }
 
-export function decodeRead(reply: unknown, cands: Candidates): ReadResult {
-  if (!Array.isArray(reply)) throw unexpected(reply);
-  if (reply[0] === 'S') return { status: 'needs-seed' };
-  if (reply[0] !== 'O') throw unexpected(reply);
-  return { status: 'ok', counters: decodeCounters(reply[1] as Reply, cands).list };
-}
-
 export function encodeSeed(op: SeedOp, keys: ShardKeys): ScriptArgs {
   const names = op.scopes.map(scopeName);
-  const args = [keys.base, keys.seededScopes, keys.overrides, String(names.length), ...names];
+  const args = scriptArgs(
+    SEED,
+    { shardStem: keys.base, seededScopes: keys.seededScopes, overrides: keys.overrides },
+    {},
+  );
+  // scopesAt: the scopes, then the counters, then the overrides.
+  args.push(String(names.length), ...names);
   const counters: string[] = [];
   for (const c of op.counters) {
     // Counters of a scope this op does not seed are left alone, as for a scope seeded already.
@@ -328,5 +236,44 @@ export function encodeSeed(op: SeedOp, keys: ShardKeys): ScriptArgs {
   for (const o of op.overrides) {
     if (o.limit !== null) args.push(overrideField(o, o.meter, o.period), whole(o.limit, 'override limit'));
   }
+  return args;
+}
+
+/** A claim of one shard: its stale batches again, and a new batch `newBatchId` of its unflushed work. */
+export function encodeClaim(
+  keys: ShardKeys,
+  queue: string,
+  now: number,
+  staleAfterMs: number,
+  newBatchId: string,
+): ScriptArgs {
+  return scriptArgs(
+    CLAIM,
+    {
+      claims: keys.claims,
+      unflushed: keys.unflushed,
+      events: keys.events,
+      flushQueue: queue,
+      batchStem: keys.batchStem,
+    },
+    {
+      now: String(now),
+      staleAfter: String(staleAfterMs),
+      newBatchId,
+      dirtyMember: keys.dirtyMember,
+      batchMemberSuffix: keys.batchMemberSuffix,
+    },
+  );
+}
+
+/** An acknowledgement of batches of one shard. */
+export function encodeAck(keys: ShardKeys, queue: string, batchIds: Iterable<string>): ScriptArgs {
+  const args = scriptArgs(
+    ACK,
+    { claims: keys.claims, flushQueue: queue, batchStem: keys.batchStem },
+    { batchMemberSuffix: keys.batchMemberSuffix },
+  );
+  // batchIdsAt: every id.
+  for (const id of batchIds) args.push(id);
   return args;
 }

@@ -1,17 +1,8 @@
 // @tollgate/redis: RedisStore, the production CounterStore on ioredis (single node or Redis Cluster).
+//
+// Every name here is meant for users. The store's failures surface as @tollgate/core's StoreUnavailableError,
+// bad options as its ConfigError. What the package's own tests and the benches need is in
+// `@tollgate/redis/internal` (unstable).
 export { RedisStore } from './redis-store';
-export { requestPathRedisOptions } from './client-options';
 export { REDIS_STORE_DEFAULTS, type RedisStoreOptions } from './options';
-export { ShardKeys, FlushQueues, escapeTag, overrideField } from './keys';
-export { slotOfKey, slotOfTag, slotTagTable } from './slots';
-export {
-  APPLY_LUA,
-  READ_LUA,
-  SEED_LUA,
-  CLAIM_LUA,
-  ACK_LUA,
-  COMMANDS,
-  KEY_COUNTS,
-  registerScripts,
-} from './scripts';
-export { toStoreError } from './errors';
+export { requestPathRedisOptions } from './client-options';

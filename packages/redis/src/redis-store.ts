@@ -14,10 +14,11 @@ import type {
 import type { Cluster, Redis } from 'ioredis';
 import { decodeBatch } from './batches';
 import { dueTags } from './discovery';
-import { decodeApply, decodeRead, encodeApply, encodeRead, encodeSeed } from './encoding';
+import { encodeAck, encodeApply, encodeClaim, encodeRead, encodeSeed } from './encoding';
 import { toStoreError } from './errors';
 import { FlushQueues, overrideField, ShardKeys } from './keys';
 import { resolveOptions, type RedisStoreOptions } from './options';
+import { decodeApply, decodeRead } from './replies';
 import { registerScripts } from './scripts';
 
 export class RedisStore implements CounterStore {
@@ -108,18 +109,8 @@ export class RedisStore implements CounterStore {
 
   private async claimShard(tag: string, opts: ClaimOptions): Promise<ClaimedBatch[]> {
     const k = this.keys(tag);
-    const reply = (await this.client.tollgateClaim(
-      k.claims,
-      k.unflushed,
-      k.events,
-      this.queues.forShard(k),
-      k.batchStem,
-      String(opts.now),
-      String(opts.staleAfterMs),
-      randomUUID(),
-      k.dirtyMember,
-      k.batchMemberSuffix,
-    )) as unknown[];
+    const args = encodeClaim(k, this.queues.forShard(k), opts.now, opts.staleAfterMs, randomUUID());
+    const reply = (await this.client.tollgateClaim(...args)) as unknown[];
     return reply.map((raw) => decodeBatch(tag, opts.now, raw));
   }
 
@@ -134,13 +125,7 @@ export class RedisStore implements CounterStore {
       await Promise.all(
         [...byTag].map(([tag, ids]) => {
           const k = this.keys(tag);
-          return this.client.tollgateAck(
-            k.claims,
-            this.queues.forShard(k),
-            k.batchStem,
-            k.batchMemberSuffix,
-            ...ids,
-          );
+          return this.client.tollgateAck(...encodeAck(k, this.queues.forShard(k), ids));
         }),
       );
     } catch (err) {

@@ -22,7 +22,14 @@ function transpileTree(srcDir: string, outDir: string, skip: (rel: string) => bo
       transpileTree(from, path.join(outDir, name));
       continue;
     }
-    if (!name.endsWith('.ts') || name.endsWith('.d.ts')) continue;
+    if (!name.endsWith('.ts') || name.endsWith('.d.ts')) {
+      // Files a package reads at run time (@tollgate/redis' Lua scripts) are copied as they are.
+      if (!name.endsWith('.ts')) {
+        mkdirSync(outDir, { recursive: true });
+        copyFileSync(from, path.join(outDir, name));
+      }
+      continue;
+    }
     const out = ts.transpileModule(readFileSync(from, 'utf8'), {
       fileName: from,
       compilerOptions: {

@@ -1,17 +1,15 @@
 // Step 3, the LLM request: its JSON body read (bounded) to work out the token reservation and, for OpenAI streams,
 // to ask for usage.
 import type { NextFunction, Request, Response } from 'express';
+import { PriceBook, picoAmount, tokenCostPico, type UnpricedPolicy } from '@tollgate/core';
 import {
-  PriceBook,
   inspectLlmRequest,
   llmApiStyle,
   requestFieldProblem,
   reservationEstimate,
-  tokenCostPico,
   withIncludeUsage,
   type LlmRequestInfo,
-  type UnpricedPolicy,
-} from '@tollgate/core';
+} from '@tollgate/llm';
 import { contextOf } from '../context';
 import { readJsonBody } from '../llm-body';
 import type { Outcome } from '../metrics';
@@ -41,7 +39,7 @@ function reservedCost(prices: PriceBook, info: LlmRequestInfo, input: number, ou
   if (!match) return 0;
   const pico =
     tokenCostPico(match.price, 'input_tokens', input) + tokenCostPico(match.price, 'output_tokens', output);
-  return pico > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(pico);
+  return picoAmount(pico);
 }
 
 /**

@@ -5,7 +5,7 @@ import { Readable } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
 import { Pool, type Dispatcher } from 'undici';
-import { SIGNATURE_HEADER } from '@tollgate/core';
+import { SIGNATURE_HEADER } from '@tollgate/http';
 import { decodableAcceptEncoding } from '../accept-encoding';
 import { contextOf, type RequestContext } from '../context';
 import { canonicalPrefix, stripPrefix, upstreamTarget } from '../forwarded-path';
@@ -13,7 +13,7 @@ import { clientResponseHeaders, forwardedSignature } from '../headers';
 import type { Logger } from '../logger';
 import { sendProblem } from '../problem';
 import { ResponseReader } from '../response-reader';
-import { SseUsageFilter } from '../sse-usage-filter';
+import { SseUsageFilter } from '@tollgate/llm';
 import { nodeResponseHeaders } from '../upstream-response-headers';
 
 export interface ProxyOptions {

@@ -1,6 +1,7 @@
 // The usage API, API-key endpoints and dashboard as the gateway mounts them, with the gateway's credential check.
 import type { ErrorRequestHandler, Request, RequestHandler } from 'express';
-import type { Tollgate, TollgateConfig } from '@tollgate/core';
+import type { TollgateConfig } from '@tollgate/core';
+import type { Tollgate } from '@tollgate/http';
 import type { SqlClient } from '@tollgate/ledger';
 import type { ApiKeyAuthenticator } from '../api-keys';
 import type { GatewayIdentity } from '../jwt';

@@ -1,7 +1,7 @@
 // A client that sends each LLM call only after the previous response ended is never refused by that call's
 // reservation: its settlement is in the store before the end reaches the client (was: the third of six calls on
 // the demo plan got 429 "(1110 used)" with 51 tokens actually used, the previous call's 1,059 still held).
-import { DEMO_CONFIG } from '@tollgate/core';
+import { DEMO_CONFIG } from '../../src/demo-config';
 import { createTestDatabase } from '../../../../test-support/services';
 import { LlmUpstream } from '../support/llm-upstream';
 import { startGateway, token, type RunningGateway } from '../support/kit';

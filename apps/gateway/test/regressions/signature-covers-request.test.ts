@@ -1,6 +1,7 @@
 // Regression: the identity signature covered only the identity and a timestamp, so a captured header set verified on
 // any other method or path; it now covers the method and the path the upstream receives.
-import { MemoryStore, verifyIdentitySignature } from '@tollgate/core';
+import { MemoryStore } from '@tollgate/core';
+import { verifyIdentitySignature } from '@tollgate/http';
 import { createTestDatabase } from '../../../../test-support/services';
 import { LlmUpstream } from '../support/llm-upstream';
 import { startGateway, token, type RunningGateway } from '../support/kit';

@@ -1,6 +1,6 @@
 // Regression: reported counts each safe but summing past 2^53 were settled as they were; the store refused the
 // records and the call counted nothing. Such a usage is now settled as an estimate.
-import { inspectLlmRequest } from '@tollgate/core';
+import { inspectLlmRequest } from '@tollgate/llm';
 import type { RequestContext } from '../../src/context';
 import { usageOf } from '../../src/steps/6-settle-tokens';
 import type { ResponseUsage } from '../../src/response-reader';

@@ -1,5 +1,5 @@
 import type { IncomingHttpHeaders } from 'node:http';
-import { verifyIdentitySignature } from '@tollgate/core';
+import { verifyIdentitySignature } from '@tollgate/http';
 import {
   clientResponseHeaders,
   connectionListed,

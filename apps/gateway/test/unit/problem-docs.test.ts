@@ -22,7 +22,7 @@ const slug = (title: string) =>
 function problemTypes(): Set<string> {
   const text = [
     ...sources(path.join(ROOT, 'apps/gateway/src')),
-    ...sources(path.join(ROOT, 'packages/core/src/request')),
+    ...sources(path.join(ROOT, 'packages/http/src')),
   ].join('\n');
   const types = new Set<string>();
   for (const [, title] of text.matchAll(/\btitle: '([^']+)'/g)) types.add(slug(title!));

@@ -1,7 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ConfigError, DEMO_CONFIG, loadConfig, parseConfig } from '../../src';
+import { ConfigError, loadConfig, parseConfig } from '../../src';
 
 const dir = mkdtempSync(path.join(tmpdir(), 'tg-config-'));
 function file(name: string, text: string): string {
@@ -67,10 +67,6 @@ pricing:
     );
     expect(err.message).toContain('plans.free.limits.cost.month');
     expect(err.message).toContain('is too large');
-  });
-
-  it('accepts the built-in demo config', () => {
-    expect(() => parseConfig(DEMO_CONFIG)).not.toThrow();
   });
 
   const bad: Array<[string, unknown, RegExp]> = [

@@ -1,7 +1,6 @@
 // The behavioural suite on Express 4 with MemoryStore.
 import express4 from 'express4';
-import { behaviourSuite } from '../../../../test-support/middleware/behaviour-suite';
+import { behaviourSuite, memoryKit } from '@tollgate/http/testing';
 import { expressHarness } from '../../../../test-support/middleware/express-app';
-import { memoryKit } from '../../../../test-support/middleware/stores';
 
 behaviourSuite(expressHarness('Express 4', express4), memoryKit());

@@ -1,7 +1,7 @@
 // The behavioural suite on Express 4 with RedisStore (the shared Redis, and a test-owned redis-server for outages).
 import express4 from 'express4';
-import { behaviourSuite } from '../../../../test-support/middleware/behaviour-suite';
+import { behaviourSuite } from '@tollgate/http/testing';
 import { expressHarness } from '../../../../test-support/middleware/express-app';
-import { redisKit } from '../../../../test-support/middleware/stores';
+import { redisKit } from '../../../../test-support/middleware/redis-kit';
 
 behaviourSuite(expressHarness('Express 4', express4), redisKit());

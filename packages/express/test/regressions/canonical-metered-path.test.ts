@@ -8,7 +8,7 @@ import { parseConfig } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { trackUsage } from '@tollgate/express';
 import { REDIS_URL, uniquePrefix } from '../../../../test-support/services';
-import { getTarget } from '../../../../test-support/middleware/http';
+import { getTarget } from '@tollgate/http/testing';
 
 describe('trackUsage meters the target as routers read it', () => {
   const client = new Redis(REDIS_URL);

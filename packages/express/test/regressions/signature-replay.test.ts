@@ -3,7 +3,8 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
-import { MemoryStore, signIdentity } from '@tollgate/core';
+import { MemoryStore } from '@tollgate/core';
+import { signIdentity } from '@tollgate/http';
 import { trackUsage } from '../../src';
 
 const SECRET = 'regression-signing-secret-0123456789';

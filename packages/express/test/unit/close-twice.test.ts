@@ -5,7 +5,7 @@ import express from 'express';
 import request from 'supertest';
 import { MemoryStore, parseConfig, type ApplyOp } from '@tollgate/core';
 import { trackUsage } from '../../src';
-import { identity } from '../../../../test-support/middleware/http';
+import { identity } from '@tollgate/http/testing';
 
 const config = parseConfig({
   subject: 'tenant',

@@ -6,8 +6,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { MemoryStore, parseConfig, type ApplyOp, type ApplyResult } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { captureLogger, eventually, identity } from '../../../../test-support/middleware/http';
-import { ClaimedUsage } from '../../../../test-support/middleware/stores';
+import { captureLogger, eventually, identity, ClaimedUsage } from '@tollgate/http/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

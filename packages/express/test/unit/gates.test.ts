@@ -5,7 +5,7 @@ import request from 'supertest';
 import { MemoryStore, parseConfig } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
 import type { AddressInfo } from 'node:net';
-import { burst, identity } from '../../../../test-support/middleware/http';
+import { burst, identity } from '@tollgate/http/testing';
 
 const config = parseConfig({
   subject: 'tenant',

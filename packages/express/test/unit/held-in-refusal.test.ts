@@ -5,8 +5,8 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { parseConfig } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { captureLogger, eventually, identity } from '../../../../test-support/middleware/http';
-import { memoryKit, redisKit, type StoreKit } from '../../../../test-support/middleware/stores';
+import { captureLogger, eventually, identity, memoryKit, type StoreKit } from '@tollgate/http/testing';
+import { redisKit } from '../../../../test-support/middleware/redis-kit';
 
 const config = parseConfig({
   subject: 'tenant',

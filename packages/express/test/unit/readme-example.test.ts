@@ -6,6 +6,7 @@ import request from 'supertest';
 import ts from 'typescript';
 import realExpress from 'express';
 import * as core from '@tollgate/core';
+import { createTollgate } from '@tollgate/http';
 import * as tollgateExpress from '@tollgate/express';
 
 const README = path.resolve(__dirname, '../../../../README.md');
@@ -79,7 +80,7 @@ describe('the README example', () => {
     expect(res.body).toEqual({ answer: '...' });
     expect(res.headers['ratelimit-policy']).toBe('"tenant-requests-day";q=1000;w=86400');
 
-    const tollgate = core.createTollgate({ store, config });
+    const tollgate = createTollgate({ store, config });
     const status = await tollgate.status({ tenantId: 'acme' });
     expect(status.quotas.requests!.day!.used).toBe(1);
     expect(status.quotas.tokens!.day!.used).toBe(1500);

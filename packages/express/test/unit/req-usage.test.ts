@@ -7,10 +7,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import express4 from 'express4';
-import { MemoryStore, type RequestUsage } from '@tollgate/core';
+import { MemoryStore } from '@tollgate/core';
+import type { RequestUsage } from '@tollgate/http';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { SUITE_CONFIG } from '../../../../test-support/middleware/suite-config';
-import { identity } from '../../../../test-support/middleware/http';
+import { SUITE_CONFIG, identity } from '@tollgate/http/testing';
 
 type Handler = (req: http.IncomingMessage & { usage?: RequestUsage }, res: http.ServerResponse) => void;
 

@@ -5,8 +5,7 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { MemoryStore, QuotaExceededError } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { SUITE_CONFIG } from '../../../../test-support/middleware/suite-config';
-import { identity } from '../../../../test-support/middleware/http';
+import { SUITE_CONFIG, identity } from '@tollgate/http/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

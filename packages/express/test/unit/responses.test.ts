@@ -1,13 +1,12 @@
 // Problem bodies, RateLimit fields and path matching: the pure pieces every rejection and header is built from.
+import type { CounterState, Violation } from '@tollgate/core';
 import {
   pathMatcher,
   quotaRejection,
   rateLimitPolicyValue,
   rateLimitValue,
   tightestRequestsLimit,
-  type CounterState,
-  type Violation,
-} from '@tollgate/core';
+} from '@tollgate/http';
 
 const DAY_START = Date.UTC(2026, 10, 24) / 1000;
 const NOW = Date.UTC(2026, 10, 24, 23, 59, 30, 400);

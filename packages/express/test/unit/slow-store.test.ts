@@ -4,8 +4,7 @@ import express from 'express';
 import request from 'supertest';
 import { MemoryStore, parseConfig, QuotaExceededError, type ApplyOp, type ApplyResult } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { captureLogger, identity } from '../../../../test-support/middleware/http';
-import { ClaimedUsage } from '../../../../test-support/middleware/stores';
+import { captureLogger, identity, ClaimedUsage } from '@tollgate/http/testing';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

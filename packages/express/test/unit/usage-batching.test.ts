@@ -6,7 +6,7 @@ import express from 'express';
 import request from 'supertest';
 import { MemoryStore, parseConfig, type ApplyOp, type TollgateConfig } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { identity } from '../../../../test-support/middleware/http';
+import { identity } from '@tollgate/http/testing';
 import { recordingStore } from '../../../../test-support/middleware/recording-store';
 
 const BATCH_MS = 50; // statistics alone: 500 ms

@@ -1,6 +1,5 @@
 // The behavioural suite on Fastify 5 with MemoryStore.
-import { behaviourSuite } from '../../../../test-support/middleware/behaviour-suite';
-import { memoryKit } from '../../../../test-support/middleware/stores';
+import { behaviourSuite, memoryKit } from '@tollgate/http/testing';
 import { fastifyHarness } from '../fastify-app';
 
 behaviourSuite(fastifyHarness, memoryKit());

@@ -2,7 +2,8 @@
 // ServerResponse.prototype counted body bytes, and the Fastify plugin counted them again in onSend.
 import http from 'node:http';
 import Fastify from 'fastify';
-import { MemoryStore, countBodyBytes, parseConfig } from '@tollgate/core';
+import { MemoryStore, parseConfig } from '@tollgate/core';
+import { countBodyBytes } from '@tollgate/http';
 import tollgate from '../../src';
 
 it('counts a Fastify response body once when ServerResponse.prototype is already counting', async () => {

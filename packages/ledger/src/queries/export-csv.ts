@@ -1,7 +1,7 @@
 // CSV export of ledger rows as a stream, page by page (keyset pagination: no long transaction, works on PGlite).
 import { Readable } from 'node:stream';
 import type { SqlExecutor } from '../sql-client';
-import { usdString } from './decimal';
+import { numericToUsd } from '@tollgate/core';
 import { Params, ownerConditions, type UsageFilter } from './filter';
 
 export interface ExportQuery {
@@ -70,7 +70,7 @@ function csvLine(r: ExportRow): string {
       csvField(r.meter),
       csvField(r.model),
       csvField(r.amount, false),
-      csvField(usdString(r.cost_usd), false),
+      csvField(numericToUsd(r.cost_usd), false),
       r.estimated ? 'true' : 'false',
       csvField(r.batch_id),
       csvField(new Date(r.recorded_at).toISOString(), false),

@@ -1,8 +1,8 @@
 // Usage totals per meter and per model with exact cost, plus success rate and average latency.
 import type { SqlExecutor } from '../sql-client';
-import { numericToPico, toAmount } from './decimal';
+import { toAmount } from './decimal';
 import { Params, ownerConditions, where, type UsageFilter } from './filter';
-import { picoToUsd } from '@tollgate/core';
+import { numericToPico, picoToUsd } from '@tollgate/core';
 
 export interface StatsQuery {
   filter: UsageFilter;

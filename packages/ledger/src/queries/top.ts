@@ -1,6 +1,7 @@
 // Top consumers of one meter in a time range, by tenant or by user.
 import type { SqlExecutor } from '../sql-client';
-import { usdString, toAmount } from './decimal';
+import { numericToUsd } from '@tollgate/core';
+import { toAmount } from './decimal';
 import { Params } from './filter';
 
 export interface TopQuery {
@@ -55,6 +56,6 @@ export async function topConsumers(sql: SqlExecutor, q: TopQuery): Promise<TopCo
     tenantId: r.tenant_id,
     userId: r.user_id,
     amount: toAmount(r.amount),
-    cost: usdString(r.cost),
+    cost: numericToUsd(r.cost),
   }));
 }

@@ -2,7 +2,8 @@ import { createHash } from 'node:crypto';
 import net from 'node:net';
 import { ErrorCode, QuotaEngine, StoreUnavailableError } from '@tollgate/core';
 import Redis from 'ioredis';
-import { APPLY_LUA, RedisStore } from '@tollgate/redis';
+import { RedisStore } from '@tollgate/redis';
+import { APPLY_LUA } from '@tollgate/redis/internal';
 import { freePort, OwnedRedis } from '../../../../test-support/services';
 import { config, ready } from './helpers';
 

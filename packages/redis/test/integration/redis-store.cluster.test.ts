@@ -1,7 +1,8 @@
 import { storeContractSuite } from '@tollgate/core/testing';
 import { QuotaEngine, StoreUnavailableError } from '@tollgate/core';
 import type { Cluster } from 'ioredis';
-import { RedisStore, slotOfTag } from '@tollgate/redis';
+import { RedisStore } from '@tollgate/redis';
+import { slotOfTag } from '@tollgate/redis/internal';
 import { OwnedRedisCluster } from '../../../../test-support/services';
 import { clusterClient, config } from './helpers';
 

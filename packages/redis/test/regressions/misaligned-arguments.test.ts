@@ -3,9 +3,18 @@
 // before its first write. Runs on a Redis this file owns, never the shared one.
 import { currentWindows, hourBucket, type ApplyOp } from '@tollgate/core';
 import Redis from 'ioredis';
-import { ACK_LUA, APPLY_LUA, CLAIM_LUA, READ_LUA, SEED_LUA, ShardKeys } from '@tollgate/redis';
-import { PROBE_LUA } from '../../src/discovery';
-import { encodeApply, encodeRead, encodeSeed } from '../../src/encoding';
+import {
+  ACK_LUA,
+  APPLY_LUA,
+  CLAIM_LUA,
+  encodeApply,
+  encodeRead,
+  encodeSeed,
+  PROBE_LUA,
+  READ_LUA,
+  SEED_LUA,
+  ShardKeys,
+} from '@tollgate/redis/internal';
 import { OwnedRedis } from '../../../../test-support/services';
 import { ready } from '../integration/helpers';
 

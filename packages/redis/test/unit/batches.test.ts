@@ -1,5 +1,4 @@
-import { decodeUsage } from '../../src/batches';
-import { usageField } from '../../src/encoding';
+import { decodeUsage, usageField } from '@tollgate/redis/internal';
 import type { UsageDelta } from '@tollgate/core';
 
 describe('unflushed usage decoding', () => {

@@ -1,6 +1,5 @@
 import { currentWindows, type ApplyOp } from '@tollgate/core';
-import { ShardKeys } from '@tollgate/redis';
-import { Candidates, decodeApply, encodeApply } from '../../src/encoding';
+import { Candidates, decodeApply, encodeApply, ShardKeys } from '@tollgate/redis/internal';
 
 const now = Date.UTC(2026, 0, 15, 12, 30);
 const windows = currentWindows(now);

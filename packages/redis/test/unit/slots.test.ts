@@ -1,4 +1,11 @@
-import { escapeTag, FlushQueues, ShardKeys, slotOfKey, slotOfTag, slotTagTable } from '@tollgate/redis';
+import {
+  escapeTag,
+  FlushQueues,
+  ShardKeys,
+  slotOfKey,
+  slotOfTag,
+  slotTagTable,
+} from '@tollgate/redis/internal';
 
 describe('cluster hash slots', () => {
   it('match what Redis answers to CLUSTER KEYSLOT', () => {

@@ -2,7 +2,8 @@
 // a key as listed (never its secret) or as created (its secret, once, uncached).
 import type { Response } from 'express';
 import { z } from 'zod';
-import { identityValueProblem, type TollgateConfig } from '@tollgate/core';
+import type { TollgateConfig } from '@tollgate/core';
+import { identityValueProblem } from '@tollgate/http';
 import { apiKeyRefusal, type ApiKeyRecord, type CreatedApiKey } from '@tollgate/ledger';
 import { conflict, forbidden } from '../../problem';
 import type { Caller } from '../identity';

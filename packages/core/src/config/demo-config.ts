@@ -1,0 +1,23 @@
+// The demo config the gateway runs with when no config file is given (`npm start`).
+import type { TollgateConfigInput } from './schema';
+
+/** The built-in demo config used when no config file is given. */
+export const DEMO_CONFIG: TollgateConfigInput = {
+  subject: 'tenant',
+  timezone: 'UTC',
+  defaultPlan: 'free',
+  warnAt: [80, 90, 100],
+  plans: {
+    free: { limits: { requests: { day: 1000 }, tokens: { day: 10000, month: 100000 } } },
+    basic: { limits: { requests: { day: 10000 }, tokens: { day: 100000 } } },
+    pro: { limits: { requests: { day: -1 }, tokens: { day: -1 } } },
+  },
+  userLimits: { free: { tokens: { day: 2000 } } },
+  pricing: {
+    'openai/gpt-4o': { input: '2.50', output: '10.00', cacheRead: '1.25' },
+    'openai/gpt-4o-mini': { input: '0.15', output: '0.60', cacheRead: '0.075' },
+    'anthropic/claude-sonnet-4': { input: '3.00', output: '15.00', cacheRead: '0.30', cacheWrite: '3.75' },
+    'demo-model': { input: '1.00', output: '2.00' },
+  },
+  unpricedModel: 'flag',
+};

@@ -1,0 +1,140 @@
+// Rebuilding a shard the store lost (or never had) from the ledger baseline: which counters, asked how, seeded once.
+import { StoreUnavailableError } from '../errors';
+import type { Period, PeriodWindow } from '../periods';
+import type { ApplyResult, OverrideEntry, ReadResult, ScopeRef } from '../store';
+import type { ResolvedSubject } from '../subject';
+import type { EngineContext } from './context';
+
+/** One counter's window, asked of the ledger when a shard must be rebuilt. */
+export interface BaselineQuery extends ScopeRef {
+  tenantId: string | null;
+  userId: string | null;
+  /**
+   * For a user scope: true when the user's quota spans every tenant (`subject: user`), so rows of any
+   * tenant count; false when it covers only rows of `tenantId` (a cap inside a tenant, or no tenant).
+   */
+  allTenants: boolean;
+  meter: string;
+  period: Period;
+  periodStart: Date;
+  /** End of the window (exclusive); null for `total`. */
+  periodEnd: Date | null;
+}
+
+/**
+ * The shard a rebuild restores overrides into, under `subject: tenant`: a user's overrides set in `tenantId` only
+ * (null: the user's tenantless ones). Under `subject: user` none is given: a user's shard takes all of its own.
+ */
+export interface OverrideShard {
+  tenantId: string | null;
+}
+
+/** Where lost counter state is rebuilt from (the ledger): usage so far in a window, and durable overrides. */
+export interface BaselineSource {
+  used(q: BaselineQuery): Promise<number>;
+  /** `used` for many queries at once, in the order asked (a rebuild's in one round trip); optional. */
+  usedMany?(qs: readonly BaselineQuery[]): Promise<number[]>;
+  overrides?(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]>;
+  /** `overrides` and `usedMany` in one round trip (a cold subject's first request waits on it); optional. */
+  shardBaseline?(
+    scopes: ScopeRef[],
+    shard: OverrideShard | undefined,
+    qs: readonly BaselineQuery[],
+  ): Promise<{ overrides: OverrideEntry[]; used: number[] }>;
+}
+
+/** Seeds shards when the store answers `needs-seed`; concurrent callers of one shard share one rebuild. */
+export class ShardSeeder {
+  private readonly running = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly ctx: EngineContext,
+    private readonly source: BaselineSource | null,
+  ) {}
+
+  /** Runs a store call, seeding the shard from the baseline source first when the store asks for it. */
+  async seeded<T extends ApplyResult | ReadResult>(
+    subject: ResolvedSubject,
+    call: () => Promise<T>,
+  ): Promise<Exclude<T, { status: 'needs-seed' }>> {
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await call();
+      if (result.status !== 'needs-seed') return result as Exclude<T, { status: 'needs-seed' }>;
+      await this.seedShard(subject);
+    }
+    throw new StoreUnavailableError(`shard ${subject.tag} stayed unseeded after seeding`);
+  }
+
+  /** Rebuilds a shard's counters from the baseline source; concurrent callers share one rebuild. */
+  seedShard(subject: ResolvedSubject): Promise<void> {
+    const running = this.running.get(subject.tag);
+    if (running) return running;
+    const job = this.rebuild(subject).finally(() => this.running.delete(subject.tag));
+    this.running.set(subject.tag, job);
+    return job;
+  }
+
+  private async rebuild(subject: ResolvedSubject): Promise<void> {
+    const { ctx, source } = this;
+    const now = ctx.now();
+    const windows = ctx.windowsAt(now);
+    // Only this shard's: alice's cap in another tenant is another override (see OverrideShard).
+    const shard: OverrideShard | undefined =
+      ctx.config.subject === 'tenant'
+        ? { tenantId: subject.owner.scope === 'tenant' ? subject.owner.id : null }
+        : undefined;
+    type Wanted = { scope: ScopeRef; meter: string; window: PeriodWindow };
+    const wanted = new Map<string, Wanted>();
+    /** The counter newly wanted, or null when it is wanted already. */
+    const addWanted = (scope: ScopeRef, meter: string, period: Period): Wanted | null => {
+      const key = `${scope.scope}\u0000${scope.id}\u0000${meter}\u0000${period}`;
+      if (wanted.has(key)) return null;
+      const w = { scope, meter, window: windows.find((x) => x.period === period)! };
+      wanted.set(key, w);
+      return w;
+    };
+    const queryOf = ({ scope, meter, window }: Wanted): BaselineQuery => ({
+      scope: scope.scope,
+      id: scope.id,
+      tenantId: scope.scope === 'tenant' ? scope.id : subject.tenantId,
+      userId: scope.scope === 'user' ? scope.id : null,
+      allTenants: scope.scope === 'user' && ctx.config.subject === 'user',
+      meter,
+      period: window.period,
+      periodStart: new Date(window.start),
+      periodEnd: window.resetsAt === null ? null : new Date(window.resetsAt),
+    });
+    const usedOf = async (qs: BaselineQuery[]): Promise<number[]> =>
+      !source || qs.length === 0
+        ? qs.map(() => 0)
+        : source.usedMany
+          ? source.usedMany(qs)
+          : Promise.all(qs.map((q) => source.used(q)));
+    for (const l of subject.limits) addWanted(l, l.meter, l.period);
+    const planned = [...wanted.values()];
+    // The plan's limits are known before the overrides: one round trip for both when the source can.
+    let overrides: OverrideEntry[];
+    let used: number[];
+    if (source?.shardBaseline) {
+      ({ overrides, used } = await source.shardBaseline(subject.scopes, shard, planned.map(queryOf)));
+    } else {
+      overrides = source?.overrides ? await source.overrides(subject.scopes, shard) : [];
+      used = await usedOf(planned.map(queryOf));
+    }
+    // An override can limit what the plan does not (rare): those counters are read on their own.
+    const extra: Wanted[] = [];
+    for (const o of overrides) {
+      const w = o.limit === null ? null : addWanted(o, o.meter, o.period);
+      if (w) extra.push(w);
+    }
+    used = [...used.slice(0, planned.length), ...(await usedOf(extra.map(queryOf)))];
+    const counters = [...planned, ...extra].map(({ scope, meter, window }, i) => ({
+      scope: scope.scope,
+      id: scope.id,
+      meter,
+      window,
+      used: used[i] ?? 0,
+    }));
+    await ctx.store.seed({ tag: subject.tag, now, scopes: subject.scopes, counters, overrides });
+  }
+}

@@ -1,0 +1,2 @@
+// The in-process CounterStore.
+export { MemoryStore, type MemoryStoreOptions } from './memory-store';

@@ -1,0 +1,52 @@
+// How big and how long an admission lease is: sized to a subject's request rate, never holding much of the room
+// left before a threshold or a limit, and reserved in the window of the op that grants it.
+import type { CounterState } from '@tollgate/core';
+
+/** A lease never holds more than this share of the room left before the next threshold or limit. */
+const ROOM_SHARE = 16;
+const MIN_UNITS = 4;
+/**
+ * A lease lasts long enough for about this many requests (up to 4 x leaseMs): at a few hundred requests per
+ * second a short lease would cost a store op per handful of requests, and those ops, not the requests, would
+ * set the latency tail.
+ */
+const LEASE_MIN_COVER = 64;
+/** The longest a lease lasts, as a multiple of leaseMs (with the default, 200 ms: the counts' longest lag). */
+export const MAX_PERIOD_FACTOR = 4;
+const MAX_UNITS = 10_000;
+
+/** The next minute boundary after `now`: every period's window ends on one, in every time zone. */
+export function minuteEnd(now: number): number {
+  return Math.floor(now / 60_000) * 60_000 + 60_000;
+}
+
+/**
+ * Units a new lease may take: 1.5 times the recent rate over a period, at most 1/16 of the room left before the
+ * next `warnAt` threshold (or the limit) of any `requests` limit, so a threshold fires soon after the requests
+ * that reach it (held units cross nothing; the op that counts them does) and a lease never holds room that other
+ * instances near the limit need. 0 when that is too little to be worth it.
+ */
+export function leaseUnits(
+  rate: number,
+  periodMs: number,
+  counters: readonly CounterState[],
+  warnAt: readonly number[],
+): number {
+  let units = Math.min(MAX_UNITS, Math.ceil(rate * periodMs * 1.5));
+  for (const c of counters) {
+    if (c.meter !== 'requests' || c.limit < 0) continue;
+    let next = c.limit;
+    for (const w of warnAt) {
+      const level = (c.limit * w) / 100;
+      if (level > c.used && level < next) next = level;
+    }
+    units = Math.min(units, Math.floor((next - c.used) / ROOM_SHARE));
+  }
+  return units >= MIN_UNITS ? units : 0;
+}
+
+/** A lease's period at `rate` (requests per ms): `leaseMs`, or long enough for LEASE_MIN_COVER requests (at most 4 x). */
+export function leasePeriod(rate: number, leaseMs: number): number {
+  if (rate <= 0) return leaseMs;
+  return Math.min(leaseMs * MAX_PERIOD_FACTOR, Math.max(leaseMs, Math.ceil(LEASE_MIN_COVER / rate)));
+}

@@ -1,0 +1,445 @@
+// Admission leases: a busy subject's requests admitted from a block of `requests` reserved in the store, without a
+// round trip each. Exact by construction: every request admitted here holds one unit of a reservation the store
+// granted atomically against every limit, and the op that counts the used units releases the rest. With delivered
+// durability each request's unit reaches the ledger with its response's usage, and that closing op counts the used
+// units on the counters alone.
+import type { Admission, CounterState, ResolvedSubject, UsageRecord } from '@tollgate/core';
+import { isStoreFailure } from './deadline';
+import {
+  policyName,
+  rateLimitPolicyValue,
+  rateLimitValue,
+  setRateLimitHeaders,
+  tightestRequestsLimit,
+} from './rate-limit-headers';
+import { leaseCloseIdOf, refundIdOf } from '@tollgate/core/internal';
+import { storeOp } from './store-ops';
+import type { RequestTicket } from './ticket';
+import type { AdmissionContext } from './admission-context';
+import { leasePeriod, leaseUnits, MAX_PERIOD_FACTOR, minuteEnd } from './lease-sizing';
+
+/** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
+const LEASE_MIN_RATE = 8;
+/** Request rates are measured over this long. */
+const RATE_WINDOW_MS = 100;
+/**
+ * A lease closed further than the usage batcher's longest delay plus this from the end of its window is counted by
+ * the subject's next usage write (within that delay, with this much to spare for a stalled event loop); closer, by its
+ * own op, timed at its last use.
+ */
+const FOLD_MARGIN_MS = 2000;
+/** While a spare is on its way, an expired lease goes on for at most this long (a slow store, not a dead one). */
+const MAX_OVERRUN_MS = 1000;
+/** Subjects tracked at most (only busy ones ever hold a lease); idle ones are dropped beyond it. */
+const MAX_SUBJECTS = 10_000;
+const NO_REQUESTS: Record<string, number> = {};
+
+interface Lease {
+  /** The reservation's id in the store. */
+  readonly id: string;
+  readonly granted: number;
+  used: number;
+  /** How long it lasts once current (see leasePeriod). */
+  readonly periodMs: number;
+  /** Local admissions stop here: one lease period after it became current, at most `windowEnd`. */
+  until: number;
+  /** When it became current. */
+  startedAt: number;
+  /** The minute boundary after the op that granted it (every window boundary is one): its units are that window's. */
+  readonly windowEnd: number;
+  /** When the last unit was taken (the counting op's time, so the usage lands in the windows it was reserved in). */
+  lastAt: number;
+  /** The tightest `requests` limit as the grant left it (the whole lease counted as used), for headers. */
+  readonly limit: CounterState | null;
+  readonly policy: string | null;
+  /** `limit`'s policy name, kept for the per-request `RateLimit` value. */
+  readonly limitName: string;
+  timer: NodeJS.Timeout | null;
+  closed: boolean;
+}
+
+interface SubjectLeases {
+  current: Lease | null;
+  /** Granted ahead of need, taken over when `current` runs out. */
+  next: Lease | null;
+  requesting: boolean;
+  /** Admissions counted in the running lease period, and when it began. */
+  count: number;
+  since: number;
+  /** Admissions per ms over the last full period. */
+  rate: number;
+  /** The counters last seen for this subject (the room a new lease may take). */
+  counters: readonly CounterState[];
+  /** No lease request before this (after a refusal or a store failure). */
+  quietUntil: number;
+  /** Rejections waiting for the lease request in flight (its units may admit them). */
+  waiters: Array<() => void> | null;
+}
+
+export class Leases<Res> {
+  private readonly subjects = new Map<ResolvedSubject, SubjectLeases>();
+  private readonly ttlMs: number;
+  private closing = false;
+  /** Lease requests in flight (close() waits for them, so a late grant is released before the store is closed). */
+  private readonly asking = new Set<Promise<void>>();
+  /** Admitted from a lease, handed over after the poll phase; each with the lease its unit came from. */
+  private readyTickets: Array<RequestTicket<Res>> = [];
+  /** The lease each ready ticket's unit came from (parallel arrays: no object per request). */
+  private readyLeases: Lease[] = [];
+  private readonly foldBeforeMs: number;
+
+  constructor(
+    private readonly ctx: AdmissionContext<Res>,
+    private readonly periodMs: number,
+  ) {
+    // Long enough that the counting op lands before the store would release the units on its own (that is
+    // only for a process that died holding a lease).
+    // A closed lease waits in its subject's sum at most the statistics' delay (see UsageBatcher).
+    this.foldBeforeMs = ctx.usage.statsDelayMs + FOLD_MARGIN_MS;
+    // A lease can be in use for two periods (a spare waits one) plus its overrun, then its count waits for
+    // the usage write: the store must hold its units (with room to spare) until then.
+    const longest = 2 * periodMs * MAX_PERIOD_FACTOR + MAX_OVERRUN_MS + this.foldBeforeMs;
+    this.ttlMs = Math.max(10_000, 2 * longest);
+  }
+
+  /** Admits `ticket` from its subject's lease at `now`; false when there is none with a unit left. */
+  admit(ticket: RequestTicket<Res>, now: number): boolean {
+    const subject = ticket.subject;
+    const s = this.subjects.get(subject);
+    if (s === undefined) return false;
+    let lease = s.current;
+    if (lease !== null && (lease.used >= lease.granted || this.over(s, lease, now))) {
+      lease = this.promote(subject, s, now);
+    } else if (lease === null && s.next !== null) {
+      lease = this.promote(subject, s, now);
+    }
+    if (lease === null) return false;
+    ticket.takeLeaseUnit();
+    lease.used += 1;
+    lease.lastAt = now;
+    this.count(s, 1, now);
+    const limit = lease.limit;
+    if (limit !== null) {
+      const used = limit.used - lease.granted + lease.used;
+      setRateLimitHeaders(
+        this.ctx.binding,
+        ticket.res,
+        lease.policy,
+        rateLimitValue(limit, now, used, lease.limitName),
+      );
+    }
+    // A spare is held while one is in use, so busy traffic never waits for the store.
+    if (s.next === null && !s.requesting) this.request(subject, s, now);
+    // Handed over after the poll phase, with the rest of this turn's requests, as a store admission would be:
+    // answering each request inside its parser callback costs a wake-up of the client per response (measured:
+    // about half the throughput on loopback).
+    // The ticket stays ADMITTING until then, so a client that leaves first is seen (CLOSED_EARLY).
+    this.readyLeases.push(lease);
+    if (this.readyTickets.push(ticket) === 1) setImmediate(this.deliverReady);
+    return true;
+  }
+
+  private readonly deliverReady = (): void => {
+    const tickets = this.readyTickets;
+    const leases = this.readyLeases;
+    this.readyTickets = [];
+    this.readyLeases = [];
+    for (let i = 0; i < tickets.length; i++) {
+      const ticket = tickets[i]!;
+      if (ticket.closedEarly) {
+        this.giveBack(ticket.subject, leases[i]!);
+        continue;
+      }
+      ticket.run(null);
+    }
+  };
+
+  /** A unit taken for a request whose client left before its handler ran: nothing is counted for it. */
+  private giveBack(subject: ResolvedSubject, lease: Lease): void {
+    if (!lease.closed) {
+      lease.used -= 1;
+      return;
+    }
+    // Already closed with this unit counted: take the request back, like an admission whose client left.
+    const tollgate = this.ctx.tollgate;
+    const opId = refundIdOf(tollgate.ids.next());
+    // Delivered: its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
+    const back = this.ctx.usage.delivered ? { split: { countersOnly: -1 } } : { refund: 1 };
+    tollgate.writeInBackground(storeOp(subject, opId, { ...back, at: lease.lastAt }));
+  }
+
+  /**
+   * True when `lease`'s period is over. While its spare is still on the way (a store slower than a period) it
+   * goes on, within its window and for at most MAX_OVERRUN_MS, so the subject does not fall back to a round trip
+   * per request exactly when the store is slow.
+   */
+  private over(s: SubjectLeases, lease: Lease, now: number): boolean {
+    if (now < lease.until) return false;
+    return !(s.requesting && now < lease.windowEnd && now - lease.startedAt < MAX_OVERRUN_MS);
+  }
+
+  /** Notes `admitted` requests of `subject` admitted by the store (and what its counters said); may start a lease. */
+  observe(subject: ResolvedSubject, admitted: number, counters: readonly CounterState[], now: number): void {
+    let s = this.subjects.get(subject);
+    if (s === undefined) {
+      if (this.subjects.size >= MAX_SUBJECTS) this.dropIdle();
+      s = {
+        current: null,
+        next: null,
+        requesting: false,
+        count: 0,
+        since: now,
+        rate: 0,
+        counters,
+        quietUntil: 0,
+        waiters: null,
+      };
+      this.subjects.set(subject, s);
+    }
+    if (counters.length > 0) s.counters = counters;
+    this.count(s, admitted, now);
+    if (s.current === null && s.next === null && !s.requesting && s.rate > 0) {
+      this.request(subject, s, now);
+    }
+  }
+
+  private count(s: SubjectLeases, n: number, now: number): void {
+    s.count += n;
+    const elapsed = now - s.since;
+    if (elapsed >= RATE_WINDOW_MS) {
+      s.rate = s.count / elapsed;
+      s.count = 0;
+      s.since = now;
+    } else if (s.rate === 0 && s.count >= LEASE_MIN_RATE) {
+      // A first burst: its own rate (over at least a millisecond) until a full period is measured.
+      s.rate = s.count / Math.max(1, elapsed);
+    }
+  }
+
+  /**
+   * Runs `then` once the subject's lease request in flight (if any) has been answered: a rejection waits for it,
+   * since the units it holds would otherwise stand unused while the store turns this instance's own requests away.
+   */
+  afterRequest(subject: ResolvedSubject, then: () => void): void {
+    const s = this.subjects.get(subject);
+    if (s === undefined || !s.requesting) then();
+    else (s.waiters ??= []).push(then);
+  }
+
+  /** Runs the rejections that waited for the lease request just answered. */
+  private wake(s: SubjectLeases): void {
+    const waiters = s.waiters;
+    s.waiters = null;
+    if (waiters === null) return;
+    for (const w of waiters) {
+      try {
+        w();
+      } catch (err) {
+        // One failing answer must not leave the others waiting.
+        this.ctx.tollgate.callbackFailed('lease', err);
+      }
+    }
+  }
+
+  /** Closes the current lease and makes the spare current (its period starts now). */
+  private promote(subject: ResolvedSubject, s: SubjectLeases, now: number): Lease | null {
+    const old = s.current;
+    const next = s.next;
+    s.current = null;
+    s.next = null;
+    if (next !== null && now < next.windowEnd) {
+      this.start(subject, next, now);
+      s.current = next;
+    } else if (next !== null) {
+      this.close(subject, next);
+    }
+    if (old !== null) this.close(subject, old);
+    return s.current;
+  }
+
+  private start(subject: ResolvedSubject, lease: Lease, now: number): void {
+    lease.startedAt = now;
+    lease.lastAt = now;
+    lease.until = Math.min(now + lease.periodMs, lease.windowEnd);
+    lease.timer = setTimeout(() => this.expire(subject, lease), lease.until - now);
+    lease.timer.unref();
+  }
+
+  /** Asks the store for a lease sized to the subject's rate, in the background. */
+  private request(subject: ResolvedSubject, s: SubjectLeases, now: number): void {
+    if (this.closing || now < s.quietUntil || s.rate === 0) return;
+    const periodMs = leasePeriod(s.rate, this.periodMs);
+    const units = leaseUnits(s.rate, periodMs, s.counters, this.ctx.tollgate.config.warnAt);
+    if (units === 0) return;
+    s.requesting = true;
+    const tollgate = this.ctx.tollgate;
+    const id = tollgate.ids.next();
+    // The units are held in the windows of the op's time, which is before the answer: past the minute boundary
+    // that follows `now`, they would be the previous window's.
+    const windowEnd = minuteEnd(now);
+    const asked = tollgate
+      .call(() =>
+        tollgate.engine.consume(subject, NO_REQUESTS, {
+          opId: id,
+          reservationId: id,
+          reserve: { requests: units },
+          reservationTtlMs: this.ttlMs,
+          countRejected: false,
+        }),
+      )
+      .then(
+        (admission) => {
+          s.requesting = false;
+          try {
+            this.granted(subject, s, admission, id, units, periodMs, windowEnd);
+          } finally {
+            this.wake(s);
+          }
+        },
+        (err: unknown) => {
+          s.requesting = false;
+          s.quietUntil = Date.now() + 1000;
+          this.wake(s);
+          // A lease that may have been granted after all (a timeout) is given back; a no-op if it never was.
+          this.release(subject, id);
+          if (!isStoreFailure(err)) tollgate.callbackFailed('lease', err);
+        },
+      );
+    this.asking.add(asked);
+    const done = (): void => void this.asking.delete(asked);
+    asked.then(done, done);
+  }
+
+  /** Takes a lease request's answer: the new lease becomes current, or the spare, or is closed at once. */
+  private granted(
+    subject: ResolvedSubject,
+    s: SubjectLeases,
+    admission: Admission,
+    id: string,
+    units: number,
+    periodMs: number,
+    windowEnd: number,
+  ): void {
+    const at = Date.now();
+    if (!admission.admitted) {
+      if (admission.counters.length > 0) s.counters = admission.counters;
+      s.quietUntil = at + this.periodMs;
+      return;
+    }
+    this.ctx.tollgate.emitThresholds(subject, admission.thresholds);
+    if (admission.counters.length > 0) s.counters = admission.counters;
+    const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
+    const lease: Lease = {
+      id,
+      granted: units,
+      periodMs,
+      used: 0,
+      until: windowEnd,
+      startedAt: at,
+      windowEnd,
+      lastAt: at,
+      limit,
+      policy: limit === null ? null : rateLimitPolicyValue(limit),
+      limitName: limit === null ? '' : policyName(limit),
+      timer: null,
+      closed: false,
+    };
+    if (at >= windowEnd || this.closing) {
+      // Granted too late to be of use: the window it was reserved in is over.
+      this.close(subject, lease);
+    } else if (s.current === null) {
+      this.start(subject, lease, at);
+      s.current = lease;
+    } else if (at >= s.current.until) {
+      // The current one ran past its period waiting for this one.
+      s.next = lease;
+      this.promote(subject, s, at);
+    } else {
+      s.next = lease;
+    }
+  }
+
+  private expire(subject: ResolvedSubject, lease: Lease): void {
+    lease.timer = null;
+    const s = this.subjects.get(subject);
+    if (s === undefined || s.current !== lease) {
+      this.close(subject, lease);
+      return;
+    }
+    const now = Date.now();
+    if (!this.over(s, lease, now)) {
+      // Its spare is on the way: look again in one period (the grant also takes over at once).
+      lease.timer = setTimeout(() => this.expire(subject, lease), lease.periodMs);
+      lease.timer.unref();
+      return;
+    }
+    // The spare takes over; with no traffic it runs out unused, and no new one is asked for.
+    this.promote(subject, s, now);
+    if (s.current === null && s.next === null && !s.requesting) {
+      this.subjects.delete(subject);
+    }
+  }
+
+  /**
+   * Counts the lease's used units and releases the rest, in one op: the subject's next usage write (one op for
+   * both), unless that could land after the window the units were reserved in; then its own op, at the time of
+   * its last use, whose promise is returned (null otherwise). Either is replayed like any settlement if the store
+   * is down.
+   */
+  private close(subject: ResolvedSubject, lease: Lease): Promise<void> | null {
+    if (lease.closed) return null;
+    lease.closed = true;
+    if (lease.timer !== null) clearTimeout(lease.timer);
+    lease.timer = null;
+    if (!this.closing && lease.windowEnd - Date.now() > this.foldBeforeMs) {
+      this.ctx.usage.of(subject).closeLease(lease.id, lease.used);
+      return null;
+    }
+    const delivered = this.ctx.usage.delivered;
+    const records: UsageRecord[] =
+      lease.used > 0 && !delivered ? [{ meter: 'requests', amount: lease.used }] : [];
+    return this.ctx.tollgate.writeQuietly(
+      storeOp(subject, leaseCloseIdOf(lease.id), {
+        settles: lease.id,
+        records,
+        // Delivered: each response's ledger unit went with its own usage; the counters learn the lease's units now.
+        split: delivered && lease.used > 0 ? { countersOnly: lease.used } : undefined,
+        at: lease.lastAt,
+      }),
+    );
+  }
+
+  private release(subject: ResolvedSubject, id: string): void {
+    this.ctx.tollgate.writeInBackground(storeOp(subject, leaseCloseIdOf(id), { settles: id }));
+  }
+
+  private dropIdle(): void {
+    for (const [subject, s] of this.subjects) {
+      if (s.current === null && s.next === null && !s.requesting) this.subjects.delete(subject);
+    }
+  }
+
+  /**
+   * Closes every open lease and spare (each counted by its subject's next usage write, or by its own op near the
+   * end of its window); busy subjects get new ones as their traffic goes on. For `flushUsage()`.
+   */
+  closeOpen(): Array<Promise<void>> {
+    const writes: Array<Promise<void>> = [];
+    for (const [subject, s] of this.subjects) {
+      for (const lease of [s.current, s.next]) {
+        const write = lease === null ? null : this.close(subject, lease);
+        if (write !== null) writes.push(write);
+      }
+      s.current = s.next = null;
+    }
+    return writes;
+  }
+
+  /** Counts and releases every lease now (before the usage batcher's last write and the store's last replay). */
+  async closeAll(): Promise<void> {
+    this.closing = true;
+    // A grant that lands now is closed at once (see request()).
+    await Promise.allSettled([...this.asking]);
+    await Promise.all(this.closeOpen());
+  }
+}

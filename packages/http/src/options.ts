@@ -1,0 +1,281 @@
+// Options of createTollgate() and trackUsage(): types with their defaults, zod validation, and resolution.
+import type { IncomingMessage } from 'node:http';
+import { z } from 'zod';
+import {
+  isConfiguredMeter,
+  isParsedConfig,
+  parseConfig,
+  type TollgateConfig,
+  type TollgateConfigInput,
+  type BaselineQuery,
+  type BaselineSource,
+  ConfigError,
+  BUILTIN_METERS,
+  assertCounterStore,
+  type CounterStore,
+  type Identity,
+} from '@tollgate/core';
+import { SIGNATURE_MAX_AGE_SECONDS } from './identity-headers';
+import type { RejectedEvent, ThresholdEvent } from './events';
+import { consoleLogger, type TollgateLogger } from './logger';
+
+/** Options of the programmatic API (`createTollgate`), shared by the Express middleware and the Fastify plugin. */
+export interface TollgateOptions {
+  /** Where counters live: a `MemoryStore`, a `RedisStore`, or any `CounterStore`. Required. */
+  store: CounterStore;
+  /** The parsed config (`loadConfig(...)`) or a plain config object (validated here). Required. */
+  config: TollgateConfig | TollgateConfigInput;
+  /** Rebuilds counters a store lost (the ledger). Defaults to none: a fresh shard starts at zero. */
+  baseline?: BaselineSource | ((q: BaselineQuery) => Promise<number>);
+  /** `enforce` rejects over-quota requests; `shadow` only reports them (for rolling out limits). Defaults to `'enforce'`. */
+  mode?: 'enforce' | 'shadow';
+  /** When the store is unreachable: `open` admits and buffers usage, `closed` answers 503. Defaults to `'open'`. */
+  failMode?: 'open' | 'closed';
+  /** Bound on every store call on the request path, in ms. Defaults to `100`. */
+  storeTimeoutMs?: number;
+  /** Operations kept in process while the store is unreachable; beyond it usage is dropped (counted, logged). Defaults to `100000`. */
+  failOpenBuffer?: number;
+  /** How often buffered operations are retried while the store is unreachable, in ms. Defaults to `1000`. */
+  replayIntervalMs?: number;
+  /** How long a reservation (`reserve`, `usage.reserve`) holds if never settled, in ms. Defaults to `300000` (5 minutes). */
+  reservationTtlMs?: number;
+  /**
+   * Post-response usage (latency, bytes, errors, recorded tokens) is summed per subject for this long, then
+   * written in one store op, which also settles the reservations of the requests that finished (each undone
+   * once); 0 writes after every event-loop turn. Admission is never delayed by it. Defaults to `10`.
+   */
+  usageBatchMs?: number;
+  /**
+   * `delivered`: a response's end (its last bytes) is held until every unit of its usage is acknowledged by the
+   * store, so a process killed at any instant loses nothing a client received in full; ends that meet a write in
+   * flight for their subject join the next one (group commit), and none waits more than `storeTimeoutMs` (then it
+   * completes degraded, its usage buffered). `batched`: usage waits in process up to `usageBatchMs` after the
+   * response (lower latency; a crash loses that window). The programmatic API's calls resolve after the store's
+   * answer either way. Defaults to `'delivered'`.
+   */
+  durability?: 'delivered' | 'batched';
+  /** Called once per subject, meter, period and `warnAt` threshold crossed. Defaults to none. */
+  onThreshold?: (event: ThresholdEvent) => void;
+  /** Called for every rejected request (and every would-be rejection in shadow mode). Defaults to none. */
+  onRejected?: (event: RejectedEvent) => void;
+  /** A pino-compatible logger (`warn`, `error`, optional `info`, `debug`). Defaults to the console (warnings and errors only). */
+  logger?: TollgateLogger;
+}
+
+/** Options of the HTTP middleware/plugin: everything above plus how requests are picked and identified. */
+export interface TrackUsageOptions<Req = IncomingMessage> extends TollgateOptions {
+  /** Path prefixes (segment-wise, case-insensitive) or regular expressions of metered requests. Defaults to `['/api']`. */
+  paths?: Array<string | RegExp>;
+  /** Returns the caller's identity (or null: not metered). Replaces the gateway headers. Defaults to none. */
+  identify?: (req: Req) => Identity | null | undefined | Promise<Identity | null | undefined>;
+  /** Read identity from the gateway's `X-User-Id`, `X-Tenant-Id`, `X-User-Tier` headers. Defaults to `true`. */
+  trustGatewayHeaders?: boolean;
+  /**
+   * The gateway's `GATEWAY_SIGNING_SECRET`: identity headers count only with a valid, fresh `X-Tollgate-Signature`
+   * made for this request's method and path (as received: `req.originalUrl` under Express, `request.url` under
+   * Fastify). Defaults to none (headers trusted as sent).
+   */
+  signingSecret?: string;
+  /** How far a signature's timestamp may be from now, either way, in seconds (bounds replay). Defaults to `60`. */
+  signatureMaxAgeSeconds?: number;
+  /** Answer 401 to a metered-path request with no identity (instead of letting it through unmetered). Defaults to `false`. */
+  requireIdentity?: boolean;
+  /** Returns true for requests that must not be metered (health checks, internal calls). Defaults to none. */
+  skip?: (req: Req) => boolean;
+  /** Amounts (e.g. `{ tokens: 4000 }`) reserved at admission beside the request, settled by what the handler records. Defaults to none. */
+  reserve?: Record<string, number> | ((req: Req) => Record<string, number> | undefined);
+  /** Send `RateLimit-Policy` / `RateLimit` headers on metered responses. Defaults to `true`. */
+  rateLimitHeaders?: boolean;
+  /**
+   * Admission leases, in ms: a busy subject (hundreds of requests per second) gets a block of `requests`
+   * reserved in the store, about 1.5 times what it sends in this long and at most 1/16 of the room left before
+   * its next `warnAt` threshold or limit; its requests are admitted from that block without a store round trip
+   * for this long, then what was used is counted and the rest released in one op. Never admits more than a
+   * limit (every admission holds a unit the store reserved atomically). 0 checks every request (in groups)
+   * against the store. Defaults to `50`.
+   */
+  leaseMs?: number;
+}
+
+export interface ResolvedTollgateOptions {
+  store: CounterStore;
+  config: TollgateConfig;
+  baseline?: TollgateOptions['baseline'];
+  mode: 'enforce' | 'shadow';
+  failMode: 'open' | 'closed';
+  storeTimeoutMs: number;
+  failOpenBuffer: number;
+  replayIntervalMs: number;
+  reservationTtlMs: number;
+  usageBatchMs: number;
+  durability: 'delivered' | 'batched';
+  onThreshold?: (event: ThresholdEvent) => void;
+  onRejected?: (event: RejectedEvent) => void;
+  logger: TollgateLogger;
+}
+
+export interface ResolvedTrackUsageOptions<Req> extends ResolvedTollgateOptions {
+  paths: Array<string | RegExp>;
+  identify?: TrackUsageOptions<Req>['identify'];
+  trustGatewayHeaders: boolean;
+  signingSecret?: string;
+  signatureMaxAgeSeconds: number;
+  requireIdentity: boolean;
+  skip?: (req: Req) => boolean;
+  reserve?: TrackUsageOptions<Req>['reserve'];
+  rateLimitHeaders: boolean;
+  leaseMs: number;
+}
+
+export const TOLLGATE_DEFAULTS = {
+  mode: 'enforce',
+  failMode: 'open',
+  storeTimeoutMs: 100,
+  failOpenBuffer: 100_000,
+  replayIntervalMs: 1000,
+  reservationTtlMs: 300_000,
+  usageBatchMs: 10,
+  durability: 'delivered',
+} as const;
+
+export const TRACK_USAGE_DEFAULTS = {
+  ...TOLLGATE_DEFAULTS,
+  paths: ['/api'],
+  trustGatewayHeaders: true,
+  signatureMaxAgeSeconds: SIGNATURE_MAX_AGE_SECONDS,
+  requireIdentity: false,
+  rateLimitHeaders: true,
+  // Each lease op costs the client about 100 µs of CPU (ioredis): at 10 ms, a subject at 10,000 req/s paid
+  // 100 of them a second, 1-8 µs per request (bench/HISTORY.md, runs AA-AB); 50 ms pays a fifth of that.
+  leaseMs: 50,
+} as const;
+
+const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
+const ms = (min: number, max: number) => z.number().finite().int().min(min).max(max);
+const amounts = z.record(z.string(), z.number().finite().int().nonnegative());
+
+const tollgateShape = {
+  store: z.unknown(),
+  config: z.unknown(),
+  baseline: z.union([fn, z.object({ used: fn }).passthrough()]).optional(),
+  mode: z.enum(['enforce', 'shadow']),
+  failMode: z.enum(['open', 'closed']),
+  storeTimeoutMs: ms(1, 60_000),
+  failOpenBuffer: z.number().finite().int().min(0),
+  replayIntervalMs: ms(10, 3_600_000),
+  reservationTtlMs: ms(1000, 86_400_000),
+  usageBatchMs: ms(0, 60_000),
+  durability: z.enum(['delivered', 'batched']),
+  onThreshold: fn.optional(),
+  onRejected: fn.optional(),
+  logger: z.object({ warn: fn, error: fn, info: fn.optional(), debug: fn.optional() }).passthrough(),
+};
+
+const tollgateSchema = z.object(tollgateShape).strict();
+
+const trackUsageSchema = z
+  .object({
+    ...tollgateShape,
+    paths: z
+      .array(
+        z.union([
+          z.string().startsWith('/', 'must start with "/"'),
+          z.instanceof(RegExp, { message: 'must be a string or a RegExp' }),
+        ]),
+      )
+      .min(1, 'needs at least one path (use ["/"] to meter everything)'),
+    identify: fn.optional(),
+    trustGatewayHeaders: z.boolean(),
+    signingSecret: z.string().min(16, 'must be at least 16 characters').optional(),
+    signatureMaxAgeSeconds: z.number().finite().int().min(1).max(86_400),
+    requireIdentity: z.boolean(),
+    skip: fn.optional(),
+    reserve: z.union([amounts, fn]).optional(),
+    rateLimitHeaders: z.boolean(),
+    leaseMs: ms(0, 1000),
+  })
+  .strict();
+
+/** Drops keys whose value is undefined, so `{ failMode: undefined }` means "default", not "unset". */
+function defined<T extends object>(obj: T): Partial<T> {
+  const out: Partial<T> = {};
+  for (const [k, v] of Object.entries(obj)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
+  return out;
+}
+
+/**
+ * A copy of a parsed config (`{ ...loadConfig(file), warnAt: [50] }`) is not parsed again: validation rejects the
+ * built-in meters a parsed config lists. It is recognised by every built-in meter being listed with its kind; a
+ * plain object that declares only some of them (a mistake) is validated, and told so.
+ */
+function isCopyOfParsedConfig(input: object): input is TollgateConfig {
+  const meters = (input as { meters?: unknown }).meters;
+  if (meters === null || typeof meters !== 'object') return false;
+  return BUILTIN_METERS.every((m) => {
+    const def = (meters as Record<string, unknown>)[m];
+    return typeof def === 'object' && def !== null && (def as { kind?: unknown }).kind === 'counter';
+  });
+}
+
+function toConfig(input: unknown, source: string): TollgateConfig {
+  if (input === null || typeof input !== 'object') {
+    throw new ConfigError([{ path: 'config', message: 'is required (loadConfig(...) or a config object)' }], {
+      source,
+    });
+  }
+  if (isParsedConfig(input) || isCopyOfParsedConfig(input)) return input;
+  return parseConfig(input, source);
+}
+
+function check<T>(schema: z.ZodType<T>, value: unknown, source: string): T {
+  const parsed = schema.safeParse(value);
+  if (!parsed.success) {
+    throw new ConfigError(
+      parsed.error.issues.map((i) => ({
+        path: i.path.join('.'),
+        message: i.code === 'unrecognized_keys' ? `unknown option(s) ${i.keys.join(', ')}` : i.message,
+      })),
+      { source },
+    );
+  }
+  return parsed.data;
+}
+
+/** Validates createTollgate() options and fills in defaults. Throws ConfigError naming the option. */
+export function resolveTollgateOptions(
+  options: TollgateOptions,
+  source = 'createTollgate() options',
+): ResolvedTollgateOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError([{ path: '', message: 'options must be an object with store and config' }], {
+      source,
+    });
+  }
+  const merged = { ...TOLLGATE_DEFAULTS, logger: consoleLogger, ...defined(options) };
+  check(tollgateSchema, merged, source);
+  assertCounterStore(merged.store);
+  return { ...merged, config: toConfig(merged.config, source) } as ResolvedTollgateOptions;
+}
+
+/** Validates trackUsage()/plugin options and fills in defaults. Throws ConfigError naming the option. */
+export function resolveTrackUsageOptions<Req>(
+  options: TrackUsageOptions<Req>,
+  source = 'trackUsage() options',
+): ResolvedTrackUsageOptions<Req> {
+  if (options === null || typeof options !== 'object') {
+    throw new ConfigError([{ path: '', message: 'options must be an object with store and config' }], {
+      source,
+    });
+  }
+  const merged = { ...TRACK_USAGE_DEFAULTS, logger: consoleLogger, ...defined(options) };
+  check(trackUsageSchema, merged, source);
+  assertCounterStore(merged.store);
+  const config = toConfig(merged.config, source);
+  if (merged.reserve && typeof merged.reserve === 'object') {
+    const issues = Object.keys(merged.reserve)
+      .filter((meter) => !isConfiguredMeter(config, meter))
+      .map((meter) => ({ path: `reserve.${meter}`, message: `unknown meter "${meter}"` }));
+    if (issues.length > 0) throw new ConfigError(issues, { source });
+  }
+  return { ...merged, paths: [...merged.paths], config } as ResolvedTrackUsageOptions<Req>;
+}

@@ -1,0 +1,147 @@
+// Hides what `include_usage` added to an OpenAI chat stream from a client that did not ask for it.
+import { Transform, type TransformCallback } from 'node:stream';
+import { hasNullUsage, isUsageOnlyChunk } from './openai-stream';
+import { LF, LineEnds, endsOnCr } from './sse-lines';
+
+/** Default cap on one event held by the filter (4 MiB). */
+export const MAX_FILTERED_EVENT_BYTES = 4 * 1024 * 1024;
+
+export interface SseUsageFilterOptions {
+  /** Most bytes of one event held to rewrite it; a larger event passes through unfiltered. Defaults to 4 MiB. */
+  maxEventBytes?: number;
+  /** Called once, the first time an event over the cap passed unfiltered. */
+  onOversize?: () => void;
+}
+
+/**
+ * Passes events through one by one as soon as each is complete (never the whole stream), except
+ * the usage-only final chunk, which is dropped; `"usage": null` members are removed from the others.
+ * Events it does not understand pass unchanged. It holds at most `maxEventBytes` of one event and
+ * looks at each byte once: a larger event streams through as it arrives, byte for byte (the old
+ * filter kept it whole and searched it again from its start on every chunk).
+ */
+export class SseUsageFilter extends Transform {
+  private readonly lines = new LineEnds();
+  private parts: Buffer[] = [];
+  private size = 0;
+  /** Bytes of the event up to the end of its last non-empty line (the terminator follows). */
+  private contentEnd = 0;
+  private lineBytes = 0;
+  /** The current event went over the cap: its bytes pass as they come, up to its blank line. */
+  private passing = false;
+  /** The event ended on a \r at the end of a chunk: a \n opening the next chunk belongs to it. */
+  private heldOnCr = false;
+  private warned = false;
+
+  private readonly maxEventBytes: number;
+  private readonly onOversize: (() => void) | undefined;
+
+  constructor(o: SseUsageFilterOptions = {}) {
+    super();
+    this.maxEventBytes = o.maxEventBytes ?? MAX_FILTERED_EVENT_BYTES;
+    this.onOversize = o.onOversize;
+  }
+
+  /** Bytes held now (at most the cap). */
+  get buffered(): number {
+    return this.size;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    let from = 0;
+    if (this.heldOnCr) {
+      this.heldOnCr = false;
+      if (chunk.length > 0 && chunk[0] === LF) {
+        this.append(chunk.subarray(0, 1));
+        from = 1;
+      }
+      this.endEvent();
+    }
+    const tail = this.lines.scan(chunk, (start, contentEnd, next) => {
+      const empty = this.lineBytes === 0 && contentEnd === start;
+      this.lineBytes = 0;
+      this.append(chunk.subarray(from, contentEnd));
+      if (!empty) this.contentEnd = this.size;
+      this.append(chunk.subarray(contentEnd, next));
+      from = next;
+      if (!empty) return;
+      if (endsOnCr(chunk, next)) this.heldOnCr = true;
+      else this.endEvent();
+    });
+    this.lineBytes += chunk.length - tail;
+    this.append(chunk.subarray(from));
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    // What is left (an unended event, or one held on its \r) goes out as it is.
+    if (this.heldOnCr) this.endEvent();
+    else this.emitHeld();
+    done();
+  }
+
+  private append(bytes: Buffer): void {
+    if (bytes.length === 0) return;
+    if (this.passing) {
+      this.push(bytes);
+      return;
+    }
+    this.parts.push(bytes);
+    this.size += bytes.length;
+    if (this.size <= this.maxEventBytes) return;
+    this.passing = true;
+    this.emitHeld();
+    if (!this.warned) {
+      this.warned = true;
+      this.onOversize?.();
+    }
+  }
+
+  private endEvent(): void {
+    if (this.passing) {
+      this.passing = false;
+      this.contentEnd = 0;
+      return;
+    }
+    const bytes = Buffer.concat(this.parts, this.size);
+    const text = bytes.toString('utf8');
+    // The terminator (line ends only) is ASCII: as many characters as bytes.
+    const terminator = text.slice(text.length - (this.size - this.contentEnd));
+    this.clear();
+    const out = rewriteEvent(text, terminator);
+    // An event left as it was goes out as the bytes that came (invalid UTF-8 included).
+    if (out === text) this.push(bytes);
+    else if (out.length > 0) this.push(Buffer.from(out, 'utf8'));
+  }
+
+  private emitHeld(): void {
+    for (const p of this.parts) this.push(p);
+    this.clear();
+  }
+
+  private clear(): void {
+    this.parts = [];
+    this.size = 0;
+    this.contentEnd = 0;
+  }
+}
+
+/** One event's text (with its terminator) as the client should see it: unchanged, rewritten, or ''. */
+export function rewriteEvent(text: string, terminator: string): string {
+  const lines = text.slice(0, text.length - terminator.length).split(/\r\n|\n|\r/);
+  if (lines.length === 0 || !lines.every((l) => l.startsWith('data:'))) return text;
+  const data = lines.map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n');
+  if (!data.startsWith('{')) return text;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(data);
+  } catch {
+    return text;
+  }
+  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return text;
+  const obj = parsed as Record<string, unknown>;
+  if (isUsageOnlyChunk(obj)) return '';
+  if (!hasNullUsage(obj)) return text;
+  delete obj.usage;
+  return `data: ${JSON.stringify(obj)}${terminator}`;
+}
