@@ -5,8 +5,7 @@ import type { AddressInfo } from 'node:net';
 import express from 'express';
 import { MemoryStore, type ApplyOp, type ApplyResult } from '@tollgate/core';
 import { trackUsage, type TrackUsageMiddleware } from '../../src';
-import { SUITE_CONFIG } from '../../../../test-support/middleware/suite-config';
-import { identity } from '../../../../test-support/middleware/http';
+import { SUITE_CONFIG, identity } from '@tollgate/http/testing';
 
 /** A MemoryStore that keeps every op it applied. */
 class RecordingStore extends MemoryStore {
