@@ -4,10 +4,12 @@ import { Cluster, Redis } from 'ioredis';
 import type { Logger } from 'pino';
 import type { CounterStore } from '@tollgate/core';
 import {
-  Flusher,
   migrate,
   openSqlClient,
+  runFlusher,
+  type Flusher,
   type FlushReport,
+  type RunningFlusher,
   type SqlClient,
   type WriteHooks,
 } from '@tollgate/ledger';
@@ -61,29 +63,8 @@ export async function startFlusher(
     throw err;
   }
   const store = new RedisStore({ client, prefix: settings.redisPrefix });
-  let failing = false;
-  let flusher: Flusher | null = null;
-  const metrics = new FlusherMetrics(() => flusher?.lastSuccessAt ?? null);
-  flusher = new Flusher({
-    store,
-    sql,
-    intervalMs: settings.flushIntervalMs,
-    staleAfterMs: settings.staleAfterMs,
-    maxTags: settings.maxTags,
-    retentionMonths: settings.retentionMonths,
-    hooks: options.hooks,
-    onFlush: (report) => {
-      metrics.onFlush(report);
-      if (failing) log.info('flush recovered');
-      failing = false;
-      if (report.batches + report.skipped > 0) log.debug(report, 'flushed');
-    },
-    onError: (err, info) => {
-      metrics.onError(info.phase);
-      if (info.phase === 'flush') failing = true;
-      log.warn({ err: (err as Error).message, ...info }, `${info.phase} failed; nothing is lost, retrying`);
-    },
-  });
+  let running: RunningFlusher | null = null;
+  const metrics = new FlusherMetrics(() => running?.flusher.lastSuccessAt ?? null);
   let server: Server | null = null;
   let metricsPort: number | null = null;
   if (settings.metricsPort !== 0) {
@@ -91,28 +72,19 @@ export async function startFlusher(
     server = bound.server;
     metricsPort = bound.port;
   }
-  const started = flusher;
-  started.start();
-  log.info(
-    { intervalMs: started.intervalMs, metricsPort, retentionMonths: settings.retentionMonths },
-    'flusher started',
-  );
-  // Retention runs once at start, then every hour.
-  void started.maintain(true);
-  return {
-    flusher: started,
+  running = runFlusher({
     store,
     sql,
-    metrics,
-    metricsPort,
-    async close() {
-      try {
-        return await started.close();
-      } finally {
-        server?.close();
-        await client.quit().catch(() => client.disconnect());
-        await sql.close().catch(() => undefined);
-      }
-    },
-  };
+    intervalMs: settings.flushIntervalMs,
+    staleAfterMs: settings.staleAfterMs,
+    maxTags: settings.maxTags,
+    retentionMonths: settings.retentionMonths,
+    hooks: options.hooks,
+    log,
+    onFlush: (report) => metrics.onFlush(report),
+    onError: (phase) => metrics.onError(phase),
+    startedFields: { metricsPort },
+    release: [() => server?.close(), () => client.quit().catch(() => client.disconnect()), () => sql.close()],
+  });
+  return { flusher: running.flusher, store, sql, metrics, metricsPort, close: running.close };
 }

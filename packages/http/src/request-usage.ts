@@ -43,6 +43,14 @@ export interface RequestUsage {
    * store already; earlier writes stream at once. A no-op with `batched` or when not metered.
    */
   holdLastWrite(isLast: (chunk: string | Uint8Array) => boolean): void;
+  /**
+   * Runs `hook` when the response closes (finished, or cut off: `res.writableFinished` tells which), before the
+   * engine counts the request at close, so what it records then joins the request's own settlement op. Hooks run
+   * in the order added; one that throws is logged (`callbackFailed`) and the others still run. With
+   * `durability: 'delivered'` a response that ended normally was counted at its end, before the close: what a hook
+   * records then is settled in its own op. A no-op when not metered.
+   */
+  onClose(hook: () => void): void;
 }
 
 /** `req.usage` of a request that is not metered: validates (so typos surface) and keeps nothing. */
@@ -63,4 +71,6 @@ export class UnmeteredUsage implements RequestUsage {
   beforeEnd(): void {}
 
   holdLastWrite(): void {}
+
+  onClose(): void {}
 }

@@ -73,6 +73,7 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher, CommitWait
   /** The response's last writes and its end, held while its usage is written (delivered); null while none is. */
   private heldOutput: Array<() => void> | null = null;
   private endHooks: Array<() => void | Promise<void>> | null = null;
+  private closeHooks: Array<() => void> | null = null;
   private isLastWrite: ((chunk: string | Uint8Array) => boolean) | null = null;
   /** A last write is held and the end has not come yet: the commit starts without it past `storeTimeoutMs`. */
   private endTimer: NodeJS.Timeout | null = null;
@@ -258,6 +259,11 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher, CommitWait
     if (this.ctx.usage.delivered) this.isLastWrite = isLast;
   }
 
+  /** See RequestUsage.onClose: run by `onClose()` before the request is counted. */
+  addCloseHook(hook: () => void): void {
+    (this.closeHooks ??= []).push(hook);
+  }
+
   private startEnding(): void {
     if (this.endTimer !== null) clearTimeout(this.endTimer);
     this.endTimer = null;
@@ -314,6 +320,17 @@ export class RequestTicket<Res = unknown> implements ResponseWatcher, CommitWait
   }
 
   onClose(): void {
+    const hooks = this.closeHooks;
+    this.closeHooks = null;
+    if (hooks !== null) {
+      for (const hook of hooks) {
+        try {
+          hook();
+        } catch (err) {
+          this.ctx.tollgate.callbackFailed('onClose', err);
+        }
+      }
+    }
     if (this.state === ADMITTING) {
       this.state = CLOSED_EARLY;
       return;
@@ -385,5 +402,9 @@ class TicketUsage implements RequestUsage {
 
   holdLastWrite(isLast: (chunk: string | Uint8Array) => boolean): void {
     this.#ticket.holdLastWrite(isLast);
+  }
+
+  onClose(hook: () => void): void {
+    this.#ticket.addCloseHook(hook);
   }
 }

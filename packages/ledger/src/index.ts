@@ -8,6 +8,7 @@ export * from './partitions';
 export * from './maintenance';
 export * from './ledger-writer';
 export * from './flusher';
+export * from './run-flusher';
 export * from './overrides';
 export * from './baseline';
 export * from './queries/filter';

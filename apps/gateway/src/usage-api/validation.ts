@@ -1,7 +1,7 @@
 // zod schemas for every usage-API input; a failure is a 400 naming each field, and nothing is recorded.
 import { z } from 'zod';
 import { PERIODS, isConfiguredMeter, isUsdAmount, type TollgateConfig } from '@tollgate/core';
-import { fieldErrors, invalid } from './problem';
+import { fieldErrors, invalid } from '../problem';
 
 const DAYS = 'must be an integer from 1 to 366';
 // Plain decimal digits only: Number() would also take "0x10", "1e1", " 5" and "5.0".

@@ -8,8 +8,7 @@ import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase } from '../../../../test-support/services';
 import { DASHBOARD_CSP } from '../../src/usage-api/dashboard';
-import { keyRoutes } from '../../src/usage-api/keys';
-import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
+import { createUsageApi, keyRoutes, usageErrorHandler } from '../../src/usage-api';
 import { hs256Authenticate } from '../support/usage-auth';
 
 const SECRET = 'dashboard-test-secret-0123456789';

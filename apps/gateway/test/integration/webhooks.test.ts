@@ -3,7 +3,7 @@ import { createHmac } from 'node:crypto';
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase, freePort } from '../../../../test-support/services';
-import { WebhookDispatcher, WEBHOOK_SIGNATURE_HEADER } from '../../src/usage-api/webhooks';
+import { WebhookDispatcher, WEBHOOK_SIGNATURE_HEADER } from '../../src/webhooks/dispatcher';
 
 const SECRET = 'webhook-secret-0123456789abcdef';
 

@@ -9,7 +9,7 @@ import request from 'supertest';
 import { chromium, type Browser } from 'playwright-core';
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
 import { openSqlClient, type SqlClient } from '@tollgate/ledger';
-import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
+import { createUsageApi, usageErrorHandler } from '../../src/usage-api';
 import { hs256Authenticate } from '../support/usage-auth';
 import { DATABASE_URL } from '../../../../test-support/services';
 

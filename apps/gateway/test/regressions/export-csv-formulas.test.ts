@@ -6,7 +6,7 @@ import request from 'supertest';
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
 import { Flusher, migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { createTestDatabase } from '../../../../test-support/services';
-import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
+import { createUsageApi, usageErrorHandler } from '../../src/usage-api';
 import { hs256Authenticate } from '../support/usage-auth';
 
 const SECRET = 'export-csv-formulas-0123456789';

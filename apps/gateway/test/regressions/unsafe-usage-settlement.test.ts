@@ -2,7 +2,7 @@
 // records and the call counted nothing. Such a usage is now settled as an estimate.
 import { inspectLlmRequest } from '@tollgate/llm';
 import type { RequestContext } from '../../src/context';
-import { usageOf } from '../../src/metering';
+import { usageOf } from '../../src/steps/6-settle-tokens';
 import type { ResponseUsage } from '../../src/response-reader';
 
 it('settles reported counts whose sum is no safe integer as an estimate', () => {

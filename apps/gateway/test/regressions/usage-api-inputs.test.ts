@@ -12,7 +12,7 @@ import { MemoryStore, QuotaEngine, parseConfig, type CounterStore } from '@tollg
 import { RedisStore } from '@tollgate/redis';
 import { migrate, openSqlClient, type SqlClient } from '@tollgate/ledger';
 import { REDIS_URL, createTestDatabase, uniquePrefix } from '../../../../test-support/services';
-import { createUsageApi, usageErrorHandler } from '../../src/usage-api/routes';
+import { createUsageApi, usageErrorHandler } from '../../src/usage-api';
 import { hs256Authenticate } from '../support/usage-auth';
 
 const SECRET = 'usage-inputs-test-secret-0123456789';

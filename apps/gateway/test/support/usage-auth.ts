@@ -1,8 +1,8 @@
 // HS256 caller verification for tests that mount the usage API on its own (without the whole gateway).
 import type { Request } from 'express';
 import jwt from 'jsonwebtoken';
-import { unauthorized } from '../../src/usage-api/problem';
-import type { Caller } from '../../src/usage-api/authz';
+import { unauthorized } from '../../src/problem';
+import type { Caller } from '../../src/usage-api/identity';
 
 /** An `authenticate` for `createUsageApi` that verifies HS256 tokens signed with `secret`. */
 export function hs256Authenticate(secret: string): (req: Request) => Caller {

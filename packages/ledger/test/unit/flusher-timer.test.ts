@@ -1,51 +1,7 @@
 // The flusher's timer: never overlapping, backing off while the database fails, nothing dropped, close() flushes once more.
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
-import { Flusher, type SqlClient, type SqlExecutor, type SqlResult } from '../../src';
-
-/** A database that fails while `down` and otherwise remembers what COPY received. */
-class FakeDb implements SqlClient {
-  readonly dialect = 'postgres' as const;
-  down = false;
-  rows: string[] = [];
-  inFlight = 0;
-  maxInFlight = 0;
-  transactions = 0;
-
-  async query<R extends object>(text: string, params?: readonly unknown[]): Promise<SqlResult<R>> {
-    if (this.down) throw new Error('connect ECONNREFUSED');
-    if (text.includes('INSERT INTO flush_batches')) {
-      const rows = (params![0] as string[]).map((batch_id) => ({ batch_id })) as unknown as R[];
-      return { rows, rowCount: rows.length };
-    }
-    return { rows: [], rowCount: 0 };
-  }
-  async exec(): Promise<void> {
-    if (this.down) throw new Error('connect ECONNREFUSED');
-  }
-  async copyFrom(_target: string, chunks: readonly string[]): Promise<number> {
-    const lines = chunks.join('').split('\n').filter(Boolean);
-    this.rows.push(...lines);
-    return lines.length;
-  }
-  async transaction<T>(fn: (tx: SqlExecutor) => Promise<T>): Promise<T> {
-    this.transactions += 1;
-    this.inFlight += 1;
-    this.maxInFlight = Math.max(this.maxInFlight, this.inFlight);
-    try {
-      if (this.down) throw new Error('connect ECONNREFUSED');
-      const before = this.rows.length;
-      try {
-        return await fn(this);
-      } catch (err) {
-        this.rows.length = before;
-        throw err;
-      }
-    } finally {
-      this.inFlight -= 1;
-    }
-  }
-  async close(): Promise<void> {}
-}
+import { Flusher } from '../../src';
+import { FakeDb } from '../support/fake-db';
 
 const config = parseConfig({ defaultPlan: 'p', plans: { p: { limits: {} } } });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

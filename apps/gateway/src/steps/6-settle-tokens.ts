@@ -1,55 +1,13 @@
-// Metering at the gateway: trackUsage() admission with the LLM reservation, and token settlement from the response.
+// Step 6, token settlement: once the upstream answered, an LLM call's tokens (reported, else estimated) are recorded
+// through `req.usage`, replacing the reservation step 4 made; an upstream cut off mid-response counts as an error.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
-import type { CounterStore, TollgateConfig, BaselineSource } from '@tollgate/core';
 import { finalUsage, tokenUsageRecords, totalTokens, type TokenUsage } from '@tollgate/llm';
-import { trackUsage, type TrackUsageMiddleware } from '@tollgate/express';
-import { contextOf, type RequestContext } from './context';
-import type { Logger } from './logger';
-import type { GatewayMetrics } from './metrics';
-import type { ResponseUsage } from './response-reader';
-import type { StoreTracker } from './store-tracker';
-
-export interface MeteringOptions {
-  store: CounterStore;
-  config: TollgateConfig;
-  baseline?: BaselineSource;
-  failMode: 'open' | 'closed';
-  storeTimeoutMs: number;
-  failOpenBuffer: number;
-  /** Defaults to `delivered` (see DURABILITY). */
-  durability?: 'delivered' | 'batched';
-  log: Logger;
-  metrics: GatewayMetrics;
-}
-
-/** How long trackUsage sums a subject's post-response usage before one store write. */
-export const USAGE_BATCH_MS = 10;
-
-/** The gateway's trackUsage(): identity from the verified JWT, the LLM reservation from the request body. */
-export function createMeter(o: MeteringOptions): TrackUsageMiddleware {
-  return trackUsage({
-    store: o.store,
-    config: o.config,
-    baseline: o.baseline,
-    failMode: o.failMode,
-    storeTimeoutMs: o.storeTimeoutMs,
-    failOpenBuffer: o.failOpenBuffer,
-    durability: o.durability,
-    logger: o.log,
-    // Only the /api chain runs this step (servedAsApi decided on the canonical target): every request in it is
-    // metered, also under an app that mounts the gateway's (its originalUrl then starts with the mount path).
-    paths: ['/'],
-    usageBatchMs: USAGE_BATCH_MS,
-    identify: (req: Request) => {
-      const id = contextOf(req).identity;
-      return id
-        ? { tenantId: id.tenantId, userId: id.userId, plan: id.tier, apiKeyId: id.apiKeyId ?? null }
-        : null;
-    },
-    reserve: (req: Request) => contextOf(req).llm?.reserve,
-  });
-}
+import type { RequestContext } from '../context';
+import type { Logger } from '../logger';
+import type { GatewayMetrics } from '../metrics';
+import type { ResponseUsage } from '../response-reader';
+import type { StoreTracker } from '../store-tracker';
 
 /** The tokens one response used, or null when there is nothing to settle but the reservation's release. */
 export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | null {
@@ -75,19 +33,21 @@ export function usageOf(ctx: RequestContext, read: ResponseUsage): TokenUsage | 
 /**
  * Counts an upstream that failed after its response began (cut mid-body, or stalled past the timeout) in `errors`:
  * the request's own count only sees responses that finished with a 5xx, and this one was cut off (whatever status
- * had gone out). Runs before trackUsage's own 'close' listener, so it joins the request's settlement.
+ * had gone out). A `req.usage.onClose` hook: it runs before the engine counts the request, so it joins the
+ * request's settlement.
  */
 export function countLateUpstreamFailure(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: RequestContext,
 ): void {
-  res.prependListener('close', () => {
+  const usage = (req as Request).usage;
+  if (!usage?.metered) return;
+  usage.onClose(() => {
     // A finished response is counted by its status (a 5xx); a broken-off one by nothing else.
     if (res.writableFinished) return;
     if (ctx.outcome !== 'bad_gateway' && ctx.outcome !== 'gateway_timeout') return;
-    const usage = (req as Request).usage;
-    if (usage?.metered) usage.record('errors', 1);
+    usage.record('errors', 1);
   });
 }
 
@@ -144,12 +104,27 @@ export function settleTokens(
     if (read) apply(read);
     else return reader.result.then(apply);
   });
-  // Runs before trackUsage's own 'close' listener, so usage known by now joins the settlement op.
-  res.prependListener('close', () => {
+  // Run before the engine counts the request at close, so usage known by now joins the settlement op.
+  usage.onClose(() => {
     // A stream cut short (client gone, upstream stalled) counts what arrived so far, now.
     if (!res.writableFinished && reader.streaming) reader.end();
     const read = reader.peek();
     if (read) apply(read);
   });
   void tracker.track(reader.result.then(apply));
+}
+
+/** What the proxy calls once the upstream answered (before any byte goes to the client). */
+export interface SettlementOptions {
+  metrics: GatewayMetrics;
+  log: Logger;
+  tracker: StoreTracker;
+}
+
+/** Step 6 as the proxy's `onResponse`: the tokens, then the late-failure count, each hooked on the request's close. */
+export function settleResponse(o: SettlementOptions) {
+  return (req: IncomingMessage, res: ServerResponse, ctx: RequestContext): void => {
+    settleTokens(req, res, ctx, o.metrics, o.log, o.tracker);
+    countLateUpstreamFailure(req, res, ctx);
+  };
 }

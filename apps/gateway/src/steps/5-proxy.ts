@@ -1,19 +1,20 @@
-// The reverse proxy: an owned streaming pipe over undici's Pool (keep-alive, its own parser), timeouts, 502/504.
+// Step 5, the proxy: an owned streaming pipe over undici's Pool (keep-alive, its own parser), timeouts, 502/504;
+// once the upstream answered it hands the response to step 6 (`onResponse`).
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import { Readable } from 'node:stream';
 import { createBrotliDecompress, createUnzip } from 'node:zlib';
 import type { RequestHandler } from 'express';
 import { Pool, type Dispatcher } from 'undici';
 import { SIGNATURE_HEADER } from '@tollgate/http';
-import { decodableAcceptEncoding } from './accept-encoding';
-import { contextOf, type RequestContext } from './context';
-import { canonicalPrefix, stripPrefix, upstreamTarget } from './forwarded-path';
-import { clientResponseHeaders, forwardedSignature } from './headers';
-import type { Logger } from './logger';
-import { sendProblem } from './problem';
-import { ResponseReader } from './response-reader';
+import { decodableAcceptEncoding } from '../accept-encoding';
+import { contextOf, type RequestContext } from '../context';
+import { canonicalPrefix, stripPrefix, upstreamTarget } from '../forwarded-path';
+import { clientResponseHeaders, forwardedSignature } from '../headers';
+import type { Logger } from '../logger';
+import { sendProblem } from '../problem';
+import { ResponseReader } from '../response-reader';
 import { SseUsageFilter } from '@tollgate/llm';
-import { nodeResponseHeaders } from './upstream-response-headers';
+import { nodeResponseHeaders } from '../upstream-response-headers';
 
 export interface ProxyOptions {
   target: URL;

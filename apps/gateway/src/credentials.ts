@@ -1,12 +1,9 @@
-// Express step that verifies the caller's credential (a bearer JWT or a Tollgate API key; 401 problem+json
-// otherwise) and records the identity.
+// The caller's credential (a bearer JWT or a Tollgate API key) checked to an identity: shared by the proxy's
+// authenticate step and the usage API.
 import type { IncomingHttpHeaders } from 'node:http';
-import type { NextFunction, Request, Response } from 'express';
 import { looksLikeApiKey } from '@tollgate/ledger';
 import type { ApiKeyAuthenticator } from './api-keys';
-import { contextOf } from './context';
 import { bearerToken, JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
-import { sendProblem, sendUnauthorized } from './problem';
 
 /** What verifies credentials: JWTs always, API keys unless API_KEYS=off (null). */
 export interface Credentials {
@@ -37,42 +34,4 @@ export function identityOf(
     return credentials.keys.verify(token);
   }
   return credentials.jwt.verify(token);
-}
-
-/** A token whose tier is no configured plan is metered on `defaultPlan`; trackUsage warns once per such tier. */
-export function authenticate(credentials: Credentials) {
-  return (req: Request, res: Response, next: NextFunction): void => {
-    const ctx = contextOf(req);
-    const refuse = (err: unknown): void => {
-      ctx.outcome = 'unauthorized';
-      if (err instanceof TokenError) {
-        if (req.headers.authorization === undefined) {
-          sendProblem(
-            res,
-            { status: 401, title: 'Unauthorized', detail: err.message },
-            { 'WWW-Authenticate': 'Bearer realm="tollgate"' },
-          );
-        } else sendUnauthorized(res, err.message);
-        return;
-      }
-      next(err);
-    };
-    let identity: GatewayIdentity | Promise<GatewayIdentity>;
-    try {
-      identity = identityOf(credentials, req.headers);
-    } catch (err) {
-      refuse(err);
-      return;
-    }
-    // The cached case stays synchronous: no extra tick on the hot path.
-    if (!(identity instanceof Promise)) {
-      ctx.identity = identity;
-      next();
-      return;
-    }
-    identity.then((id) => {
-      ctx.identity = id;
-      next();
-    }, refuse);
-  };
 }

@@ -1,10 +1,10 @@
-// Express step that rewrites the request's own headers before proxying, so http-proxy copies only clean ones.
+// Step 2, upstream headers: the request's own headers rewritten before proxying, so only clean ones go upstream.
 import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, Response } from 'express';
-import { contextOf } from './context';
-import { setForwardingHeaders } from './forwarding-headers';
-import { droppedHeaders, setForwardedIdentity } from './headers';
-import { normalisePeer } from './trust-proxy';
+import { contextOf } from '../context';
+import { setForwardingHeaders } from '../forwarding-headers';
+import { droppedHeaders, setForwardedIdentity } from '../headers';
+import { normalisePeer } from '../trust-proxy';
 
 export interface UpstreamHeaderOptions {
   upstreamAuthorization: string | null;
