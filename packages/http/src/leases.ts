@@ -1,3 +1,5 @@
+// Over 400 lines on purpose: one lease's life (grant, take, renew, close) is one state machine; split, its states
+// would be read across files.
 // Admission leases: a busy subject's requests admitted from a block of `requests` reserved in the store, without a
 // round trip each. Exact by construction: every request admitted here holds one unit of a reservation the store
 // granted atomically against every limit, and the op that counts the used units releases the rest. With delivered

@@ -1,4 +1,5 @@
 // The one behavioural suite: every framework harness (Express 4, Express 5, Fastify) on every store kit runs it unchanged.
+// Over 400 lines on purpose: the cases are what users rely on, listed in one place; each is a few lines over one harness.
 /// <reference types="jest" />
 import { QuotaExceededError, type ApplyOp, type CounterStore } from '@tollgate/core';
 import type { RejectedEvent, ThresholdEvent } from '../events';
