@@ -6,7 +6,9 @@
 // Run: npm run build (or tsc -p each of packages/{core,redis,express,fastify}/tsconfig.build.json), then
 //      node bench/middleware-run.js [--seconds 10] [--rounds 3] [--connections 50] [--rate 1000] [--latency-seconds N]
 //                                   [--only express|fastify] [--tool wrk|autocannon]
-//                                   [--variants bare,headers,deferred,memory,redis,batched,erl]
+//                                   [--variants bare,headers,deferred,memory,redis,batched,erl] [--before DIR]
+// --before DIR adds `before`: the `redis` (delivered) server of another checkout, built (e.g. `git worktree add DIR
+// <commit>`, then build it), in the same interleaved rounds, so a change is measured against what it changes.
 //
 // Two measures per run: throughput (autocannon, closed loop, `--connections`), and latency at a fixed rate
 // (`--rate` req/s, open loop, far below saturation, timed with hrtime: autocannon's histogram has 1 ms steps,
@@ -51,6 +53,7 @@ const DEFAULT_SUITES = {
 // to it shows Tollgate's own cost without that gain. `headers` is the bare server with one middleware/hook that
 // only sets SPEC §10's two headers (`RateLimit-Policy`, `RateLimit`, values as Tollgate's): the floor for any
 // middleware that sends them.
+const BEFORE = arg('before', null);
 const PICKED = arg('variants', null)?.split(',');
 const UNKNOWN = (PICKED ?? []).filter((v) => v !== 'deferred' && !DEFAULT_SUITES.express.includes(v));
 if (UNKNOWN.length > 0) {
@@ -61,9 +64,10 @@ if (UNKNOWN.length > 0) {
 }
 const SUITES = Object.fromEntries(
   Object.entries(DEFAULT_SUITES).map(([framework, variants]) => {
-    if (PICKED === undefined) return [framework, variants];
+    const before = BEFORE ? ['before'] : [];
+    if (PICKED === undefined) return [framework, [...variants, ...before]];
     const known = [...variants, 'deferred'];
-    return [framework, ['bare', ...PICKED.filter((v) => v !== 'bare' && known.includes(v))]];
+    return [framework, ['bare', ...PICKED.filter((v) => v !== 'bare' && known.includes(v)), ...before]];
   }),
 );
 const LABELS = {
@@ -74,13 +78,16 @@ const LABELS = {
   redis: '+ trackUsage (RedisStore, delivered)',
   batched: '+ trackUsage (RedisStore, batched)',
   erl: '+ express-rate-limit + rate-limit-redis',
+  before: `+ trackUsage (RedisStore, delivered), before (${BEFORE ? path.basename(BEFORE) : ''})`,
 };
 
 function startServer(framework, variant, redisUrl) {
   return new Promise((resolve, reject) => {
     const child = spawn(
       process.execPath,
-      [path.join(__dirname, 'middleware-server.js'), framework, variant, redisUrl],
+      variant === 'before'
+        ? [path.join(path.resolve(BEFORE), 'bench', 'middleware-server.js'), framework, 'redis', redisUrl]
+        : [path.join(__dirname, 'middleware-server.js'), framework, variant, redisUrl],
       {
         stdio: ['ignore', 'pipe', 'inherit'],
       },
