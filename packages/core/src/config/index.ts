@@ -4,4 +4,3 @@ export type { TollgateConfigInput } from './schema';
 export { parseLimit } from './limits';
 export { isConfiguredMeter, isParsedConfig, parseConfig } from './parse';
 export { loadConfig } from './load';
-export { DEMO_CONFIG } from './demo-config';
