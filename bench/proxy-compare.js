@@ -9,7 +9,8 @@
 //
 // Usage: taskset -c 0 node bench/proxy-compare.js [--before <checkout>] [--rounds 3] [--seconds 5]
 // Env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
-//      NGINX (/usr/sbin/nginx), WRK (/usr/bin/wrk), GATEWAY_CPU (1), CLIENT_CPU (0).
+//      NGINX (/usr/sbin/nginx), WRK (/usr/bin/wrk), GATEWAY_CPU (1), CLIENT_CPU (0),
+//      GATEWAY_NODE_ARGS (none; e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the gateways).
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -51,9 +52,9 @@ const chatBody = (stream) =>
   JSON.stringify({ model: 'gpt-4o', max_tokens: 16, stream, messages: [{ role: 'user', content: PROMPT }] });
 
 /** Starts a server process pinned to `cpu`; resolves with its port and pid once it printed READY. */
-function start(cpu, argv, env = {}) {
+function start(cpu, argv, env = {}, nodeArgs = []) {
   return new Promise((resolve, reject) => {
-    const child = spawn('taskset', ['-c', cpu, process.execPath, ...argv], {
+    const child = spawn('taskset', ['-c', cpu, process.execPath, ...nodeArgs, ...argv], {
       stdio: ['ignore', 'pipe', 'inherit'],
       env: { ...process.env, ...env },
     });
@@ -262,9 +263,12 @@ async function main() {
   const upstream = await start(CLIENT_CPU, [SERVER, 'upstream']);
   const target = `http://127.0.0.1:${upstream.port}`;
   const gw = (root) =>
-    start(GATEWAY_CPU, [SERVER, 'gateway', target, REDIS_URL, DATABASE_URL, root], {
-      BENCH_FLUSHER: 'inline',
-    });
+    start(
+      GATEWAY_CPU,
+      [SERVER, 'gateway', target, REDIS_URL, DATABASE_URL, root],
+      { BENCH_FLUSHER: 'inline' },
+      (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
+    );
   const servers = {};
   const nginx = await startNginx(upstream.port);
   if (nginx) servers.nginx = nginx;

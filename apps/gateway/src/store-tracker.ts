@@ -9,6 +9,8 @@ export class StoreTracker {
   constructor(inner: CounterStore) {
     const wrapped: CounterStore = Object.create(inner) as CounterStore;
     wrapped.apply = (op) => this.track(inner.apply(op));
+    const applyMany = inner.applyMany;
+    if (applyMany !== undefined) wrapped.applyMany = (ops) => this.track(applyMany.call(inner, ops));
     this.store = wrapped;
   }
 

@@ -9,3 +9,4 @@ export {
   reservationIdOf,
   settleIdOf,
 } from './op-ids';
+export { coalesceApplies, MAX_OPS_PER_CALL } from './store-coalescer';

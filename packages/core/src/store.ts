@@ -140,6 +140,9 @@ export type ApplyResult =
   /** The shard's state was lost (or never existed) and must be seeded from the ledger first. */
   | { status: 'needs-seed' };
 
+/** One op's answer in `applyMany`: its result, or the error `apply` would have thrown for it alone. */
+export type ApplyManyResult = ApplyResult | Error;
+
 export interface ReadOp {
   tag: string;
   now: number;
@@ -210,6 +213,14 @@ export interface CounterStore {
    * nothing; settling one crosses what its actual amounts reach).
    */
   apply(op: ApplyOp): Promise<ApplyResult>;
+  /**
+   * Optional: many ops in one call (one round trip), each applied exactly as `apply` would, in order, each
+   * atomic on its own (one op's rejection or `needs-seed` leaves the others alone); the results in the same order.
+   * An op the store refuses on its own (what `apply` would throw for it, e.g. a malformed amount) is that Error in
+   * its place, and the others still apply. A failure of the call as a whole rejects it; then any op may or may not
+   * have applied (their op ids make a retry safe). The engine sends the ops of one event-loop turn with it.
+   */
+  applyMany?(ops: readonly ApplyOp[]): Promise<ApplyManyResult[]>;
   /** Current counters and effective limits (releases expired reservations first). */
   read(op: ReadOp): Promise<ReadResult>;
   /**

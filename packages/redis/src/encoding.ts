@@ -277,3 +277,14 @@ export function encodeAck(keys: ShardKeys, queue: string, batchIds: Iterable<str
   for (const id of batchIds) args.push(id);
   return args;
 }
+
+/**
+ * One apply-many call from many ops' apply calls (each: its two keys, then its arguments): the first op's shard
+ * key stem as the one declared key, the op count, each op's length, then every op's keys and arguments in turn.
+ */
+export function applyManyArgs(calls: ReadonlyArray<ScriptArgs>): ScriptArgs {
+  const out: string[] = [calls[0]![APPLY.at.shardStem]!, String(calls.length)];
+  for (const call of calls) out.push(String(call.length));
+  for (const call of calls) for (const arg of call) out.push(arg);
+  return out;
+}

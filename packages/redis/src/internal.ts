@@ -5,6 +5,7 @@ export { Candidates, type Candidate } from './candidates';
 export { decodeBatch, decodeUsage } from './batches';
 export { dueTags } from './discovery';
 export {
+  applyManyArgs,
   encodeAck,
   encodeApply,
   encodeClaim,
@@ -23,6 +24,7 @@ export { decodeApply, decodeRead } from './replies';
 export {
   ACK,
   APPLY,
+  APPLY_MANY,
   APPLY_REPLY,
   CLAIM,
   PROBE,
@@ -36,6 +38,7 @@ export {
 export {
   ACK_LUA,
   APPLY_LUA,
+  APPLY_MANY_LUA,
   CLAIM_LUA,
   COMMANDS,
   KEY_COUNTS,

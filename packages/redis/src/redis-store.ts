@@ -1,6 +1,7 @@
 // RedisStore: the production CounterStore on the caller's ioredis Redis or Cluster; one script call per operation.
 import { randomUUID } from 'node:crypto';
 import type {
+  ApplyManyResult,
   ApplyOp,
   ApplyResult,
   ClaimOptions,
@@ -14,12 +15,22 @@ import type {
 import type { Cluster, Redis } from 'ioredis';
 import { decodeBatch } from './batches';
 import { dueTags } from './discovery';
-import { encodeAck, encodeApply, encodeClaim, encodeRead, encodeSeed } from './encoding';
+import {
+  applyManyArgs,
+  encodeAck,
+  encodeApply,
+  encodeClaim,
+  encodeRead,
+  encodeSeed,
+  type EncodedOp,
+} from './encoding';
 import { toStoreError } from './errors';
 import { FlushQueues, overrideField, ShardKeys } from './keys';
 import { resolveOptions, type RedisStoreOptions } from './options';
 import { decodeApply, decodeRead } from './replies';
+import { APPLY } from './script-layout';
 import { registerScripts } from './scripts';
+import { slotOfKey } from './slots';
 
 export class RedisStore implements CounterStore {
   readonly client: Redis | Cluster;
@@ -56,6 +67,61 @@ export class RedisStore implements CounterStore {
       throw toStoreError(err, 'apply');
     }
     return decodeApply(reply, candidates);
+  }
+
+  /**
+   * Many ops in one script call (apply-many.lua); on a cluster, one call per slot (a script's keys share one).
+   * An op that does not encode, or that the script answers with an error, is that error in its place.
+   */
+  async applyMany(ops: readonly ApplyOp[]): Promise<ApplyManyResult[]> {
+    const results: ApplyManyResult[] = new Array<ApplyManyResult>(ops.length);
+    const groups = new Map<number, Array<{ index: number; encoded: EncodedOp }>>();
+    for (let i = 0; i < ops.length; i++) {
+      const op = ops[i]!;
+      let encoded: EncodedOp;
+      try {
+        const keys = this.keys(op.tag);
+        encoded = encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs);
+      } catch (err) {
+        results[i] = err instanceof Error ? err : new Error(String(err));
+        continue;
+      }
+      const slot = this.cluster ? slotOfKey(encoded.args[APPLY.at.shardStem]!) : 0;
+      let group = groups.get(slot);
+      if (group === undefined) groups.set(slot, (group = []));
+      group.push({ index: i, encoded });
+    }
+    await Promise.all([...groups.values()].map((group) => this.applyGroup(group, results)));
+    return results;
+  }
+
+  private async applyGroup(
+    group: ReadonlyArray<{ index: number; encoded: EncodedOp }>,
+    results: ApplyManyResult[],
+  ): Promise<void> {
+    let replies: unknown[];
+    try {
+      if (group.length === 1) replies = [await this.client.tollgateApply(...group[0]!.encoded.args)];
+      else {
+        const args = applyManyArgs(group.map((g) => g.encoded.args));
+        replies = (await this.client.tollgateApplyMany(...args)) as unknown[];
+      }
+    } catch (err) {
+      throw toStoreError(err, 'applyMany');
+    }
+    if (!Array.isArray(replies) || replies.length !== group.length) {
+      throw toStoreError(new Error(`apply-many answered ${JSON.stringify(replies)}`), 'applyMany');
+    }
+    for (let j = 0; j < group.length; j++) {
+      const { index, encoded } = group[j]!;
+      const reply = replies[j];
+      try {
+        if (reply instanceof Error) throw reply;
+        results[index] = decodeApply(reply, encoded.candidates);
+      } catch (err) {
+        results[index] = toStoreError(err, 'apply');
+      }
+    }
   }
 
   async read(op: ReadOp): Promise<ReadResult> {

@@ -89,6 +89,9 @@ export const APPLY = layout(
   { thresholdsAt: 12 },
 );
 
+/** Many apply ops: the first op's stem (for routing), the op count, then each op's argument count (apply-many.lua). */
+export const APPLY_MANY = layout('apply-many', { routingStem: 1 }, { opCount: 1 }, { argCountsAt: 2 });
+
 export const READ = layout('read', { shardStem: 1 }, { now: 1, seed: 2 }, { scopesAt: 3 });
 
 export const SEED = layout('seed', { shardStem: 1, seededScopes: 2, overrides: 3 }, {}, { scopesAt: 1 });

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster, Redis, Result } from 'ioredis';
-import { ACK, APPLY, CLAIM, READ, SEED } from './script-layout';
+import { ACK, APPLY, APPLY_MANY, CLAIM, READ, SEED } from './script-layout';
 
 // Next to this module both in src/ (ts-jest) and in dist/ (the build copies the folder).
 const LUA_DIR = join(__dirname, 'lua');
@@ -31,6 +31,8 @@ const REQUEST_PATH = ['lib/lean-checks.lua', 'lib/shard.lua'];
 const CHECKED = ['lib/checks.lua'];
 
 export const APPLY_LUA = loadScript('apply.lua', REQUEST_PATH);
+/** apply.lua's whole script as a function of its own KEYS and ARGV, then the loop that runs it per op. */
+export const APPLY_MANY_LUA = `local function apply_one(KEYS, ARGV)\n${APPLY_LUA}\nend\n${luaFile('apply-many.lua')}`;
 export const READ_LUA = loadScript('read.lua', REQUEST_PATH);
 export const SEED_LUA = loadScript('seed.lua', CHECKED);
 export const CLAIM_LUA = loadScript('claim.lua', CHECKED);
@@ -41,6 +43,7 @@ export const PROBE_LUA = loadScript('probe.lua', CHECKED);
 /** Command names on the client. Namespaced so they cannot clash with the caller's own scripts. */
 export const COMMANDS = {
   apply: 'tollgateApply',
+  applyMany: 'tollgateApplyMany',
   read: 'tollgateRead',
   seed: 'tollgateSeed',
   claim: 'tollgateClaim',
@@ -50,6 +53,7 @@ export const COMMANDS = {
 /** Declared keys per script. Fixed, so ioredis (auto-pipelining, Cluster routing) sees the first key first. */
 export const KEY_COUNTS = {
   apply: APPLY.keyCount,
+  applyMany: APPLY_MANY.keyCount,
   read: READ.keyCount,
   seed: SEED.keyCount,
   claim: CLAIM.keyCount,
@@ -61,6 +65,7 @@ type ScriptArg = string | number;
 declare module 'ioredis' {
   interface RedisCommander<Context> {
     tollgateApply(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
+    tollgateApplyMany(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
     tollgateRead(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
     tollgateSeed(...keysThenArgs: ScriptArg[]): Result<number, Context>;
     tollgateClaim(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
@@ -74,6 +79,7 @@ declare module 'ioredis' {
  */
 export function registerScripts(client: Redis | Cluster): void {
   client.defineCommand(COMMANDS.apply, { lua: APPLY_LUA, numberOfKeys: KEY_COUNTS.apply });
+  client.defineCommand(COMMANDS.applyMany, { lua: APPLY_MANY_LUA, numberOfKeys: KEY_COUNTS.applyMany });
   client.defineCommand(COMMANDS.read, { lua: READ_LUA, numberOfKeys: KEY_COUNTS.read });
   client.defineCommand(COMMANDS.seed, { lua: SEED_LUA, numberOfKeys: KEY_COUNTS.seed });
   client.defineCommand(COMMANDS.claim, { lua: CLAIM_LUA, numberOfKeys: KEY_COUNTS.claim });

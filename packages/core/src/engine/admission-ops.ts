@@ -108,7 +108,7 @@ export async function consume(
       if (held.length > 0) op.reserves.push({ id: r.id, expiresAt, amounts: held });
     }
   }
-  const result = await seeder.seeded(subject, () => ctx.store.apply(op));
+  const result = await seeder.seededApply(subject, op);
   if (result.status === 'duplicate') {
     if (result.outcome === 'applied') {
       // A retry still learns the reservation to settle, when its id was the caller's (a random one is not known).

@@ -4,6 +4,7 @@
 import type { TollgateConfig } from '../config';
 import type { Period, PeriodWindow } from '../periods';
 import { PriceBook } from '../pricing';
+import { coalesceApplies } from '../store-coalescer';
 import { assertCounterStore, type CounterState, type CounterStore, type UsageEventRecord } from '../store';
 import { resolveSubject, type Identity, type OverrideTargetInput, type ResolvedSubject } from '../subject';
 import type { UsageRecord } from '../usage';
@@ -50,7 +51,8 @@ export class QuotaEngine {
       b === undefined ? null : typeof b === 'function' ? { used: b } : b;
     const ctx = new EngineContext({
       config: this.config,
-      store: this.store,
+      // Many subjects' ops of one event-loop turn in one store call, when the store can take them.
+      store: coalesceApplies(this.store),
       prices: this.prices,
       now: options.now ?? Date.now,
       seed: baseline ? 'required' : 'auto',

@@ -63,13 +63,13 @@ export async function recordOp(
     else op.settleIds = [...settleId];
   }
   if (opts.events && opts.events.length > 0) op.events = opts.events;
-  let result = await seeder.seeded(subject, () => ctx.store.apply(op));
+  let result = await seeder.seededApply(subject, op);
   if (result.status === 'duplicate' && result.outcome === 'rejected') {
     // The id is an admission's that the store turned down while its caller, hearing nothing in time, admitted
     // the request anyway (fail-open) and now replays its usage under that id: this usage is new. Its own derived
     // id keeps the replay itself idempotent.
     op.opId = afterRejectionIdOf(op.opId);
-    result = await seeder.seeded(subject, () => ctx.store.apply(op));
+    result = await seeder.seededApply(subject, op);
   }
   const applied = result.status === 'applied' ? result : null;
   if (applied !== null) await events.thresholds(subject, applied.crossed, now);

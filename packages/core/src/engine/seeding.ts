@@ -1,7 +1,7 @@
 // Rebuilding a shard the store lost (or never had) from the ledger baseline: which counters, asked how, seeded once.
 import { StoreUnavailableError } from '../errors';
 import type { Period, PeriodWindow } from '../periods';
-import type { ApplyResult, OverrideEntry, ReadResult, ScopeRef } from '../store';
+import type { ApplyOp, ApplyResult, OverrideEntry, ReadResult, ScopeRef, SeedOp } from '../store';
 import type { ResolvedSubject } from '../subject';
 import type { EngineContext } from './context';
 
@@ -45,7 +45,8 @@ export interface BaselineSource {
 
 /** Seeds shards when the store answers `needs-seed`; concurrent callers of one shard share one rebuild. */
 export class ShardSeeder {
-  private readonly running = new Map<string, Promise<void>>();
+  /** Each running rebuild: the seed op it did not send (the ledger held nothing for the shard), or null. */
+  private readonly running = new Map<string, Promise<SeedOp | null>>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -60,13 +61,39 @@ export class ShardSeeder {
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await call();
       if (result.status !== 'needs-seed') return result as Exclude<T, { status: 'needs-seed' }>;
-      await this.seedShard(subject);
+      const unsent = await this.rebuildOnce(subject);
+      if (unsent !== null) await this.ctx.store.seed(unsent);
+    }
+    throw new StoreUnavailableError(`shard ${subject.tag} stayed unseeded after seeding`);
+  }
+
+  /**
+   * `apply(op)`, seeding the shard first when the store asks for it. A shard the ledger holds nothing for (no
+   * usage in any window, no override: a subject never seen) is not seeded by a call of its own: the op is sent
+   * again with `seed: 'auto'`, which marks its scopes seeded as it applies (what seeding zeros would have done).
+   */
+  async seededApply(
+    subject: ResolvedSubject,
+    op: ApplyOp,
+  ): Promise<Exclude<ApplyResult, { status: 'needs-seed' }>> {
+    let sent = op;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const result = await this.ctx.store.apply(sent);
+      if (result.status !== 'needs-seed') return result;
+      const unsent = await this.rebuildOnce(subject);
+      if (unsent !== null) sent = { ...op, seed: 'auto' };
     }
     throw new StoreUnavailableError(`shard ${subject.tag} stayed unseeded after seeding`);
   }
 
   /** Rebuilds a shard's counters from the baseline source; concurrent callers share one rebuild. */
-  seedShard(subject: ResolvedSubject): Promise<void> {
+  async seedShard(subject: ResolvedSubject): Promise<void> {
+    const unsent = await this.rebuildOnce(subject);
+    if (unsent !== null) await this.ctx.store.seed(unsent);
+  }
+
+  /** One rebuild per shard at a time; resolves with the seed op left unsent (an empty shard), else null. */
+  private rebuildOnce(subject: ResolvedSubject): Promise<SeedOp | null> {
     const running = this.running.get(subject.tag);
     if (running) return running;
     const job = this.rebuild(subject).finally(() => this.running.delete(subject.tag));
@@ -74,7 +101,7 @@ export class ShardSeeder {
     return job;
   }
 
-  private async rebuild(subject: ResolvedSubject): Promise<void> {
+  private async rebuild(subject: ResolvedSubject): Promise<SeedOp | null> {
     const { ctx, source } = this;
     const now = ctx.now();
     const windows = ctx.windowsAt(now);
@@ -135,6 +162,9 @@ export class ShardSeeder {
       window,
       used: used[i] ?? 0,
     }));
-    await ctx.store.seed({ tag: subject.tag, now, scopes: subject.scopes, counters, overrides });
+    const seed: SeedOp = { tag: subject.tag, now, scopes: subject.scopes, counters, overrides };
+    if (overrides.length === 0 && counters.every((c) => c.used === 0)) return seed;
+    await ctx.store.seed(seed);
+    return null;
   }
 }

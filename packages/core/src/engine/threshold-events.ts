@@ -74,6 +74,6 @@ export class EventKeeper {
     const now = ctx.now();
     const op = ctx.applyOp(subject, now, randomUUID(), 'record', [], []);
     op.events = events;
-    await this.seeder.seeded(subject, () => ctx.store.apply(op));
+    await this.seeder.seededApply(subject, op);
   }
 }

@@ -1,5 +1,13 @@
 // MemoryStore's `apply`: the CounterStore's numbered atomic steps (store.ts) on one shard, in one synchronous call.
-import type { ApplyOp, ApplyResult, CounterState, MeterAmount, ThresholdCrossing } from '../store';
+import { InvalidUsageError } from '../errors';
+import type {
+  ApplyOp,
+  ApplyResult,
+  CounterState,
+  MeterAmount,
+  ThresholdCrossing,
+  UsageDelta,
+} from '../store';
 import {
   addTo,
   ensureSeeded,
@@ -18,9 +26,24 @@ import {
 /** Mark for "rejected by this counter in this window" beside the percent thresholds. */
 const EXCEEDED_MARK = -1;
 
+/**
+ * Refuses, before anything changes, an op the Redis store would refuse to encode: usage amounts that are not safe
+ * integers, costs that are not integer strings (they are kept as BigInt, which would throw halfway through).
+ */
+function checkUsage(usage: readonly UsageDelta[]): void {
+  for (const d of usage) {
+    if (!Number.isSafeInteger(d.amount))
+      throw new InvalidUsageError(`usage amount must be a safe integer, got ${d.amount}`);
+    if (typeof d.costPico !== 'string' || !/^-?\d+$/.test(d.costPico))
+      throw new InvalidUsageError('costPico must be an integer string');
+  }
+}
+
 /** Applies `op` to shard `s`; op ids are remembered for `dedupWindowMs`. */
 export function applyToShard(s: Shard, op: ApplyOp, dedupWindowMs: number): ApplyResult {
   const now = op.now;
+  checkUsage(op.usage);
+  if (op.onReject) checkUsage(op.onReject.usage);
   if (!ensureSeeded(s, op.scopes, op.seed)) return { status: 'needs-seed' };
   releaseExpiredReservations(s, now);
   const seen = s.ops.get(op.opId);

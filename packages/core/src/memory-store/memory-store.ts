@@ -1,6 +1,7 @@
 // MemoryStore: the in-process CounterStore (embedded default, tests). Single-threaded JS makes each call atomic.
 import { randomUUID } from 'node:crypto';
 import type {
+  ApplyManyResult,
   ApplyOp,
   ApplyResult,
   ClaimOptions,
@@ -56,6 +57,17 @@ export class MemoryStore implements CounterStore {
 
   async apply(op: ApplyOp): Promise<ApplyResult> {
     return applyToShard(this.shard(op.tag), op, this.dedupWindowMs);
+  }
+
+  /** Each op as `apply` would, in order (single-threaded: the whole call is atomic here). */
+  async applyMany(ops: readonly ApplyOp[]): Promise<ApplyManyResult[]> {
+    return ops.map((op) => {
+      try {
+        return applyToShard(this.shard(op.tag), op, this.dedupWindowMs);
+      } catch (err) {
+        return err instanceof Error ? err : new Error(String(err));
+      }
+    });
   }
 
   async read(op: ReadOp): Promise<ReadResult> {

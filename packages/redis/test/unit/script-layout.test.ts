@@ -8,6 +8,7 @@ import {
   ACK,
   APPLY,
   APPLY_LUA,
+  APPLY_MANY,
   APPLY_REPLY,
   CLAIM,
   PROBE,
@@ -24,6 +25,7 @@ const LUA_DIR = join(__dirname, '../../src/lua');
 
 const SCRIPTS: Record<string, ScriptLayout> = {
   'apply.lua': APPLY,
+  'apply-many.lua': APPLY_MANY,
   'read.lua': READ,
   'seed.lua': SEED,
   'claim.lua': CLAIM,

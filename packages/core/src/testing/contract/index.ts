@@ -8,6 +8,7 @@ import { admissionCases } from './admission';
 import { apiKeyCases } from './api-keys';
 import { claimCases } from './claims';
 import { CONTRACT_CONFIG, DAY, TestClock, type ContractKit, type ContractStoreFactory } from './kit';
+import { manyOpCases } from './many-ops';
 import { opIdCases } from './op-ids';
 import { overrideCases } from './overrides';
 import { reservationCases } from './reservations';
@@ -45,5 +46,6 @@ export function storeContractSuite(factory: ContractStoreFactory): void {
     describe('API keys', () => apiKeyCases(kit));
     describe('the flush path (claim, ack)', () => claimCases(kit));
     describe('seeding from the baseline', () => seedingCases(kit));
+    describe('many ops in one call', () => manyOpCases(kit));
   });
 }
