@@ -1,5 +1,5 @@
-// The option tables and their docs agree: docs/configuration.md lists every option with its default and bound, and
-// each option's JSDoc (what IDE hovers show) states the default its schema has.
+// The option tables and their docs agree: docs/configuration.md and the adapters' READMEs list every option with
+// its default, the bounds are given, and each option's JSDoc (what IDE hovers show) states its schema's default.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import ts from 'typescript';
@@ -8,11 +8,26 @@ import { consoleLogger } from '../../src/logger';
 import { tollgateOptionTable, trackUsageOptionTable } from '../../src/options';
 
 const OPTIONS_SOURCE = path.resolve(__dirname, '../../src/options.ts');
-const PAGE = readFileSync(path.resolve(__dirname, '../../../../docs/configuration.md'), 'utf8');
-const SECTION = PAGE.slice(
-  PAGE.indexOf('## Options of `trackUsage()`'),
-  PAGE.indexOf('## Gateway environment'),
+const ROOT = path.resolve(__dirname, '../../../..');
+
+/** The part of a markdown file from a heading to the next one of its level. */
+function section(file: string, heading: string): string {
+  const page = readFileSync(path.join(ROOT, file), 'utf8');
+  const start = page.indexOf(`\n${heading}\n`);
+  if (start < 0) throw new Error(`${file} has no heading ${heading}`);
+  const end = page.indexOf('\n## ', start + heading.length + 2);
+  return page.slice(start, end < 0 ? undefined : end);
+}
+
+const SECTION = section(
+  'docs/configuration.md',
+  '## Options of `trackUsage()`, the Fastify plugin and `createTollgate()`',
 );
+const OPTION_TABLES: Array<[string, string]> = [
+  ['docs/configuration.md', SECTION],
+  ['packages/express/README.md', section('packages/express/README.md', '## Options')],
+  ['packages/fastify/README.md', section('packages/fastify/README.md', '## Options')],
+];
 
 const table: Record<string, z.ZodTypeAny> = trackUsageOptionTable<unknown>();
 const httpOnly = Object.keys(table).filter((option) => !(option in tollgateOptionTable));
@@ -31,10 +46,12 @@ function spelledDefault(schema: z.ZodTypeAny): string {
   return `\`${Array.isArray(value) ? `[${value.map(literal).join(', ')}]` : literal(value)}\``;
 }
 
-/** The rows of the section's options table: option name (without a call's parameters) -> default cell. */
-function documentedDefaults(): Map<string, string> {
+/** The rows of a section's table headed `| option`: option name (without a call's parameters) -> default. */
+function documentedDefaults(markdown: string): Map<string, string> {
+  const start = markdown.indexOf('\n| option ');
+  const tableText = markdown.slice(start, markdown.indexOf('\n\n', start));
   const rows = new Map<string, string>();
-  for (const [, option, cell] of SECTION.matchAll(/^\| `(\w+)(?:\([^)]*\))?`\s*\| (.+?)\s*\|/gm)) {
+  for (const [, option, cell] of tableText.matchAll(/^\| `(\w+)(?:\([^)]*\))?`\s*\| (.+?)\s*\|/gm)) {
     rows.set(option!, cell!);
   }
   return rows;
@@ -108,17 +125,19 @@ function hoverDocs(types: string[]): Array<Map<string, string>> {
   });
 }
 
-describe('docs/configuration.md, options section', () => {
-  const rows = documentedDefaults();
+describe.each(OPTION_TABLES)('the options table of %s', (_file, markdown) => {
+  const rows = documentedDefaults(markdown);
 
   it.each(Object.keys(table))('lists %s with its default', (option) => {
     expect(rows.get(option)).toBe(spelledDefault(table[option]!));
   });
 
-  it('lists no option the tables do not have', () => {
+  it('lists no option the option tables do not have', () => {
     expect([...rows.keys()].filter((option) => !(option in table))).toEqual([]);
   });
+});
 
+describe('docs/configuration.md, options section', () => {
   it("names createTollgate()'s options and the HTTP ones in its opening paragraph", () => {
     const names = (list: string) => [...list.matchAll(/`(\w+)`/g)].map((m) => m[1]).sort();
     const [, tollgate, http] =
