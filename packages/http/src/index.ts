@@ -3,7 +3,16 @@
 export * from './identity-headers';
 export * from './events';
 export * from './logger';
-export * from './options';
+export {
+  TOLLGATE_DEFAULTS,
+  TRACK_USAGE_DEFAULTS,
+  resolveTollgateOptions,
+  resolveTrackUsageOptions,
+  type ResolvedTollgateOptions,
+  type ResolvedTrackUsageOptions,
+  type TollgateOptions,
+  type TrackUsageOptions,
+} from './options';
 export * from './problem';
 export * from './rate-limit-headers';
 export * from './request-usage';

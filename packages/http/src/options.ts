@@ -1,4 +1,5 @@
-// Options of createTollgate() and trackUsage(): types with their defaults, zod validation, and resolution.
+// Options of createTollgate() and trackUsage(), each declared once in a table (schema, default, doc) from which
+// their types, their defaults and their validation are derived; and their resolution.
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import {
@@ -18,33 +19,53 @@ import {
 import { SIGNATURE_MAX_AGE_SECONDS } from './identity-headers';
 import type { RejectedEvent, ThresholdEvent } from './events';
 import { consoleLogger, type TollgateLogger } from './logger';
+import {
+  callback,
+  checkingFor,
+  defaultsOf,
+  definedOnly,
+  validateOptions,
+  type OptionDefaults,
+  type OptionsInput,
+  type ResolvedOptions,
+} from './option-table';
 
-/** Options of the programmatic API (`createTollgate`), shared by the Express middleware and the Fastify plugin. */
-export interface TollgateOptions {
+/** What the `config` option takes (a named union, so the .d.ts does not spell the plain config's shape out). */
+type ConfigOption = TollgateConfig | TollgateConfigInput;
+
+const ms = (min: number, max: number) => z.number().finite().int().min(min).max(max);
+const amounts = z.record(z.string(), z.number().finite().int().nonnegative());
+
+/** The options of createTollgate(), shared by the Express middleware and the Fastify plugin. */
+export const tollgateOptionTable = {
+  // Checked by assertCounterStore() after the schema, with its own TypeError.
   /** Where counters live: a `MemoryStore`, a `RedisStore`, or any `CounterStore`. Required. */
-  store: CounterStore;
+  store: z.custom<CounterStore>(),
+  // Checked (and parsed when plain) by toConfig() after the schema.
   /** The parsed config (`loadConfig(...)`) or a plain config object (validated here). Required. */
-  config: TollgateConfig | TollgateConfigInput;
+  config: z.custom<ConfigOption>(),
   /** Rebuilds counters a store lost (the ledger). Defaults to none: a fresh shard starts at zero. */
-  baseline?: BaselineSource | ((q: BaselineQuery) => Promise<number>);
+  baseline: checkingFor<BaselineSource | ((q: BaselineQuery) => Promise<number>)>(
+    z.union([callback(), z.object({ used: callback() }).passthrough()]),
+  ).optional(),
   /** `enforce` rejects over-quota requests; `shadow` only reports them (for rolling out limits). Defaults to `'enforce'`. */
-  mode?: 'enforce' | 'shadow';
+  mode: z.enum(['enforce', 'shadow']).default('enforce'),
   /** When the store is unreachable: `open` admits and buffers usage, `closed` answers 503. Defaults to `'open'`. */
-  failMode?: 'open' | 'closed';
+  failMode: z.enum(['open', 'closed']).default('open'),
   /** Bound on every store call on the request path, in ms. Defaults to `100`. */
-  storeTimeoutMs?: number;
+  storeTimeoutMs: ms(1, 60_000).default(100),
   /** Operations kept in process while the store is unreachable; beyond it usage is dropped (counted, logged). Defaults to `100000`. */
-  failOpenBuffer?: number;
+  failOpenBuffer: z.number().finite().int().min(0).default(100_000),
   /** How often buffered operations are retried while the store is unreachable, in ms. Defaults to `1000`. */
-  replayIntervalMs?: number;
+  replayIntervalMs: ms(10, 3_600_000).default(1000),
   /** How long a reservation (`reserve`, `usage.reserve`) holds if never settled, in ms. Defaults to `300000` (5 minutes). */
-  reservationTtlMs?: number;
+  reservationTtlMs: ms(1000, 86_400_000).default(300_000),
   /**
    * Post-response usage (latency, bytes, errors, recorded tokens) is summed per subject for this long, then
    * written in one store op, which also settles the reservations of the requests that finished (each undone
    * once); 0 writes after every event-loop turn. Admission is never delayed by it. Defaults to `10`.
    */
-  usageBatchMs?: number;
+  usageBatchMs: ms(0, 60_000).default(10),
   /**
    * `delivered`: a response's end (its last bytes) is held until every unit of its usage is acknowledged by the
    * store, so a process killed at any instant loses nothing a client received in full; ends that meet a write in
@@ -53,129 +74,29 @@ export interface TollgateOptions {
    * response (lower latency; a crash loses that window). The programmatic API's calls resolve after the store's
    * answer either way. Defaults to `'delivered'`.
    */
-  durability?: 'delivered' | 'batched';
+  durability: z.enum(['delivered', 'batched']).default('delivered'),
   /** Called once per subject, meter, period and `warnAt` threshold crossed. Defaults to none. */
-  onThreshold?: (event: ThresholdEvent) => void;
+  onThreshold: callback<(event: ThresholdEvent) => void>().optional(),
   /** Called for every rejected request (and every would-be rejection in shadow mode). Defaults to none. */
-  onRejected?: (event: RejectedEvent) => void;
+  onRejected: callback<(event: RejectedEvent) => void>().optional(),
   /** A pino-compatible logger (`warn`, `error`, optional `info`, `debug`). Defaults to the console (warnings and errors only). */
-  logger?: TollgateLogger;
-}
-
-/** Options of the HTTP middleware/plugin: everything above plus how requests are picked and identified. */
-export interface TrackUsageOptions<Req = IncomingMessage> extends TollgateOptions {
-  /** Path prefixes (segment-wise, case-insensitive) or regular expressions of metered requests. Defaults to `['/api']`. */
-  paths?: Array<string | RegExp>;
-  /** Returns the caller's identity (or null: not metered). Replaces the gateway headers. Defaults to none. */
-  identify?: (req: Req) => Identity | null | undefined | Promise<Identity | null | undefined>;
-  /** Read identity from the gateway's `X-User-Id`, `X-Tenant-Id`, `X-User-Tier` headers. Defaults to `true`. */
-  trustGatewayHeaders?: boolean;
-  /**
-   * The gateway's `GATEWAY_SIGNING_SECRET`: identity headers count only with a valid, fresh `X-Tollgate-Signature`
-   * made for this request's method and path (as received: `req.originalUrl` under Express, `request.url` under
-   * Fastify). Defaults to none (headers trusted as sent).
-   */
-  signingSecret?: string;
-  /** How far a signature's timestamp may be from now, either way, in seconds (bounds replay). Defaults to `60`. */
-  signatureMaxAgeSeconds?: number;
-  /** Answer 401 to a metered-path request with no identity (instead of letting it through unmetered). Defaults to `false`. */
-  requireIdentity?: boolean;
-  /** Returns true for requests that must not be metered (health checks, internal calls). Defaults to none. */
-  skip?: (req: Req) => boolean;
-  /** Amounts (e.g. `{ tokens: 4000 }`) reserved at admission beside the request, settled by what the handler records. Defaults to none. */
-  reserve?: Record<string, number> | ((req: Req) => Record<string, number> | undefined);
-  /** Send `RateLimit-Policy` / `RateLimit` headers on metered responses. Defaults to `true`. */
-  rateLimitHeaders?: boolean;
-  /**
-   * Admission leases, in ms: a busy subject (hundreds of requests per second) gets a block of `requests`
-   * reserved in the store, about 1.5 times what it sends in this long and at most 1/16 of the room left before
-   * its next `warnAt` threshold or limit; its requests are admitted from that block without a store round trip
-   * for this long, then what was used is counted and the rest released in one op. Never admits more than a
-   * limit (every admission holds a unit the store reserved atomically). 0 checks every request (in groups)
-   * against the store. Defaults to `50`.
-   */
-  leaseMs?: number;
-}
-
-export interface ResolvedTollgateOptions {
-  store: CounterStore;
-  config: TollgateConfig;
-  baseline?: TollgateOptions['baseline'];
-  mode: 'enforce' | 'shadow';
-  failMode: 'open' | 'closed';
-  storeTimeoutMs: number;
-  failOpenBuffer: number;
-  replayIntervalMs: number;
-  reservationTtlMs: number;
-  usageBatchMs: number;
-  durability: 'delivered' | 'batched';
-  onThreshold?: (event: ThresholdEvent) => void;
-  onRejected?: (event: RejectedEvent) => void;
-  logger: TollgateLogger;
-}
-
-export interface ResolvedTrackUsageOptions<Req> extends ResolvedTollgateOptions {
-  paths: Array<string | RegExp>;
-  identify?: TrackUsageOptions<Req>['identify'];
-  trustGatewayHeaders: boolean;
-  signingSecret?: string;
-  signatureMaxAgeSeconds: number;
-  requireIdentity: boolean;
-  skip?: (req: Req) => boolean;
-  reserve?: TrackUsageOptions<Req>['reserve'];
-  rateLimitHeaders: boolean;
-  leaseMs: number;
-}
-
-export const TOLLGATE_DEFAULTS = {
-  mode: 'enforce',
-  failMode: 'open',
-  storeTimeoutMs: 100,
-  failOpenBuffer: 100_000,
-  replayIntervalMs: 1000,
-  reservationTtlMs: 300_000,
-  usageBatchMs: 10,
-  durability: 'delivered',
-} as const;
-
-export const TRACK_USAGE_DEFAULTS = {
-  ...TOLLGATE_DEFAULTS,
-  paths: ['/api'],
-  trustGatewayHeaders: true,
-  signatureMaxAgeSeconds: SIGNATURE_MAX_AGE_SECONDS,
-  requireIdentity: false,
-  rateLimitHeaders: true,
-  // Each lease op costs the client about 100 µs of CPU (ioredis): at 10 ms, a subject at 10,000 req/s paid
-  // 100 of them a second, 1-8 µs per request (bench/HISTORY.md, runs AA-AB); 50 ms pays a fifth of that.
-  leaseMs: 50,
-} as const;
-
-const fn = z.custom<(...args: never[]) => unknown>((v) => typeof v === 'function', 'must be a function');
-const ms = (min: number, max: number) => z.number().finite().int().min(min).max(max);
-const amounts = z.record(z.string(), z.number().finite().int().nonnegative());
-
-const tollgateShape = {
-  store: z.unknown(),
-  config: z.unknown(),
-  baseline: z.union([fn, z.object({ used: fn }).passthrough()]).optional(),
-  mode: z.enum(['enforce', 'shadow']),
-  failMode: z.enum(['open', 'closed']),
-  storeTimeoutMs: ms(1, 60_000),
-  failOpenBuffer: z.number().finite().int().min(0),
-  replayIntervalMs: ms(10, 3_600_000),
-  reservationTtlMs: ms(1000, 86_400_000),
-  usageBatchMs: ms(0, 60_000),
-  durability: z.enum(['delivered', 'batched']),
-  onThreshold: fn.optional(),
-  onRejected: fn.optional(),
-  logger: z.object({ warn: fn, error: fn, info: fn.optional(), debug: fn.optional() }).passthrough(),
+  logger: checkingFor<TollgateLogger>(
+    z
+      .object({
+        warn: callback(),
+        error: callback(),
+        info: callback().optional(),
+        debug: callback().optional(),
+      })
+      .passthrough(),
+  ).default(consoleLogger),
 };
 
-const tollgateSchema = z.object(tollgateShape).strict();
-
-const trackUsageSchema = z
-  .object({
-    ...tollgateShape,
+/** The options of trackUsage() and the Fastify plugin: createTollgate()'s, and how requests are picked and identified. */
+export function trackUsageOptionTable<Req>() {
+  return {
+    ...tollgateOptionTable,
+    /** Path prefixes (segment-wise, case-insensitive) or regular expressions of metered requests. Defaults to `['/api']`. */
     paths: z
       .array(
         z.union([
@@ -183,25 +104,74 @@ const trackUsageSchema = z
           z.instanceof(RegExp, { message: 'must be a string or a RegExp' }),
         ]),
       )
-      .min(1, 'needs at least one path (use ["/"] to meter everything)'),
-    identify: fn.optional(),
-    trustGatewayHeaders: z.boolean(),
+      .min(1, 'needs at least one path (use ["/"] to meter everything)')
+      .default(() => ['/api']),
+    /** Returns the caller's identity (or null: not metered). Replaces the gateway headers. Defaults to none. */
+    identify:
+      callback<(req: Req) => Identity | null | undefined | Promise<Identity | null | undefined>>().optional(),
+    /** Read identity from the gateway's `X-User-Id`, `X-Tenant-Id`, `X-User-Tier` headers. Defaults to `true`. */
+    trustGatewayHeaders: z.boolean().default(true),
+    /**
+     * The gateway's `GATEWAY_SIGNING_SECRET`: identity headers count only with a valid, fresh `X-Tollgate-Signature`
+     * made for this request's method and path (as received: `req.originalUrl` under Express, `request.url` under
+     * Fastify). Defaults to none (headers trusted as sent).
+     */
     signingSecret: z.string().min(16, 'must be at least 16 characters').optional(),
-    signatureMaxAgeSeconds: z.number().finite().int().min(1).max(86_400),
-    requireIdentity: z.boolean(),
-    skip: fn.optional(),
-    reserve: z.union([amounts, fn]).optional(),
-    rateLimitHeaders: z.boolean(),
-    leaseMs: ms(0, 1000),
-  })
-  .strict();
-
-/** Drops keys whose value is undefined, so `{ failMode: undefined }` means "default", not "unset". */
-function defined<T extends object>(obj: T): Partial<T> {
-  const out: Partial<T> = {};
-  for (const [k, v] of Object.entries(obj)) if (v !== undefined) (out as Record<string, unknown>)[k] = v;
-  return out;
+    /** How far a signature's timestamp may be from now, either way, in seconds (bounds replay). Defaults to `60`. */
+    signatureMaxAgeSeconds: z.number().finite().int().min(1).max(86_400).default(SIGNATURE_MAX_AGE_SECONDS),
+    /** Answer 401 to a metered-path request with no identity (instead of letting it through unmetered). Defaults to `false`. */
+    requireIdentity: z.boolean().default(false),
+    /** Returns true for requests that must not be metered (health checks, internal calls). Defaults to none. */
+    skip: callback<(req: Req) => boolean>().optional(),
+    /** Amounts (e.g. `{ tokens: 4000 }`) reserved at admission beside the request, settled by what the handler records. Defaults to none. */
+    reserve: z.union([amounts, callback<(req: Req) => Record<string, number> | undefined>()]).optional(),
+    /** Send `RateLimit-Policy` / `RateLimit` headers on metered responses. Defaults to `true`. */
+    rateLimitHeaders: z.boolean().default(true),
+    /**
+     * Admission leases, in ms: a busy subject (hundreds of requests per second) gets a block of `requests`
+     * reserved in the store, about 1.5 times what it sends in this long and at most 1/16 of the room left before
+     * its next `warnAt` threshold or limit; its requests are admitted from that block without a store round trip
+     * for this long, then what was used is counted and the rest released in one op. Never admits more than a
+     * limit (every admission holds a unit the store reserved atomically). 0 checks every request (in groups)
+     * against the store. Defaults to `50`.
+     */
+    // Each lease op costs the client about 100 µs of CPU (ioredis): at 10 ms, a subject at 10,000 req/s paid
+    // 100 of them a second, 1-8 µs per request (bench/HISTORY.md, runs AA-AB); 50 ms pays a fifth of that.
+    leaseMs: ms(0, 1000).default(50),
+  };
 }
+
+type TollgateOptionTable = typeof tollgateOptionTable;
+type TrackUsageOptionTable<Req> = ReturnType<typeof trackUsageOptionTable<Req>>;
+
+/** Options of the programmatic API (`createTollgate`), shared by the Express middleware and the Fastify plugin. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- an interface names the options in hovers and errors
+export interface TollgateOptions extends OptionsInput<TollgateOptionTable> {}
+
+/** Options of the HTTP middleware/plugin: everything above plus how requests are picked and identified. */
+// eslint-disable-next-line @typescript-eslint/no-empty-object-type -- as above
+export interface TrackUsageOptions<Req = IncomingMessage> extends OptionsInput<TrackUsageOptionTable<Req>> {}
+
+/** createTollgate() options once validated: every default filled in, the config parsed. */
+export interface ResolvedTollgateOptions extends ResolvedOptions<TollgateOptionTable> {
+  config: TollgateConfig;
+}
+
+/** trackUsage()/plugin options once validated: every default filled in, the config parsed. */
+export interface ResolvedTrackUsageOptions<Req> extends ResolvedOptions<TrackUsageOptionTable<Req>> {
+  config: TollgateConfig;
+}
+
+/** The default of every createTollgate() option that has one. */
+export const TOLLGATE_DEFAULTS: Readonly<OptionDefaults<TollgateOptionTable>> =
+  defaultsOf(tollgateOptionTable);
+
+/** The default of every trackUsage()/plugin option that has one. */
+export const TRACK_USAGE_DEFAULTS: Readonly<OptionDefaults<TrackUsageOptionTable<unknown>>> =
+  defaultsOf(trackUsageOptionTable());
+
+const tollgateSchema = z.object(tollgateOptionTable).strict();
+const trackUsageSchema = z.object(trackUsageOptionTable()).strict();
 
 /**
  * A copy of a parsed config (`{ ...loadConfig(file), warnAt: [50] }`) is not parsed again: validation rejects the
@@ -227,20 +197,6 @@ function toConfig(input: unknown, source: string): TollgateConfig {
   return parseConfig(input, source);
 }
 
-function check<T>(schema: z.ZodType<T>, value: unknown, source: string): T {
-  const parsed = schema.safeParse(value);
-  if (!parsed.success) {
-    throw new ConfigError(
-      parsed.error.issues.map((i) => ({
-        path: i.path.join('.'),
-        message: i.code === 'unrecognized_keys' ? `unknown option(s) ${i.keys.join(', ')}` : i.message,
-      })),
-      { source },
-    );
-  }
-  return parsed.data;
-}
-
 /** Validates createTollgate() options and fills in defaults. Throws ConfigError naming the option. */
 export function resolveTollgateOptions(
   options: TollgateOptions,
@@ -251,8 +207,9 @@ export function resolveTollgateOptions(
       source,
     });
   }
-  const merged = { ...TOLLGATE_DEFAULTS, logger: consoleLogger, ...defined(options) };
-  check(tollgateSchema, merged, source);
+  const merged = { ...TOLLGATE_DEFAULTS, ...definedOnly(options) };
+  // The merged object is kept, not zod's copy of it: a copy would lose a logger's or a baseline's prototype.
+  validateOptions(tollgateSchema, merged, source);
   assertCounterStore(merged.store);
   return { ...merged, config: toConfig(merged.config, source) } as ResolvedTollgateOptions;
 }
@@ -267,8 +224,8 @@ export function resolveTrackUsageOptions<Req>(
       source,
     });
   }
-  const merged = { ...TRACK_USAGE_DEFAULTS, logger: consoleLogger, ...defined(options) };
-  check(trackUsageSchema, merged, source);
+  const merged = { ...TRACK_USAGE_DEFAULTS, ...definedOnly(options) };
+  validateOptions(trackUsageSchema, merged, source);
   assertCounterStore(merged.store);
   const config = toConfig(merged.config, source);
   if (merged.reserve && typeof merged.reserve === 'object') {
