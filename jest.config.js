@@ -7,7 +7,7 @@ module.exports = {
   transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true, diagnostics: false }] },
   moduleNameMapper: {
     '^@tollgate/(core|http)/testing$': '<rootDir>/packages/$1/src/testing/index.ts',
-    '^@tollgate/(core|http|llm|redis)/internal$': '<rootDir>/packages/$1/src/internal.ts',
+    '^@tollgate/(core|http|llm|redis|ledger)/internal$': '<rootDir>/packages/$1/src/internal.ts',
     '^@tollgate/(core|http|llm|redis|express|fastify|ledger|settings)$': '<rootDir>/packages/$1/src/index.ts',
   },
   globalSetup: '<rootDir>/test-support/global-setup.js',

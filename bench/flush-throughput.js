@@ -11,8 +11,8 @@ const { mkdtempSync, writeFileSync, rmSync } = require('node:fs');
 const { tmpdir } = require('node:os');
 const path = require('node:path');
 const { Client } = require('pg');
-const { MemoryStore, QuotaEngine, parseConfig } = require('../packages/core/dist');
-const { Flusher, PartitionManager, PgSqlClient, migrate, writeBatches } = require('../packages/ledger/dist');
+const { MemoryStore, QuotaEngine, parseConfig } = require('@tollgate/core');
+const { Flusher, PartitionManager, PgSqlClient, migrate, writeBatches } = require('@tollgate/ledger');
 
 const ROUNDS = Number(process.argv[2] ?? 3);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -176,7 +176,7 @@ async function main() {
     let redisStore = null;
     try {
       const Redis = require('ioredis');
-      const { RedisStore } = require('../packages/redis/dist');
+      const { RedisStore } = require('@tollgate/redis');
       const client = new Redis(REDIS_URL, { enableAutoPipelining: true, maxRetriesPerRequest: 1 });
       client.on('error', () => undefined);
       try {

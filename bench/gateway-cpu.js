@@ -5,7 +5,6 @@
 'use strict';
 const { startOwnRedis } = require('./own-redis');
 const http = require('node:http');
-const path = require('node:path');
 const express = require('express');
 const { createProxyMiddleware } = require('http-proxy-middleware');
 const jwt = require('jsonwebtoken');
@@ -22,8 +21,8 @@ const SECRET = 'bench-jwt-secret-0123456789abcdef';
 const listen = (s) => new Promise((r) => s.listen(0, '127.0.0.1', () => r(s.address().port)));
 
 async function main() {
-  const { createGateway, parseEnv } = require(path.join(__dirname, '../apps/gateway/dist'));
-  const { parseConfig, MemoryStore } = require(path.join(__dirname, '../packages/core/dist'));
+  const { createGateway, parseEnv } = require('@tollgate/gateway');
+  const { parseConfig, MemoryStore } = require('@tollgate/core');
   const redis = await startOwnRedis();
   const dbName = `tg_bench_gwcpu_${process.pid}`;
   const admin = new Client({ connectionString: DATABASE_URL });

@@ -3,6 +3,8 @@
 //
 // Usage: node bench/middleware-server.js <express|fastify> <bare|headers|deferred|memory|redis|batched|erl> [redisUrl]
 // `redis` is RedisStore with the default `durability: 'delivered'`, `batched` the same with `durability: 'batched'`.
+// Tollgate is required by relative path on purpose: `middleware-run --before DIR` runs DIR's copy of this file, which
+// must load DIR's packages (a worktree without node_modules would otherwise resolve @tollgate/* elsewhere).
 'use strict';
 const http = require('node:http');
 

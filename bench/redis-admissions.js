@@ -50,9 +50,9 @@ const stale = [...staleSources('core'), ...staleSources('redis')];
 if (stale.length > 0) {
   console.error(`warning: sources newer than their build (rebuild for exact numbers): ${stale.join(', ')}`);
 }
-const { QuotaEngine, parseConfig } = require('../packages/core/dist');
-const { RedisStore } = require('../packages/redis/dist');
-const { APPLY, APPLY_LUA } = require('../packages/redis/dist/internal');
+const { QuotaEngine, parseConfig } = require('@tollgate/core');
+const { RedisStore } = require('@tollgate/redis');
+const { APPLY, APPLY_LUA } = require('@tollgate/redis/internal');
 
 const config = parseConfig({
   subject: 'tenant',

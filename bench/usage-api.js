@@ -9,7 +9,7 @@ const jwt = require('jsonwebtoken');
 const { Client } = require('pg');
 const { MemoryStore, QuotaEngine, parseConfig } = require('@tollgate/core');
 const { migrate, openSqlClient, PartitionManager } = require('@tollgate/ledger');
-const { createUsageApi, usageErrorHandler } = require('../apps/gateway/dist/usage-api');
+const { createUsageApi, usageErrorHandler } = require('@tollgate/gateway/dist/usage-api');
 
 const SECONDS = Number(process.argv[2] ?? 10);
 const ADMIN_URL = process.env.DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

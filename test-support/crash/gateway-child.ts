@@ -1,5 +1,7 @@
 // A gateway process for the crash tests, configured by env like `npm run gateway`; tells the parent (IPC) when it
 // listens. SIGTERM: its graceful stop.
+// The gateway by relative path: the crash tree transpiles apps/gateway/src beside test-support/crash, not into
+// node_modules (see child-tree.ts).
 import { createGateway } from '../../apps/gateway/src/app';
 import { parseEnv } from '../../apps/gateway/src/env';
 

@@ -1,6 +1,6 @@
 // Reads the ledger back as the same tenant|user|meter tables the Tally builds.
 import type { SqlExecutor } from '@tollgate/ledger';
-import { numericToPico } from '@tollgate/core';
+import { numericToPico } from '@tollgate/core/internal';
 import { subjectKey } from './tally';
 
 export async function ledgerTables(

@@ -6,13 +6,12 @@ import type { CounterStore } from '@tollgate/core';
 import {
   migrate,
   openSqlClient,
-  runFlusher,
   type Flusher,
   type FlushReport,
-  type RunningFlusher,
   type SqlClient,
   type WriteHooks,
 } from '@tollgate/ledger';
+import { runFlusher, type RunningFlusher } from '@tollgate/ledger/internal';
 import { RedisStore } from '@tollgate/redis';
 import type { FlusherSettings } from './env';
 import { FlusherMetrics } from './metrics';

@@ -1,7 +1,7 @@
 // The caller's credential (a bearer JWT or a Tollgate API key) checked to an identity: shared by the proxy's
 // authenticate step and the usage API.
 import type { IncomingHttpHeaders } from 'node:http';
-import { looksLikeApiKey } from '@tollgate/ledger';
+import { looksLikeApiKey } from '@tollgate/ledger/internal';
 import type { ApiKeyAuthenticator } from './api-keys';
 import { bearerToken, JwtVerifier, TokenError, type GatewayIdentity } from './jwt';
 

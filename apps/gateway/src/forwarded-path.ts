@@ -1,5 +1,5 @@
 // The path the upstream receives: the canonical target with STRIP_PREFIX removed, under the upstream URL's own path.
-import { canonicalTarget } from '@tollgate/core';
+import { canonicalTarget } from '@tollgate/core/internal';
 
 /**
  * Removes `prefix` from a canonical target when it is its first segments, ignoring case as routing

@@ -5,11 +5,11 @@ import {
   type RecordResult,
   ErrorCode,
   type TollgateError,
-  hourBucket,
   type ThresholdCrossing,
   type UsageEventRecord,
   type ResolvedSubject,
 } from '@tollgate/core';
+import { hourBucket } from '@tollgate/core/internal';
 import { isStoreFailure } from './deadline';
 import { safeLog } from './logger';
 import type { ResolvedTollgateOptions } from './options';

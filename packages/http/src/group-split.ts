@@ -1,7 +1,7 @@
 // A refused group of one subject's requests, split as one-by-one admissions in order would have decided it; and the
 // reservations an admission op holds for its requests' estimates.
-import { latestResetting, isSpent, type Violation, type CounterState } from '@tollgate/core';
-import { reservationIdOf } from '@tollgate/core/internal';
+import type { Violation, CounterState } from '@tollgate/core';
+import { reservationIdOf, latestResetting, isSpent } from '@tollgate/core/internal';
 import type { RequestTicket } from './ticket';
 
 /** What one request takes from `meter` at admission: one `requests`, plus its estimate. */

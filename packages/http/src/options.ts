@@ -3,19 +3,17 @@
 import type { IncomingMessage } from 'node:http';
 import { z } from 'zod';
 import {
-  isConfiguredMeter,
-  isParsedConfig,
   parseConfig,
   type TollgateConfig,
   type TollgateConfigInput,
   type BaselineQuery,
   type BaselineSource,
   ConfigError,
-  BUILTIN_METERS,
   assertCounterStore,
   type CounterStore,
   type Identity,
 } from '@tollgate/core';
+import { isConfiguredMeter, isParsedConfig, BUILTIN_METERS } from '@tollgate/core/internal';
 import { SIGNATURE_MAX_AGE_SECONDS } from './identity-headers';
 import type { RejectedEvent, ThresholdEvent } from './events';
 import { consoleLogger, type TollgateLogger } from './logger';

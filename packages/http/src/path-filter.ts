@@ -1,5 +1,5 @@
 // Which requests are metered: path prefixes matched segment-wise and case-insensitively, or regular expressions.
-import { canonicalTarget, type CanonicalTargetOptions } from '@tollgate/core';
+import { canonicalTarget, type CanonicalTargetOptions } from '@tollgate/core/internal';
 
 const LENIENT: CanonicalTargetOptions = { lenient: true };
 

@@ -1,5 +1,6 @@
 // problem+json (RFC 9457) bodies of Tollgate's rejections: 429/403 over quota, 401 no identity, 503 store down.
-import { type Violation, apiAmount, type QuotaProblem, type SimpleProblem } from '@tollgate/core';
+import type { Violation, QuotaProblem, SimpleProblem } from '@tollgate/core';
+import { apiAmount } from '@tollgate/core/internal';
 
 export type { QuotaProblem, SimpleProblem } from '@tollgate/core';
 

@@ -1,5 +1,6 @@
 // `req.usage`: what a handler uses to record usage known only after the work (tokens, custom meters).
-import { type TollgateConfig, validateRecord } from '@tollgate/core';
+import type { TollgateConfig } from '@tollgate/core';
+import { validateRecord } from '@tollgate/core/internal';
 
 export interface RecordOptions {
   /** Model as the provider reported it: picks the price, so `cost` follows token meters. */

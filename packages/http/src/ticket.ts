@@ -1,8 +1,8 @@
 // One metered request: its admission state, what its handler records, and what it adds to its subject's usage.
 import type { ServerResponse } from 'node:http';
-import { QuotaExceededError, type ResolvedSubject, validateRecord, type UsageRecord } from '@tollgate/core';
+import { QuotaExceededError, type ResolvedSubject, type UsageRecord } from '@tollgate/core';
 import { isStoreFailure, withDeadline } from './deadline';
-import { releaseIdOf } from '@tollgate/core/internal';
+import { releaseIdOf, validateRecord } from '@tollgate/core/internal';
 import { storeOp } from './store-ops';
 import { declaredLength, type ResponseWatcher } from './node-io';
 import type { HttpBinding } from './http-binding';
@@ -29,11 +29,21 @@ export interface RespondOutcome {
   body: string;
 }
 
-/** Not metered: run the handler with `unmetered` usage. */
-export const PASS = { kind: 'pass' } as const;
+/** Admitted: run the handler with `req.usage = usage` (a RequestTicket; adapters see only this much of it). */
+export interface ProceedOutcome {
+  readonly kind: 'proceed';
+  readonly usage: RequestUsage;
+}
 
-/** What admission decided: run the handler with `req.usage = ticket`, answer, or (no identity) run unmetered. */
-export type MeterOutcome = RequestTicket | RespondOutcome | typeof PASS;
+/** Not metered: run the handler with `unmetered` usage. */
+export interface PassOutcome {
+  readonly kind: 'pass';
+}
+
+export const PASS: PassOutcome = { kind: 'pass' };
+
+/** What admission decided: run the handler with `req.usage = usage`, answer, or (no identity) run unmetered. */
+export type MeterOutcome = ProceedOutcome | RespondOutcome | PassOutcome;
 
 /** Called once per metered request with the decision (or an error from a user callback). */
 export type MeterDone = (err: unknown, outcome?: MeterOutcome) => void;
@@ -51,7 +61,7 @@ const NOTHING: Record<string, number> = {};
  * One metered request's state, moved on only by its own methods: `run` (admitted), `refuse` (over quota), `answer`
  * (another answer), `fail`, and the response's end and close. Handlers see `usage`, never the ticket itself.
  */
-export class RequestTicket<Res = unknown> implements ResponseWatcher, CommitWaiter {
+export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWatcher, CommitWaiter {
   readonly kind = 'proceed' as const;
   /** `req.usage`: what a handler may do with this request. */
   readonly usage: RequestUsage = new TicketUsage(this);

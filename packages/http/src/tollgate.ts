@@ -15,12 +15,11 @@ import {
   type ThresholdCrossing,
   type Identity,
   type ResolvedSubject,
-  validateRecord,
   type UsageRecord,
 } from '@tollgate/core';
 import { isStoreFailure } from './deadline';
 import type { RejectedEvent } from './events';
-import { OpIds, settleIdOf } from '@tollgate/core/internal';
+import { OpIds, settleIdOf, validateRecord } from '@tollgate/core/internal';
 import { safeLog, WarnOnce, type TollgateLogger } from './logger';
 import { resolveTollgateOptions, type ResolvedTollgateOptions, type TollgateOptions } from './options';
 import { quotaRejection } from './problem';
@@ -67,11 +66,17 @@ function failureLog(logger: TollgateLogger, message: string): (err: unknown) => 
     );
 }
 
+/**
+ * The programmatic API (`createTollgate`), and the store access the request engine shares with it. Members marked
+ * `@internal` are that engine's plumbing (RequestMeter, settlement, leases), not API: they may change in any release.
+ */
 export class Tollgate {
   readonly engine: QuotaEngine;
   readonly config: TollgateConfig;
   readonly options: ResolvedTollgateOptions;
+  /** @internal */
   readonly ids = new OpIds();
+  /** @internal */
   readonly warnOnce: WarnOnce;
   private readonly guard: StoreGuard;
   private readonly writer: FailOpenWriter;
@@ -123,35 +128,35 @@ export class Tollgate {
     return this.subjects.of(tenantId, userId, plan, apiKeyId);
   }
 
-  /** Runs one store call under `storeTimeoutMs`, tracking whether the store is reachable. */
+  /** @internal Runs one store call under `storeTimeoutMs`, tracking whether the store is reachable. */
   call<T>(work: () => Promise<T>): Promise<T> {
     return this.guard.call(work);
   }
 
   /**
-   * Writes one op to the store (a settlement, or usage to record); when the store is unreachable the op waits in the
-   * fail-open buffer and is replayed later with the same op id. Resolves null when buffered or dropped.
+   * @internal Writes one op to the store (a settlement, or usage to record); when the store is unreachable the op
+   * waits in the fail-open buffer and is replayed later with the same op id. Resolves null when buffered or dropped.
    */
   write(op: PendingOp): Promise<RecordResult | null> {
     return this.writer.write(op);
   }
 
-  /** `write` for code that does not wait (after a response): failures are logged, never thrown. */
+  /** @internal `write` for code that does not wait (after a response): failures are logged, never thrown. */
   writeInBackground(op: PendingOp): void {
     this.writer.writeInBackground(op);
   }
 
-  /** `writeInBackground`, for code that waits for this one write (`flushUsage()`): never rejects. */
+  /** @internal `writeInBackground`, for code that waits for this one write (`flushUsage()`): never rejects. */
   writeQuietly(op: PendingOp): Promise<void> {
     return this.writer.writeQuietly(op);
   }
 
-  /** `write` for a response waiting for its usage: true once acknowledged, false when buffered or failed (logged). */
+  /** @internal `write` for a response waiting for its usage: true once acknowledged, false when buffered or failed (logged). */
   writeAcked(op: PendingOp): Promise<boolean> {
     return this.writer.writeAcked(op);
   }
 
-  /** Buffers an op for replay without trying it now (the store just failed on the op it replaces). */
+  /** @internal Buffers an op for replay without trying it now (the store just failed on the op it replaces). */
   defer(op: PendingOp): void {
     this.writer.defer(op);
   }
@@ -161,6 +166,7 @@ export class Tollgate {
     return this.writer.replay();
   }
 
+  /** @internal */
   emitThresholds(subject: ResolvedSubject, crossed: readonly ThresholdCrossing[]): void {
     const cb = this.options.onThreshold;
     if (!cb || crossed.length === 0) return;
@@ -173,6 +179,7 @@ export class Tollgate {
     }
   }
 
+  /** @internal */
   emitRejected(event: RejectedEvent): void {
     const cb = this.options.onRejected;
     if (!cb) return;
@@ -183,6 +190,7 @@ export class Tollgate {
     }
   }
 
+  /** @internal */
   callbackFailed(name: string, err: unknown): void {
     safeLog(
       this.options.logger,

@@ -1,5 +1,6 @@
 // Writes claimed batches into the ledger exactly once: new batch ids and their rows commit together.
-import { picoToNumeric, type ClaimedBatch } from '@tollgate/core';
+import type { ClaimedBatch } from '@tollgate/core';
+import { picoToNumeric } from '@tollgate/core/internal';
 import type { PartitionManager } from './partitions';
 import type { SqlClient, SqlExecutor } from './sql-client';
 

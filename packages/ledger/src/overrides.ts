@@ -1,12 +1,6 @@
 // The durable copy of quota overrides (quota_overrides), for the admin API and for rebuilding lost store state.
-import {
-  counterDigits,
-  isLimitValue,
-  type OverrideEntry,
-  type OverrideShard,
-  type Period,
-  type ScopeRef,
-} from '@tollgate/core';
+import type { OverrideEntry, OverrideShard, Period, ScopeRef } from '@tollgate/core';
+import { counterDigits, isLimitValue } from '@tollgate/core/internal';
 import type { SqlExecutor } from './sql-client';
 
 export interface StoredOverride extends ScopeRef {

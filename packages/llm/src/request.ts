@@ -2,7 +2,7 @@
 import { asObject, asString, tokenCount } from './fields';
 import { estimateTokens, textChars } from './estimate';
 import type { LlmProvider } from './types';
-import { canonicalTarget, type CanonicalTargetOptions } from '@tollgate/core';
+import { canonicalTarget, type CanonicalTargetOptions } from '@tollgate/core/internal';
 
 /** API families the gateway recognises by path; `null` for anything else. */
 export type LlmApiStyle = 'openai-chat' | 'openai-responses' | 'openai-embeddings' | 'anthropic' | 'gemini';

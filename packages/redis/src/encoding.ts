@@ -1,9 +1,7 @@
 // Turns store operations into script KEYS/ARGV: flat strings (no JSON on the hot path), each fixed one at the
 // position script-layout.ts names; the replies go back in replies.ts and batches.ts.
 import {
-  COUNTER_CEILING,
   InvalidUsageError,
-  counterDigits,
   type ApplyOp,
   type LimitSpec,
   type MeterAmount,
@@ -14,6 +12,7 @@ import {
   type UsageDelta,
   type UsageEventRecord,
 } from '@tollgate/core';
+import { COUNTER_CEILING, counterDigits } from '@tollgate/core/internal';
 import { Candidates } from './candidates';
 import { overrideField, type ShardKeys } from './keys';
 import { ACK, APPLY, CLAIM, READ, SEED, scriptArgs } from './script-layout';

@@ -1,7 +1,8 @@
 // FLUSHER=inline: the flusher inside the gateway, moving the counter store's usage into the Postgres ledger
 // (@tollgate/ledger's runFlusher, as apps/flusher runs it), with its results in the gateway's metrics.
 import type { CounterStore } from '@tollgate/core';
-import { runFlusher, type RunningFlusher, type SqlClient } from '@tollgate/ledger';
+import type { SqlClient } from '@tollgate/ledger';
+import { runFlusher, type RunningFlusher } from '@tollgate/ledger/internal';
 import type { GatewaySettings } from '../env';
 import type { Logger } from '../logger';
 import type { GatewayMetrics } from '../metrics';

@@ -2,7 +2,7 @@
 // proxied path on that canonical form.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request, RequestHandler, Response } from 'express';
-import { canonicalTarget } from '@tollgate/core';
+import { canonicalTarget } from '@tollgate/core/internal';
 import { contextOf } from '../context';
 import { sendProblem } from '../problem';
 import type { InternalError } from './internal-error';

@@ -2,7 +2,7 @@
 // once more, then everything opened is closed.
 import type http from 'node:http';
 import type { TrackUsageMiddleware } from '@tollgate/express';
-import type { RunningFlusher } from '@tollgate/ledger';
+import type { RunningFlusher } from '@tollgate/ledger/internal';
 import type { Logger } from '../logger';
 import type { Cleanups } from '../parts/cleanups';
 import type { StoreTracker } from '../store-tracker';

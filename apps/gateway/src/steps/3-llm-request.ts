@@ -1,15 +1,16 @@
 // Step 3, the LLM request: its JSON body read (bounded) to work out the token reservation and, for OpenAI streams,
 // to ask for usage.
 import type { NextFunction, Request, Response } from 'express';
-import { PriceBook, picoAmount, tokenCostPico, type UnpricedPolicy } from '@tollgate/core';
+import { PriceBook, type UnpricedPolicy } from '@tollgate/core';
+import { picoAmount, tokenCostPico } from '@tollgate/core/internal';
 import {
   inspectLlmRequest,
   llmApiStyle,
-  requestFieldProblem,
   reservationEstimate,
   withIncludeUsage,
   type LlmRequestInfo,
 } from '@tollgate/llm';
+import { requestFieldProblem } from '@tollgate/llm/internal';
 import { contextOf } from '../context';
 import { readJsonBody } from '../llm-body';
 import type { Outcome } from '../metrics';

@@ -2,7 +2,8 @@
 // through `req.usage`, replacing the reservation step 4 made; an upstream cut off mid-response counts as an error.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Request } from 'express';
-import { finalUsage, tokenUsageRecords, totalTokens, type TokenUsage } from '@tollgate/llm';
+import { finalUsage, tokenUsageRecords, type TokenUsage } from '@tollgate/llm';
+import { totalTokens } from '@tollgate/llm/internal';
 import type { RequestContext } from '../context';
 import type { Logger } from '../logger';
 import type { GatewayMetrics } from '../metrics';

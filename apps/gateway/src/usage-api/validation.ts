@@ -1,6 +1,7 @@
 // zod schemas for every usage-API input; a failure is a 400 naming each field, and nothing is recorded.
 import { z } from 'zod';
-import { PERIODS, isConfiguredMeter, isUsdAmount, type TollgateConfig } from '@tollgate/core';
+import { PERIODS, isUsdAmount, type TollgateConfig } from '@tollgate/core';
+import { isConfiguredMeter } from '@tollgate/core/internal';
 import { fieldErrors, invalid } from '../problem';
 
 const DAYS = 'must be an integer from 1 to 366';

@@ -1,4 +1,4 @@
-import { canonicalTarget, isUnreadable, type UnreadableReason } from '@tollgate/core';
+import { canonicalTarget, isUnreadable, type UnreadableReason } from '@tollgate/core/internal';
 
 /** The canonical target, or the reason it was refused. */
 function read(target: string, lenient = false): string {

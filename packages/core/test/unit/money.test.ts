@@ -6,7 +6,7 @@ import {
   numericToUsd,
   picoAmount,
   picoToNumeric,
-} from '../../src';
+} from '../../src/internal';
 
 describe('exact decimals', () => {
   it('parses numeric sums into pico-dollars without floats', () => {

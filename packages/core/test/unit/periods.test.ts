@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { PERIODS, localDate, periodWindow, type Period } from '../../src';
+import { PERIODS, periodWindow, type Period } from '../../src';
+import { localDate } from '../../src/internal';
 
 const ZONES = [
   'UTC',

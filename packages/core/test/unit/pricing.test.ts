@@ -1,5 +1,6 @@
 import fc from 'fast-check';
-import { PriceBook, picoToUsd, stripVersionSuffix, tokenCostPico, usdToPico, compilePrice } from '../../src';
+import { PriceBook, picoToUsd, usdToPico } from '../../src';
+import { stripVersionSuffix, tokenCostPico, compilePrice } from '../../src/internal';
 
 const decimal6 = fc
   .tuple(

@@ -6,7 +6,7 @@ import {
   rateLimitPolicyValue,
   rateLimitValue,
   tightestRequestsLimit,
-} from '@tollgate/http';
+} from '@tollgate/http/internal';
 
 const DAY_START = Date.UTC(2026, 10, 24) / 1000;
 const NOW = Date.UTC(2026, 10, 24, 23, 59, 30, 400);

@@ -10,10 +10,10 @@ import {
   InvalidUsageError,
   MemoryStore,
   QuotaEngine,
-  isConfiguredMeter,
   loadConfig,
   parseConfig,
 } from '@tollgate/core';
+import { isConfiguredMeter } from '@tollgate/core/internal';
 
 const PROTOTYPE_NAMES = ['__proto__', 'constructor', 'toString', 'hasOwnProperty', 'valueOf'];
 

@@ -10,14 +10,14 @@ import type {
 } from '@tollgate/core';
 import {
   createTollgate,
-  TOLLGATE_DEFAULTS,
-  TRACK_USAGE_DEFAULTS,
   type ResolvedTollgateOptions,
   type ResolvedTrackUsageOptions,
   type TollgateLogger,
   type TollgateOptions,
   type TrackUsageOptions,
 } from '../../src';
+// The defaults objects are not on the entry point (docs/configuration.md lists the defaults).
+import { TOLLGATE_DEFAULTS, TRACK_USAGE_DEFAULTS } from '../../src/options';
 
 type Equals<A, B> = (<T>() => T extends A ? 1 : 2) extends <T>() => T extends B ? 1 : 2 ? true : false;
 const expectTrue = <T extends true>(): T => true as T;

@@ -1,7 +1,8 @@
 // Every ErrorCode has a section in docs/error-codes.md, and the links errors carry point at an anchor that exists.
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { ConfigError, ErrorCode, ERROR_DOCS_URL, TollgateError, errorDocsUrl } from '@tollgate/core';
+import { ConfigError, ErrorCode, TollgateError, errorDocsUrl } from '@tollgate/core';
+import { ERROR_DOCS_URL } from '@tollgate/core/internal';
 import { safeLog } from '../../src/logger';
 
 const PAGE = readFileSync(path.resolve(__dirname, '../../../../docs/error-codes.md'), 'utf8');

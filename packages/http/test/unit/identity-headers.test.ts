@@ -1,11 +1,11 @@
 import {
   decodeIdentityValue,
   encodeIdentityValue,
-  identityFromHeaders,
   identityValueProblem,
   signIdentity,
   verifyIdentitySignature,
 } from '../../src';
+import { identityFromHeaders } from '../../src/internal';
 
 const SECRET = 'identity-unit-secret-0123456789';
 const GET_HELLO = { method: 'GET', path: '/api/hello' };

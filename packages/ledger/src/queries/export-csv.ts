@@ -1,7 +1,7 @@
 // CSV export of ledger rows as a stream, page by page (keyset pagination: no long transaction, works on PGlite).
 import { Readable } from 'node:stream';
 import type { SqlExecutor } from '../sql-client';
-import { numericToUsd } from '@tollgate/core';
+import { numericToUsd } from '@tollgate/core/internal';
 import { Params, ownerConditions, type UsageFilter } from './filter';
 
 export interface ExportQuery {

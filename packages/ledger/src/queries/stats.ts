@@ -2,7 +2,8 @@
 import type { SqlExecutor } from '../sql-client';
 import { toAmount } from './decimal';
 import { Params, ownerConditions, where, type UsageFilter } from './filter';
-import { numericToPico, picoToUsd } from '@tollgate/core';
+import { picoToUsd } from '@tollgate/core';
+import { numericToPico } from '@tollgate/core/internal';
 
 export interface StatsQuery {
   filter: UsageFilter;

@@ -1,5 +1,5 @@
 // Zero-filled usage timeseries of one meter: one entry per local day (or per UTC hour), ascending.
-import { hourBucket, localDate } from '@tollgate/core';
+import { hourBucket, localDate } from '@tollgate/core/internal';
 import type { SqlExecutor } from '../sql-client';
 import { toAmount } from './decimal';
 import { Params, ownerConditions, type UsageFilter } from './filter';

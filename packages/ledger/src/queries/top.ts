@@ -1,6 +1,6 @@
 // Top consumers of one meter in a time range, by tenant or by user.
 import type { SqlExecutor } from '../sql-client';
-import { numericToUsd } from '@tollgate/core';
+import { numericToUsd } from '@tollgate/core/internal';
 import { toAmount } from './decimal';
 import { Params } from './filter';
 

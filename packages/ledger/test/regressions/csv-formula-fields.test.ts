@@ -2,7 +2,8 @@
 // separates fields, its second cell is `=1+1`), and ` =1+1` (a leading blank) and the fullwidth `＝1+1` got no `'`.
 // Numbers (a gauge's -5) must stay numbers.
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
-import { Flusher, PgSqlClient, csvField, exportCsv, migrate } from '../../src';
+import { Flusher, PgSqlClient, exportCsv, migrate } from '../../src';
+import { csvField } from '../../src/internal';
 import { createTestDatabase } from '../../../../test-support/services';
 
 describe('csvField', () => {

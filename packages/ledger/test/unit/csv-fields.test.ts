@@ -1,5 +1,5 @@
 // CSV fields of the usage export (the exact decimal conversions are core's money module: core/test/unit/money.test.ts).
-import { csvField } from '../../src';
+import { csvField } from '../../src/internal';
 
 describe('CSV fields', () => {
   it('quotes commas, quotes and line breaks (RFC 4180)', () => {

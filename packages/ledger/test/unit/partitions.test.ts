@@ -1,5 +1,5 @@
 // Month arithmetic behind on-demand partitions and retention.
-import { addMonths, monthOf, oldestKeptMonth, parsePartitionName, partitionName } from '../../src';
+import { addMonths, monthOf, oldestKeptMonth, parsePartitionName, partitionName } from '../../src/internal';
 
 describe('ledger partitions', () => {
   it('names a partition by the UTC month of a bucket', () => {

@@ -1,7 +1,7 @@
 // runFlusher(): the flusher as a process runs it: failures logged and retried, recovery logged, the lag, and a
 // close that flushes once more and then releases the caller's clients, in order, even when that flush fails.
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
-import { runFlusher, type FlusherLog } from '../../src';
+import { runFlusher, type FlusherLog } from '../../src/internal';
 import { FakeDb } from '../support/fake-db';
 
 const config = parseConfig({ defaultPlan: 'p', plans: { p: { limits: {} } } });

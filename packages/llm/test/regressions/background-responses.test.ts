@@ -1,6 +1,7 @@
 // Regression: an OpenAI Responses call with `background: true` answers at once (status "queued", usage null) and is
 // generated afterwards, fetched with GET /v1/responses/<id>, which is no LLM call: the output was never metered.
-import { inspectLlmRequest, requestFieldProblem } from '../../src';
+import { inspectLlmRequest } from '../../src';
+import { requestFieldProblem } from '../../src/internal';
 
 describe('a background Responses call', () => {
   const problem = (body: Record<string, unknown>) =>

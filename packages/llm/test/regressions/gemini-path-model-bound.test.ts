@@ -1,6 +1,7 @@
 // Regression: once the Gemini path's model is the one metered (whatever the body names), a 300-character model in
 // the path beside a short `model` in the body went unchecked: only the body's name was bounded.
-import { inspectLlmRequest, requestFieldProblem } from '../../src';
+import { inspectLlmRequest } from '../../src';
+import { requestFieldProblem } from '../../src/internal';
 
 describe('a Gemini path model beside a model in the body', () => {
   it('is bounded like any model name', () => {

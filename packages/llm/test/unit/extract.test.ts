@@ -6,7 +6,6 @@ import {
   estimateTokens,
   finalUsage,
   inspectLlmRequest,
-  isUsageOnlyChunk,
   llmApiStyle,
   reservationEstimate,
   tokenUsageRecords,
@@ -14,6 +13,7 @@ import {
   withIncludeUsage,
   type SseEvent,
 } from '../../src';
+import { isUsageOnlyChunk } from '../../src/internal';
 
 const fixture = (name: string) => readFileSync(path.join(__dirname, '../fixtures/extract', name), 'utf8');
 

@@ -1,10 +1,5 @@
-import {
-  MAX_MODEL_LENGTH,
-  MAX_REQUESTED_OUTPUT_TOKENS,
-  inspectLlmRequest,
-  requestFieldProblem,
-  type LlmApiStyle,
-} from '../../src';
+import { inspectLlmRequest, type LlmApiStyle } from '../../src';
+import { MAX_MODEL_LENGTH, MAX_REQUESTED_OUTPUT_TOKENS, requestFieldProblem } from '../../src/internal';
 
 const check = (
   body: Record<string, unknown>,

@@ -1,12 +1,6 @@
 import { randomUUID } from 'node:crypto';
-import {
-  MemoryStore,
-  QuotaEngine,
-  currentWindows,
-  hourBucket,
-  type ApplyOp,
-  type CounterStore,
-} from '@tollgate/core';
+import { MemoryStore, QuotaEngine, type ApplyOp, type CounterStore } from '@tollgate/core';
+import { currentWindows, hourBucket } from '@tollgate/core/internal';
 import type Redis from 'ioredis';
 import { RedisStore } from '@tollgate/redis';
 import { REDIS_URL, uniquePrefix } from '../../../../test-support/services';

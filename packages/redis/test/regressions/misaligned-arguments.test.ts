@@ -1,7 +1,8 @@
 // Regression: a benchmark once sent apply arguments shifted by one; the script read a timestamp as a loop count,
 // ran for hours and left the shared Redis answering BUSY. Every script must now refuse a misshapen call at once,
 // before its first write. Runs on a Redis this file owns, never the shared one.
-import { currentWindows, hourBucket, type ApplyOp } from '@tollgate/core';
+import type { ApplyOp } from '@tollgate/core';
+import { currentWindows, hourBucket } from '@tollgate/core/internal';
 import Redis from 'ioredis';
 import {
   ACK_LUA,

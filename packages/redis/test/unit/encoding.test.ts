@@ -1,4 +1,5 @@
-import { currentWindows, type ApplyOp } from '@tollgate/core';
+import type { ApplyOp } from '@tollgate/core';
+import { currentWindows } from '@tollgate/core/internal';
 import { Candidates, decodeApply, encodeApply, ShardKeys } from '@tollgate/redis/internal';
 
 const now = Date.UTC(2026, 0, 15, 12, 30);

@@ -3,7 +3,7 @@
 // encoder can never drift from what a script reads.
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { currentWindows } from '@tollgate/core';
+import { currentWindows } from '@tollgate/core/internal';
 import {
   ACK,
   APPLY,

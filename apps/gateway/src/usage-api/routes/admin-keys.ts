@@ -1,5 +1,6 @@
 // /admin/keys: an admin creates, lists, revokes and rotates anyone's API keys.
-import { apiKeySuccessor, createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '@tollgate/ledger';
+import { createApiKey, listApiKeys, revokeApiKey, rotateApiKey } from '@tollgate/ledger';
+import { apiKeySuccessor } from '@tollgate/ledger/internal';
 import { conflict, invalid } from '../../problem';
 import { requireAdmin } from '../identity';
 import type { KeyRoutes } from '../key-context';

@@ -4,7 +4,8 @@ import type { Response } from 'express';
 import { z } from 'zod';
 import type { TollgateConfig } from '@tollgate/core';
 import { identityValueProblem } from '@tollgate/http';
-import { apiKeyRefusal, type ApiKeyRecord, type CreatedApiKey } from '@tollgate/ledger';
+import type { ApiKeyRecord, CreatedApiKey } from '@tollgate/ledger';
+import { apiKeyRefusal } from '@tollgate/ledger/internal';
 import { conflict, forbidden } from '../../problem';
 import type { Caller } from '../identity';
 

@@ -1,5 +1,5 @@
 // PUT /admin/quotas' rules: the limit read as in the config file, and whose counters an override lands on.
-import { isLimitValue, parseLimit } from '@tollgate/core';
+import { isLimitValue, parseLimit } from '@tollgate/core/internal';
 import { findApiKey, type SqlClient } from '@tollgate/ledger';
 import { invalid, notFound } from '../../problem';
 

@@ -2,7 +2,8 @@
 // per group of behaviours, most of them the numbered atomic steps of `CounterStore.apply` (see store.ts).
 /// <reference types="jest" />
 import { parseConfig } from '../../config';
-import { QuotaEngine, type BaselineSource } from '../../engine';
+import { QuotaEngine } from '../../engine/quota-engine';
+import type { BaselineSource } from '../../engine/seeding';
 import type { CounterStore } from '../../store';
 import { admissionCases } from './admission';
 import { apiKeyCases } from './api-keys';

@@ -1,6 +1,7 @@
 // What every group of the contract suite shares: the store factory shape, the config, a clock, ids and sums.
 import type { TollgateConfigInput } from '../../config';
-import type { BaselineSource, QuotaEngine } from '../../engine';
+import type { QuotaEngine } from '../../engine/quota-engine';
+import type { BaselineSource } from '../../engine/seeding';
 import type { ClaimedBatch, CounterStore, UsageDelta } from '../../store';
 
 export interface ContractStoreFactory {

@@ -1,2 +1,0 @@
-// The in-process CounterStore.
-export { MemoryStore, type MemoryStoreOptions } from './memory-store';
