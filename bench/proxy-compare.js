@@ -279,7 +279,6 @@ async function main() {
   servers.after = await gw(path.join(__dirname, '..'));
   const gateways = Object.keys(servers).filter((k) => k === 'before' || k === 'after');
 
-
   const echo = { method: 'GET', target: '/api/echo' };
   const chat = (stream) => ({
     method: 'POST',
