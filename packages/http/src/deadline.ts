@@ -45,3 +45,9 @@ export function isStoreFailure(err: unknown): boolean {
   if (err instanceof TollgateError) return err.code === ErrorCode.StoreUnavailable;
   return true;
 }
+
+/** A StoreUnavailableError for any store failure (ioredis errors included), keeping the original as `cause`. */
+export function asStoreError(err: unknown): StoreUnavailableError {
+  if (err instanceof StoreUnavailableError) return err;
+  return new StoreUnavailableError(err instanceof Error ? err.message : String(err), { cause: err });
+}

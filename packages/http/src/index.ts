@@ -7,14 +7,13 @@
 // tests and benches need is in `@tollgate/http/internal` (unstable).
 
 // The programmatic API: createTollgate(options) and what its methods take and answer.
-export {
-  createTollgate,
-  Tollgate,
-  type IdentityInput,
-  type TollgateAdmission,
-  type TollgateHealth,
-  type TollgateRecordResult,
-} from './tollgate';
+export { createTollgate, Tollgate } from './tollgate';
+export type {
+  IdentityInput,
+  TollgateAdmission,
+  TollgateHealth,
+  TollgateRecordResult,
+} from './tollgate-results';
 export type {
   ResolvedTollgateOptions,
   ResolvedTrackUsageOptions,

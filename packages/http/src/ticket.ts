@@ -1,7 +1,7 @@
 // One metered request: its admission state, what its handler records, and what it adds to its subject's usage.
 import type { ServerResponse } from 'node:http';
 import { QuotaExceededError, type ResolvedSubject, type UsageRecord } from '@tollgate/core';
-import { isStoreFailure, withDeadline } from './deadline';
+import { asStoreError, isStoreFailure, withDeadline } from './deadline';
 import { releaseIdOf, validateRecord } from '@tollgate/core/internal';
 import { storeOp } from './store-ops';
 import { declaredLength, type ResponseWatcher } from './node-io';
@@ -9,7 +9,8 @@ import type { HttpBinding } from './http-binding';
 import { DEGRADED_HEADER, DEGRADED_VALUE, quotaRejection } from './problem';
 import type { RecordOptions, RequestUsage } from './request-usage';
 import type { CommitWaiter, UsageBatcher } from './settlement';
-import { asStoreError, type Tollgate } from './tollgate';
+import { TicketUsage } from './ticket-usage';
+import type { Tollgate } from './tollgate';
 
 /** Admission in flight. */
 export const ADMITTING = 0;
@@ -370,51 +371,5 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
     // `reserve()`'s estimates are released by the same summed op, or a later one, never before what the request
     // recorded reaches the store (were the release first, a request in between would find the budget free).
     if (this.held !== null) for (const id of this.held) u.settle(id, []);
-  }
-}
-
-/** `req.usage` of a metered request: forwards to its ticket, which it keeps out of the handler's reach. */
-class TicketUsage implements RequestUsage {
-  readonly metered = true;
-  readonly #ticket: RequestTicket<unknown>;
-
-  constructor(ticket: RequestTicket<unknown>) {
-    this.#ticket = ticket;
-  }
-
-  get degraded(): boolean {
-    return this.#ticket.degraded;
-  }
-
-  get tenantId(): string | null {
-    return this.#ticket.subject.tenantId;
-  }
-
-  get userId(): string | null {
-    return this.#ticket.subject.userId;
-  }
-
-  get plan(): string {
-    return this.#ticket.subject.plan;
-  }
-
-  record(meter: string, amount: number, options?: RecordOptions): void {
-    this.#ticket.record(meter, amount, options);
-  }
-
-  reserve(amounts: Record<string, number>): Promise<void> {
-    return this.#ticket.reserve(amounts);
-  }
-
-  beforeEnd(hook: () => void | Promise<void>): void {
-    this.#ticket.beforeEnd(hook);
-  }
-
-  holdLastWrite(isLast: (chunk: string | Uint8Array) => boolean): void {
-    this.#ticket.holdLastWrite(isLast);
-  }
-
-  onClose(hook: () => void): void {
-    this.#ticket.addCloseHook(hook);
   }
 }

@@ -3,21 +3,19 @@
 import {
   type TollgateConfig,
   QuotaEngine,
-  type Admission,
   type QuotaCheck,
   type QuotaStatus,
   type RecordResult,
   ErrorCode,
   InvalidUsageError,
   QuotaExceededError,
-  StoreUnavailableError,
   TollgateError,
   type ThresholdCrossing,
   type Identity,
   type ResolvedSubject,
   type UsageRecord,
 } from '@tollgate/core';
-import { isStoreFailure } from './deadline';
+import { asStoreError, isStoreFailure } from './deadline';
 import type { RejectedEvent } from './events';
 import { OpIds, settleIdOf, validateRecord } from '@tollgate/core/internal';
 import { safeLog, WarnOnce, type TollgateLogger } from './logger';
@@ -28,32 +26,12 @@ import type { PendingOp } from './replay-buffer';
 import { StoreGuard } from './store-guard';
 import { storeOp } from './store-ops';
 import { SubjectCache } from './subjects';
-
-/** An admission from the programmatic API; `degraded` when the store was unreachable and `failMode` is `open`. */
-export type TollgateAdmission = Admission & { degraded: boolean };
-
-export interface TollgateRecordResult extends RecordResult {
-  /** True when the store was unreachable: the usage waits in the fail-open buffer (or was dropped if it was full). */
-  buffered: boolean;
-}
-
-/** For `/readyz` and metrics. */
-export interface TollgateHealth {
-  /** True while the store is failing, or buffered usage still waits for it. */
-  degraded: boolean;
-  /** False since the last store call failed, until one succeeds. */
-  storeAvailable: boolean;
-  /** Operations waiting in the fail-open buffer. */
-  buffered: number;
-  /** Operations dropped because the buffer was full (`tollgate_usage_dropped_total`). */
-  dropped: number;
-  /** ISO time of the failure that started the current outage, or null. */
-  failingSince: string | null;
-  lastError: string | null;
-}
-
-/** Who a programmatic call is for: an identity, or just a user id. */
-export type IdentityInput = Identity | string;
+import type {
+  IdentityInput,
+  TollgateAdmission,
+  TollgateHealth,
+  TollgateRecordResult,
+} from './tollgate-results';
 
 /** Logs a background store failure at `error`, with its Tollgate error code when it has one. */
 function failureLog(logger: TollgateLogger, message: string): (err: unknown) => void {
@@ -405,12 +383,6 @@ function toRecords(amounts: Record<string, number>): UsageRecord[] {
   const out: UsageRecord[] = [];
   for (const meter of Object.keys(amounts)) out.push({ meter, amount: amounts[meter]! });
   return out;
-}
-
-/** A StoreUnavailableError for any store failure (ioredis errors included), keeping the original as `cause`. */
-export function asStoreError(err: unknown): StoreUnavailableError {
-  if (err instanceof StoreUnavailableError) return err;
-  return new StoreUnavailableError(err instanceof Error ? err.message : String(err), { cause: err });
 }
 
 /** Creates the programmatic API: `consume`, `enforceQuota`, `record`, `settleReservation`, `check`, `status`, `health`, `close`. */
