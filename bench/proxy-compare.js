@@ -128,7 +128,7 @@ const agent = new http.Agent({ keepAlive: true, maxSockets: 20 });
 /** GET with a bearer token; once more on a reset (a keep-alive socket the server closed as it was reused). */
 function get(port, p, bearer, retry = true) {
   return getOnce(port, p, bearer).catch((err) => {
-    if (retry && err.code === 'ECONNRESET') return get(port, p, bearer, false);
+    if (retry && (err.code === 'ECONNRESET' || err.code === 'EPIPE')) return get(port, p, bearer, false);
     throw err;
   });
 }
