@@ -43,10 +43,18 @@ export interface BaselineSource {
   ): Promise<{ overrides: OverrideEntry[]; used: number[] }>;
 }
 
+/** The scopes of a subject, as one string (two subjects of one shard tag may differ in them). */
+function scopesKey(subject: ResolvedSubject): string {
+  return subject.scopes.map((s) => `${s.scope}\u0000${s.id}`).join('\u0001');
+}
+
 /** Seeds shards when the store answers `needs-seed`; concurrent callers of one shard share one rebuild. */
 export class ShardSeeder {
-  /** Each running rebuild: the seed op it did not send (the ledger held nothing for the shard), or null. */
-  private readonly running = new Map<string, Promise<SeedOp | null>>();
+  /**
+   * Each running rebuild, by shard tag: the scopes it asked the ledger about, and the seed op it did not send (the
+   * ledger held nothing for them), or null.
+   */
+  private readonly running = new Map<string, { scopes: string; job: Promise<SeedOp | null> }>();
 
   constructor(
     private readonly ctx: EngineContext,
@@ -61,7 +69,7 @@ export class ShardSeeder {
     for (let attempt = 0; attempt < 3; attempt++) {
       const result = await call();
       if (result.status !== 'needs-seed') return result as Exclude<T, { status: 'needs-seed' }>;
-      const unsent = await this.rebuildOnce(subject);
+      const unsent = await this.rebuildOnce(subject).job;
       if (unsent !== null) await this.ctx.store.seed(unsent);
     }
     throw new StoreUnavailableError(`shard ${subject.tag} stayed unseeded after seeding`);
@@ -77,28 +85,34 @@ export class ShardSeeder {
     op: ApplyOp,
   ): Promise<Exclude<ApplyResult, { status: 'needs-seed' }>> {
     let sent = op;
-    for (let attempt = 0; attempt < 3; attempt++) {
+    // One more try than `seeded`: a user who joined another user's rebuild needs a rebuild of its own.
+    for (let attempt = 0; attempt < 4; attempt++) {
       const result = await this.ctx.store.apply(sent);
       if (result.status !== 'needs-seed') return result;
-      const unsent = await this.rebuildOnce(subject);
-      if (unsent !== null) sent = { ...op, seed: 'auto' };
+      const scopes = scopesKey(subject);
+      const rebuild = this.rebuildOnce(subject);
+      const unsent = await rebuild.job;
+      // Only the scopes that rebuild asked about are known to be empty: two users of one tenant share the tag, and
+      // a user who joined the other's rebuild resends the op as it was (and then gets a rebuild of its own).
+      sent = unsent !== null && rebuild.scopes === scopes ? { ...op, seed: 'auto' } : op;
     }
     throw new StoreUnavailableError(`shard ${subject.tag} stayed unseeded after seeding`);
   }
 
   /** Rebuilds a shard's counters from the baseline source; concurrent callers share one rebuild. */
   async seedShard(subject: ResolvedSubject): Promise<void> {
-    const unsent = await this.rebuildOnce(subject);
+    const unsent = await this.rebuildOnce(subject).job;
     if (unsent !== null) await this.ctx.store.seed(unsent);
   }
 
-  /** One rebuild per shard at a time; resolves with the seed op left unsent (an empty shard), else null. */
-  private rebuildOnce(subject: ResolvedSubject): Promise<SeedOp | null> {
+  /** One rebuild per shard at a time; its job resolves with the seed op left unsent (an empty shard), else null. */
+  private rebuildOnce(subject: ResolvedSubject): { scopes: string; job: Promise<SeedOp | null> } {
     const running = this.running.get(subject.tag);
     if (running) return running;
     const job = this.rebuild(subject).finally(() => this.running.delete(subject.tag));
-    this.running.set(subject.tag, job);
-    return job;
+    const entry = { scopes: scopesKey(subject), job };
+    this.running.set(subject.tag, entry);
+    return entry;
   }
 
   private async rebuild(subject: ResolvedSubject): Promise<SeedOp | null> {
