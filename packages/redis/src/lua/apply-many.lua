@@ -10,7 +10,7 @@
 -- and flush queue, included); then each op's two keys followed by apply.lua's ARGV for it, op after op.
 --
 -- Returns one reply per op, in order: apply.lua's reply for it (an error reply in its place when apply would have
--- answered one: the other ops still run).
+-- answered or raised one: the other ops still run).
 local routingStem = KEYS[1] or ''
 local opCount = ARGV[1]
 local argCountsAt = 2
@@ -40,7 +40,15 @@ for i = 1, n do
   local count = tonumber(ARGV[argCountsAt + i - 1])
   local args = {}
   for j = 3, count do args[j - 2] = ARGV[from + j - 1] end
-  replies[i] = apply_one({ ARGV[from], ARGV[from + 1] }, args)
+  -- A Redis error raised inside one op (a key of the wrong type, an INCRBY overflow) would abort the whole call
+  -- and answer every op with it, although the ops before it were applied: caught, it answers that op alone.
+  local ok, reply = pcall(apply_one, { ARGV[from], ARGV[from + 1] }, args)
+  if ok then
+    replies[i] = reply
+  else
+    local message = type(reply) == 'table' and reply.err or tostring(reply)
+    replies[i] = redis.error_reply(message)
+  end
   from = from + count
 end
 return replies
