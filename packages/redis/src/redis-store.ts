@@ -71,7 +71,8 @@ export class RedisStore implements CounterStore {
 
   /**
    * Many ops in one script call (apply-many.lua); on a cluster, one call per slot (a script's keys share one).
-   * An op that does not encode, or that the script answers with an error, is that error in its place.
+   * An op that does not encode, or that the script answers with an error, is that error in its place; so is every
+   * op of a slot whose call failed (the other slots' ops are answered by their own calls).
    */
   async applyMany(ops: readonly ApplyOp[]): Promise<ApplyManyResult[]> {
     const results: ApplyManyResult[] = new Array<ApplyManyResult>(ops.length);
@@ -107,10 +108,15 @@ export class RedisStore implements CounterStore {
         replies = (await this.client.tollgateApplyMany(...args)) as unknown[];
       }
     } catch (err) {
-      throw toStoreError(err, 'applyMany');
+      // This group's ops only: on a cluster the other slots' calls were applied and are answered as such.
+      const failed = toStoreError(err, 'applyMany');
+      for (const { index } of group) results[index] = failed;
+      return;
     }
     if (!Array.isArray(replies) || replies.length !== group.length) {
-      throw toStoreError(new Error(`apply-many answered ${JSON.stringify(replies)}`), 'applyMany');
+      const failed = toStoreError(new Error(`apply-many answered ${JSON.stringify(replies)}`), 'applyMany');
+      for (const { index } of group) results[index] = failed;
+      return;
     }
     for (let j = 0; j < group.length; j++) {
       const { index, encoded } = group[j]!;
