@@ -25,8 +25,10 @@ export function coalesceApplies(store: CounterStore): CounterStore {
   let queue: Waiting[] = [];
 
   const settle = (part: readonly Waiting[], results: readonly ApplyManyResult[]): void => {
-    if (results.length !== part.length) {
-      const err = new Error(`applyMany answered ${results.length} results for ${part.length} ops`);
+    // A store's own applyMany may answer anything: a wrong answer fails every op rather than leaving them unsettled.
+    if (!Array.isArray(results) || results.length !== part.length) {
+      const what = Array.isArray(results) ? `${results.length} results` : typeof results;
+      const err = new Error(`applyMany answered ${what} for ${part.length} ops`);
       for (const w of part) w.reject(err);
       return;
     }
