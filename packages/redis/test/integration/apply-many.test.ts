@@ -1,10 +1,10 @@
 // RedisStore.applyMany on a real Redis: one script call for many shards' ops, each answered as `apply` would answer
 // it alone, and an op the script refuses answered by its own error while the others apply.
 import type Redis from 'ioredis';
-import { QuotaEngine, type ApplyOp } from '@tollgate/core';
+import { QuotaEngine } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { OwnedRedis } from '../../../../test-support/services';
-import { config, ready, redisClient } from './helpers';
+import { config, ready, redisClient, requestOp } from './helpers';
 
 const cfg = config({ plans: { free: { limits: { requests: { day: 3 } } } } });
 // Its own Redis: the script-call count below must not see other test files' calls.
@@ -31,30 +31,12 @@ async function scriptCalls(): Promise<number> {
 describe('RedisStore.applyMany', () => {
   const store = () => new RedisStore({ client, prefix: `m${Math.random().toString(36).slice(2)}:` });
 
-  function op(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
-    const subject = engine.resolve({ tenantId });
-    const now = Date.now();
-    return {
-      opId,
-      tag: subject.tag,
-      now,
-      mode: 'enforce',
-      scopes: subject.scopes,
-      windows: engine.windowsAt(now),
-      limits: subject.limits,
-      amounts: [{ meter: 'requests', amount: 1 }],
-      usage: [],
-      warnAt: [],
-      seed: 'auto',
-    };
-  }
-
   it('answers each op as apply would, limits and op ids per shard, in one script call', async () => {
     const s = store();
     const engine = new QuotaEngine({ store: s, config: cfg });
-    const ops = ['a', 'b', 'a', 'a', 'a', 'b'].map((t, i) => op(engine, t, `op-${i}`));
+    const ops = ['a', 'b', 'a', 'a', 'a', 'b'].map((t, i) => requestOp(engine, t, `op-${i}`));
     ops.push({ ...ops[1]!, now: Date.now() }); // op-1 again: a duplicate
-    await s.applyMany([op(engine, 'warm', 'warm')]); // loads the script, so the count below is one EVALSHA
+    await s.applyMany([requestOp(engine, 'warm', 'warm')]); // loads the script, so the count below is one EVALSHA
     const before = await scriptCalls();
     const results = await s.applyMany(ops);
     // The INFO call itself is not a script call.
@@ -80,7 +62,11 @@ describe('RedisStore.applyMany', () => {
   it('answers an op the script refuses with its own error, and applies the others', async () => {
     const s = store();
     const engine = new QuotaEngine({ store: s, config: cfg });
-    const results = await s.applyMany([op(engine, 'a', 'x-1'), op(engine, 'b', ''), op(engine, 'a', 'x-2')]);
+    const results = await s.applyMany([
+      requestOp(engine, 'a', 'x-1'),
+      requestOp(engine, 'b', ''),
+      requestOp(engine, 'a', 'x-2'),
+    ]);
     expect(results[0]).toMatchObject({ status: 'applied' });
     expect(results[1]).toBeInstanceOf(Error);
     expect((results[1] as Error).message).toMatch(/op id \(ARGV\[1\]\) is empty/);

@@ -1,6 +1,6 @@
 // Test helpers for RedisStore: recommended client options, key cleanup, a plain config.
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
-import { parseConfig, type TollgateConfigInput } from '@tollgate/core';
+import { parseConfig, type ApplyOp, type QuotaEngine, type TollgateConfigInput } from '@tollgate/core';
 
 /** The client options the README recommends (bounded waits, no offline queue), with auto-pipelining. */
 export const CLIENT_OPTIONS: RedisOptions = {
@@ -62,4 +62,23 @@ export async function ready(client: Redis): Promise<Redis> {
     client.once('error', reject);
   });
   return client;
+}
+
+/** An enforcing op that consumes one request of `tenantId` now, under `opId`, seeding its shard on the way. */
+export function requestOp(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
+  const subject = engine.resolve({ tenantId });
+  const now = Date.now();
+  return {
+    opId,
+    tag: subject.tag,
+    now,
+    mode: 'enforce',
+    scopes: subject.scopes,
+    windows: engine.windowsAt(now),
+    limits: subject.limits,
+    amounts: [{ meter: 'requests', amount: 1 }],
+    usage: [],
+    warnAt: [],
+    seed: 'auto',
+  };
 }

@@ -3,10 +3,10 @@
 // took applied units for failed ones (refused a request that was counted, or replayed it). Each op is now answered
 // by its own reply.
 import type Redis from 'ioredis';
-import { QuotaEngine, type ApplyOp } from '@tollgate/core';
+import { QuotaEngine } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { OwnedRedis } from '../../../../test-support/services';
-import { config, ready, redisClient } from '../integration/helpers';
+import { config, ready, redisClient, requestOp } from '../integration/helpers';
 
 const cfg = config({ plans: { free: { limits: { requests: { day: 3 } } } } });
 let owned: OwnedRedis;
@@ -21,24 +21,6 @@ afterAll(async () => {
   await owned.destroy();
 });
 
-function op(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
-  const subject = engine.resolve({ tenantId });
-  const now = Date.now();
-  return {
-    opId,
-    tag: subject.tag,
-    now,
-    mode: 'enforce',
-    scopes: subject.scopes,
-    windows: engine.windowsAt(now),
-    limits: subject.limits,
-    amounts: [{ meter: 'requests', amount: 1 }],
-    usage: [],
-    warnAt: [],
-    seed: 'auto',
-  };
-}
-
 it('answers the op whose run raised with its error and the others with their own replies', async () => {
   const prefix = `r${Math.random().toString(36).slice(2)}:`;
   const store = new RedisStore({ client, prefix });
@@ -46,9 +28,9 @@ it('answers the op whose run raised with its error and the others with their own
   // The poisoned shard's set of seeded scopes is a string: the script's first read of it raises WRONGTYPE.
   await client.set(`${prefix}{${engine.resolve({ tenantId: 'poison' }).tag}}:scopes`, 'not a hash');
   const results = await store.applyMany([
-    op(engine, 'a', 'p-1'),
-    op(engine, 'poison', 'p-2'),
-    op(engine, 'b', 'p-3'),
+    requestOp(engine, 'a', 'p-1'),
+    requestOp(engine, 'poison', 'p-2'),
+    requestOp(engine, 'b', 'p-3'),
   ]);
   expect(results[0]).toMatchObject({ status: 'applied' });
   expect(results[1]).toBeInstanceOf(Error);

@@ -2,11 +2,11 @@
 // applyMany rejected: the ops of the other slots, applied, were answered with that error, so their callers took
 // counted units for failed ones. Each slot's ops are now answered by their own call.
 import type { Cluster } from 'ioredis';
-import { QuotaEngine, type ApplyOp } from '@tollgate/core';
+import { QuotaEngine } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { slotOfTag } from '@tollgate/redis/internal';
 import { OwnedRedisCluster } from '../../../../test-support/services';
-import { clusterClient, config } from '../integration/helpers';
+import { clusterClient, config, requestOp } from '../integration/helpers';
 
 const cfg = config({ plans: { free: { limits: { requests: { day: 100 } } } } });
 let cluster: OwnedRedisCluster;
@@ -20,24 +20,6 @@ afterAll(async () => {
   client?.disconnect();
   await cluster?.destroy();
 });
-
-function op(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
-  const subject = engine.resolve({ tenantId });
-  const now = Date.now();
-  return {
-    opId,
-    tag: subject.tag,
-    now,
-    mode: 'enforce',
-    scopes: subject.scopes,
-    windows: engine.windowsAt(now),
-    limits: subject.limits,
-    amounts: [{ meter: 'requests', amount: 1 }],
-    usage: [],
-    warnAt: [],
-    seed: 'auto',
-  };
-}
 
 /** The port of the master serving `tag`'s slot. */
 function portOf(tag: string): number {
@@ -55,7 +37,7 @@ it("answers the live slot's op as applied when another slot's node is down", asy
   expect(down).toBeDefined();
   const node = cluster.nodes.find((n) => n.port === portOf(engine.resolve({ tenantId: down }).tag))!;
   await node.stop();
-  const results = await store.applyMany([op(engine, live, 's-1'), op(engine, down, 's-2')]);
+  const results = await store.applyMany([requestOp(engine, live, 's-1'), requestOp(engine, down, 's-2')]);
   expect(results[0]).toMatchObject({ status: 'applied' });
   expect(results[1]).toBeInstanceOf(Error);
   expect((await engine.status({ tenantId: live })).quotas.requests?.day?.used).toBe(1);
