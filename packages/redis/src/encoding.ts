@@ -278,11 +278,11 @@ export function encodeAck(keys: ShardKeys, queue: string, batchIds: Iterable<str
 }
 
 /**
- * One apply-many call from many ops' apply calls (each: its two keys, then its arguments): the first op's shard
- * key stem as the one declared key, the op count, each op's length, then every op's keys and arguments in turn.
+ * One many.lua call from many calls of one script (each: its keys, then its arguments): the first call's first key
+ * as the one declared key, the call count, each call's length, then every call's keys and arguments in turn.
  */
-export function applyManyArgs(calls: ReadonlyArray<ScriptArgs>): ScriptArgs {
-  const out: string[] = [calls[0]![APPLY.at.shardStem]!, String(calls.length)];
+export function manyArgs(calls: ReadonlyArray<ScriptArgs>): ScriptArgs {
+  const out: string[] = [calls[0]![0]!, String(calls.length)];
   for (const call of calls) out.push(String(call.length));
   for (const call of calls) for (const arg of call) out.push(arg);
   return out;

@@ -5,7 +5,7 @@ export { Candidates, type Candidate } from './candidates';
 export { decodeBatch, decodeUsage } from './batches';
 export { dueTags } from './discovery';
 export {
-  applyManyArgs,
+  manyArgs,
   encodeAck,
   encodeApply,
   encodeClaim,
@@ -24,7 +24,7 @@ export { decodeApply, decodeRead } from './replies';
 export {
   ACK,
   APPLY,
-  APPLY_MANY,
+  MANY,
   APPLY_REPLY,
   CLAIM,
   PROBE,
@@ -38,8 +38,10 @@ export {
 export {
   ACK_LUA,
   APPLY_LUA,
+  ACK_MANY_LUA,
   APPLY_MANY_LUA,
   CLAIM_LUA,
+  CLAIM_MANY_LUA,
   COMMANDS,
   KEY_COUNTS,
   PROBE_LUA,

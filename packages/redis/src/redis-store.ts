@@ -16,7 +16,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { decodeBatch } from './batches';
 import { dueTags } from './discovery';
 import {
-  applyManyArgs,
+  manyArgs,
   encodeAck,
   encodeApply,
   encodeClaim,
@@ -31,6 +31,12 @@ import { decodeApply, decodeRead } from './replies';
 import { APPLY } from './script-layout';
 import { registerScripts } from './scripts';
 import { slotOfKey } from './slots';
+
+/**
+ * Shards one claim or ack call takes at most: a sweep of hundreds of shards is a few calls, none holding Redis for
+ * much longer than an apply-many call of MAX_OPS_PER_CALL ops.
+ */
+const MAX_SHARDS_PER_CALL = 64;
 
 export class RedisStore implements CounterStore {
   readonly client: Redis | Cluster;
@@ -104,7 +110,7 @@ export class RedisStore implements CounterStore {
     try {
       if (group.length === 1) replies = [await this.client.tollgateApply(...group[0]!.encoded.args)];
       else {
-        const args = applyManyArgs(group.map((g) => g.encoded.args));
+        const args = manyArgs(group.map((g) => g.encoded.args));
         replies = (await this.client.tollgateApplyMany(...args)) as unknown[];
       }
     } catch (err) {
@@ -172,18 +178,22 @@ export class RedisStore implements CounterStore {
         opts.maxTags,
         this.sweepStart,
       );
-      const perTag = await Promise.all(tags.map((tag) => this.claimShard(tag, opts)));
-      return perTag.flat();
+      const calls = tags.map((tag) => {
+        const k = this.keys(tag);
+        return {
+          tag,
+          args: encodeClaim(k, this.queues.forShard(k), opts.now, opts.staleAfterMs, randomUUID()),
+        };
+      });
+      const replies = await this.runMany(calls, 'tollgateClaim', 'tollgateClaimMany');
+      return replies.flatMap((reply, i) => {
+        if (reply instanceof Error) throw reply;
+        if (!Array.isArray(reply)) throw new Error(`claim answered ${JSON.stringify(reply)}`);
+        return reply.map((raw) => decodeBatch(calls[i]!.tag, opts.now, raw));
+      });
     } catch (err) {
       throw toStoreError(err, 'claim');
     }
-  }
-
-  private async claimShard(tag: string, opts: ClaimOptions): Promise<ClaimedBatch[]> {
-    const k = this.keys(tag);
-    const args = encodeClaim(k, this.queues.forShard(k), opts.now, opts.staleAfterMs, randomUUID());
-    const reply = (await this.client.tollgateClaim(...args)) as unknown[];
-    return reply.map((raw) => decodeBatch(tag, opts.now, raw));
   }
 
   async ack(batches: ReadonlyArray<Pick<ClaimedBatch, 'batchId' | 'tag'>>): Promise<void> {
@@ -194,15 +204,55 @@ export class RedisStore implements CounterStore {
       ids.add(b.batchId);
     }
     try {
-      await Promise.all(
-        [...byTag].map(([tag, ids]) => {
-          const k = this.keys(tag);
-          return this.client.tollgateAck(...encodeAck(k, this.queues.forShard(k), ids));
-        }),
-      );
+      const calls = [...byTag].map(([tag, ids]) => {
+        const k = this.keys(tag);
+        return { tag, args: encodeAck(k, this.queues.forShard(k), ids) };
+      });
+      for (const reply of await this.runMany(calls, 'tollgateAck', 'tollgateAckMany')) {
+        if (reply instanceof Error) throw reply;
+      }
     } catch (err) {
       throw toStoreError(err, 'ack');
     }
+  }
+
+  /**
+   * Calls of one script for many shards, in as few script calls as they can share (many.lua): every call on a
+   * single node, a slot's calls on a cluster, at most MAX_SHARDS_PER_CALL in each. A lone call goes as itself.
+   * Answers each call's reply in order (an Error in its place when its script answered one).
+   */
+  private async runMany(
+    calls: ReadonlyArray<{ tag: string; args: string[] }>,
+    one: 'tollgateClaim' | 'tollgateAck',
+    many: 'tollgateClaimMany' | 'tollgateAckMany',
+  ): Promise<unknown[]> {
+    const groups = new Map<number, number[]>();
+    calls.forEach((call, i) => {
+      const slot = this.cluster ? slotOfKey(call.args[0]!) : 0;
+      let group = groups.get(slot);
+      if (group === undefined) groups.set(slot, (group = []));
+      group.push(i);
+    });
+    const parts: number[][] = [];
+    for (const group of groups.values()) {
+      for (let i = 0; i < group.length; i += MAX_SHARDS_PER_CALL)
+        parts.push(group.slice(i, i + MAX_SHARDS_PER_CALL));
+    }
+    const replies = new Array<unknown>(calls.length);
+    await Promise.all(
+      parts.map(async (part) => {
+        if (part.length === 1) {
+          replies[part[0]!] = await this.client[one](...calls[part[0]!]!.args);
+          return;
+        }
+        const answer = (await this.client[many](...manyArgs(part.map((i) => calls[i]!.args)))) as unknown;
+        if (!Array.isArray(answer) || answer.length !== part.length) {
+          throw new Error(`${many} answered ${JSON.stringify(answer)}`);
+        }
+        part.forEach((index, j) => (replies[index] = answer[j]));
+      }),
+    );
+    return replies;
   }
 
   async ping(): Promise<void> {

@@ -89,8 +89,8 @@ export const APPLY = layout(
   { thresholdsAt: 12 },
 );
 
-/** Many apply ops: the first op's stem (for routing), the op count, then each op's argument count (apply-many.lua). */
-export const APPLY_MANY = layout('apply-many', { routingStem: 1 }, { opCount: 1 }, { argCountsAt: 2 });
+/** Many ops of one script: the first op's first key (for routing), the op count, then each op's argument count (many.lua). */
+export const MANY = layout('many', { routingStem: 1 }, { opCount: 1 }, { argCountsAt: 2 });
 
 export const READ = layout('read', { shardStem: 1 }, { now: 1, seed: 2 }, { scopesAt: 3 });
 

@@ -8,7 +8,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Cluster, Redis, Result } from 'ioredis';
-import { ACK, APPLY, APPLY_MANY, CLAIM, READ, SEED } from './script-layout';
+import { ACK, APPLY, CLAIM, MANY, READ, SEED } from './script-layout';
 
 // Next to this module both in src/ (ts-jest) and in dist/ (the build copies the folder).
 const LUA_DIR = join(__dirname, 'lua');
@@ -31,12 +31,20 @@ const REQUEST_PATH = ['lib/lean-checks.lua', 'lib/shard.lua'];
 const CHECKED = ['lib/checks.lua'];
 
 export const APPLY_LUA = loadScript('apply.lua', REQUEST_PATH);
-/** apply.lua's whole script as a function of its own KEYS and ARGV, then the loop that runs it per op. */
-export const APPLY_MANY_LUA = `local function apply_one(KEYS, ARGV)\n${APPLY_LUA}\nend\n${luaFile('apply-many.lua')}`;
 export const READ_LUA = loadScript('read.lua', REQUEST_PATH);
 export const SEED_LUA = loadScript('seed.lua', CHECKED);
 export const CLAIM_LUA = loadScript('claim.lua', CHECKED);
 export const ACK_LUA = loadScript('ack.lua', CHECKED);
+
+/** A script's whole text as a function of its own KEYS and ARGV, then many.lua's loop that runs it per op. */
+function manyScript(name: string, one: string, keysPerOp: number): string {
+  const head = `local many_name = '${name}'\nlocal keys_per_op = ${keysPerOp}\n`;
+  return `${head}local function run_one(KEYS, ARGV)\n${one}\nend\n${luaFile('many.lua')}`;
+}
+export const APPLY_MANY_LUA = manyScript('apply-many', APPLY_LUA, APPLY.keyCount);
+/** Many shards' claims in one call (the flusher's sweep of a single node: one call, not one per shard). */
+export const CLAIM_MANY_LUA = manyScript('claim-many', CLAIM_LUA, CLAIM.keyCount);
+export const ACK_MANY_LUA = manyScript('ack-many', ACK_LUA, ACK.keyCount);
 /** Sent with EVAL to each cluster master by the flush-queue discovery (not a registered command). */
 export const PROBE_LUA = loadScript('probe.lua', CHECKED);
 
@@ -48,16 +56,20 @@ export const COMMANDS = {
   seed: 'tollgateSeed',
   claim: 'tollgateClaim',
   ack: 'tollgateAck',
+  claimMany: 'tollgateClaimMany',
+  ackMany: 'tollgateAckMany',
 } as const;
 
 /** Declared keys per script. Fixed, so ioredis (auto-pipelining, Cluster routing) sees the first key first. */
 export const KEY_COUNTS = {
   apply: APPLY.keyCount,
-  applyMany: APPLY_MANY.keyCount,
+  applyMany: MANY.keyCount,
   read: READ.keyCount,
   seed: SEED.keyCount,
   claim: CLAIM.keyCount,
   ack: ACK.keyCount,
+  claimMany: MANY.keyCount,
+  ackMany: MANY.keyCount,
 } as const;
 
 type ScriptArg = string | number;
@@ -70,6 +82,8 @@ declare module 'ioredis' {
     tollgateSeed(...keysThenArgs: ScriptArg[]): Result<number, Context>;
     tollgateClaim(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
     tollgateAck(...keysThenArgs: ScriptArg[]): Result<number, Context>;
+    tollgateClaimMany(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
+    tollgateAckMany(...keysThenArgs: ScriptArg[]): Result<unknown, Context>;
   }
 }
 
@@ -84,4 +98,6 @@ export function registerScripts(client: Redis | Cluster): void {
   client.defineCommand(COMMANDS.seed, { lua: SEED_LUA, numberOfKeys: KEY_COUNTS.seed });
   client.defineCommand(COMMANDS.claim, { lua: CLAIM_LUA, numberOfKeys: KEY_COUNTS.claim });
   client.defineCommand(COMMANDS.ack, { lua: ACK_LUA, numberOfKeys: KEY_COUNTS.ack });
+  client.defineCommand(COMMANDS.claimMany, { lua: CLAIM_MANY_LUA, numberOfKeys: KEY_COUNTS.claimMany });
+  client.defineCommand(COMMANDS.ackMany, { lua: ACK_MANY_LUA, numberOfKeys: KEY_COUNTS.ackMany });
 }

@@ -8,7 +8,7 @@ import {
   ACK,
   APPLY,
   APPLY_LUA,
-  APPLY_MANY,
+  MANY,
   APPLY_REPLY,
   CLAIM,
   PROBE,
@@ -25,7 +25,7 @@ const LUA_DIR = join(__dirname, '../../src/lua');
 
 const SCRIPTS: Record<string, ScriptLayout> = {
   'apply.lua': APPLY,
-  'apply-many.lua': APPLY_MANY,
+  'many.lua': MANY,
   'read.lua': READ,
   'seed.lua': SEED,
   'claim.lua': CLAIM,
