@@ -7,7 +7,7 @@ import type {
   Period,
   ScopeRef,
 } from '@tollgate/core';
-import { listOverrides } from './overrides';
+import { listOverrides, shardOwnerFilter } from './overrides';
 import type { SqlClient } from './sql-client';
 
 /**
@@ -62,7 +62,7 @@ export class LedgerBaseline implements BaselineSource {
     let tenant = '';
     if (shard !== undefined) {
       params.push(shard.tenantId ?? '');
-      tenant = `AND (scope = 'tenant' OR owner_tenant = $3)`;
+      tenant = shardOwnerFilter(3);
     }
     const sums = usageSums(qs, params.length + 1);
     if (sums) params.push(...sums.params);

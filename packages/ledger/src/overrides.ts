@@ -83,6 +83,14 @@ export async function saveOverride(
  * Overrides, optionally only those of some owners, ordered by scope, id, tenant, meter, period. With `shard`, a
  * user's overrides are only those set in `shard.tenantId` (null: the user's own, tenantless ones).
  */
+/**
+ * The overrides a shard restores: its tenant's and keys' (a key's id is its own everywhere, owner_tenant ''), and its
+ * users' set in the shard's tenant (`$n`: that tenant, '' for none). Shared by every query that reads them.
+ */
+export function shardOwnerFilter(n: number): string {
+  return `AND (scope IN ('tenant', 'key') OR owner_tenant = $${n})`;
+}
+
 export async function listOverrides(
   sql: SqlExecutor,
   scopes?: readonly ScopeRef[],
@@ -97,8 +105,7 @@ export async function listOverrides(
   let tenant = '';
   if (shard !== undefined) {
     params.push(shard.tenantId ?? '');
-    // A key's id is its own everywhere (owner_tenant ''): it is restored into the shard that asks for it.
-    tenant = `AND (scope IN ('tenant', 'key') OR owner_tenant = $3)`;
+    tenant = shardOwnerFilter(3);
   }
   const res = await sql.query<OverrideRow>(
     `SELECT ${cols} FROM quota_overrides
