@@ -362,7 +362,8 @@ async function main() {
     const line = [];
     for (const g of gateways) {
       const fresh = Array.from({ length: COLD }, (_, i) =>
-        token(`cold-${process.pid}-${g}-${r}-${i}`, `cold-${r}-${i}`),
+        // Tenant ids of their own per run: an earlier run's ledger rows would make them seen (seeded from the ledger).
+        token(`cold-${process.pid}-${g}-${r}-${i}`, `cold-${process.pid}-${g}-${r}-${i}`),
       );
       const cold = await cpuPerRequest(servers[g], fresh);
       const seen = await cpuPerRequest(servers[g], fresh);

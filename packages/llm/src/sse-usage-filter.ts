@@ -32,6 +32,12 @@ export class SseUsageFilter extends Transform {
   /** The event ended on a \r at the end of a chunk: a \n opening the next chunk belongs to it. */
   private heldOnCr = false;
   private warned = false;
+  /**
+   * What one chunk lets out, pushed once at its end: an upstream chunk of many events is one piece for the client,
+   * so the gateway's hold on a stream's last event (sent with the end) holds the chunk, and the response goes out in
+   * one socket write as through a plain proxy, not one for the events before the last and one for the rest.
+   */
+  private out: Buffer[] = [];
 
   private readonly maxEventBytes: number;
   private readonly onOversize: (() => void) | undefined;
@@ -70,6 +76,7 @@ export class SseUsageFilter extends Transform {
     });
     this.lineBytes += chunk.length - tail;
     this.append(chunk.subarray(from));
+    this.release();
     done();
   }
 
@@ -77,13 +84,26 @@ export class SseUsageFilter extends Transform {
     // What is left (an unended event, or one held on its \r) goes out as it is.
     if (this.heldOnCr) this.endEvent();
     else this.emitHeld();
+    this.release();
     done();
+  }
+
+  private send(bytes: Buffer): void {
+    this.out.push(bytes);
+  }
+
+  /** Pushes what this chunk let out, in one piece. */
+  private release(): void {
+    const out = this.out;
+    if (out.length === 0) return;
+    this.out = [];
+    this.push(out.length === 1 ? out[0]! : Buffer.concat(out));
   }
 
   private append(bytes: Buffer): void {
     if (bytes.length === 0) return;
     if (this.passing) {
-      this.push(bytes);
+      this.send(bytes);
       return;
     }
     this.parts.push(bytes);
@@ -110,12 +130,12 @@ export class SseUsageFilter extends Transform {
     this.clear();
     const out = rewriteEvent(text, terminator);
     // An event left as it was goes out as the bytes that came (invalid UTF-8 included).
-    if (out === text) this.push(bytes);
-    else if (out.length > 0) this.push(Buffer.from(out, 'utf8'));
+    if (out === text) this.send(bytes);
+    else if (out.length > 0) this.send(Buffer.from(out, 'utf8'));
   }
 
   private emitHeld(): void {
-    for (const p of this.parts) this.push(p);
+    for (const p of this.parts) this.send(p);
     this.clear();
   }
 
@@ -128,6 +148,9 @@ export class SseUsageFilter extends Transform {
 
 /** One event's text (with its terminator) as the client should see it: unchanged, rewritten, or ''. */
 export function rewriteEvent(text: string, terminator: string): string {
+  // Only an object with a `usage` member is dropped or rewritten: its key is in the text as it is, or with a \u
+  // escape. Without either, the event is left unparsed (most content deltas).
+  if (!text.includes('usage') && !text.includes('\\u')) return text;
   const lines = text.slice(0, text.length - terminator.length).split(/\r\n|\n|\r/);
   if (lines.length === 0 || !lines.every((l) => l.startsWith('data:'))) return text;
   const data = lines.map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n');

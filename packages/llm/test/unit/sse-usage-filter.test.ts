@@ -33,6 +33,25 @@ describe('SseUsageFilter', () => {
     }
   });
 
+  it('lets out the events of one chunk in one piece (one socket write for the client)', async () => {
+    const filter = new SseUsageFilter();
+    const seen: string[] = [];
+    filter.on('data', (c: Buffer) => seen.push(c.toString()));
+    filter.write(Buffer.from(chunk(',"usage":null') + chunk('') + usageChunk + 'data: [DONE]\n\n'));
+    await new Promise((r) => setImmediate(r));
+    expect(seen).toEqual([chunk('') + chunk('') + 'data: [DONE]\n\n']);
+  });
+
+  it('reads a usage member whose key is written with \\u escapes, although it skips events without one', () => {
+    // "usage" with its u escaped, in a usage-only chunk and as a null member.
+    const escapedOnly = 'data: {"choices":[],"\\u0075sage":{"prompt_tokens":3}}\n\n';
+    expect(rewriteEvent(escapedOnly, '\n\n')).toBe('');
+    const escapedNull = 'data: {"choices":[{"index":0}],"us\\u0061ge":null}\n\n';
+    expect(rewriteEvent(escapedNull, '\n\n')).toBe('data: {"choices":[{"index":0}]}\n\n');
+    const plain = 'data: {"choices":[{"index":0,"delta":{"content":"use it"}}]}\n\n';
+    expect(rewriteEvent(plain, '\n\n')).toBe(plain);
+  });
+
   it('passes events it does not understand unchanged', () => {
     expect(rewriteEvent('event: ping\ndata: {}\n\n', '\n\n')).toBe('event: ping\ndata: {}\n\n');
     expect(rewriteEvent('data: not json\n\n', '\n\n')).toBe('data: not json\n\n');
