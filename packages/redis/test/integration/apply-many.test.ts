@@ -1,35 +1,16 @@
 // RedisStore.applyMany on a real Redis: one script call for many shards' ops, each answered as `apply` would answer
 // it alone, and an op the script refuses answered by its own error while the others apply.
-import type Redis from 'ioredis';
 import { QuotaEngine } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
-import { OwnedRedis } from '../../../../test-support/services';
-import { config, ready, redisClient, requestOp } from './helpers';
+import { config, ownRedis, requestOp, scriptCalls } from './helpers';
 
 const cfg = config({ plans: { free: { limits: { requests: { day: 3 } } } } });
-// Its own Redis: the script-call count below must not see other test files' calls.
-let owned: OwnedRedis;
-let client: Redis;
-
-beforeAll(async () => {
-  owned = await OwnedRedis.start();
-  client = await ready(redisClient(owned.url));
-});
-afterAll(async () => {
-  await client.quit();
-  await owned.destroy();
-});
-
-async function scriptCalls(): Promise<number> {
-  const info = await client.info('commandstats');
-  return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce(
-    (sum, m) => sum + Number(m[1]),
-    0,
-  );
-}
+// Its own Redis: script-call counts must not see other test files' calls.
+const redis = ownRedis();
 
 describe('RedisStore.applyMany', () => {
-  const store = () => new RedisStore({ client, prefix: `m${Math.random().toString(36).slice(2)}:` });
+  const store = () =>
+    new RedisStore({ client: redis.client(), prefix: `m${Math.random().toString(36).slice(2)}:` });
 
   it('answers each op as apply would, limits and op ids per shard, in one script call', async () => {
     const s = store();
@@ -37,10 +18,10 @@ describe('RedisStore.applyMany', () => {
     const ops = ['a', 'b', 'a', 'a', 'a', 'b'].map((t, i) => requestOp(engine, t, `op-${i}`));
     ops.push({ ...ops[1]!, now: Date.now() }); // op-1 again: a duplicate
     await s.applyMany([requestOp(engine, 'warm', 'warm')]); // loads the script, so the count below is one EVALSHA
-    const before = await scriptCalls();
+    const before = await scriptCalls(redis.client());
     const results = await s.applyMany(ops);
     // The INFO call itself is not a script call.
-    expect((await scriptCalls()) - before).toBe(1);
+    expect((await scriptCalls(redis.client())) - before).toBe(1);
     expect(results.map((r) => (r instanceof Error ? 'error' : r.status))).toEqual([
       'applied',
       'applied',

@@ -1,6 +1,7 @@
 // Test helpers for RedisStore: recommended client options, key cleanup, a plain config.
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import { parseConfig, type ApplyOp, type QuotaEngine, type TollgateConfigInput } from '@tollgate/core';
+import { OwnedRedis } from '../../../../test-support/services';
 
 /** The client options the README recommends (bounded waits, no offline queue), with auto-pipelining. */
 export const CLIENT_OPTIONS: RedisOptions = {
@@ -81,4 +82,36 @@ export function requestOp(engine: QuotaEngine, tenantId: string, opId: string): 
     warnAt: [],
     seed: 'auto',
   };
+}
+
+/**
+ * A Redis of the calling test file's own, started before its tests and destroyed after them, so that counts of its
+ * script calls see no other file's calls. `client()` is its connected client (inside the tests).
+ */
+export function ownRedis(): { client: () => Redis } {
+  let owned: OwnedRedis | null = null;
+  let client: Redis | null = null;
+  beforeAll(async () => {
+    owned = await OwnedRedis.start();
+    client = await ready(redisClient(owned.url));
+  });
+  afterAll(async () => {
+    await client?.quit();
+    await owned?.destroy();
+  });
+  return {
+    client: () => {
+      if (client === null) throw new Error('ownRedis: the client is only there inside the tests');
+      return client;
+    },
+  };
+}
+
+/** Script calls (EVAL and EVALSHA) the server has run so far; an INFO call is none. */
+export async function scriptCalls(client: Redis): Promise<number> {
+  const info = await client.info('commandstats');
+  return [...info.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g)].reduce(
+    (sum, m) => sum + Number(m[1]),
+    0,
+  );
 }

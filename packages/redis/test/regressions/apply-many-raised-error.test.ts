@@ -2,31 +2,20 @@
 // script: the ops before it stayed applied, yet every op of the call was answered with that error, so their callers
 // took applied units for failed ones (refused a request that was counted, or replayed it). Each op is now answered
 // by its own reply.
-import type Redis from 'ioredis';
 import { QuotaEngine } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
-import { OwnedRedis } from '../../../../test-support/services';
-import { config, ready, redisClient, requestOp } from '../integration/helpers';
+import { config, ownRedis, requestOp } from '../integration/helpers';
 
 const cfg = config({ plans: { free: { limits: { requests: { day: 3 } } } } });
-let owned: OwnedRedis;
-let client: Redis;
-
-beforeAll(async () => {
-  owned = await OwnedRedis.start();
-  client = await ready(redisClient(owned.url));
-});
-afterAll(async () => {
-  await client.quit();
-  await owned.destroy();
-});
+// Its own Redis: script-call counts must not see other test files' calls.
+const redis = ownRedis();
 
 it('answers the op whose run raised with its error and the others with their own replies', async () => {
   const prefix = `r${Math.random().toString(36).slice(2)}:`;
-  const store = new RedisStore({ client, prefix });
+  const store = new RedisStore({ client: redis.client(), prefix });
   const engine = new QuotaEngine({ store, config: cfg });
   // The poisoned shard's set of seeded scopes is a string: the script's first read of it raises WRONGTYPE.
-  await client.set(`${prefix}{${engine.resolve({ tenantId: 'poison' }).tag}}:scopes`, 'not a hash');
+  await redis.client().set(`${prefix}{${engine.resolve({ tenantId: 'poison' }).tag}}:scopes`, 'not a hash');
   const results = await store.applyMany([
     requestOp(engine, 'a', 'p-1'),
     requestOp(engine, 'poison', 'p-2'),
