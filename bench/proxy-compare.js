@@ -266,7 +266,7 @@ async function main() {
     start(
       GATEWAY_CPU,
       [SERVER, 'gateway', target, REDIS_URL, DATABASE_URL, root],
-      { BENCH_FLUSHER: 'inline' },
+      { BENCH_FLUSHER: process.env.BENCH_FLUSHER ?? 'inline' },
       (process.env.GATEWAY_NODE_ARGS ?? '').split(' ').filter(Boolean),
     );
   const servers = {};

@@ -52,44 +52,38 @@ export class LedgerBaseline implements BaselineSource {
     return out;
   }
 
-  /** A shard's overrides and its limits' sums in one statement: what a rebuild waits on, in one round trip. */
-  async shardBaseline(
+  /**
+   * A shard's overrides and its limits' sums: what a rebuild waits on. Rebuilds asked for while a statement is out
+   * wait and go together in the next one (up to `BASELINES_PER_STATEMENT`), so never-seen subjects arriving in a
+   * burst cost one round trip per burst, not one each; a lone rebuild is sent at once.
+   */
+  shardBaseline(
     scopes: ScopeRef[],
     shard: OverrideShard | undefined,
     qs: readonly BaselineQuery[],
   ): Promise<{ overrides: OverrideEntry[]; used: number[] }> {
-    const params: unknown[] = [scopes.map((s) => s.scope), scopes.map((s) => s.id)];
-    let tenant = '';
-    if (shard !== undefined) {
-      params.push(shard.tenantId ?? '');
-      tenant = shardOwnerFilter(3);
-    }
-    const sums = usageSums(qs, params.length + 1);
-    if (sums) params.push(...sums.params);
-    const res = await this.sql.query<ShardRow>(
-      `SELECT * FROM (
-         SELECT 'o' AS k, scope, id, owner_tenant, meter, period, "limit"::text AS v, NULL::int AS i
-         FROM quota_overrides
-         WHERE (scope, id) IN (SELECT s, n FROM unnest($1::text[], $2::text[]) AS x(s, n)) ${tenant}
-         ${sums ? `UNION ALL SELECT 'u', NULL, NULL, NULL, NULL, NULL, r.used, r.i FROM (${sums.text}) r` : ''}
-       ) rows
-       ORDER BY k, scope, id, owner_tenant, meter, period`,
-      params,
-    );
-    const overrides: OverrideEntry[] = [];
-    const used = qs.map(() => 0);
-    for (const r of res.rows) {
-      if (r.k === 'u') used[Number(r.i)] = Number(r.v);
-      else
-        overrides.push({
-          scope: r.scope!,
-          id: r.id!,
-          meter: r.meter!,
-          period: r.period!,
-          limit: Number(r.v),
-        });
-    }
-    return { overrides, used };
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ scopes, shard, qs, resolve, reject });
+      this.sendWaiting();
+    });
+  }
+
+  private readonly waiting: BaselineAsk[] = [];
+  private sending = false;
+
+  private sendWaiting(): void {
+    if (this.sending || this.waiting.length === 0) return;
+    const asks = this.waiting.splice(0, BASELINES_PER_STATEMENT);
+    this.sending = true;
+    shardBaselines(this.sql, asks)
+      .then(
+        (answers) => asks.forEach((a, i) => a.resolve(answers[i]!)),
+        (err: unknown) => asks.forEach((a) => a.reject(err)),
+      )
+      .finally(() => {
+        this.sending = false;
+        this.sendWaiting();
+      });
   }
 
   async overrides(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]> {
@@ -98,8 +92,82 @@ export class LedgerBaseline implements BaselineSource {
   }
 }
 
+/** At most this many rebuilds share one baseline statement. */
+const BASELINES_PER_STATEMENT = 100;
+
+interface BaselineAsk {
+  scopes: ScopeRef[];
+  shard: OverrideShard | undefined;
+  qs: readonly BaselineQuery[];
+  resolve: (answer: { overrides: OverrideEntry[]; used: number[] }) => void;
+  reject: (err: unknown) => void;
+}
+
+/**
+ * Many rebuilds' overrides and sums in one statement, answered in the order asked. Override rows carry the index
+ * of the rebuild (`r`) that asked for them; sums are numbered across every rebuild's queries in turn.
+ */
+async function shardBaselines(
+  sql: SqlClient,
+  asks: readonly BaselineAsk[],
+): Promise<Array<{ overrides: OverrideEntry[]; used: number[] }>> {
+  // Per scope asked: its rebuild, and the shard owner its user overrides must have (null: any owner).
+  const rebuild: number[] = [];
+  const scope: string[] = [];
+  const id: string[] = [];
+  const owner: Array<string | null> = [];
+  const qs: BaselineQuery[] = [];
+  const firstQuery: number[] = [];
+  asks.forEach((a, r) => {
+    for (const s of a.scopes) {
+      rebuild.push(r);
+      scope.push(s.scope);
+      id.push(s.id);
+      owner.push(a.shard === undefined ? null : (a.shard.tenantId ?? ''));
+    }
+    firstQuery.push(qs.length);
+    qs.push(...a.qs);
+  });
+  const sums = usageSums(qs, 5);
+  const res = await sql.query<ShardRow>(
+    `SELECT * FROM (
+       SELECT 'o' AS k, s.r, o.scope, o.id, o.owner_tenant, o.meter, o.period, o."limit"::text AS v, NULL::int AS i
+       FROM (SELECT DISTINCT r, s, n, t FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS x(r, s, n, t)) s
+       JOIN quota_overrides o ON o.scope = s.s AND o.id = s.n
+        AND (s.t IS NULL OR ${shardOwnerFilter('s.t')})
+       ${sums ? `UNION ALL SELECT 'u', NULL, NULL, NULL, NULL, NULL, NULL, u.used, u.i FROM (${sums.text}) u` : ''}
+     ) rows
+     ORDER BY k, r, scope, id, owner_tenant, meter, period`,
+    [rebuild, scope, id, owner, ...(sums ? sums.params : [])],
+  );
+  const answers = asks.map((a) => ({ overrides: [] as OverrideEntry[], used: a.qs.map(() => 0) }));
+  // Which rebuild a query index (across all of them) belongs to: the last whose first query is at or before it.
+  const askOf = (i: number): number => {
+    let r = 0;
+    while (r + 1 < firstQuery.length && firstQuery[r + 1]! <= i) r++;
+    return r;
+  };
+  for (const row of res.rows) {
+    if (row.k === 'u') {
+      const i = Number(row.i);
+      const r = askOf(i);
+      answers[r]!.used[i - firstQuery[r]!] = Number(row.v);
+    } else {
+      answers[Number(row.r)]!.overrides.push({
+        scope: row.scope!,
+        id: row.id!,
+        meter: row.meter!,
+        period: row.period!,
+        limit: Number(row.v),
+      });
+    }
+  }
+  return answers;
+}
+
 interface ShardRow {
   k: 'o' | 'u';
+  r: number | null;
   scope: 'tenant' | 'user' | null;
   id: string | null;
   meter: string | null;

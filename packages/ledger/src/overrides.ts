@@ -85,10 +85,11 @@ export async function saveOverride(
  */
 /**
  * The overrides a shard restores: its tenant's and keys' (a key's id is its own everywhere, owner_tenant ''), and its
- * users' set in the shard's tenant (`$n`: that tenant, '' for none). Shared by every query that reads them.
+ * users' set in the shard's tenant (`owner`: an SQL expression, that tenant or '' for none). Shared by every query
+ * that reads them.
  */
-export function shardOwnerFilter(n: number): string {
-  return `AND (scope IN ('tenant', 'key') OR owner_tenant = $${n})`;
+export function shardOwnerFilter(owner: string): string {
+  return `(scope IN ('tenant', 'key') OR owner_tenant = ${owner})`;
 }
 
 export async function listOverrides(
@@ -105,7 +106,7 @@ export async function listOverrides(
   let tenant = '';
   if (shard !== undefined) {
     params.push(shard.tenantId ?? '');
-    tenant = shardOwnerFilter(3);
+    tenant = `AND ${shardOwnerFilter('$3')}`;
   }
   const res = await sql.query<OverrideRow>(
     `SELECT ${cols} FROM quota_overrides

@@ -672,6 +672,114 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       });
     });
 
+    it('answers rebuilds asked at once in fewer statements, each as it would be answered alone', async () => {
+      const partitions = new PartitionManager(sql);
+      const now = Date.now();
+      const hour = now - (now % HOUR);
+      const since = new Date(now - 24 * HOUR);
+      // 30 shards: usage for some, a tenant override for some, a user's override in its own tenant and elsewhere.
+      const shards = Array.from({ length: 30 }, (_, i) => ({ i, t: uid(`burst-${i}-`) }));
+      await writeBatches(
+        sql,
+        shards
+          .filter(({ i }) => i % 3 !== 0)
+          .map(({ i, t }) =>
+            batchOf(`t:${t}`, [
+              delta({ tenantId: t, userId: `${t}-u`, meter: 'requests', amount: i + 1, bucketStart: hour }),
+            ]),
+          ),
+        { partitions },
+      );
+      for (const { i, t } of shards) {
+        if (i % 4 === 0)
+          await saveOverride(sql, { scope: 'tenant', id: t, meter: 'requests', period: 'day', limit: i });
+        if (i % 5 === 0) {
+          for (const tenantId of [t, 'elsewhere']) {
+            await saveOverride(sql, {
+              scope: 'user',
+              id: `${t}-u`,
+              tenantId,
+              meter: 'tokens',
+              period: 'day',
+              limit: 7,
+            });
+          }
+        }
+      }
+      const asks = shards.map(({ i, t }) => {
+        const scopes = [
+          { scope: 'tenant' as const, id: t },
+          { scope: 'user' as const, id: `${t}-u` },
+        ];
+        const query = (scope: 'tenant' | 'user', id: string, period: 'day' | 'minute') => ({
+          scope,
+          id,
+          tenantId: t,
+          userId: scope === 'user' ? id : null,
+          allTenants: false,
+          meter: 'requests',
+          period,
+          periodStart: since,
+          periodEnd: null,
+        });
+        // Some ask no sums at all, some only a minute (answered 0 without the ledger).
+        const qs =
+          i % 7 === 0
+            ? []
+            : i % 7 === 1
+              ? [query('user', `${t}-u`, 'minute')]
+              : [
+                  query('tenant', t, 'day'),
+                  query('user', `${t}-u`, 'minute'),
+                  query('user', `${t}-u`, 'day'),
+                ];
+        return { i, scopes, shard: i % 2 === 0 ? { tenantId: t } : undefined, qs };
+      });
+      const alone = [];
+      for (const a of asks) {
+        alone.push({
+          overrides: await new LedgerBaseline(sql).overrides(a.scopes, a.shard),
+          used: await new LedgerBaseline(sql).usedMany(a.qs),
+        });
+      }
+      let statements = 0;
+      const counting: SqlClient = Object.assign(Object.create(sql) as SqlClient, {
+        query: ((text: string, params?: readonly unknown[]) => {
+          statements += 1;
+          return sql.query(text, params);
+        }) as SqlClient['query'],
+      });
+      const b = new LedgerBaseline(counting);
+      const together = await Promise.all(asks.map((a) => b.shardBaseline(a.scopes, a.shard, a.qs)));
+      expect(together).toEqual(alone);
+      // The first goes at once; the 29 asked while it is out share the next statement.
+      expect(statements).toBe(2);
+      expect(together[4]!.used).toEqual([5, 0, 5]);
+      expect(together[4]!.overrides).toEqual([
+        { scope: 'tenant', id: shards[4]!.t, meter: 'requests', period: 'day', limit: 4 },
+      ]);
+      // A user's overrides: only its own tenant's under a shard tenant (10, 20), all of them without (5).
+      expect(together[10]!.overrides).toHaveLength(1);
+      expect(together[20]!.overrides).toHaveLength(2);
+      expect(together[5]!.overrides).toHaveLength(2);
+    });
+
+    it('fails every rebuild of a statement that fails, and answers the next ones', async () => {
+      let fail = true;
+      const flaky: SqlClient = Object.assign(Object.create(sql) as SqlClient, {
+        query: ((text: string, params?: readonly unknown[]) =>
+          fail
+            ? Promise.reject(new Error('connection lost'))
+            : sql.query(text, params)) as SqlClient['query'],
+      });
+      const b = new LedgerBaseline(flaky);
+      const scopes = [{ scope: 'tenant' as const, id: uid('flaky-') }];
+      const first = await Promise.allSettled([1, 2, 3].map(() => b.shardBaseline(scopes, undefined, [])));
+      expect(first.map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected']);
+      fail = false;
+      expect(await b.shardBaseline(scopes, undefined, [])).toEqual({ overrides: [], used: [] });
+    });
+
     it('keeps durable overrides: upsert, list by owner, delete', async () => {
       const t = uid('ovr-');
       await saveOverride(sql, { scope: 'tenant', id: t, meter: 'requests', period: 'day', limit: 10 });
