@@ -5,7 +5,8 @@
 // Workloads: GET /api/echo with one hot tenant and with 10,000 tenants (one valid JWT each, all seen before), and
 // POST /api/v1/chat/completions (1 KB prompt, JSON and SSE) against bare http-proxy-middleware. wrk -t1 -c50 in
 // interleaved rounds; req/s, p50/p99 and the proxy's CPU per request (from /proc/<pid>/stat: the figure to trust on
-// a shared machine). Then the first request of never-seen tenants against seen ones (CPU per request).
+// a shared machine), and the bench Redis's CPU per request (INFO cpu: what the store's scripts and the flusher
+// cost it). Then the first request of never-seen tenants against seen ones (CPU per request).
 //
 // Usage: taskset -c 0 node bench/proxy-compare.js [--before <checkout>] [--rounds 3] [--seconds 5]
 // Env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
@@ -178,8 +179,19 @@ function toMs(text) {
   return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
 }
 
-/** One wrk round against `server`; returns req/s, p50, p99, CPU µs per request and the non-2xx count. */
+/** The bench Redis's CPU seconds so far (user + system, from INFO cpu); the gateways' store and flusher work. */
+function redisCpuSeconds() {
+  const info = execFileSync('redis-cli', ['-u', REDIS_URL, 'info', 'cpu']).toString();
+  const field = (name) => Number(new RegExp(`^${name}:([\\d.]+)`, 'm').exec(info)[1]);
+  return field('used_cpu_user') + field('used_cpu_sys');
+}
+
+/**
+ * One wrk round against `server`; returns req/s, p50, p99, CPU µs per request of the proxy and of Redis, and the
+ * non-2xx count.
+ */
 function wrkRound(server, workload) {
+  const redisBefore = redisCpuSeconds();
   const before = cpuTicks(server.pid, server.tree);
   const out = execFileSync(
     'taskset',
@@ -206,6 +218,7 @@ function wrkRound(server, workload) {
     },
   ).toString();
   const cpu = (cpuTicks(server.pid, server.tree) - before) * TICK_US;
+  const redisCpu = (redisCpuSeconds() - redisBefore) * 1e6;
   const requests = Number(/(\d+) requests in/.exec(out)[1]);
   const bad = Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0);
   const errors = /Socket errors: (.*)/.exec(out)?.[1] ?? null;
@@ -214,6 +227,7 @@ function wrkRound(server, workload) {
     p50: toMs(/^\s+50%\s+(\S+)/m.exec(out)[1]),
     p99: toMs(/^\s+99%\s+(\S+)/m.exec(out)[1]),
     cpuUs: cpu / requests,
+    redisUs: redisCpu / requests,
     bad,
     errors,
   };
@@ -325,12 +339,12 @@ async function main() {
     return `${median(vals).toFixed(digits)} (${Math.min(...vals).toFixed(digits)}-${Math.max(...vals).toFixed(digits)})`;
   };
   console.log(`\nwrk -t1 -c50, ${ROUNDS} interleaved rounds of ${SECONDS} s; median (min-max)`);
-  console.log('| case | req/s | p50 ms | p99 ms | proxy CPU µs/req |');
-  console.log('| --- | --- | --- | --- | --- |');
+  console.log('| case | req/s | p50 ms | p99 ms | proxy CPU µs/req | Redis CPU µs/req |');
+  console.log('| --- | --- | --- | --- | --- | --- |');
   for (const c of chosen) {
     const xs = results.get(c.name);
     console.log(
-      `| ${c.name} | ${fmt(xs, 'rps', 0)} | ${fmt(xs, 'p50', 2)} | ${fmt(xs, 'p99', 2)} | ${fmt(xs, 'cpuUs', 0)} |`,
+      `| ${c.name} | ${fmt(xs, 'rps', 0)} | ${fmt(xs, 'p50', 2)} | ${fmt(xs, 'p99', 2)} | ${fmt(xs, 'cpuUs', 0)} | ${fmt(xs, 'redisUs', 0)} |`,
     );
   }
   const med = (name, key) => (results.has(name) ? median(results.get(name).map((x) => x[key])) : NaN);

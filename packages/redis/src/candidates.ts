@@ -14,22 +14,28 @@ export interface Candidate {
 /**
  * Every scope x meter x window, in the order MemoryStore reports counters: the script's candidate i is `at(i - 1)`.
  * Index arithmetic rather than a list, so an operation allocates nothing for counters the reply does not name.
+ * `groups`, when given, are the scope x meter groups sent (each `scope index * meters + meter index`, ascending):
+ * the lean form leaves out groups without a plan limit.
  */
 export class Candidates {
   constructor(
     readonly scopes: readonly ScopeRef[],
     readonly meters: readonly string[],
     readonly windows: readonly PeriodWindow[],
+    readonly groups: readonly number[] | null = null,
   ) {}
   get length(): number {
-    return this.scopes.length * this.meters.length * this.windows.length;
+    const groups = this.groups === null ? this.scopes.length * this.meters.length : this.groups.length;
+    return groups * this.windows.length;
   }
   at(i: number): Candidate {
     const w = this.windows.length;
     const m = this.meters.length;
+    const sent = Math.floor(i / w);
+    const group = this.groups === null ? sent : this.groups[sent];
     const window = this.windows[i % w];
-    const meter = this.meters[Math.floor(i / w) % m];
-    const scope = this.scopes[Math.floor(i / (w * m))];
+    const meter = group === undefined ? undefined : this.meters[group % m];
+    const scope = group === undefined ? undefined : this.scopes[Math.floor(group / m)];
     if (!window || meter === undefined || !scope) throw new Error(`script named unknown candidate ${i + 1}`);
     return { scope, meter, window };
   }

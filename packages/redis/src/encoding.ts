@@ -84,9 +84,17 @@ function planLimit(limits: LimitSpec[], scope: ScopeRef, meter: string, window: 
   return '';
 }
 
+/** The counter groups (scope index * meters + meter index) and windows a lean op sends. */
+interface Sent {
+  groups: number[];
+  windows: PeriodWindow[];
+}
+
 /**
  * The compact candidate list the scripts read (`read_candidates`): windows once, then one group per scope x
- * meter (in `candidates` order) with its amounts and the plan limit for each window.
+ * meter (in `candidates` order) with its amounts and the plan limit for each window. `lean`: only what a plan limits
+ * (apply's `groupsSent` 'p', which the script refuses for a shard with overrides), and what was sent is returned;
+ * null when every group and window was.
  */
 function pushCandidates(
   argv: string[],
@@ -95,11 +103,13 @@ function pushCandidates(
   windows: PeriodWindow[],
   limits: LimitSpec[],
   amounts: MeterTotals | null,
-): void {
+  lean = false,
+): Sent | null {
+  if (lean) return pushLimited(argv, scopes, meters, windows, limits, amounts);
   argv.push(String(windows.length));
   for (const w of windows) argv.push(w.period, w.key, w.expiresAt === null ? '' : String(w.expiresAt));
   argv.push(String(windows.length === 0 ? 0 : scopes.length * meters.length));
-  if (windows.length === 0) return;
+  if (windows.length === 0) return null;
   for (const scope of scopes) {
     for (let m = 0; m < meters.length; m++) {
       const meter = meters[m]!;
@@ -108,6 +118,47 @@ function pushCandidates(
       for (const w of windows) argv.push(planLimit(limits, scope, meter, w));
     }
   }
+  return null;
+}
+
+/**
+ * pushCandidates' lean form: the groups with a plan limit in some window, and the windows with a plan limit in some
+ * group (an op of unlimited meters sends neither).
+ */
+function pushLimited(
+  argv: string[],
+  scopes: ScopeRef[],
+  meters: string[],
+  windows: PeriodWindow[],
+  limits: LimitSpec[],
+  amounts: MeterTotals | null,
+): Sent {
+  const groups: number[] = [];
+  const limited = new Array<boolean>(windows.length).fill(false);
+  const plans: string[] = [];
+  for (let s = 0; s < scopes.length; s++) {
+    for (let m = 0; m < meters.length; m++) {
+      let any = false;
+      for (let w = 0; w < windows.length; w++) {
+        const plan = planLimit(limits, scopes[s]!, meters[m]!, windows[w]!);
+        plans.push(plan);
+        if (plan !== '') any = limited[w] = true;
+      }
+      if (any) groups.push(s * meters.length + m);
+    }
+  }
+  const sent = windows.filter((_, w) => limited[w]);
+  argv.push(String(sent.length));
+  for (const w of sent) argv.push(w.period, w.key, w.expiresAt === null ? '' : String(w.expiresAt));
+  argv.push(String(groups.length));
+  for (const g of groups) {
+    const scope = scopes[Math.floor(g / meters.length)]!;
+    const m = g % meters.length;
+    argv.push(`${scope.scope}:${scope.id}:${meters[m]!}`);
+    if (amounts) argv.push(int(amounts.total[m]!, 'amount'), int(amounts.reserved[m]!, 'reserved amount'));
+    for (let w = 0; w < windows.length; w++) if (limited[w]) argv.push(plans[g * windows.length + w]!);
+  }
+  return { groups, windows: sent };
 }
 
 /** How a scope is named in the seeded-scopes hash. */
@@ -152,7 +203,17 @@ export interface EncodedOp {
   candidates: Candidates;
 }
 
-export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWindowMs: number): EncodedOp {
+/**
+ * An apply op's script arguments. `lean`: the candidates leave out the counter groups and windows no plan limits
+ * (the store's form for a shard it knows no overrides of; the script answers 'F' when the shard has some).
+ */
+export function encodeApply(
+  op: ApplyOp,
+  keys: ShardKeys,
+  queue: string,
+  dedupWindowMs: number,
+  lean = false,
+): EncodedOp {
   const reserves = op.reserves ?? [];
   const totals = meterTotals(op.amounts, op.reserve?.amounts, reserves);
   const meters = totals.meters;
@@ -173,11 +234,12 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
   argv[at.reserveExpiry] = op.reserve ? int(op.reserve.expiresAt, 'reservation expiry') : '';
   argv[at.dirtyMember] = keys.dirtyMember;
   argv[at.dirtyScore] = String(op.now - DIRTY_SCORE_OFFSET);
+  argv[at.groupsSent] = lean ? 'p' : '';
   // thresholdsAt: the count, then each; the script reads every list below in this order.
   argv.push(String(op.warnAt.length));
   for (const w of op.warnAt) argv.push(String(w));
   pushScopes(argv, op.scopes);
-  pushCandidates(argv, op.scopes, meters, op.windows, op.limits, totals);
+  const sent = pushCandidates(argv, op.scopes, meters, op.windows, op.limits, totals, lean);
   pushUsage(argv, op.usage);
   pushEvents(argv, op.events ?? []);
   pushUsage(argv, op.mode === 'enforce' ? (op.onReject?.usage ?? []) : []);
@@ -186,15 +248,21 @@ export function encodeApply(op: ApplyOp, keys: ShardKeys, queue: string, dedupWi
   const settleIds = (op.settleIds ?? []).filter((id) => id !== '');
   argv.push(String(settleIds.length));
   for (const id of settleIds) argv.push(id);
-  // Further reservations: id, expiry, then the amount it holds per counter group (scope x meter, as above).
+  // Further reservations: id, expiry, then the amount it holds per counter group sent (scope x meter, as above).
   const groups = op.windows.length === 0 ? 0 : op.scopes.length;
   argv.push(String(reserves.length));
   for (const r of reserves) {
     argv.push(r.id, int(r.expiresAt, 'reservation expiry'));
     const held = meters.map((m) => r.amounts.reduce((sum, a) => (a.meter === m ? sum + a.amount : sum), 0));
-    for (let g = 0; g < groups; g++) for (const h of held) argv.push(int(h, 'reserved amount'));
+    if (sent !== null)
+      for (const g of sent.groups) argv.push(int(held[g % meters.length]!, 'reserved amount'));
+    else for (let g = 0; g < groups; g++) for (const h of held) argv.push(int(h, 'reserved amount'));
   }
-  return { args: argv, candidates: new Candidates(op.scopes, meters, op.windows) };
+  const candidates =
+    sent === null
+      ? new Candidates(op.scopes, meters, op.windows)
+      : new Candidates(op.scopes, meters, sent.windows, sent.groups);
+  return { args: argv, candidates };
 }
 
 export function encodeRead(op: ReadOp, keys: ShardKeys): EncodedOp {

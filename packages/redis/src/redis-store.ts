@@ -38,6 +38,44 @@ import { slotOfKey } from './slots';
  */
 const MAX_SHARDS_PER_CALL = 64;
 
+/**
+ * Shards remembered as having overrides (their ops go with every counter group; see `OverriddenShards`). Past it,
+ * the oldest are forgotten: an op of one of those costs one more script call, then it is remembered again.
+ */
+const MAX_OVERRIDDEN_SHARDS = 100_000;
+
+/**
+ * The shards this store has seen overrides in. Ops of any other shard go in the lean form (only counter groups with
+ * a plan limit: an op of unlimited meters sends no counters at all); the script refuses that form ('F') for a
+ * shard with overrides, which can limit any counter, and the op is sent again whole.
+ */
+class OverriddenShards {
+  private readonly tags = new Set<string>();
+  has(tag: string): boolean {
+    return this.tags.has(tag);
+  }
+  add(tag: string): void {
+    if (this.tags.has(tag)) return;
+    if (this.tags.size >= MAX_OVERRIDDEN_SHARDS) {
+      // Set iteration is insertion order: forget the oldest tenth at once.
+      let n = MAX_OVERRIDDEN_SHARDS / 10;
+      for (const t of this.tags) {
+        this.tags.delete(t);
+        if (--n <= 0) break;
+      }
+    }
+    this.tags.add(tag);
+  }
+}
+
+/** Marks, among applyMany's results, an op to send again whole. */
+const EVERY_GROUP: ApplyManyResult = new Error('sent again with every counter group');
+
+/** The script's answer to a lean op sent to a shard with overrides. */
+function wantsEveryGroup(reply: unknown): boolean {
+  return Array.isArray(reply) && reply.length === 1 && reply[0] === 'F';
+}
+
 export class RedisStore implements CounterStore {
   readonly client: Redis | Cluster;
   readonly prefix: string;
@@ -46,6 +84,7 @@ export class RedisStore implements CounterStore {
   readonly cluster: boolean;
   private readonly queues: FlushQueues;
   private sweepStart = 0;
+  private readonly overridden = new OverriddenShards();
 
   constructor(options: RedisStoreOptions) {
     const o = resolveOptions(options);
@@ -65,7 +104,26 @@ export class RedisStore implements CounterStore {
 
   async apply(op: ApplyOp): Promise<ApplyResult> {
     const keys = this.keys(op.tag);
-    const { args, candidates } = encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs);
+    const encoded = this.encodeApply(op, keys);
+    let reply: unknown;
+    try {
+      reply = await this.client.tollgateApply(...encoded.args);
+    } catch (err) {
+      throw toStoreError(err, 'apply');
+    }
+    return wantsEveryGroup(reply) ? this.applyWhole(op, keys) : decodeApply(reply, encoded.candidates);
+  }
+
+  /** Lean unless the shard is known to have overrides. */
+  private encodeApply(op: ApplyOp, keys: ShardKeys): EncodedOp {
+    const lean = !this.overridden.has(op.tag);
+    return encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs, lean);
+  }
+
+  /** An op the script refused in the lean form (the shard has overrides), sent again with every counter group. */
+  private async applyWhole(op: ApplyOp, keys: ShardKeys): Promise<ApplyResult> {
+    this.overridden.add(op.tag);
+    const { args, candidates } = encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs, false);
     let reply: unknown;
     try {
       reply = await this.client.tollgateApply(...args);
@@ -76,11 +134,30 @@ export class RedisStore implements CounterStore {
   }
 
   /**
-   * Many ops in one script call (apply-many.lua); on a cluster, one call per slot (a script's keys share one).
+   * Many ops in one script call (many.lua); on a cluster, one call per slot (a script's keys share one).
    * An op that does not encode, or that the script answers with an error, is that error in its place; so is every
    * op of a slot whose call failed (the other slots' ops are answered by their own calls).
    */
   async applyMany(ops: readonly ApplyOp[]): Promise<ApplyManyResult[]> {
+    const results = await this.applyManyAs(ops, false);
+    // Ops refused in the lean form (their shard has overrides) go again whole, in one call per slot, in order.
+    const refused: number[] = [];
+    results.forEach((r, i) => {
+      if (r === EVERY_GROUP) refused.push(i);
+    });
+    if (refused.length > 0) {
+      for (const i of refused) this.overridden.add(ops[i]!.tag);
+      const again = await this.applyManyAs(
+        refused.map((i) => ops[i]!),
+        true,
+      );
+      refused.forEach((i, j) => (results[i] = again[j]!));
+    }
+    return results;
+  }
+
+  /** applyMany's one pass: `whole` sends every counter group (else lean unless the shard is known overridden). */
+  private async applyManyAs(ops: readonly ApplyOp[], whole: boolean): Promise<ApplyManyResult[]> {
     const results: ApplyManyResult[] = new Array<ApplyManyResult>(ops.length);
     const groups = new Map<number, Array<{ index: number; encoded: EncodedOp }>>();
     for (let i = 0; i < ops.length; i++) {
@@ -88,7 +165,9 @@ export class RedisStore implements CounterStore {
       let encoded: EncodedOp;
       try {
         const keys = this.keys(op.tag);
-        encoded = encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs);
+        encoded = whole
+          ? encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs, false)
+          : this.encodeApply(op, keys);
       } catch (err) {
         results[i] = err instanceof Error ? err : new Error(String(err));
         continue;
@@ -129,7 +208,7 @@ export class RedisStore implements CounterStore {
       const reply = replies[j];
       try {
         if (reply instanceof Error) throw reply;
-        results[index] = decodeApply(reply, encoded.candidates);
+        results[index] = wantsEveryGroup(reply) ? EVERY_GROUP : decodeApply(reply, encoded.candidates);
       } catch (err) {
         results[index] = toStoreError(err, 'apply');
       }
@@ -148,6 +227,7 @@ export class RedisStore implements CounterStore {
   }
 
   async seed(op: SeedOp): Promise<boolean> {
+    if (op.overrides.some((o) => o.limit !== null)) this.overridden.add(op.tag);
     const args = encodeSeed(op, this.keys(op.tag));
     try {
       return (await this.client.tollgateSeed(...args)) === 1;
@@ -158,6 +238,7 @@ export class RedisStore implements CounterStore {
 
   async setOverride(tag: string, entry: OverrideEntry): Promise<void> {
     const keys = this.keys(tag);
+    if (entry.limit !== null) this.overridden.add(tag);
     const field = overrideField(entry, entry.meter, entry.period);
     try {
       if (entry.limit === null) await this.client.hdel(keys.overrides, field);

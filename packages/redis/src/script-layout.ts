@@ -85,8 +85,9 @@ export const APPLY = layout(
     reserveExpiry: 9,
     dirtyMember: 10,
     dirtyScore: 11,
+    groupsSent: 12,
   },
-  { thresholdsAt: 12 },
+  { thresholdsAt: 13 },
 );
 
 /** Many ops of one script: the first op's first key (for routing), the op count, then each op's argument count (many.lua). */
@@ -131,6 +132,7 @@ export function scriptArgs<K extends Positions, A extends Positions>(
  * named as the script's locals in its `return {'<status>', ...}`.
  */
 export const APPLY_REPLY = {
+  F: {},
   S: {},
   D: { seen: 1 },
   R: { counters: 1, violated: 2, first: 3, held: 4 },

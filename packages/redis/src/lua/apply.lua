@@ -1,7 +1,8 @@
 -- apply: CounterStore.apply in one atomic step. Runs after the preludes lib/lean-checks.lua and lib/shard.lua.
 --
 -- Steps, all in this one script call:
---   1. check every argument; a call of any other shape gets an error reply and nothing is written
+--   1. check every argument; a call of any other shape gets an error reply and nothing is written; an op sent
+--      without its unlimited counter groups, to a shard with overrides (which may limit them): {'F'}, nothing written
 --   2. scopes not seeded: {'S'} (seed 'r'), or mark them seeded now (seed 'a')
 --   3. release expired reservations; an op id seen in this or a neighbouring bucket: {'D', outcome}
 --   4. undo the reservations this op settles
@@ -16,7 +17,9 @@
 -- ARGV[6] expiry of <stem>:o:<b> (ms)   ARGV[7] reservation id to settle, or ''
 -- ARGV[8] reservation id to hold, or ''   ARGV[9] its expiry (ms), or ''
 -- ARGV[10] this shard's dirty member in the flush queue   ARGV[11] its score
--- ARGV[12] thresholds (count), then each (percent)
+-- ARGV[12] 'p' when the candidates list only the counter groups and windows with a plan limit (the store's lean
+--          form, for a shard it knows no overrides of), '' when they list every scope x meter in every window
+-- ARGV[13] thresholds (count), then each (percent)
 -- then the op's scopes (count, then <scope>:<id> each), each marked in <stem>:scopes once seeded
 -- then the candidates (see read_candidates, with amount incl. reserved and reserved per group)
 -- then usage deltas (count), 3 each: field, amount, cost (pico-dollars); events (count), then each as JSON
@@ -25,7 +28,7 @@
 -- then more reservations to hold (count), then each: id (non-empty), expiry (ms), and the amount it holds per
 -- counter group (in candidate group order); nothing after them.
 --
--- Returns {'S'} needs seed | {'D', seen} duplicate (seen: 'a' | 'r') | {'R', counters, violated, first, held}
+-- Returns {'F'} send every group (lean form, shard has overrides) | {'S'} needs seed | {'D', seen} duplicate (seen: 'a' | 'r') | {'R', counters, violated, first, held}
 -- | {'A', counters, crossed} where counters = {candidate, limit, used, ...}, violated = {candidate, ...},
 -- first = the violated candidates rejecting for the first time in their window, held = what reservations hold on
 -- each violated one, crossed = {candidate, threshold, used amount (the counter less what reservations hold), ...}.
@@ -45,12 +48,13 @@ local reserveId = ARGV[8]
 local reserveExpiry = ARGV[9]
 local dirtyMember = ARGV[10]
 local dirtyScore = ARGV[11]
-local thresholdsAt = 12 -- ARGV position of the threshold count; the variable-length rest follows it
+local groupsSent = ARGV[12]
+local thresholdsAt = 13 -- ARGV position of the threshold count; the variable-length rest follows it
 use_shard(shardStem)
 
 if #KEYS ~= 2 then return bad('apply', 'expects 2 keys, got ' .. #KEYS) end
 if shardStem == '' or flushQueue == '' then return bad('apply', 'a key is empty') end
-if NARGV < 12 then return bad('apply', 'expects at least 12 arguments, got ' .. NARGV) end
+if NARGV < 13 then return bad('apply', 'expects at least 13 arguments, got ' .. NARGV) end
 if opId == '' then return bad('apply', 'op id (ARGV[1]) is empty') end
 if not find(now, INT) then return bad('apply', 'now (ARGV[2]) must be an integer') end
 if mode ~= 'e' and mode ~= 'r' then return bad('apply', 'mode (ARGV[3]) must be e or r') end
@@ -65,6 +69,7 @@ elseif reserveExpiry ~= '' then
 end
 if dirtyMember == '' then return bad('apply', 'dirty member (ARGV[10]) is empty') end
 if not find(dirtyScore, INT) then return bad('apply', 'dirty score (ARGV[11]) must be an integer') end
+if groupsSent ~= 'p' and groupsSent ~= '' then return bad('apply', "groups sent (ARGV[12]) must be 'p' or empty") end
 local nwarn = fits(thresholdsAt, 1)
 if not nwarn then return bad('apply', misfit('threshold count', thresholdsAt)) end
 local warn, lowest = {}, nil
@@ -108,6 +113,9 @@ end
 if p ~= NARGV + 1 then return bad('apply', (NARGV + 1 - p) .. ' unexpected trailing arguments') end
 
 local UNFLUSHED, EVENTS, QUEUE = shardStem .. ':u', shardStem .. ':e', flushQueue
+-- An override can limit a counter of a group left out: then the op must come with every group.
+local overridden = (groupsSent == 'p' or #cands > 0) and redis.call('EXISTS', OV) == 1
+if overridden and groupsSent == 'p' then return {'F'} end
 if not seeded_or(seed, scopes) then return {'S'} end
 release_expired(now)
 local bucket = tonumber(opIdBucket)
@@ -118,7 +126,7 @@ if seen then return {'D', seen} end
 if settleId ~= '' then undo_reservation(settleId) end
 for i = settle_at, settle_at + nsettle - 1 do undo_reservation(ARGV[i]) end
 
-local limits = resolve_limits(cands)
+local limits = resolve_limits(cands, overridden)
 
 -- Keeps the usage deltas and events listed at ARGV[p] (checked above).
 local function keep(p)

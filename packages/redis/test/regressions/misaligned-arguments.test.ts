@@ -6,6 +6,7 @@ import { currentWindows, hourBucket } from '@tollgate/core/internal';
 import Redis from 'ioredis';
 import {
   ACK_LUA,
+  APPLY,
   APPLY_LUA,
   CLAIM_LUA,
   encodeApply,
@@ -108,16 +109,17 @@ describe('scripts called with misaligned arguments', () => {
 
   it('refuses an apply whose window count is a timestamp instead of looping on it', async () => {
     const args = applyArgs();
-    const warnCount = Number(args[2 + 11]);
-    const scopeCount = Number(args[2 + 12 + warnCount]);
-    const windowCountAt = 2 + 12 + warnCount + 1 + scopeCount;
+    // The threshold count right after the keys and fixed arguments, then the thresholds, the scopes, the windows.
+    const warnCount = Number(args[APPLY.headLength]);
+    const scopeCount = Number(args[APPLY.headLength + 1 + warnCount]);
+    const windowCountAt = APPLY.headLength + 1 + warnCount + 1 + scopeCount;
     expect(args[windowCountAt]).toBe('5');
     args[windowCountAt] = String(Date.now());
     expect(await refusal(APPLY_LUA, 2, args)).toMatch(/window count \(ARGV\[\d+\]\) = \d+ does not fit the/);
   });
 
   it('refuses an apply whose counts are negative, fractional or not numbers', async () => {
-    const countAt = 2 + 11; // threshold count
+    const countAt = APPLY.headLength; // threshold count
     for (const value of ['-1', '1.5', 'abc', '']) {
       const args = applyArgs();
       args[countAt] = value;

@@ -107,10 +107,12 @@ local function check_lists(p)
 end
 
 -- Effective limit per candidate: the override if set, else the plan's; nil = not limited, not touched.
-local function resolve_limits(cands)
+-- `overridden`: whether the shard has an overrides hash (nil: not known yet, asked here).
+local function resolve_limits(cands, overridden)
   local limits = {}
   local set = {}
-  if #cands > 0 and redis.call('EXISTS', OV) == 1 then
+  if overridden == nil and #cands > 0 then overridden = redis.call('EXISTS', OV) == 1 end
+  if #cands > 0 and overridden then
     local fields = {}
     for i = 1, #cands do fields[i] = cands[i].field end
     set = redis.call('HMGET', OV, unpack(fields))
