@@ -88,6 +88,37 @@ describe('RedisStore lean apply ops', () => {
     expect([sum('requests'), sum('latency_ms')]).toEqual([3, 33]);
   });
 
+  it('applies an op touching no counter without asking for seeding; the next op with counters still asks', async () => {
+    const p = prefix();
+    const s = new RedisStore({ client: redis.client(), prefix: p });
+    const engine = new QuotaEngine({ store: s, config: cfg });
+    const required = (o: ApplyOp): ApplyOp => ({ ...o, seed: 'required' });
+    const commands = async () => {
+      const info = await redis.client().info('commandstats');
+      const calls = (name: string) => Number(new RegExp(`cmdstat_${name}:calls=(\\d+)`).exec(info)?.[1] ?? 0);
+      return { hmget: calls('hmget'), zrangebyscore: calls('zrangebyscore') };
+    };
+    const before = await commands();
+    const recorded = await s.apply(required(op(engine, 'fresh', 'op-1', { latency_ms: 9 })));
+    expect(recorded.status).toBe('applied');
+    // Neither the seeded-scopes read nor the reservation sweep ran for it.
+    expect(await commands()).toEqual(before);
+    expect((await s.apply(required(op(engine, 'fresh', 'op-2', { requests: 1 })))).status).toBe('needs-seed');
+    const [batch] = await s.claim({ now: Date.now(), maxTags: 10, staleAfterMs: 60_000 });
+    expect(batch!.usage.map((u) => [u.meter, u.amount])).toEqual([['latency_ms', 9]]);
+  });
+
+  it("keeps a counter's window expiry, set once when the counter is created", async () => {
+    const p = prefix();
+    const s = new RedisStore({ client: redis.client(), prefix: p });
+    const engine = new QuotaEngine({ store: s, config: cfg });
+    for (let i = 0; i < 3; i++) await s.apply(op(engine, 'ttl', `op-${i}`, { requests: 1 }));
+    const [key] = await scanKeys(redis.client(), `${p}*:c:tenant:ttl:requests:day:*`);
+    const window = engine.windowsAt(Date.now()).find((w) => w.period === 'day')!;
+    expect(await redis.client().get(key!)).toBe('3');
+    expect(await redis.client().pexpiretime(key!)).toBe(window.expiresAt);
+  });
+
   it('enforces an override it did not set: the lean op is refused unwritten, sent whole, and the shard remembered', async () => {
     const p = prefix();
     const s = new RedisStore({ client: redis.client(), prefix: p });
