@@ -53,9 +53,10 @@ export class LedgerBaseline implements BaselineSource {
   }
 
   /**
-   * A shard's overrides and its limits' sums: what a rebuild waits on. Rebuilds asked for while a statement is out
-   * wait and go together in the next one (up to `BASELINES_PER_STATEMENT`), so never-seen subjects arriving in a
-   * burst cost one round trip per burst, not one each; a lone rebuild is sent at once.
+   * A shard's overrides and its limits' sums: what a rebuild waits on. At most `BASELINE_STATEMENTS_OUT` statements
+   * are out at once; rebuilds asked for meanwhile wait and go together in the next one (up to
+   * `BASELINES_PER_STATEMENT`), so never-seen subjects arriving in a burst cost one round trip per burst, not one
+   * each, and a slow statement holds up only its own rebuilds. A lone rebuild is sent at once.
    */
   shardBaseline(
     scopes: ScopeRef[],
@@ -63,27 +64,57 @@ export class LedgerBaseline implements BaselineSource {
     qs: readonly BaselineQuery[],
   ): Promise<{ overrides: OverrideEntry[]; used: number[] }> {
     return new Promise((resolve, reject) => {
+      // A query that cannot be sent (an invalid date) fails its own rebuild here, not a statement shared with others.
+      for (const q of qs) {
+        if (
+          !Number.isFinite(q.periodStart.getTime()) ||
+          (q.periodEnd && !Number.isFinite(q.periodEnd.getTime()))
+        ) {
+          reject(new RangeError(`baseline query for ${q.scope} ${q.id} ${q.meter} has an invalid window`));
+          return;
+        }
+      }
       this.waiting.push({ scopes, shard, qs, resolve, reject });
       this.sendWaiting();
     });
   }
 
   private readonly waiting: BaselineAsk[] = [];
-  private sending = false;
+  private statementsOut = 0;
 
   private sendWaiting(): void {
-    if (this.sending || this.waiting.length === 0) return;
-    const asks = this.waiting.splice(0, BASELINES_PER_STATEMENT);
-    this.sending = true;
-    shardBaselines(this.sql, asks)
-      .then(
-        (answers) => asks.forEach((a, i) => a.resolve(answers[i]!)),
-        (err: unknown) => asks.forEach((a) => a.reject(err)),
-      )
-      .finally(() => {
-        this.sending = false;
+    while (this.statementsOut < BASELINE_STATEMENTS_OUT && this.waiting.length > 0) {
+      const asks = this.waiting.splice(0, BASELINES_PER_STATEMENT);
+      this.statementsOut += 1;
+      this.answer(asks).finally(() => {
+        this.statementsOut -= 1;
         this.sendWaiting();
       });
+    }
+  }
+
+  /**
+   * Answers rebuilds from one statement. When it fails, each is asked again on its own: an error the database finds
+   * in one rebuild's values is that rebuild's alone (an outage fails each of them anyway).
+   */
+  private async answer(asks: readonly BaselineAsk[]): Promise<void> {
+    try {
+      const answers = await shardBaselines(this.sql, asks);
+      asks.forEach((a, i) => a.resolve(answers[i]!));
+    } catch (err) {
+      if (asks.length === 1) {
+        asks[0]!.reject(err);
+        return;
+      }
+      await Promise.all(
+        asks.map((a) =>
+          shardBaselines(this.sql, [a]).then(
+            ([answer]) => a.resolve(answer!),
+            (e: unknown) => a.reject(e),
+          ),
+        ),
+      );
+    }
   }
 
   async overrides(scopes: ScopeRef[], shard?: OverrideShard): Promise<OverrideEntry[]> {
@@ -94,6 +125,8 @@ export class LedgerBaseline implements BaselineSource {
 
 /** At most this many rebuilds share one baseline statement. */
 const BASELINES_PER_STATEMENT = 100;
+/** Baseline statements out at once (of the pool's connections); further rebuilds queue for the next one. */
+const BASELINE_STATEMENTS_OUT = 4;
 
 interface BaselineAsk {
   scopes: ScopeRef[];

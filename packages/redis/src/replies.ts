@@ -33,12 +33,16 @@ export function decodeApply(reply: unknown, cands: Candidates): ApplyResult {
       const at = APPLY_REPLY.R;
       const counters = decodeCounters(reply[at.counters] as Reply, cands);
       const held = (reply[at.held] as Reply | undefined) ?? [];
+      const violated: CounterState[] = [];
       const violations = (reply[at.violated] as Reply).map((i, j) => {
         const c = counters.byIdx[Number(i)]!;
         const h = Number(held[j] ?? 0);
-        return h > 0 ? { ...c, held: h } : c;
+        return (violated[Number(i)] = h > 0 ? { ...c, held: h } : c);
       });
-      const firstRejections = (reply[at.first] as Reply).map((i) => counters.byIdx[Number(i)]!);
+      // The same states as the violations (with what reservations hold), as MemoryStore reports them.
+      const firstRejections = (reply[at.first] as Reply).map(
+        (i) => violated[Number(i)] ?? counters.byIdx[Number(i)]!,
+      );
       return { status: 'rejected', violations, counters: counters.list, firstRejections };
     }
     case 'A': {

@@ -3,8 +3,7 @@
 -- Steps, all in this one script call:
 --   1. check every argument; a call of any other shape gets an error reply and nothing is written; an op sent
 --      without its unlimited counter groups, to a shard with overrides (which may limit them): {'F'}, nothing written
---   2. scopes not seeded: {'S'} (seed 'r'), or mark them seeded now (seed 'a'); not asked of an op touching no
---      counter and no reservation under seed 'r'
+--   2. scopes not seeded: {'S'} (seed 'r'), or mark them seeded now (seed 'a')
 --   3. release expired reservations (unless the op touches no counter and no reservation); an op id seen in this
 --      or a neighbouring bucket: {'D', outcome}
 --   4. undo the reservations this op settles
@@ -118,12 +117,12 @@ local UNFLUSHED, EVENTS, QUEUE = shardStem .. ':u', shardStem .. ':e', flushQueu
 -- An override can limit a counter of a group left out: then the op must come with every group.
 local overridden = (groupsSent == 'p' or #cands > 0) and redis.call('EXISTS', OV) == 1
 if overridden and groupsSent == 'p' then return {'F'} end
--- An op that touches no counter and no reservation (a response's usage of unlimited meters, sent lean) needs
--- neither the counters seeded (the next op with counters asks for that) nor expired reservations released first
--- (every op and read that reads counters releases them before it does).
-local touches = #cands > 0 or settleId ~= '' or reserveId ~= '' or nsettle > 0 or nhold > 0
-if (touches or seed == 'a') and not seeded_or(seed, scopes) then return {'S'} end
-if touches then release_expired(now) end
+-- Seeded first even for an op that touches no counter: seeding restores the shard's overrides from the ledger, and
+-- an override can limit what this op records (the lean form then finds them and is sent again whole).
+if not seeded_or(seed, scopes) then return {'S'} end
+-- An op that touches no counter and no reservation (a response's usage of unlimited meters, sent lean) need not
+-- release expired reservations first: every op and read that reads counters releases them before it does.
+if #cands > 0 or settleId ~= '' or reserveId ~= '' or nsettle > 0 or nhold > 0 then release_expired(now) end
 local bucket = tonumber(opIdBucket)
 local OPS = shardStem .. ':o:' .. opIdBucket
 local seen = redis.call('HGET', OPS, opId) or redis.call('HGET', shardStem .. ':o:' .. int(bucket - 1), opId)
