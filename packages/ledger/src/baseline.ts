@@ -53,10 +53,11 @@ export class LedgerBaseline implements BaselineSource {
   }
 
   /**
-   * A shard's overrides and its limits' sums: what a rebuild waits on. At most `BASELINE_STATEMENTS_OUT` statements
-   * are out at once; rebuilds asked for meanwhile wait and go together in the next one (up to
-   * `BASELINES_PER_STATEMENT`), so never-seen subjects arriving in a burst cost one round trip per burst, not one
-   * each, and a slow statement holds up only its own rebuilds. A lone rebuild is sent at once.
+   * A shard's overrides and its limits' sums: what a rebuild waits on. One statement is out at a time; rebuilds asked
+   * for meanwhile wait and go together in the next one (up to `BASELINES_PER_STATEMENT`), so never-seen subjects
+   * arriving in a burst cost one round trip per burst, not one each. A lone rebuild is sent at once, and a statement
+   * out for longer than `BASELINE_STALL_MS` (a hung connection, a slow sum) no longer holds the others back: the next
+   * one goes beside it (at most `BASELINE_STATEMENTS_OUT` in all).
    */
   shardBaseline(
     scopes: ScopeRef[],
@@ -80,14 +81,34 @@ export class LedgerBaseline implements BaselineSource {
   }
 
   private readonly waiting: BaselineAsk[] = [];
-  private statementsOut = 0;
+  /** When each statement out was sent. */
+  private readonly out = new Set<{ sentAt: number }>();
+  private recheck: NodeJS.Timeout | null = null;
 
   private sendWaiting(): void {
-    while (this.statementsOut < BASELINE_STATEMENTS_OUT && this.waiting.length > 0) {
+    while (this.waiting.length > 0 && this.out.size < BASELINE_STATEMENTS_OUT) {
+      const now = Date.now();
+      let lastSent = -Infinity;
+      for (const s of this.out) if (s.sentAt > lastSent) lastSent = s.sentAt;
+      if (now - lastSent < BASELINE_STALL_MS) {
+        // One is out and not stalled: wait for it, or for it to stall.
+        if (this.recheck === null) {
+          this.recheck = setTimeout(
+            () => {
+              this.recheck = null;
+              this.sendWaiting();
+            },
+            lastSent + BASELINE_STALL_MS - now,
+          );
+          this.recheck.unref();
+        }
+        return;
+      }
       const asks = this.waiting.splice(0, BASELINES_PER_STATEMENT);
-      this.statementsOut += 1;
-      this.answer(asks).finally(() => {
-        this.statementsOut -= 1;
+      const statement = { sentAt: now };
+      this.out.add(statement);
+      void this.answer(asks).finally(() => {
+        this.out.delete(statement);
         this.sendWaiting();
       });
     }
@@ -125,7 +146,9 @@ export class LedgerBaseline implements BaselineSource {
 
 /** At most this many rebuilds share one baseline statement. */
 const BASELINES_PER_STATEMENT = 100;
-/** Baseline statements out at once (of the pool's connections); further rebuilds queue for the next one. */
+/** Past this, a baseline statement still out no longer holds back the next one (a rebuild takes a few ms). */
+const BASELINE_STALL_MS = 250;
+/** Baseline statements out at most, stalled ones included (of the pool's connections). */
 const BASELINE_STATEMENTS_OUT = 4;
 
 interface BaselineAsk {

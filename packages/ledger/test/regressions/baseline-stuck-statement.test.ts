@@ -1,6 +1,7 @@
 // Regression (found in review): rebuilds' baseline statements went one at a time, so one statement that never
 // answered (a black-holed connection, a pool without query_timeout) held up every later rebuild of the process.
-// Now a few are out at once, and a batch that fails is asked again rebuild by rebuild.
+// Now a statement out for more than 250 ms no longer holds back the next one, and a batch that fails is asked again
+// rebuild by rebuild.
 import { LedgerBaseline, type SqlClient } from '../../src';
 
 function fakeSql(answer: (call: number) => Promise<unknown>): SqlClient & { calls: () => number } {
@@ -30,8 +31,8 @@ it('answers a second rebuild while the first statement hangs', async () => {
 });
 
 it('fails only the rebuild whose values the database refuses, not the others of its statement', async () => {
-  // The first four go alone (as many as may be out at once); the next three share a statement, which fails on
-  // 'bad'; each is then asked alone.
+  // 'a' goes alone and hangs; the others share the statement sent once it stalled, which fails on 'bad'; each is
+  // then asked alone.
   const sql = fakeSql((call) => (call === 1 ? new Promise(() => {}) : Promise.resolve(nothing)));
   const refusing = {
     ...sql,

@@ -752,8 +752,10 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       const b = new LedgerBaseline(counting);
       const together = await Promise.all(asks.map((a) => b.shardBaseline(a.scopes, a.shard, a.qs)));
       expect(together).toEqual(alone);
-      // The first four go at once (as many statements as may be out); the 26 asked meanwhile share the next one.
-      expect(statements).toBe(5);
+      // The first goes at once; the 29 asked while it is out share the next one (a third only if the first took
+      // longer than the 250 ms after which a statement no longer holds the others back).
+      expect(statements).toBeGreaterThanOrEqual(2);
+      expect(statements).toBeLessThanOrEqual(3);
       expect(together[4]!.used).toEqual([5, 0, 5]);
       expect(together[4]!.overrides).toEqual([
         { scope: 'tenant', id: shards[4]!.t, meter: 'requests', period: 'day', limit: 4 },
