@@ -71,6 +71,8 @@ export class Flusher {
   private readonly now: () => number;
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<FlushReport> | null = null;
+  /** The run after the current one, shared by the flushOnce calls made while the current one runs. */
+  private following: Promise<FlushReport> | null = null;
   private closed = false;
   private started = false;
   private failures = 0;
@@ -118,16 +120,24 @@ export class Flusher {
   }
 
   /**
-   * Claims and writes everything unflushed now (up to `maxRounds` claims). Concurrent calls share
-   * one run. Rejects when Postgres or the store fails; nothing is lost (the batches stay claimed).
+   * Claims and writes everything unflushed now (up to `maxRounds` claims). Rejects when Postgres or the store fails;
+   * nothing is lost (the batches stay claimed). A run already going may have claimed before what this call must
+   * flush: the call waits for it and then runs again, that one run shared by every call made meanwhile.
    */
   flushOnce(): Promise<FlushReport> {
-    if (!this.running) {
+    if (this.running === null) {
       this.running = this.run().finally(() => {
         this.running = null;
       });
+      return this.running;
     }
-    return this.running;
+    this.following ??= this.running
+      .catch(() => undefined)
+      .then(() => {
+        this.following = null;
+        return this.flushOnce();
+      });
+    return this.following;
   }
 
   /** Stops the timer, finishes the flush in progress, then flushes once more. */
