@@ -173,7 +173,8 @@ async function shardBaselines(
   const id: string[] = [];
   const owner: Array<string | null> = [];
   const qs: BaselineQuery[] = [];
-  const firstQuery: number[] = [];
+  // Per query, across every rebuild: which rebuild asked it, and its place among that rebuild's queries.
+  const whose: Array<[number, number]> = [];
   asks.forEach((a, r) => {
     for (const s of a.scopes) {
       rebuild.push(r);
@@ -181,8 +182,10 @@ async function shardBaselines(
       id.push(s.id);
       owner.push(a.shard === undefined ? null : (a.shard.tenantId ?? ''));
     }
-    firstQuery.push(qs.length);
-    qs.push(...a.qs);
+    a.qs.forEach((q, j) => {
+      qs.push(q);
+      whose.push([r, j]);
+    });
   });
   const sums = usageSums(qs, 5);
   const res = await sql.query<ShardRow>(
@@ -197,17 +200,10 @@ async function shardBaselines(
     [rebuild, scope, id, owner, ...(sums ? sums.params : [])],
   );
   const answers = asks.map((a) => ({ overrides: [] as OverrideEntry[], used: a.qs.map(() => 0) }));
-  // Which rebuild a query index (across all of them) belongs to: the last whose first query is at or before it.
-  const askOf = (i: number): number => {
-    let r = 0;
-    while (r + 1 < firstQuery.length && firstQuery[r + 1]! <= i) r++;
-    return r;
-  };
   for (const row of res.rows) {
     if (row.k === 'u') {
-      const i = Number(row.i);
-      const r = askOf(i);
-      answers[r]!.used[i - firstQuery[r]!] = Number(row.v);
+      const [r, j] = whose[Number(row.i)]!;
+      answers[r]!.used[j] = Number(row.v);
     } else {
       answers[Number(row.r)]!.overrides.push({
         scope: row.scope!,

@@ -92,9 +92,10 @@ interface Sent {
 
 /**
  * The compact candidate list the scripts read (`read_candidates`): windows once, then one group per scope x
- * meter (in `candidates` order) with its amounts and the plan limit for each window. `lean`: only what a plan limits
- * (apply's `groupsSent` 'p', which the script refuses for a shard with overrides), and what was sent is returned;
- * null when every group and window was.
+ * meter (in `candidates` order) with its amounts and the plan limit for each window. `lean`: only the groups with a
+ * plan limit in some window and the windows with one in some group (apply's `groupsSent` 'p', which the script
+ * refuses for a shard with overrides; an op of unlimited meters sends neither), and what was sent is returned; null
+ * when every group and window was.
  */
 function pushCandidates(
   argv: string[],
@@ -105,49 +106,22 @@ function pushCandidates(
   amounts: MeterTotals | null,
   lean = false,
 ): Sent | null {
-  if (lean) return pushLimited(argv, scopes, meters, windows, limits, amounts);
-  argv.push(String(windows.length));
-  for (const w of windows) argv.push(w.period, w.key, w.expiresAt === null ? '' : String(w.expiresAt));
-  argv.push(String(windows.length === 0 ? 0 : scopes.length * meters.length));
-  if (windows.length === 0) return null;
-  for (const scope of scopes) {
-    for (let m = 0; m < meters.length; m++) {
-      const meter = meters[m]!;
-      argv.push(`${scope.scope}:${scope.id}:${meter}`);
-      if (amounts) argv.push(int(amounts.total[m]!, 'amount'), int(amounts.reserved[m]!, 'reserved amount'));
-      for (const w of windows) argv.push(planLimit(limits, scope, meter, w));
-    }
-  }
-  return null;
-}
-
-/**
- * pushCandidates' lean form: the groups with a plan limit in some window, and the windows with a plan limit in some
- * group (an op of unlimited meters sends neither).
- */
-function pushLimited(
-  argv: string[],
-  scopes: ScopeRef[],
-  meters: string[],
-  windows: PeriodWindow[],
-  limits: LimitSpec[],
-  amounts: MeterTotals | null,
-): Sent {
-  const groups: number[] = [];
-  const limited = new Array<boolean>(windows.length).fill(false);
+  // The plan limit of group g (scope index * meters + meter index) in window w, at g * windows + w.
   const plans: string[] = [];
+  const groups: number[] = [];
+  const limited = new Array<boolean>(windows.length).fill(!lean);
   for (let s = 0; s < scopes.length; s++) {
     for (let m = 0; m < meters.length; m++) {
-      let any = false;
+      let any = !lean && windows.length > 0;
       for (let w = 0; w < windows.length; w++) {
         const plan = planLimit(limits, scopes[s]!, meters[m]!, windows[w]!);
         plans.push(plan);
-        if (plan !== '') any = limited[w] = true;
+        if (lean && plan !== '') any = limited[w] = true;
       }
       if (any) groups.push(s * meters.length + m);
     }
   }
-  const sent = windows.filter((_, w) => limited[w]);
+  const sent = lean ? windows.filter((_, w) => limited[w]) : windows;
   argv.push(String(sent.length));
   for (const w of sent) argv.push(w.period, w.key, w.expiresAt === null ? '' : String(w.expiresAt));
   argv.push(String(groups.length));
@@ -158,7 +132,7 @@ function pushLimited(
     if (amounts) argv.push(int(amounts.total[m]!, 'amount'), int(amounts.reserved[m]!, 'reserved amount'));
     for (let w = 0; w < windows.length; w++) if (limited[w]) argv.push(plans[g * windows.length + w]!);
   }
-  return { groups, windows: sent };
+  return lean ? { groups, windows: sent } : null;
 }
 
 /** How a scope is named in the seeded-scopes hash. */

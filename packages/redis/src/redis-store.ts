@@ -104,33 +104,29 @@ export class RedisStore implements CounterStore {
 
   async apply(op: ApplyOp): Promise<ApplyResult> {
     const keys = this.keys(op.tag);
-    const encoded = this.encodeApply(op, keys);
-    let reply: unknown;
-    try {
-      reply = await this.client.tollgateApply(...encoded.args);
-    } catch (err) {
-      throw toStoreError(err, 'apply');
+    let encoded = this.encodeApply(op, keys);
+    let reply = await this.callApply(encoded.args);
+    if (wantsEveryGroup(reply)) {
+      // Refused in the lean form: the shard has overrides. Sent again with every counter group.
+      this.overridden.add(op.tag);
+      encoded = this.encodeApply(op, keys, true);
+      reply = await this.callApply(encoded.args);
     }
-    return wantsEveryGroup(reply) ? this.applyWhole(op, keys) : decodeApply(reply, encoded.candidates);
+    return decodeApply(reply, encoded.candidates);
   }
 
-  /** Lean unless the shard is known to have overrides. */
-  private encodeApply(op: ApplyOp, keys: ShardKeys): EncodedOp {
-    const lean = !this.overridden.has(op.tag);
+  /** Lean unless `whole` or the shard is known to have overrides. */
+  private encodeApply(op: ApplyOp, keys: ShardKeys, whole = false): EncodedOp {
+    const lean = !whole && !this.overridden.has(op.tag);
     return encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs, lean);
   }
 
-  /** An op the script refused in the lean form (the shard has overrides), sent again with every counter group. */
-  private async applyWhole(op: ApplyOp, keys: ShardKeys): Promise<ApplyResult> {
-    this.overridden.add(op.tag);
-    const { args, candidates } = encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs, false);
-    let reply: unknown;
+  private async callApply(args: string[]): Promise<unknown> {
     try {
-      reply = await this.client.tollgateApply(...args);
+      return await this.client.tollgateApply(...args);
     } catch (err) {
       throw toStoreError(err, 'apply');
     }
-    return decodeApply(reply, candidates);
   }
 
   /**
@@ -165,9 +161,7 @@ export class RedisStore implements CounterStore {
       let encoded: EncodedOp;
       try {
         const keys = this.keys(op.tag);
-        encoded = whole
-          ? encodeApply(op, keys, this.queues.forShard(keys), this.dedupWindowMs, false)
-          : this.encodeApply(op, keys);
+        encoded = this.encodeApply(op, keys, whole);
       } catch (err) {
         results[i] = err instanceof Error ? err : new Error(String(err));
         continue;

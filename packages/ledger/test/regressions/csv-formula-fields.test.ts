@@ -2,9 +2,9 @@
 // separates fields, its second cell is `=1+1`), and ` =1+1` (a leading blank) and the fullwidth `＝1+1` got no `'`.
 // Numbers (a gauge's -5) must stay numbers.
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
-import { Flusher, PgSqlClient, exportCsv, migrate } from '../../src';
+import { Flusher, exportCsv } from '../../src';
 import { csvField } from '../../src/internal';
-import { createTestDatabase } from '../../../../test-support/services';
+import { ownDatabase } from '../support/own-database';
 
 describe('csvField', () => {
   it.each([
@@ -51,18 +51,8 @@ describe('csvField', () => {
 });
 
 describe('exportCsv on Postgres', () => {
-  let db: { url: string; drop: () => Promise<void> };
-  let sql: PgSqlClient;
-
-  beforeAll(async () => {
-    db = await createTestDatabase('csv_formulas');
-    sql = new PgSqlClient({ pool: { connectionString: db.url, max: 2 } });
-    await migrate(sql);
-  });
-  afterAll(async () => {
-    await sql.close();
-    await db.drop();
-  });
+  const database = ownDatabase('csv_formulas', 2);
+  const sql = () => database.sql();
 
   it('quotes and prefixes the text columns of real rows and keeps a gauge -5 a number', async () => {
     const config = parseConfig({
@@ -76,11 +66,11 @@ describe('exportCsv on Postgres', () => {
       { meter: 'storage_bytes', amount: -5 },
       { meter: 'input_tokens', amount: 7, model: '\uff1d1+1' },
     ]);
-    await new Flusher({ store, sql, intervalMs: 60_000 }).flushOnce();
+    await new Flusher({ store, sql: sql(), intervalMs: 60_000 }).flushOnce();
     await store.close();
 
     let text = '';
-    for await (const chunk of exportCsv(sql, { filter: { tenantId: 'x;=1+1' } })) text += String(chunk);
+    for await (const chunk of exportCsv(sql(), { filter: { tenantId: 'x;=1+1' } })) text += String(chunk);
     const rows = text.split('\r\n').filter((l) => l !== '');
     expect(rows[0]).toBe(
       'bucket_start,tenant_id,user_id,meter,model,amount,cost_usd,estimated,batch_id,recorded_at',

@@ -2,26 +2,16 @@
 // that run, which had claimed before the caller's usage arrived: the call resolved with the usage still unflushed
 // (the dashboard test's third request was missing from the ledger). Now such a call waits for the run and runs again.
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
-import { Flusher, PgSqlClient, migrate } from '../../src';
-import { createTestDatabase } from '../../../../test-support/services';
+import { Flusher } from '../../src';
+import { ownDatabase } from '../support/own-database';
 
 const config = parseConfig({ defaultPlan: 'p', plans: { p: { limits: {} } } });
 
-let db: { url: string; drop: () => Promise<void> };
-let sql: PgSqlClient;
-
-beforeAll(async () => {
-  db = await createTestDatabase('flush_once_during_flush');
-  sql = new PgSqlClient({ pool: { connectionString: db.url, max: 4 } });
-  await migrate(sql);
-});
-afterAll(async () => {
-  await sql.close();
-  await db.drop();
-});
+const database = ownDatabase('flush_once_during_flush', 4);
+const sql = () => database.sql();
 
 async function ledgerRequests(tenantId: string): Promise<number> {
-  const res = await sql.query<{ n: string }>(
+  const res = await sql().query<{ n: string }>(
     "SELECT coalesce(sum(amount), 0)::text AS n FROM usage_ledger WHERE tenant_id = $1 AND meter = 'requests'",
     [tenantId],
   );
@@ -36,7 +26,7 @@ it('flushes usage recorded while another flush was writing, when flushOnce resol
   let held = false;
   const flusher = new Flusher({
     store,
-    sql,
+    sql: sql(),
     intervalMs: 60_000,
     staleAfterMs: 60_000,
     hooks: {

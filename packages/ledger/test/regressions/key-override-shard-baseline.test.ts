@@ -3,27 +3,20 @@
 // restores it) was dropped: once the store lost the shard, or on a key's first request after its cap was set, the key
 // ran on its plan's limits, or on none.
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
-import { LedgerBaseline, PgSqlClient, migrate, saveOverride } from '../../src';
-import { createTestDatabase } from '../../../../test-support/services';
+import { LedgerBaseline, saveOverride } from '../../src';
+import { ownDatabase } from '../support/own-database';
 
 const config = parseConfig({ plans: { free: { limits: { requests: { day: 100 } } } } });
 
-let db: { url: string; drop: () => Promise<void> };
-let sql: PgSqlClient;
+const database = ownDatabase('key_override_baseline', 2);
+const sql = () => database.sql();
 
 beforeAll(async () => {
-  db = await createTestDatabase('key_override_baseline');
-  sql = new PgSqlClient({ pool: { connectionString: db.url, max: 2 } });
-  await migrate(sql);
-  await saveOverride(sql, { scope: 'key', id: 'key-1', meter: 'requests', period: 'day', limit: 2 });
-});
-afterAll(async () => {
-  await sql.close();
-  await db.drop();
+  await saveOverride(sql(), { scope: 'key', id: 'key-1', meter: 'requests', period: 'day', limit: 2 });
 });
 
 it("answers a key's override in a tenant shard's baseline, as the overrides query does", async () => {
-  const baseline = new LedgerBaseline(sql);
+  const baseline = new LedgerBaseline(sql());
   const scopes = [
     { scope: 'tenant' as const, id: 'acme' },
     { scope: 'key' as const, id: 'key-1' },
@@ -35,7 +28,7 @@ it("answers a key's override in a tenant shard's baseline, as the overrides quer
 
 it("a rebuild from the ledger restores the key's cap", async () => {
   const store = new MemoryStore();
-  const engine = new QuotaEngine({ store, config, baseline: new LedgerBaseline(sql) });
+  const engine = new QuotaEngine({ store, config, baseline: new LedgerBaseline(sql()) });
   try {
     let admitted = 0;
     for (let i = 0; i < 4; i++) {

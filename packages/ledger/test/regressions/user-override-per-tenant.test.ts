@@ -2,26 +2,19 @@
 // replaced the same user's override in another (alice capped at 2 in acme, then 5 in globex: acme's durable copy
 // was gone), and rebuilding a tenant's lost counters restored whichever was left into every tenant alice uses.
 import { MemoryStore, QuotaEngine, parseConfig } from '@tollgate/core';
-import { LedgerBaseline, PgSqlClient, listOverrides, migrate, saveOverride } from '../../src';
-import { createTestDatabase } from '../../../../test-support/services';
+import { LedgerBaseline, listOverrides, saveOverride } from '../../src';
+import { ownDatabase } from '../support/own-database';
 
 const config = parseConfig({ plans: { free: { limits: { requests: { day: 100 } } } } });
 
-let db: { url: string; drop: () => Promise<void> };
-let sql: PgSqlClient;
+const database = ownDatabase('override_tenant', 2);
+const sql = () => database.sql();
 
 beforeAll(async () => {
-  db = await createTestDatabase('override_tenant');
-  sql = new PgSqlClient({ pool: { connectionString: db.url, max: 2 } });
-  await migrate(sql);
   const user = { scope: 'user' as const, id: 'alice', meter: 'requests', period: 'day' as const };
-  await saveOverride(sql, { ...user, tenantId: 'acme', limit: 2 });
-  await saveOverride(sql, { ...user, tenantId: 'globex', limit: 5 });
-  await saveOverride(sql, { ...user, tenantId: null, limit: 7 });
-});
-afterAll(async () => {
-  await sql.close();
-  await db.drop();
+  await saveOverride(sql(), { ...user, tenantId: 'acme', limit: 2 });
+  await saveOverride(sql(), { ...user, tenantId: 'globex', limit: 5 });
+  await saveOverride(sql(), { ...user, tenantId: null, limit: 7 });
 });
 
 async function admittedOf(engine: QuotaEngine, who: object, n: number): Promise<number> {
@@ -31,24 +24,24 @@ async function admittedOf(engine: QuotaEngine, who: object, n: number): Promise<
 }
 
 it('keeps one durable override per tenant the user was capped in', async () => {
-  const rows = await listOverrides(sql, [{ scope: 'user', id: 'alice' }]);
+  const rows = await listOverrides(sql(), [{ scope: 'user', id: 'alice' }]);
   expect(rows.map((r) => [r.tenantId, r.limit])).toEqual([
     [null, 7],
     ['acme', 2],
     ['globex', 5],
   ]);
   expect(
-    (await listOverrides(sql, [{ scope: 'user', id: 'alice' }], { tenantId: 'acme' })).map((r) => r.limit),
+    (await listOverrides(sql(), [{ scope: 'user', id: 'alice' }], { tenantId: 'acme' })).map((r) => r.limit),
   ).toEqual([2]);
   expect(
-    (await listOverrides(sql, [{ scope: 'user', id: 'alice' }], { tenantId: null })).map((r) => r.limit),
+    (await listOverrides(sql(), [{ scope: 'user', id: 'alice' }], { tenantId: null })).map((r) => r.limit),
   ).toEqual([7]);
 });
 
 it('a rebuild from the ledger restores each tenant its own cap of the user', async () => {
   // A fresh store: every shard is rebuilt from the ledger on first use.
   const store = new MemoryStore();
-  const engine = new QuotaEngine({ store, config, baseline: new LedgerBaseline(sql) });
+  const engine = new QuotaEngine({ store, config, baseline: new LedgerBaseline(sql()) });
   try {
     expect(await admittedOf(engine, { tenantId: 'acme', userId: 'alice' }, 4)).toBe(2);
     expect(await admittedOf(engine, { tenantId: 'globex', userId: 'alice' }, 7)).toBe(5);
@@ -60,7 +53,7 @@ it('a rebuild from the ledger restores each tenant its own cap of the user', asy
 });
 
 it('removing the override of one tenant leaves the others', async () => {
-  await saveOverride(sql, {
+  await saveOverride(sql(), {
     scope: 'user',
     id: 'alice',
     tenantId: 'acme',
@@ -68,7 +61,7 @@ it('removing the override of one tenant leaves the others', async () => {
     period: 'day',
     limit: null,
   });
-  const rows = await listOverrides(sql, [{ scope: 'user', id: 'alice' }]);
+  const rows = await listOverrides(sql(), [{ scope: 'user', id: 'alice' }]);
   expect(rows.map((r) => [r.tenantId, r.limit])).toEqual([
     [null, 7],
     ['globex', 5],

@@ -65,9 +65,18 @@ export async function ready(client: Redis): Promise<Redis> {
   return client;
 }
 
-/** An enforcing op that consumes one request of `tenantId` now, under `opId`, seeding its shard on the way. */
-export function requestOp(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
-  const subject = engine.resolve({ tenantId });
+/**
+ * An enforcing op of `who` now, under `opId`, adding `amounts` (nothing kept for the ledger unless `extra` says so),
+ * seeding its shard on the way; `extra` replaces any other part.
+ */
+export function opOf(
+  engine: QuotaEngine,
+  who: Parameters<QuotaEngine['resolve']>[0],
+  opId: string,
+  amounts: ApplyOp['amounts'],
+  extra: Partial<ApplyOp> = {},
+): ApplyOp {
+  const subject = engine.resolve(who);
   const now = Date.now();
   return {
     opId,
@@ -77,11 +86,17 @@ export function requestOp(engine: QuotaEngine, tenantId: string, opId: string): 
     scopes: subject.scopes,
     windows: engine.windowsAt(now),
     limits: subject.limits,
-    amounts: [{ meter: 'requests', amount: 1 }],
+    amounts,
     usage: [],
     warnAt: [],
     seed: 'auto',
+    ...extra,
   };
+}
+
+/** An enforcing op that consumes one request of `tenantId` now, under `opId`, seeding its shard on the way. */
+export function requestOp(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
+  return opOf(engine, { tenantId }, opId, [{ meter: 'requests', amount: 1 }]);
 }
 
 /**

@@ -4,7 +4,7 @@
 import { QuotaEngine, type ApplyOp } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { APPLY, encodeApply, ShardKeys } from '@tollgate/redis/internal';
-import { config, ownRedis, scanKeys, scriptCalls } from './helpers';
+import { config, opOf, ownRedis, scanKeys, scriptCalls } from './helpers';
 
 // requests limited per day for the tenant; latency_ms and bytes_out unlimited (what the gateway records per response).
 const cfg = config({ plans: { free: { limits: { requests: { day: 100 } } } } });
@@ -13,21 +13,11 @@ const redis = ownRedis();
 
 const prefix = () => `lean${Math.random().toString(36).slice(2)}:`;
 
-/** An op of `tenantId` adding `amounts` (enforce mode), keeping one usage delta per meter for the ledger. */
+/** An op of `tenantId` (user u1) adding `amounts` (enforce mode), keeping one usage delta per meter for the ledger. */
 function op(engine: QuotaEngine, tenantId: string, opId: string, amounts: Record<string, number>): ApplyOp {
-  const subject = engine.resolve({ tenantId, userId: 'u1' });
-  const now = Date.now();
-  const hour = Math.floor(now / 3_600_000) * 3_600_000;
+  const hour = Math.floor(Date.now() / 3_600_000) * 3_600_000;
   const list = Object.entries(amounts).map(([meter, amount]) => ({ meter, amount }));
-  return {
-    opId,
-    tag: subject.tag,
-    now,
-    mode: 'enforce',
-    scopes: subject.scopes,
-    windows: engine.windowsAt(now),
-    limits: subject.limits,
-    amounts: list,
+  return opOf(engine, { tenantId, userId: 'u1' }, opId, list, {
     usage: list.map(({ meter, amount }) => ({
       tenantId,
       userId: 'u1',
@@ -37,9 +27,7 @@ function op(engine: QuotaEngine, tenantId: string, opId: string, amounts: Record
       amount,
       costPico: '0',
     })),
-    warnAt: [],
-    seed: 'auto',
-  };
+  });
 }
 
 describe('RedisStore lean apply ops', () => {

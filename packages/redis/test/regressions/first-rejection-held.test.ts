@@ -3,45 +3,24 @@
 // MemoryStore's first rejections carry it.
 import { MemoryStore, QuotaEngine, type ApplyOp, type CounterStore } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
-import { config, deleteKeys, ready, redisClient } from '../integration/helpers';
-import { REDIS_URL } from '../../../../test-support/services';
-import type Redis from 'ioredis';
+import { config, opOf, ownRedis } from '../integration/helpers';
 
 const cfg = config({ plans: { free: { limits: { tokens: { day: 100 } } } } });
-let client: Redis;
-const prefix = `first-held-${Math.random().toString(36).slice(2)}:`;
-beforeAll(async () => {
-  client = await ready(redisClient(REDIS_URL));
-});
-afterAll(async () => {
-  await deleteKeys(client, prefix);
-  await client.quit();
-});
+const redis = ownRedis();
 
+/** Reserves `amount` tokens (held, not used), or uses them. */
 function tokensOp(engine: QuotaEngine, opId: string, amount: number, reserve: boolean): ApplyOp {
-  const subject = engine.resolve({ tenantId: 'acme' });
-  const now = Date.now();
-  return {
-    opId,
-    tag: subject.tag,
-    now,
-    mode: 'enforce',
-    scopes: subject.scopes,
-    windows: engine.windowsAt(now),
-    limits: subject.limits,
-    amounts: reserve ? [] : [{ meter: 'tokens', amount }],
-    ...(reserve
-      ? { reserve: { id: `r-${opId}`, expiresAt: now + 60_000, amounts: [{ meter: 'tokens', amount }] } }
-      : {}),
-    usage: [],
-    warnAt: [],
-    seed: 'auto',
-  };
+  const tokens = [{ meter: 'tokens', amount }];
+  return reserve
+    ? opOf(engine, { tenantId: 'acme' }, opId, [], {
+        reserve: { id: `r-${opId}`, expiresAt: Date.now() + 60_000, amounts: tokens },
+      })
+    : opOf(engine, { tenantId: 'acme' }, opId, tokens);
 }
 
 const stores: Array<[string, () => CounterStore]> = [
   ['MemoryStore', () => new MemoryStore()],
-  ['RedisStore', () => new RedisStore({ client, prefix })],
+  ['RedisStore', () => new RedisStore({ client: redis.client(), prefix: 'first-held:' })],
 ];
 
 it.each(stores)('%s: a first rejection says what reservations hold on the counter', async (_name, make) => {

@@ -2,24 +2,14 @@
 // the lean form) skipped the seeded-scopes check, so after Redis lost its data the shard was never rebuilt from the
 // ledger: an override kept there (on a meter the plan does not limit) was never restored, never enforced, and
 // usage recorded meanwhile was missing from the rebuilt counter. MemoryStore and RedisStore must agree.
-import Redis from 'ioredis';
 import { MemoryStore, QuotaEngine, type BaselineSource, type CounterStore } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
-import { config, deleteKeys, ready, redisClient } from '../integration/helpers';
-import { REDIS_URL } from '../../../../test-support/services';
+import { config, ownRedis } from '../integration/helpers';
 
 const cfg = config({
   plans: { open: { limits: {} }, metered: { limits: { requests: { day: 100 } } } },
 });
-let client: Redis;
-const prefix = `lean-seeding-${Math.random().toString(36).slice(2)}:`;
-beforeAll(async () => {
-  client = await ready(redisClient(REDIS_URL));
-});
-afterAll(async () => {
-  await deleteKeys(client, prefix);
-  await client.quit();
-});
+const redis = ownRedis();
 
 /** The ledger after the store lost its data: no usage, one durable tenant override. */
 function ledger(tenantId: string, meter: string, limit: number): BaselineSource & { asked: number } {
@@ -45,7 +35,8 @@ const stores: Array<[string, () => CounterStore]> = [
   ['MemoryStore', () => new MemoryStore()],
   [
     'RedisStore',
-    () => new RedisStore({ client, prefix: `${prefix}${Math.random().toString(36).slice(2)}:` }),
+    () =>
+      new RedisStore({ client: redis.client(), prefix: `seeding${Math.random().toString(36).slice(2)}:` }),
   ],
 ];
 
