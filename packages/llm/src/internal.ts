@@ -11,4 +11,5 @@ export {
 
 // Helpers of the gateway's stream handling.
 export { isUsageOnlyChunk } from './openai-stream';
+export { SseUsageRewriter } from './sse-usage-filter';
 export { totalTokens } from './settle';

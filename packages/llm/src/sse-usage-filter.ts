@@ -19,8 +19,11 @@ export interface SseUsageFilterOptions {
  * Events it does not understand pass unchanged. It holds at most `maxEventBytes` of one event and
  * looks at each byte once: a larger event streams through as it arrives, byte for byte (the old
  * filter kept it whole and searched it again from its start on every chunk).
+ *
+ * Pure and synchronous: `feed` each chunk and send what it returns, then `finish`. The gateway calls it from its
+ * upstream handler directly (no stream objects per response); SseUsageFilter is the same as a Transform stream.
  */
-export class SseUsageFilter extends Transform {
+export class SseUsageRewriter {
   private readonly lines = new LineEnds();
   private parts: Buffer[] = [];
   private size = 0;
@@ -33,9 +36,9 @@ export class SseUsageFilter extends Transform {
   private heldOnCr = false;
   private warned = false;
   /**
-   * What one chunk lets out, pushed once at its end: an upstream chunk of many events is one piece for the client,
-   * so the gateway's hold on a stream's last event (sent with the end) holds the chunk, and the response goes out in
-   * one socket write as through a plain proxy, not one for the events before the last and one for the rest.
+   * What one chunk lets out, returned at its end in one piece: an upstream chunk of many events is one piece for
+   * the client, so the gateway's hold on a stream's last event (sent with the end) holds the chunk, and the response
+   * goes out in one socket write as through a plain proxy, not one for the events before the last and one for the rest.
    */
   private out: Buffer[] = [];
 
@@ -43,7 +46,6 @@ export class SseUsageFilter extends Transform {
   private readonly onOversize: (() => void) | undefined;
 
   constructor(o: SseUsageFilterOptions = {}) {
-    super();
     this.maxEventBytes = o.maxEventBytes ?? MAX_FILTERED_EVENT_BYTES;
     this.onOversize = o.onOversize;
   }
@@ -53,7 +55,8 @@ export class SseUsageFilter extends Transform {
     return this.size;
   }
 
-  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+  /** What the client gets of `chunk` (the events it completes, and any bytes passing unfiltered), or null. */
+  feed(chunk: Buffer): Buffer | null {
     let from = 0;
     if (this.heldOnCr) {
       this.heldOnCr = false;
@@ -76,28 +79,28 @@ export class SseUsageFilter extends Transform {
     });
     this.lineBytes += chunk.length - tail;
     this.append(chunk.subarray(from));
-    this.release();
-    done();
+    return this.release();
   }
 
-  override _flush(done: TransformCallback): void {
-    // What is left (an unended event, or one held on its \r) goes out as it is.
-    if (this.heldOnCr) this.endEvent();
-    else this.emitHeld();
-    this.release();
-    done();
+  /** What is left at the end of the stream (an unended event, or one held on its \r) as it is, or null. */
+  finish(): Buffer | null {
+    if (this.heldOnCr) {
+      this.heldOnCr = false;
+      this.endEvent();
+    } else this.emitHeld();
+    return this.release();
   }
 
   private send(bytes: Buffer): void {
     this.out.push(bytes);
   }
 
-  /** Pushes what this chunk let out, in one piece. */
-  private release(): void {
+  /** What this chunk let out, in one piece. */
+  private release(): Buffer | null {
     const out = this.out;
-    if (out.length === 0) return;
+    if (out.length === 0) return null;
     this.out = [];
-    this.push(out.length === 1 ? out[0]! : Buffer.concat(out));
+    return out.length === 1 ? out[0]! : Buffer.concat(out);
   }
 
   private append(bytes: Buffer): void {
@@ -143,6 +146,33 @@ export class SseUsageFilter extends Transform {
     this.parts = [];
     this.size = 0;
     this.contentEnd = 0;
+  }
+}
+
+/** SseUsageRewriter as a Transform stream (for a body that goes through streams anyway, such as a decoder's). */
+export class SseUsageFilter extends Transform {
+  private readonly rewriter: SseUsageRewriter;
+
+  constructor(o: SseUsageFilterOptions = {}) {
+    super();
+    this.rewriter = new SseUsageRewriter(o);
+  }
+
+  /** Bytes held now (at most the cap). */
+  get buffered(): number {
+    return this.rewriter.buffered;
+  }
+
+  override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
+    const out = this.rewriter.feed(chunk);
+    if (out !== null) this.push(out);
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    const out = this.rewriter.finish();
+    if (out !== null) this.push(out);
+    done();
   }
 }
 

@@ -14,6 +14,7 @@ import type { Logger } from '../logger';
 import { sendProblem } from '../problem';
 import { ResponseReader } from '../response-reader';
 import { SseUsageFilter } from '@tollgate/llm';
+import { SseUsageRewriter } from '@tollgate/llm/internal';
 import { nodeResponseHeaders } from '../upstream-response-headers';
 
 export interface ProxyOptions {
@@ -116,8 +117,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   private complete = false;
   /** The client left while a JSON body is still read to its end for its usage: nothing more goes to it. */
   private discarding = false;
-  /** The body's way through the filter (and decoder) when there is one; else bytes go straight to `res`. */
+  /** The body's way through its decoder and the filter, for an encoded stream; else bytes go to `res` from here. */
   private source: Readable | null = null;
+  /** Hides the usage chunk of an unencoded stream, called here chunk by chunk (no stream objects per response). */
+  private rewriter: SseUsageRewriter | null = null;
   private readonly o: ProxyOptions;
   private readonly req: IncomingMessage;
   private readonly res: ServerResponse;
@@ -161,18 +164,16 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const filterable = ctx.llm?.rewritten && sse && status < 300;
     // The usage chunk can be hidden only from a body the gateway can decode; another passes unfiltered.
     const decoder = filterable && encoding !== 'identity' ? decoderFor(encoding) : null;
-    const filter =
-      filterable && (encoding === 'identity' || decoder)
-        ? new SseUsageFilter({
-            maxEventBytes: o.maxJsonBytes,
-            onOversize: () => warnOnce(`an event over ${o.maxJsonBytes} bytes passed unfiltered`),
-          })
-        : null;
-    const decodeForClient = filter !== null && decoder !== null;
+    const filterOptions = {
+      maxEventBytes: o.maxJsonBytes,
+      onOversize: () => warnOnce(`an event over ${o.maxJsonBytes} bytes passed unfiltered`),
+    };
+    const filtered = filterable && (encoding === 'identity' || decoder !== null);
+    const decodeForClient = filtered && decoder !== null;
     res.statusCode = status;
     if (statusMessage) res.statusMessage = statusMessage;
     for (const [name, value] of clientResponseHeaders(headers)) {
-      if (filter && name === 'content-length') continue;
+      if (filtered && name === 'content-length') continue;
       if (decodeForClient && name === 'content-encoding') continue;
       res.setHeader(name, value);
     }
@@ -192,21 +193,44 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
       else controller.abort(new ClientGone('the client left'));
       return;
     }
-    if (filter) {
+    if (decodeForClient) {
       // pipe() carries backpressure: the decoder inflates only as fast as the client reads.
-      let body: Readable = new Readable({ read: () => controller.resume() });
+      const body = new Readable({ read: () => controller.resume() });
       this.source = body;
-      if (decodeForClient) {
-        decoder.on('error', () => res.destroy());
-        body = body.pipe(decoder);
-      }
+      decoder.on('error', () => res.destroy());
       // The filter holds at most one capped event; should it ever fail, the client's copy ends, not the process.
+      const filter = new SseUsageFilter(filterOptions);
       filter.on('error', () => res.destroy());
-      body.pipe(filter).pipe(res);
-    }
+      body.pipe(decoder).pipe(filter).pipe(res);
+    } else if (filtered) this.rewriter = new SseUsageRewriter(filterOptions);
     // A stream's headers go out at once: with its first bytes when they came with them (one write, not two),
-    // else on their own on the next turn of the loop, however long the first event takes.
-    if (sse) setImmediate(flushIfQuiet, res);
+    // else on their own on the next turn of the loop, however long the first event takes; not when the whole body
+    // is here already (it goes out with them once its usage is committed, in one write).
+    if (sse) setImmediate(this.flushUnlessComplete);
+  }
+
+  private readonly flushUnlessComplete = (): void => {
+    if (!this.complete) flushIfQuiet(this.res);
+  };
+
+  /** Writes `bytes` to the client, pausing the upstream while the client's socket is full. */
+  private send(controller: Dispatcher.DispatchController, bytes: Buffer): void {
+    if (!this.res.write(bytes)) {
+      controller.pause();
+      this.res.once('drain', this.onDrain);
+    }
+  }
+
+  /** The rewriter's output for `chunk` (or, at the end, what it holds); a failure ends the client's copy only. */
+  private rewrite(rewriter: SseUsageRewriter, chunk: Buffer | null): Buffer | null {
+    try {
+      return chunk === null ? rewriter.finish() : rewriter.feed(chunk);
+    } catch (err) {
+      this.o.log.warn({ reqId: this.ctx.requestId, err: String(err) }, 'stream filter failed');
+      this.discarding = true;
+      this.res.destroy();
+      return null;
+    }
   }
 
   onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
@@ -214,18 +238,24 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (this.discarding) return;
     if (this.source) {
       if (!this.source.push(chunk)) controller.pause();
-    } else if (!this.res.write(chunk)) {
-      controller.pause();
-      this.res.once('drain', this.onDrain);
+      return;
     }
+    const out = this.rewriter === null ? chunk : this.rewrite(this.rewriter, chunk);
+    if (out !== null) this.send(controller, out);
   }
 
-  onResponseEnd(): void {
+  onResponseEnd(controller: Dispatcher.DispatchController): void {
     this.complete = true;
     this.ctx.reader?.end();
     if (this.discarding) return;
-    if (this.source) this.source.push(null);
-    else this.res.end();
+    if (this.source) {
+      this.source.push(null);
+      return;
+    }
+    const rest = this.rewriter === null ? null : this.rewrite(this.rewriter, null);
+    if (this.discarding) return;
+    if (rest !== null) this.send(controller, rest);
+    this.res.end();
   }
 
   onResponseError(_controller: Dispatcher.DispatchController, err: Error): void {

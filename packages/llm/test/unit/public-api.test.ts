@@ -44,6 +44,7 @@ describe('@tollgate/llm/internal (unstable)', () => {
     expect(Object.keys(internal).sort()).toEqual([
       'MAX_MODEL_LENGTH',
       'MAX_REQUESTED_OUTPUT_TOKENS',
+      'SseUsageRewriter',
       'isUsageOnlyChunk',
       'requestFieldProblem',
       'totalTokens',

@@ -1,5 +1,5 @@
 import { Readable } from 'node:stream';
-import { SseUsageFilter, rewriteEvent } from '../../src/sse-usage-filter';
+import { SseUsageFilter, SseUsageRewriter, rewriteEvent } from '../../src/sse-usage-filter';
 
 async function filtered(parts: string[]): Promise<string> {
   const out: Buffer[] = [];
@@ -114,5 +114,27 @@ describe('SseUsageFilter bounds', () => {
       for await (const c of filter) got.push(c as Buffer);
       expect(Buffer.concat(got).equals(want)).toBe(true);
     }
+  });
+});
+
+describe('SseUsageRewriter (the filter without a stream)', () => {
+  it('returns what each chunk completes, in one piece, and null while an event is unfinished', () => {
+    const r = new SseUsageRewriter();
+    const text = chunk(',"usage":null') + chunk('') + usageChunk + 'data: [DONE]\n\n';
+    const cut = text.length - 5;
+    expect(r.feed(Buffer.from(text.slice(0, cut)))?.toString()).toBe(chunk('') + chunk(''));
+    expect(r.buffered).toBe(Buffer.byteLength(text.slice(text.indexOf('data: [DONE]'), cut)));
+    expect(r.feed(Buffer.from(text.slice(cut, cut + 1)))).toBeNull();
+    expect(r.feed(Buffer.from(text.slice(cut + 1)))?.toString()).toBe('data: [DONE]\n\n');
+    expect(r.finish()).toBeNull();
+  });
+
+  it('lets out an unended last event as it is at the finish, and one ended on a lone \\r', () => {
+    const open = new SseUsageRewriter();
+    expect(open.feed(Buffer.from('data: {"choices":[]}\n'))).toBeNull();
+    expect(open.finish()?.toString()).toBe('data: {"choices":[]}\n');
+    const cr = new SseUsageRewriter();
+    expect(cr.feed(Buffer.from(usageChunk.replace(/\n\n$/, '\r\r')))).toBeNull();
+    expect(cr.finish()).toBeNull();
   });
 });
