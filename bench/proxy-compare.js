@@ -12,7 +12,8 @@
 // Env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
 //      NGINX (/usr/sbin/nginx), WRK (/usr/bin/wrk), GATEWAY_CPU (1), CLIENT_CPU (0),
 //      GATEWAY_NODE_ARGS (none; e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the gateways),
-//      BENCH_FLUSHER (inline; off runs the gateways without their flushers, to see what the flusher costs).
+//      BENCH_FLUSHER (inline; off runs the gateways without their flushers, to see what the flusher costs),
+//      BENCH_DEBUG (unset; set, it prints how long each case waited for the servers to be idle).
 'use strict';
 const { spawn, execFileSync } = require('node:child_process');
 const fs = require('node:fs');
