@@ -9,7 +9,7 @@
 // cost it). Then the first request of never-seen tenants against seen ones (CPU per request).
 //
 // Usage: taskset -c 0 node bench/proxy-compare.js [--before <checkout>] [--rounds 3] [--seconds 5]
-// Env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/postgres),
+// Env: REDIS_URL (redis://127.0.0.1:6379), DATABASE_URL (postgres://postgres@127.0.0.1:5432/tollgate_bench_compare),
 //      NGINX (/usr/sbin/nginx), WRK (/usr/bin/wrk), GATEWAY_CPU (1), CLIENT_CPU (0),
 //      GATEWAY_NODE_ARGS (none; e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the gateways),
 //      BENCH_FLUSHER (inline; off runs the gateways without their flushers, to see what the flusher costs),
