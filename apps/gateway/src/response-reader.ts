@@ -128,15 +128,27 @@ class SseSink implements Sink {
 }
 
 /**
+ * The characters of `value` as compact JSON; `textChars` (the answer as it came) when it is nested deeper than
+ * JSON.stringify's stack (JSON.parse has none, so such an answer parses).
+ */
+function compactChars(value: unknown, textChars: number): number {
+  try {
+    return JSON.stringify(value).length;
+  } catch {
+    return textChars;
+  }
+}
+
+/**
  * A stream sent as one JSON array of chunks (Gemini's streamGenerateContent without `alt=sse`): read chunk by chunk
  * as the events of a stream would be, so cumulative usage is taken from the last chunk that has it.
  */
-function streamedArray(items: unknown[]): ResponseUsage {
+function streamedArray(items: unknown[], textChars: number): ResponseUsage {
   const reader = new StreamUsageReader();
   for (const item of items)
     if (item !== null && typeof item === 'object' && !Array.isArray(item))
       reader.pushObject(item as Record<string, unknown>);
-  if (reader.format === null) return unread(JSON.stringify(items).length);
+  if (reader.format === null) return unread(compactChars(items, textChars));
   return {
     reported: reader.reported,
     complete: reader.complete,
@@ -163,7 +175,7 @@ class JsonSink implements Sink {
       // A 2xx answer the client got, but not as JSON (cut, corrupt): estimated from what it held.
       return unread(text.length);
     }
-    if (Array.isArray(body)) return streamedArray(body);
+    if (Array.isArray(body)) return streamedArray(body, text.length);
     if (!looksLikeLlmResponse(body)) return unread(text.length);
     const reported = usageFromJson(body);
     return {

@@ -163,14 +163,27 @@ export class SseUsageFilter extends Transform {
     return this.rewriter.buffered;
   }
 
+  // A throw here would escape the pipe that writes to the filter (it is no 'error' event): passed to `done` instead.
   override _transform(chunk: Buffer, _enc: BufferEncoding, done: TransformCallback): void {
-    const out = this.rewriter.feed(chunk);
+    let out: Buffer | null;
+    try {
+      out = this.rewriter.feed(chunk);
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     if (out !== null) this.push(out);
     done();
   }
 
   override _flush(done: TransformCallback): void {
-    const out = this.rewriter.finish();
+    let out: Buffer | null;
+    try {
+      out = this.rewriter.finish();
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+      return;
+    }
     if (out !== null) this.push(out);
     done();
   }
@@ -196,5 +209,10 @@ export function rewriteEvent(text: string, terminator: string): string {
   if (isUsageOnlyChunk(obj)) return '';
   if (!hasNullUsage(obj)) return text;
   delete obj.usage;
-  return `data: ${JSON.stringify(obj)}${terminator}`;
+  try {
+    return `data: ${JSON.stringify(obj)}${terminator}`;
+  } catch {
+    // Nested deeper than JSON.stringify's stack (JSON.parse has none): the event goes as it came.
+    return text;
+  }
 }

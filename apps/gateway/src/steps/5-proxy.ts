@@ -244,7 +244,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     if (out !== null) this.send(controller, out);
   }
 
-  onResponseEnd(controller: Dispatcher.DispatchController): void {
+  onResponseEnd(): void {
     this.complete = true;
     this.ctx.reader?.end();
     if (this.discarding) return;
@@ -254,7 +254,9 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     }
     const rest = this.rewriter === null ? null : this.rewrite(this.rewriter, null);
     if (this.discarding) return;
-    if (rest !== null) this.send(controller, rest);
+    // No pause for backpressure here: the body is whole, and a resume after it would reach the pooled connection's
+    // next request. What is left is at most one held event.
+    if (rest !== null) this.res.write(rest);
     this.res.end();
   }
 

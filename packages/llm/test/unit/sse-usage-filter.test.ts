@@ -52,6 +52,11 @@ describe('SseUsageFilter', () => {
     expect(rewriteEvent(plain, '\n\n')).toBe(plain);
   });
 
+  it('passes an event nested too deep to re-serialize as it came (JSON.stringify would throw)', () => {
+    const deep = `data: {"choices":[],"usage":null,"x":${'['.repeat(100_000)}${']'.repeat(100_000)}}\n\n`;
+    expect(rewriteEvent(deep, '\n\n')).toBe(deep);
+  });
+
   it('passes events it does not understand unchanged', () => {
     expect(rewriteEvent('event: ping\ndata: {}\n\n', '\n\n')).toBe('event: ping\ndata: {}\n\n');
     expect(rewriteEvent('data: not json\n\n', '\n\n')).toBe('data: not json\n\n');
