@@ -325,7 +325,11 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
       try {
         send();
       } catch (err) {
+        // A held write or end Node refused (its headers, say) would leave the client waiting for an end that never
+        // comes: the response is cut instead.
         this.ctx.tollgate.callbackFailed('end', err);
+        raw.destroy();
+        return;
       }
     }
   }

@@ -59,9 +59,22 @@ function decoderFor(encoding: string): (Readable & NodeJS.WritableStream) | null
   return null;
 }
 
+/**
+ * A reason phrase Node sends as it is (its writeHead refuses anything else): tab, printable ASCII, and what undici
+ * decoded to Latin-1 code points. llhttp passes any byte but CR and LF, and undici decodes it as UTF-8, so an upstream
+ * can send one that would throw where the headers go out; it then gets the status code's standard phrase.
+ */
+const SENDABLE_REASON = /^[\t\x20-\x7e\x80-\xff]*$/;
+
 /** Sends a response's headers unless something (its first bytes, or its end) has sent them already. */
 function flushIfQuiet(res: ServerResponse): void {
-  if (!res.headersSent && !res.destroyed) res.flushHeaders();
+  if (res.headersSent || res.destroyed) return;
+  try {
+    res.flushHeaders();
+  } catch {
+    // From a timer: a throw here would end the process. Headers Node refuses cut this response only.
+    res.destroy();
+  }
 }
 
 /** True when the client's request carries a body to stream (a length above zero, or chunked framing). */
@@ -171,7 +184,7 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
     const filtered = filterable && (encoding === 'identity' || decoder !== null);
     const decodeForClient = filtered && decoder !== null;
     res.statusCode = status;
-    if (statusMessage) res.statusMessage = statusMessage;
+    if (statusMessage && SENDABLE_REASON.test(statusMessage)) res.statusMessage = statusMessage;
     for (const [name, value] of clientResponseHeaders(headers)) {
       if (filtered && name === 'content-length') continue;
       if (decodeForClient && name === 'content-encoding') continue;
