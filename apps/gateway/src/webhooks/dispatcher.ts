@@ -170,6 +170,8 @@ export class WebhookDispatcher {
         method: 'POST',
         headers: {
           'content-type': 'application/json',
+          // The answer's body is never read: nothing to decode.
+          'accept-encoding': 'identity',
           [WEBHOOK_SIGNATURE_HEADER]: signWebhook(w.secret, body),
           'tollgate-event-id': d.event_id,
         },
@@ -177,7 +179,9 @@ export class WebhookDispatcher {
         signal: AbortSignal.timeout(this.timeoutMs),
       });
       status = res.status;
-      await res.arrayBuffer().catch(() => undefined);
+      // Only the status counts: the body is dropped unread (read whole, a receiver's gzip answer of a few hundred
+      // KiB was hundreds of MiB in memory, with up to MAX_IN_FLIGHT deliveries at once).
+      await res.body?.cancel().catch(() => undefined);
     } catch (err) {
       error = (err as Error).message;
     }
