@@ -3,6 +3,10 @@ import { Transform, type TransformCallback } from 'node:stream';
 import { hasNullUsage, isUsageOnlyChunk } from './openai-stream';
 import { LF, LineEnds, endsOnCr } from './sse-lines';
 
+/** What rewriteEvent looks for first (bytes, so the search needs no conversion per event). */
+const USAGE = Buffer.from('usage');
+const ESCAPE = Buffer.from('\\u');
+
 /** Default cap on one event held by the filter (4 MiB). */
 export const MAX_FILTERED_EVENT_BYTES = 4 * 1024 * 1024;
 
@@ -41,6 +45,13 @@ export class SseUsageRewriter {
    * goes out in one socket write as through a plain proxy, not one for the events before the last and one for the rest.
    */
   private out: Buffer[] = [];
+  /** Events passing unchanged, `passChunk[passStart, passEnd)`, not yet in `out` (adjoining ones are joined). */
+  private passChunk: Buffer | null = null;
+  private passStart = 0;
+  private passEnd = 0;
+  /** Where `usage` and `\u` are next in the chunk being fed (-2: not searched yet, -1: nowhere after). */
+  private usageAt = -2;
+  private escapeAt = -2;
 
   private readonly maxEventBytes: number;
   private readonly onOversize: (() => void) | undefined;
@@ -58,6 +69,8 @@ export class SseUsageRewriter {
   /** What the client gets of `chunk` (the events it completes, and any bytes passing unfiltered), or null. */
   feed(chunk: Buffer): Buffer | null {
     let from = 0;
+    this.usageAt = -2;
+    this.escapeAt = -2;
     if (this.heldOnCr) {
       this.heldOnCr = false;
       if (chunk.length > 0 && chunk[0] === LF) {
@@ -66,19 +79,46 @@ export class SseUsageRewriter {
       }
       this.endEvent();
     }
+    // An event that begins in this chunk is read in place, [evStart, ...) with its last content line ending at
+    // evContentEnd; one carried over from an earlier chunk (or passing over the cap) is collected in `parts`.
+    let evStart = this.size === 0 && !this.passing ? from : -1;
+    let evContentEnd = -1;
     const tail = this.lines.scan(chunk, (start, contentEnd, next) => {
       const empty = this.lineBytes === 0 && contentEnd === start;
       this.lineBytes = 0;
+      if (evStart >= 0) {
+        from = next;
+        if (!empty) {
+          evContentEnd = contentEnd;
+          return;
+        }
+        if (endsOnCr(chunk, next)) {
+          // A \n opening the next chunk may belong to its blank line: held, as an event read across chunks is.
+          this.collect(chunk, evStart, evContentEnd, next);
+          this.heldOnCr = true;
+          evStart = -1;
+          return;
+        }
+        this.endInPlace(chunk, evStart, evContentEnd, next);
+        evStart = next;
+        evContentEnd = -1;
+        return;
+      }
       this.append(chunk.subarray(from, contentEnd));
       if (!empty) this.contentEnd = this.size;
       this.append(chunk.subarray(contentEnd, next));
       from = next;
       if (!empty) return;
       if (endsOnCr(chunk, next)) this.heldOnCr = true;
-      else this.endEvent();
+      else {
+        this.endEvent();
+        evStart = next;
+        evContentEnd = -1;
+      }
     });
     this.lineBytes += chunk.length - tail;
-    this.append(chunk.subarray(from));
+    if (evStart >= 0) this.collect(chunk, evStart, evContentEnd, chunk.length);
+    else this.append(chunk.subarray(from));
     return this.release();
   }
 
@@ -91,12 +131,64 @@ export class SseUsageRewriter {
     return this.release();
   }
 
+  /** Adds `chunk[start, end)`, read in place so far, to the event collected across chunks. */
+  private collect(chunk: Buffer, start: number, contentEnd: number, end: number): void {
+    const base = this.size;
+    this.append(chunk.subarray(start, end));
+    if (!this.passing && contentEnd >= 0) this.contentEnd = base + (contentEnd - start);
+  }
+
+  /** An event read in place, `chunk[start, end)`: passed on in place unless it may name usage (within the cap). */
+  private endInPlace(chunk: Buffer, start: number, contentEnd: number, end: number): void {
+    if (end - start > this.maxEventBytes) {
+      this.oversize();
+      this.pass(chunk, start, end);
+      return;
+    }
+    if (!this.mayNameUsageIn(chunk, start, end)) {
+      this.pass(chunk, start, end);
+      return;
+    }
+    this.rewrite(chunk.subarray(start, end), contentEnd < 0 ? 0 : contentEnd - start);
+  }
+
+  /**
+   * rewriteEvent's first test, on the bytes `chunk[start, end)`: `usage` in them as it is, or a \u escape that could
+   * spell it. Each needle's next place is kept per chunk, so a chunk of many events is searched once for each.
+   */
+  private mayNameUsageIn(chunk: Buffer, start: number, end: number): boolean {
+    if (this.usageAt !== -1 && this.usageAt < start) this.usageAt = chunk.indexOf(USAGE, start);
+    if (this.usageAt !== -1 && this.usageAt + USAGE.length <= end) return true;
+    if (this.escapeAt !== -1 && this.escapeAt < start) this.escapeAt = chunk.indexOf(ESCAPE, start);
+    return this.escapeAt !== -1 && this.escapeAt + ESCAPE.length <= end;
+  }
+
+  /** Lets `chunk[start, end)` out unchanged, joined to the bytes let out just before it when they adjoin. */
+  private pass(chunk: Buffer, start: number, end: number): void {
+    if (this.passChunk === chunk && this.passEnd === start) {
+      this.passEnd = end;
+      return;
+    }
+    this.flushPass();
+    this.passChunk = chunk;
+    this.passStart = start;
+    this.passEnd = end;
+  }
+
+  private flushPass(): void {
+    if (this.passChunk === null) return;
+    this.out.push(this.passChunk.subarray(this.passStart, this.passEnd));
+    this.passChunk = null;
+  }
+
   private send(bytes: Buffer): void {
+    this.flushPass();
     this.out.push(bytes);
   }
 
   /** What this chunk let out, in one piece. */
   private release(): Buffer | null {
+    this.flushPass();
     const out = this.out;
     if (out.length === 0) return null;
     this.out = [];
@@ -114,10 +206,13 @@ export class SseUsageRewriter {
     if (this.size <= this.maxEventBytes) return;
     this.passing = true;
     this.emitHeld();
-    if (!this.warned) {
-      this.warned = true;
-      this.onOversize?.();
-    }
+    this.oversize();
+  }
+
+  private oversize(): void {
+    if (this.warned) return;
+    this.warned = true;
+    this.onOversize?.();
   }
 
   private endEvent(): void {
@@ -126,11 +221,19 @@ export class SseUsageRewriter {
       this.contentEnd = 0;
       return;
     }
-    const bytes = Buffer.concat(this.parts, this.size);
+    const bytes = this.parts.length === 1 ? this.parts[0]! : Buffer.concat(this.parts, this.size);
+    const contentEnd = this.contentEnd;
+    this.clear();
+    if (bytes.length === 0) return;
+    if (bytes.indexOf(USAGE) === -1 && bytes.indexOf(ESCAPE) === -1) this.send(bytes);
+    else this.rewrite(bytes, contentEnd);
+  }
+
+  /** Sends one event's bytes (its last content line ending at `contentEnd`) as rewriteEvent leaves them. */
+  private rewrite(bytes: Buffer, contentEnd: number): void {
     const text = bytes.toString('utf8');
     // The terminator (line ends only) is ASCII: as many characters as bytes.
-    const terminator = text.slice(text.length - (this.size - this.contentEnd));
-    this.clear();
+    const terminator = text.slice(text.length - (bytes.length - contentEnd));
     const out = rewriteEvent(text, terminator);
     // An event left as it was goes out as the bytes that came (invalid UTF-8 included).
     if (out === text) this.send(bytes);

@@ -10,6 +10,16 @@ export interface SseEvent {
   data: string;
 }
 
+/** True when `text`, past JSON's leading whitespace, starts with `{`. */
+function opensObject(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c === 0x7b) return true;
+    if (c !== 0x20 && c !== 0x09 && c !== 0x0a && c !== 0x0d) return false;
+  }
+  return false;
+}
+
 /**
  * Reads usage incrementally: feed every event with `push`, then read `reported` and `outputChars`.
  * It keeps only counters, never the stream. Rules (SPEC §6):
@@ -33,6 +43,12 @@ export class StreamUsageReader {
   push(ev: SseEvent): Json | null {
     const raw = ev.data;
     if (raw === '' || raw === '[DONE]') return null;
+    // Only a JSON object is read: anything else is skipped without JSON.parse, whose SyntaxError per event made a
+    // stream of small non-JSON events cost ~1 ms of CPU per kilobyte.
+    if (!opensObject(raw)) {
+      this.skipped++;
+      return null;
+    }
     let parsed: unknown;
     try {
       parsed = JSON.parse(raw);
