@@ -10,6 +10,7 @@ import {
   type ReportedUsage,
   BoundedSseParser,
 } from '@tollgate/llm';
+import { exceedsContainers } from '@tollgate/llm/internal';
 
 /**
  * What a 2xx answer to an LLM call said about usage, once it ended (or was cut). An answer the reader cannot
@@ -168,6 +169,8 @@ class JsonSink implements Sink {
   end(): ResponseUsage {
     const text = Buffer.concat(this.parts, this.size).toString('utf8');
     this.parts = [];
+    // An answer that would build millions of arrays and objects is not parsed: estimated, as one that is not JSON.
+    if (exceedsContainers(text)) return unread(text.length);
     let body: unknown;
     try {
       body = JSON.parse(text);

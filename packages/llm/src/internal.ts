@@ -12,4 +12,5 @@ export {
 // Helpers of the gateway's stream handling.
 export { isUsageOnlyChunk } from './openai-stream';
 export { SseUsageRewriter } from './sse-usage-filter';
+export { MAX_ANSWER_CONTAINERS, exceedsContainers } from './answer-bounds';
 export { totalTokens } from './settle';

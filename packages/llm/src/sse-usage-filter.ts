@@ -2,6 +2,7 @@
 import { Transform, type TransformCallback } from 'node:stream';
 import { hasNullUsage, isUsageOnlyChunk } from './openai-stream';
 import { LF, LineEnds, endsOnCr } from './sse-lines';
+import { exceedsContainers } from './answer-bounds';
 
 /** What rewriteEvent looks for first (bytes, so the search needs no conversion per event). */
 const USAGE = Buffer.from('usage');
@@ -300,7 +301,7 @@ export function rewriteEvent(text: string, terminator: string): string {
   const lines = text.slice(0, text.length - terminator.length).split(/\r\n|\n|\r/);
   if (lines.length === 0 || !lines.every((l) => l.startsWith('data:'))) return text;
   const data = lines.map((l) => l.slice(l.startsWith('data: ') ? 6 : 5)).join('\n');
-  if (!data.startsWith('{')) return text;
+  if (!data.startsWith('{') || exceedsContainers(data)) return text;
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);

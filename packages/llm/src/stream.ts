@@ -2,6 +2,7 @@
 import { anthropicUsage, geminiUsage, usageFromJson } from './json';
 import { asObject, asString, modelName, reportedTokens, type Json } from './fields';
 import { textChars } from './estimate';
+import { exceedsContainers } from './answer-bounds';
 import type { LlmProvider, ReportedUsage } from './types';
 
 /** One parsed server-sent event (as an SSE parser such as `eventsource-parser` yields it). */
@@ -50,6 +51,10 @@ export class StreamUsageReader {
       return null;
     }
     let parsed: unknown;
+    if (exceedsContainers(raw)) {
+      this.skipped++;
+      return null;
+    }
     try {
       parsed = JSON.parse(raw);
     } catch {

@@ -167,3 +167,21 @@ describe('ResponseReader bounds', () => {
     expect((await get(body({ prompt_tokens: 9 }, 'm'.repeat(256)))).model).toBe('m'.repeat(256));
   });
 });
+
+describe('ResponseReader, an answer that would build too many arrays and objects', () => {
+  it('is not parsed: its usage is estimated from its text, as for one that is not JSON', async () => {
+    const n = 1_000_001;
+    const text = `{"choices":[],"usage":{"prompt_tokens":3},"x":${'['.repeat(n)}${']'.repeat(n)}}`;
+    const parse = jest.spyOn(JSON, 'parse');
+    try {
+      const reader = new ResponseReader({ contentType: 'application/json', maxJsonBytes: 1 << 23 });
+      reader.write(Buffer.from(text));
+      reader.end();
+      const u = await reader.result;
+      expect(parse).not.toHaveBeenCalled();
+      expect(u).toMatchObject({ reported: null, outputChars: text.length });
+    } finally {
+      parse.mockRestore();
+    }
+  });
+});

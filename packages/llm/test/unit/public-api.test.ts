@@ -42,9 +42,11 @@ describe('@tollgate/llm', () => {
 describe('@tollgate/llm/internal (unstable)', () => {
   it('exports exactly these runtime names', () => {
     expect(Object.keys(internal).sort()).toEqual([
+      'MAX_ANSWER_CONTAINERS',
       'MAX_MODEL_LENGTH',
       'MAX_REQUESTED_OUTPUT_TOKENS',
       'SseUsageRewriter',
+      'exceedsContainers',
       'isUsageOnlyChunk',
       'requestFieldProblem',
       'totalTokens',
