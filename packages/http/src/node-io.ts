@@ -14,7 +14,12 @@ export interface ResponseWatcher {
    * bytes were counted; true when the watcher keeps it, to `send` once the response's usage is in the store.
    * Absent: none held.
    */
-  hold?(send: () => void, ending: boolean, chunk?: unknown): boolean;
+  hold?(send: () => void, ending: boolean, chunk?: unknown, bytes?: number): boolean;
+  /**
+   * True while the writes held exceed what is held without backpressure: a held write then answers false, as a full
+   * socket's would, and 'drain' follows once they are sent.
+   */
+  holdingTooMuch?(): boolean;
 }
 
 // Which watcher meters which request/response. A WeakMap, not a property: adding a property to Node's request or
@@ -106,9 +111,10 @@ export function countBodyBytes(proto: object): void {
   ) {
     const w = watchers.get(this);
     if (w !== undefined) {
-      w.bytesOut += chunkBytes(chunk, encoding);
-      if (w.hold !== undefined && w.hold(() => write.call(this, chunk, encoding, cb), false, chunk))
-        return true;
+      const bytes = chunkBytes(chunk, encoding);
+      w.bytesOut += bytes;
+      if (w.hold !== undefined && w.hold(() => write.call(this, chunk, encoding, cb), false, chunk, bytes))
+        return w.holdingTooMuch?.() !== true;
     }
     return write.call(this, chunk, encoding, cb);
   } as ServerResponse['write'];

@@ -57,6 +57,11 @@ export interface TicketContext<Res = unknown> {
 }
 
 const NOTHING: Record<string, number> = {};
+/**
+ * Most bytes of writes held after a response's last one (see holdingTooMuch) before its writer is made to wait: an
+ * upstream that streamed on after its last event to a client reading nothing had 170 MiB held in 2 s.
+ */
+const MAX_HELD_BYTES = 1024 * 1024;
 
 /**
  * One metered request's state, moved on only by its own methods: `run` (admitted), `refuse` (over quota), `answer`
@@ -83,6 +88,8 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
   private done: MeterDone | null;
   /** The response's last writes and its end, held while its usage is written (delivered); null while none is. */
   private heldOutput: Array<() => void> | null = null;
+  /** Bytes of the writes in `heldOutput`. */
+  private heldBytes = 0;
   private endHooks: Array<() => void | Promise<void>> | null = null;
   private closeHooks: Array<() => void> | null = null;
   private isLastWrite: ((chunk: string | Uint8Array) => boolean) | null = null;
@@ -235,10 +242,11 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
    * Delivered durability (see ResponseWatcher.hold): keeps the end, and a write that completes the declared
    * Content-Length (the client would hold the whole body), until the response's usage is acknowledged.
    */
-  hold(send: () => void, ending: boolean, chunk?: unknown): boolean {
+  hold(send: () => void, ending: boolean, chunk?: unknown, bytes = 0): boolean {
     const output = this.heldOutput;
     if (output !== null) {
       output.push(send);
+      this.heldBytes += bytes;
       if (ending) this.startEnding();
       return true;
     }
@@ -249,6 +257,7 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
       // Its usage is committed at the end (the handler may still record some before it), or, should the end not
       // come, past `storeTimeoutMs`: the client must not wait for an end a handler forgot.
       this.heldOutput = [send];
+      this.heldBytes = bytes;
       this.endTimer = setTimeout(() => this.startEnding(), this.ctx.tollgate.options.storeTimeoutMs);
       this.endTimer.unref();
       return true;
@@ -256,6 +265,14 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
     this.heldOutput = [send];
     this.startEnding();
     return true;
+  }
+
+  /**
+   * Writes that come after the held one (an upstream that goes on past its stream's last event) are held too, until
+   * the commit: past MAX_HELD_BYTES the writer is told to wait (its write answers false), so they stay bounded.
+   */
+  holdingTooMuch(): boolean {
+    return this.heldBytes > MAX_HELD_BYTES;
   }
 
   /** True for the write that completes a declared Content-Length, or that `holdLastWrite` names. */
@@ -332,6 +349,9 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
         return;
       }
     }
+    // A writer told to wait (holdingTooMuch) waits for 'drain': the socket sends one if it is full now, else this does.
+    if (this.heldBytes > MAX_HELD_BYTES && !raw.writableNeedDrain && !raw.destroyed) raw.emit('drain');
+    this.heldBytes = 0;
   }
 
   onClose(): void {
