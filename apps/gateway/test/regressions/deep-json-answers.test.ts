@@ -6,9 +6,7 @@
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { gzipSync } from 'node:zlib';
-import { createTestDatabase, REDIS_URL, uniquePrefix } from '../../../../test-support/services';
-import { startGatewayProcess, type GatewayProcess } from '../support/gateway-process';
-import { SECRET, token } from '../support/kit';
+import { gatewayProcessBefore, probe, token, type GatewayProcessBefore } from '../support/raw-upstream';
 
 const DEPTH = 100_000;
 const nested = '['.repeat(DEPTH) + ']'.repeat(DEPTH);
@@ -18,8 +16,7 @@ const array = Buffer.from(`[${nested}]`);
 
 describe('upstream answers nested too deep to re-serialize', () => {
   let upstream: http.Server;
-  let gw: GatewayProcess;
-  let db: { url: string; drop: () => Promise<void> };
+  let g: GatewayProcessBefore;
 
   beforeAll(async () => {
     upstream = http.createServer((req, res) => {
@@ -35,27 +32,21 @@ describe('upstream answers nested too deep to re-serialize', () => {
       });
     });
     await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', () => r()));
-    db = await createTestDatabase('gw_deep_json');
-    gw = await startGatewayProcess({
-      UPSTREAM_URL: `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
-      REDIS_URL,
-      REDIS_PREFIX: uniquePrefix('gw-deep-json'),
-      DATABASE_URL: db.url,
-      FLUSHER: 'off',
-      JWT_SECRET: SECRET,
-    });
+    g = await gatewayProcessBefore(
+      'gw_deep_json',
+      `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`,
+    );
   }, 60_000);
 
   afterAll(async () => {
-    await gw?.stop();
+    await g?.stop();
     upstream?.closeAllConnections();
     await new Promise((r) => upstream?.close(r));
-    await db?.drop();
   });
 
   /** A chat call (streamed unless `json`), without stream_options: the gateway adds include_usage and filters. */
   const call = async (which: string): Promise<{ status: number; body: string }> => {
-    const r = await fetch(`${gw.url}/api/v1/chat/completions`, {
+    const r = await fetch(`${g.gw.url}/api/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${token({ sub: 'u-deep' })}`,
@@ -72,23 +63,17 @@ describe('upstream answers nested too deep to re-serialize', () => {
     return { status: r.status, body: await r.text() };
   };
 
-  const ready = () =>
-    fetch(`${gw.url}/readyz`).then(
-      (r) => r.status,
-      () => 'gateway down',
-    );
-
   it.each(['sse', 'sse-gzip'])('%s: the event passes as it came, the gateway stays up', async (which) => {
     const answer = await call(which);
     expect(answer.status).toBe(200);
     expect(answer.body).toBe(stream.toString('utf8'));
-    expect(await ready()).toBe(200);
+    expect(await probe(g.gw.url)).toBe('up');
   });
 
   it('a JSON array answer: passed as it came, the gateway stays up', async () => {
     const answer = await call('json');
     expect(answer.status).toBe(200);
     expect(answer.body).toBe(array.toString('utf8'));
-    expect(await ready()).toBe(200);
+    expect(await probe(g.gw.url)).toBe('up');
   });
 });
