@@ -98,7 +98,8 @@ function splitRequests(
   }
   const ledger = split.ledgerOnly ?? 0;
   if (ledger > 0) {
-    const owner = { tenantId: subject.tenantId, userId: subject.userId };
+    // The same owner as the op's other usage: a call with an API key is the key's in the ledger too.
+    const owner = { tenantId: subject.tenantId, userId: subject.userId, keyId: subject.apiKeyId };
     const records = [{ meter: 'requests', amount: ledger }];
     op.usage = [...op.usage, ...expandUsage(ctx.config, ctx.prices, owner, records, now).deltas];
   }
