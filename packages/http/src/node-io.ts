@@ -15,11 +15,6 @@ export interface ResponseWatcher {
    * Absent: none held.
    */
   hold?(send: () => void, ending: boolean, chunk?: unknown, bytes?: number): boolean;
-  /**
-   * True while the writes held exceed what is held without backpressure: a held write then answers false, as a full
-   * socket's would, and 'drain' follows once they are sent.
-   */
-  holdingTooMuch?(): boolean;
 }
 
 // Which watcher meters which request/response. A WeakMap, not a property: adding a property to Node's request or
@@ -114,7 +109,7 @@ export function countBodyBytes(proto: object): void {
       const bytes = chunkBytes(chunk, encoding);
       w.bytesOut += bytes;
       if (w.hold !== undefined && w.hold(() => write.call(this, chunk, encoding, cb), false, chunk, bytes))
-        return w.holdingTooMuch?.() !== true;
+        return true;
     }
     return write.call(this, chunk, encoding, cb);
   } as ServerResponse['write'];

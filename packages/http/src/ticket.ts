@@ -58,8 +58,9 @@ export interface TicketContext<Res = unknown> {
 
 const NOTHING: Record<string, number> = {};
 /**
- * Most bytes of writes held after a response's last one (see holdingTooMuch) before its writer is made to wait: an
- * upstream that streamed on after its last event to a client reading nothing had 170 MiB held in 2 s.
+ * Most bytes of writes after a response's held last one (an upstream that streams on past its stream's last event)
+ * held with it; past them the response is cut. Not backpressure: a writer paused as its upstream closes crashed
+ * undici 7 (an assertion in its parser); and they were unbounded (170 MiB held in 2 s, with STORE_TIMEOUT_MS=2000).
  */
 const MAX_HELD_BYTES = 1024 * 1024;
 
@@ -246,7 +247,15 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
     const output = this.heldOutput;
     if (output !== null) {
       output.push(send);
-      this.heldBytes += bytes;
+      if (!ending && (this.heldBytes += bytes) > MAX_HELD_BYTES) {
+        this.heldOutput = [];
+        this.ctx.tollgate.warnOnce.warn(
+          'held-overflow',
+          { maxHeldBytes: MAX_HELD_BYTES },
+          "Tollgate: over 1 MiB written after a response's last write (while its usage commits): that response is cut",
+        );
+        this.rawRes.destroy();
+      }
       if (ending) this.startEnding();
       return true;
     }
@@ -257,7 +266,8 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
       // Its usage is committed at the end (the handler may still record some before it), or, should the end not
       // come, past `storeTimeoutMs`: the client must not wait for an end a handler forgot.
       this.heldOutput = [send];
-      this.heldBytes = bytes;
+      // The held write itself is the response's (a large last event is no excess): only what follows it counts.
+      this.heldBytes = 0;
       this.endTimer = setTimeout(() => this.startEnding(), this.ctx.tollgate.options.storeTimeoutMs);
       this.endTimer.unref();
       return true;
@@ -265,14 +275,6 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
     this.heldOutput = [send];
     this.startEnding();
     return true;
-  }
-
-  /**
-   * Writes that come after the held one (an upstream that goes on past its stream's last event) are held too, until
-   * the commit: past MAX_HELD_BYTES the writer is told to wait (its write answers false), so they stay bounded.
-   */
-  holdingTooMuch(): boolean {
-    return this.heldBytes > MAX_HELD_BYTES;
   }
 
   /** True for the write that completes a declared Content-Length, or that `holdLastWrite` names. */
@@ -349,8 +351,6 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
         return;
       }
     }
-    // A writer told to wait (holdingTooMuch) waits for 'drain': the socket sends one if it is full now, else this does.
-    if (this.heldBytes > MAX_HELD_BYTES && !raw.writableNeedDrain && !raw.destroyed) raw.emit('drain');
     this.heldBytes = 0;
   }
 

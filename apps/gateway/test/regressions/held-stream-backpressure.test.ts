@@ -95,27 +95,28 @@ describe('an event stream that goes on after its last event, to a client that do
   );
 });
 
-// Held writes past the bound make the proxy wait for 'drain' (so the upstream's end waits too, and the commit comes
-// at STORE_TIMEOUT_MS instead); the commit sends them, and 'drain' follows: a client that reads gets the whole stream,
-// its end included.
+// Writes after the held one are held with it up to 1 MiB, then the response is cut (nothing pauses the upstream for
+// holding: see held-write-upstream-close.test.ts): a client that reads gets a stream with a little after its last
+// event whole, its end included, and one with more is cut.
 describe('an event stream that goes on after its last event, to a client that reads it', () => {
-  const tail = Buffer.from(`: ${'y'.repeat(64 * 1024 - 5)}\n\n`.repeat(64));
   const head =
     'HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n' +
     'data: {"choices":[{"index":0,"delta":{"content":"hi"}}]}\n\ndata: [DONE]\n\n';
+  const tailOf = (n: number) => Buffer.from(`: ${'y'.repeat(64 * 1024 - 5)}\n\n`.repeat(n));
+  const small = tailOf(8);
+  const large = tailOf(64);
   let up: RawUpstream;
   let gw: RunningGateway;
   let db: { url: string; drop: () => Promise<void> };
 
   beforeAll(async () => {
     db = await createTestDatabase('gw_held_reads');
-    up = await rawUpstream({
-      'after-done': (s) => {
-        s.write(head);
-        setTimeout(() => s.end(tail), 10);
-      },
-    });
-    // Usage writes take 200 ms: the 4 MiB after the last event arrive while it is held.
+    const after = (tail: Buffer) => (s: net.Socket) => {
+      s.write(head);
+      setTimeout(() => s.end(tail), 10);
+    };
+    up = await rawUpstream({ small: after(small), large: after(large) });
+    // Usage writes take 200 ms: what comes after the last event arrives while it is held.
     const store = new MemoryStore();
     const apply = store.apply.bind(store);
     store.apply = async (op) => {
@@ -123,13 +124,7 @@ describe('an event stream that goes on after its last event, to a client that re
       return apply(op);
     };
     gw = await startGateway(
-      {
-        UPSTREAM_URL: up.url,
-        STRIP_PREFIX: '/api',
-        DATABASE_URL: db.url,
-        FLUSHER: 'inline',
-        STORE_TIMEOUT_MS: '300',
-      },
+      { UPSTREAM_URL: up.url, STRIP_PREFIX: '/api', DATABASE_URL: db.url, FLUSHER: 'inline' },
       { config: METERED_CONFIG, store },
     );
   });
@@ -139,21 +134,28 @@ describe('an event stream that goes on after its last event, to a client that re
     await db?.drop();
   });
 
-  it('gets every byte and the end', async () => {
-    const r = await fetch(`${gw.url}/api/v1/chat/completions`, {
+  const call = (which: string) =>
+    fetch(`${gw.url}/api/v1/chat/completions`, {
       method: 'POST',
       headers: {
         authorization: `Bearer ${token({ sub: 'u-reads' })}`,
         'content-type': 'application/json',
-        'x-case': 'after-done',
+        'x-case': which,
       },
       body: JSON.stringify({ model: 'gpt-4o', stream: true, messages: [{ role: 'user', content: 'hi' }] }),
       signal: AbortSignal.timeout(10_000),
     });
+
+  it('512 KiB after the last event: every byte and the end', async () => {
+    const r = await call('small');
     const body = Buffer.from(await r.arrayBuffer());
     expect(r.status).toBe(200);
-    const expected = Buffer.concat([Buffer.from(head.slice(head.indexOf('data:'))), tail]);
-    expect(body.length).toBe(expected.length);
-    expect(body.equals(expected)).toBe(true);
+    expect(body.equals(Buffer.concat([Buffer.from(head.slice(head.indexOf('data:'))), small]))).toBe(true);
+  }, 20_000);
+
+  it('4 MiB after the last event: the response is cut', async () => {
+    const r = await call('large');
+    expect(r.status).toBe(200);
+    await expect(r.arrayBuffer()).rejects.toThrow();
   }, 20_000);
 });
