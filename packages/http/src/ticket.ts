@@ -89,7 +89,7 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
   private done: MeterDone | null;
   /** The response's last writes and its end, held while its usage is written (delivered); null while none is. */
   private heldOutput: Array<() => void> | null = null;
-  /** Bytes of the writes in `heldOutput`. */
+  /** Bytes written after the held write (that one is the response's own and does not count), up to MAX_HELD_BYTES. */
   private heldBytes = 0;
   private endHooks: Array<() => void | Promise<void>> | null = null;
   private closeHooks: Array<() => void> | null = null;
@@ -246,16 +246,11 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
   hold(send: () => void, ending: boolean, chunk?: unknown, bytes = 0): boolean {
     const output = this.heldOutput;
     if (output !== null) {
-      output.push(send);
       if (!ending && (this.heldBytes += bytes) > MAX_HELD_BYTES) {
-        this.heldOutput = [];
-        this.ctx.tollgate.warnOnce.warn(
-          'held-overflow',
-          { maxHeldBytes: MAX_HELD_BYTES },
-          "Tollgate: over 1 MiB written after a response's last write (while its usage commits): that response is cut",
-        );
-        this.rawRes.destroy();
+        this.cutHeld();
+        return true;
       }
+      output.push(send);
       if (ending) this.startEnding();
       return true;
     }
@@ -275,6 +270,17 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
     this.heldOutput = [send];
     this.startEnding();
     return true;
+  }
+
+  /** Too much came after the held write: nothing of it is sent, and the response is cut. */
+  private cutHeld(): void {
+    this.heldOutput = [];
+    this.ctx.tollgate.warnOnce.warn(
+      'held-overflow',
+      { maxHeldBytes: MAX_HELD_BYTES },
+      "Tollgate: over 1 MiB written after a response's last write (while its usage commits): that response is cut",
+    );
+    this.rawRes.destroy();
   }
 
   /** True for the write that completes a declared Content-Length, or that `holdLastWrite` names. */
@@ -351,7 +357,6 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
         return;
       }
     }
-    this.heldBytes = 0;
   }
 
   onClose(): void {

@@ -128,7 +128,10 @@ class UpstreamExchange implements Dispatcher.DispatchHandler {
   private started = false;
   /** The upstream body arrived whole. */
   private complete = false;
-  /** The client left while a JSON body is still read to its end for its usage: nothing more goes to it. */
+  /**
+   * Nothing more goes to the client: it left while a JSON body is still read to its end for its usage, or its copy was
+   * cut (the stream filter failed).
+   */
   private discarding = false;
   /** The body's way through its decoder and the filter, for an encoded stream; else bytes go to `res` from here. */
   private source: Readable | null = null;
