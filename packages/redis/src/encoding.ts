@@ -15,6 +15,7 @@ import {
 import { COUNTER_CEILING, counterDigits } from '@tollgate/core/internal';
 import { Candidates } from './candidates';
 import { overrideField, type ShardKeys } from './keys';
+import { packCalls } from './packed-calls';
 import { ACK, APPLY, CLAIM, READ, SEED, scriptArgs } from './script-layout';
 
 /** Arguments of one script call: its declared KEYS, then ARGV. */
@@ -320,12 +321,14 @@ export function encodeAck(keys: ShardKeys, queue: string, batchIds: Iterable<str
 }
 
 /**
- * One many.lua call from many calls of one script (each: its keys, then its arguments): the first call's first key
- * as the one declared key, the call count, each call's length, then every call's keys and arguments in turn.
+ * One many.lua call from many calls of one script (each: its `keysPerCall` keys, then its arguments): the first
+ * call's first key as the one declared key, then every call packed into one value (see packed-calls.ts), its keys
+ * with the client's `keyPrefix`: ioredis adds it to the declared key, not to what travels in an argument.
  */
-export function manyArgs(calls: ReadonlyArray<ScriptArgs>): ScriptArgs {
-  const out: string[] = [calls[0]![0]!, String(calls.length)];
-  for (const call of calls) out.push(String(call.length));
-  for (const call of calls) for (const arg of call) out.push(arg);
-  return out;
+export function manyArgs(
+  calls: ReadonlyArray<ScriptArgs>,
+  keysPerCall: number,
+  keyPrefix: string,
+): [string, Buffer] {
+  return [calls[0]![0]!, packCalls(calls, keysPerCall, keyPrefix)];
 }

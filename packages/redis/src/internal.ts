@@ -18,6 +18,7 @@ export {
   type ScriptArgs,
 } from './encoding';
 export { toStoreError } from './errors';
+export { packCalls } from './packed-calls';
 export { escapeTag, FlushQueues, overrideField, ShardKeys, tagOfQueueMember } from './keys';
 export { resolveOptions, type ResolvedRedisStoreOptions } from './options';
 export { decodeApply, decodeRead } from './replies';

@@ -24,6 +24,8 @@ export interface ResolvedRedisStoreOptions {
   prefix: string;
   dedupWindowMs: number;
   cluster: boolean;
+  /** The client's ioredis `keyPrefix` ('' without one): ioredis adds it to a script's declared keys only. */
+  keyPrefix: string;
 }
 
 export const REDIS_STORE_DEFAULTS = { prefix: 'tollgate:', dedupWindowMs: 600_000 } as const;
@@ -63,5 +65,6 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedRedisStoreOp
     prefix: merged.prefix,
     dedupWindowMs: merged.dedupWindowMs,
     cluster: (client as { isCluster?: boolean }).isCluster === true,
+    keyPrefix: typeof keyPrefix === 'string' ? keyPrefix : '',
   };
 }

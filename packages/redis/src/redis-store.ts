@@ -28,7 +28,7 @@ import { toStoreError } from './errors';
 import { FlushQueues, overrideField, ShardKeys } from './keys';
 import { resolveOptions, type RedisStoreOptions } from './options';
 import { decodeApply, decodeRead } from './replies';
-import { APPLY } from './script-layout';
+import { ACK, APPLY, CLAIM } from './script-layout';
 import { registerScripts } from './scripts';
 import { slotOfKey } from './slots';
 
@@ -85,6 +85,8 @@ export class RedisStore implements CounterStore {
   private readonly queues: FlushQueues;
   private sweepStart = 0;
   private readonly overridden = new OverriddenShards();
+  /** Added to the keys inside a many-call's packed ops, as ioredis adds it to the call's declared key. */
+  private readonly keyPrefix: string;
 
   constructor(options: RedisStoreOptions) {
     const o = resolveOptions(options);
@@ -92,6 +94,7 @@ export class RedisStore implements CounterStore {
     this.prefix = o.prefix;
     this.dedupWindowMs = o.dedupWindowMs;
     this.cluster = o.cluster;
+    this.keyPrefix = o.keyPrefix;
     this.queues = new FlushQueues(o.prefix, o.cluster);
     registerScripts(this.client);
   }
@@ -181,11 +184,13 @@ export class RedisStore implements CounterStore {
   ): Promise<void> {
     let replies: unknown[];
     try {
-      if (group.length === 1) replies = [await this.client.tollgateApply(...group[0]!.encoded.args)];
-      else {
-        const args = manyArgs(group.map((g) => g.encoded.args));
-        replies = (await this.client.tollgateApplyMany(...args)) as unknown[];
-      }
+      // A lone op too: packed, it is one argument for ioredis to write, not ~40.
+      const args = manyArgs(
+        group.map((g) => g.encoded.args),
+        APPLY.keyCount,
+        this.keyPrefix,
+      );
+      replies = (await this.client.tollgateApplyMany(...args)) as unknown[];
     } catch (err) {
       // This group's ops only: on a cluster the other slots' calls were applied and are answered as such.
       const failed = toStoreError(err, 'applyMany');
@@ -260,7 +265,7 @@ export class RedisStore implements CounterStore {
           args: encodeClaim(k, this.queues.forShard(k), opts.now, opts.staleAfterMs, randomUUID()),
         };
       });
-      const replies = await this.runMany(calls, 'tollgateClaim', 'tollgateClaimMany');
+      const replies = await this.runMany(calls, 'tollgateClaim', 'tollgateClaimMany', CLAIM.keyCount);
       return replies.flatMap((reply, i) => {
         if (reply instanceof Error) throw reply;
         if (!Array.isArray(reply)) throw new Error(`claim answered ${JSON.stringify(reply)}`);
@@ -283,7 +288,7 @@ export class RedisStore implements CounterStore {
         const k = this.keys(tag);
         return { tag, args: encodeAck(k, this.queues.forShard(k), ids) };
       });
-      for (const reply of await this.runMany(calls, 'tollgateAck', 'tollgateAckMany')) {
+      for (const reply of await this.runMany(calls, 'tollgateAck', 'tollgateAckMany', ACK.keyCount)) {
         if (reply instanceof Error) throw reply;
       }
     } catch (err) {
@@ -300,6 +305,7 @@ export class RedisStore implements CounterStore {
     calls: ReadonlyArray<{ tag: string; args: string[] }>,
     one: 'tollgateClaim' | 'tollgateAck',
     many: 'tollgateClaimMany' | 'tollgateAckMany',
+    keysPerCall: number,
   ): Promise<unknown[]> {
     const groups = new Map<number, number[]>();
     calls.forEach((call, i) => {
@@ -320,7 +326,13 @@ export class RedisStore implements CounterStore {
           replies[part[0]!] = await this.client[one](...calls[part[0]!]!.args);
           return;
         }
-        const answer = (await this.client[many](...manyArgs(part.map((i) => calls[i]!.args)))) as unknown;
+        const answer = (await this.client[many](
+          ...manyArgs(
+            part.map((i) => calls[i]!.args),
+            keysPerCall,
+            this.keyPrefix,
+          ),
+        )) as unknown;
         if (!Array.isArray(answer) || answer.length !== part.length) {
           throw new Error(`${many} answered ${JSON.stringify(answer)}`);
         }

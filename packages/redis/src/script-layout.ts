@@ -90,8 +90,8 @@ export const APPLY = layout(
   { thresholdsAt: 13 },
 );
 
-/** Many ops of one script: the first op's first key (for routing), the op count, then each op's argument count (many.lua). */
-export const MANY = layout('many', { routingStem: 1 }, { opCount: 1 }, { argCountsAt: 2 });
+/** Many ops of one script: the first op's first key (for routing), then every op packed in one value (many.lua). */
+export const MANY = layout('many', { routingStem: 1 }, { packedOps: 1 });
 
 export const READ = layout('read', { shardStem: 1 }, { now: 1, seed: 2 }, { scopesAt: 3 });
 

@@ -72,7 +72,7 @@ export const KEY_COUNTS = {
   ackMany: MANY.keyCount,
 } as const;
 
-type ScriptArg = string | number;
+type ScriptArg = string | number | Buffer;
 
 declare module 'ioredis' {
   interface RedisCommander<Context> {

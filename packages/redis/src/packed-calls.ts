@@ -1,0 +1,100 @@
+// Many script calls as one msgpack value, for many.lua: an array with one entry per call, each an array of two
+// arrays, its keys and its arguments, every value a str. Sent as one Buffer argument, not one argument per value:
+// for a call of 6 ops (~250 values) ioredis flattened, measured and concatenated each value into a RESP string,
+// Redis made a Lua string of each in ARGV, and many.lua then copied each op's out of ARGV into tables of its own.
+// cmsgpack.unpack (C) builds those tables directly.
+// Reused across calls (encoding is synchronous), grown when a call needs more; each call's bytes are copied out.
+let scratch = Buffer.allocUnsafe(64 * 1024);
+
+/** Worst case for one value: a str32 header and 3 UTF-8 bytes per UTF-16 unit. */
+const valueBound = (value: string): number => 5 + 3 * value.length;
+
+function ensure(bytes: number): void {
+  if (bytes > scratch.length) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
+}
+
+function arrayHeader(count: number, at: number): number {
+  if (count < 16) {
+    scratch[at] = 0x90 | count;
+    return at + 1;
+  }
+  if (count < 0x10000) {
+    scratch[at] = 0xdc;
+    scratch.writeUInt16BE(count, at + 1);
+    return at + 3;
+  }
+  scratch[at] = 0xdd;
+  scratch.writeUInt32BE(count, at + 1);
+  return at + 5;
+}
+
+function strHeader(bytes: number, at: number): number {
+  if (bytes < 32) {
+    scratch[at] = 0xa0 | bytes;
+    return at + 1;
+  }
+  if (bytes < 0x100) {
+    scratch[at] = 0xd9;
+    scratch[at + 1] = bytes;
+    return at + 2;
+  }
+  if (bytes < 0x10000) {
+    scratch[at] = 0xda;
+    scratch.writeUInt16BE(bytes, at + 1);
+    return at + 3;
+  }
+  scratch[at] = 0xdb;
+  scratch.writeUInt32BE(bytes, at + 1);
+  return at + 5;
+}
+
+/** Writes one str at `at`; returns where the next value goes. ASCII is copied unit by unit, anything else as UTF-8. */
+function str(value: string, at: number): number {
+  const length = value.length;
+  const body = strHeader(length, at);
+  for (let i = 0; i < length; i++) {
+    const unit = value.charCodeAt(i);
+    if (unit >= 0x80) {
+      // Not ASCII: its header may need more room, so both are written again from the start.
+      const bytes = Buffer.byteLength(value, 'utf8');
+      const start = strHeader(bytes, at);
+      return start + scratch.write(value, start, bytes, 'utf8');
+    }
+    scratch[body + i] = unit;
+  }
+  return body + length;
+}
+
+/** values[from] .. values[to - 1] as one array, each after `prefix`. */
+function strs(values: readonly string[], from: number, to: number, prefix: string, at: number): number {
+  let p = arrayHeader(to - from, at);
+  for (let i = from; i < to; i++) p = str(prefix === '' ? values[i]! : prefix + values[i]!, p);
+  return p;
+}
+
+/**
+ * The calls (each its keys then its arguments, `keysPerCall` keys) as many.lua's packed ops, every key after
+ * `keyPrefix`.
+ */
+export function packCalls(
+  calls: ReadonlyArray<readonly string[]>,
+  keysPerCall: number,
+  keyPrefix = '',
+): Buffer {
+  let bound = 5;
+  for (const call of calls) {
+    bound += 11 + keysPerCall * 3 * keyPrefix.length;
+    for (const value of call) bound += valueBound(value);
+  }
+  ensure(bound);
+  let p = arrayHeader(calls.length, 0);
+  for (const call of calls) {
+    if (call.length < keysPerCall) {
+      throw new RangeError(`a call has ${call.length} values, fewer than its ${keysPerCall} keys`);
+    }
+    p = arrayHeader(2, p);
+    p = strs(call, 0, keysPerCall, keyPrefix, p);
+    p = strs(call, keysPerCall, call.length, '', p);
+  }
+  return Buffer.from(scratch.subarray(0, p));
+}
