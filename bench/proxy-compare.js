@@ -288,9 +288,9 @@ async function ensureDatabase(url) {
 }
 
 /**
- * Pins the bench Redis to REDIS_CPU when it runs on this machine. Left to the scheduler, it ran on the gateway's CPU
- * part of the time: the gateway then used ~240 µs of CPU per request at 10,000 tenants, ~170 µs with Redis pinned
- * away from it (same code, same run otherwise), and only the Tollgate cases pay that, as only they use Redis.
+ * Pins the bench Redis to REDIS_CPU when it runs on this machine. Left to the scheduler it can run on the gateway's
+ * CPU: at 10,000 tenants the gateway then used 233-251 µs of CPU per request, 168-188 µs with Redis pinned away from
+ * it (same code, separate runs). Only the Tollgate cases use Redis, so only they would pay.
  */
 function pinRedis() {
   if (REDIS_CPU === 'none') return;
