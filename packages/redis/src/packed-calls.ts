@@ -13,40 +13,40 @@ function ensure(bytes: number): void {
   if (bytes > scratch.length) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
 }
 
-function arrayHeader(count: number, at: number): number {
-  if (count < 16) {
-    scratch[at] = 0x90 | count;
+/**
+ * A msgpack header for `n` (items or bytes): its fix form (`fix | n`) below `fixBelow`, else the first of the 8-, 16-
+ * and 32-bit forms (type bytes in `wide`; 0 for a form the type does not have) that holds it.
+ */
+function header(
+  n: number,
+  at: number,
+  fix: number,
+  fixBelow: number,
+  wide: readonly [number, number, number],
+): number {
+  if (n < fixBelow) {
+    scratch[at] = fix | n;
     return at + 1;
   }
-  if (count < 0x10000) {
-    scratch[at] = 0xdc;
-    scratch.writeUInt16BE(count, at + 1);
+  if (n < 0x100 && wide[0] !== 0) {
+    scratch[at] = wide[0];
+    scratch[at + 1] = n;
+    return at + 2;
+  }
+  if (n < 0x10000) {
+    scratch[at] = wide[1];
+    scratch.writeUInt16BE(n, at + 1);
     return at + 3;
   }
-  scratch[at] = 0xdd;
-  scratch.writeUInt32BE(count, at + 1);
+  scratch[at] = wide[2];
+  scratch.writeUInt32BE(n, at + 1);
   return at + 5;
 }
 
-function strHeader(bytes: number, at: number): number {
-  if (bytes < 32) {
-    scratch[at] = 0xa0 | bytes;
-    return at + 1;
-  }
-  if (bytes < 0x100) {
-    scratch[at] = 0xd9;
-    scratch[at + 1] = bytes;
-    return at + 2;
-  }
-  if (bytes < 0x10000) {
-    scratch[at] = 0xda;
-    scratch.writeUInt16BE(bytes, at + 1);
-    return at + 3;
-  }
-  scratch[at] = 0xdb;
-  scratch.writeUInt32BE(bytes, at + 1);
-  return at + 5;
-}
+const ARRAY = [0, 0xdc, 0xdd] as const; // fixarray 0x90, array16, array32 (no 8-bit form)
+const STR = [0xd9, 0xda, 0xdb] as const; // fixstr 0xa0, str8, str16, str32
+const arrayHeader = (count: number, at: number): number => header(count, at, 0x90, 16, ARRAY);
+const strHeader = (bytes: number, at: number): number => header(bytes, at, 0xa0, 32, STR);
 
 /** Writes one str at `at`; returns where the next value goes. ASCII is copied unit by unit, anything else as UTF-8. */
 function str(value: string, at: number): number {

@@ -1,24 +1,13 @@
 // The flusher's sweep of many shards on a single node: RedisStore.claim and ack take them in a few script calls
 // (many.lua, at most 64 shards each), not one per shard, and hand out and forget exactly what one call per shard did.
-import { QuotaEngine, type ApplyOp } from '@tollgate/core';
+import { QuotaEngine } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
-import { config, ownRedis, requestOp, scriptCalls } from './helpers';
+import { config, ownRedis, scriptCalls, usageOp } from './helpers';
 
 const cfg = config({ plans: { free: { limits: { requests: { day: 100 } } } } });
 // Its own Redis: script-call counts must not see other test files' calls.
 const redis = ownRedis();
 
-/** A request op that also keeps its usage for the ledger (what the flusher claims). */
-function usageOp(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
-  const op = requestOp(engine, tenantId, opId);
-  const hour = Math.floor(op.now / 3_600_000) * 3_600_000;
-  return {
-    ...op,
-    usage: [
-      { tenantId, userId: null, meter: 'requests', model: null, bucketStart: hour, amount: 1, costPico: '0' },
-    ],
-  };
-}
 const tagOf = (engine: QuotaEngine, tenantId: string) => engine.resolve({ tenantId }).tag;
 
 const requestsOf = (usage: ReadonlyArray<{ meter: string; amount: number }>) =>

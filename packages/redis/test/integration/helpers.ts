@@ -99,6 +99,18 @@ export function requestOp(engine: QuotaEngine, tenantId: string, opId: string): 
   return opOf(engine, { tenantId }, opId, [{ meter: 'requests', amount: 1 }]);
 }
 
+/** A request op that also keeps its usage for the ledger (what the flusher claims). */
+export function usageOp(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
+  const op = requestOp(engine, tenantId, opId);
+  const hour = Math.floor(op.now / 3_600_000) * 3_600_000;
+  return {
+    ...op,
+    usage: [
+      { tenantId, userId: null, meter: 'requests', model: null, bucketStart: hour, amount: 1, costPico: '0' },
+    ],
+  };
+}
+
 /**
  * A Redis of the calling test file's own, started before its tests and destroyed after them, so that counts of its
  * script calls see no other file's calls. `client()` is its connected client (inside the tests).

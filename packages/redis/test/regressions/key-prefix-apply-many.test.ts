@@ -1,24 +1,12 @@
 // A client with an ioredis `keyPrefix`: ioredis prefixes a script's declared keys only, not the keys of each op
 // that travel in a many-call's arguments. Every applyMany of two ops or more, and every claim or ack of two shards
 // or more, answered "KEYS[1] is not the first op's first key" (the ops' keys now carry the prefix too).
-import { QuotaEngine, type ApplyOp } from '@tollgate/core';
+import { QuotaEngine } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
-import { config, ownRedis, ready, redisClient, requestOp } from '../integration/helpers';
+import { config, ownRedis, ready, redisClient, requestOp, usageOp } from '../integration/helpers';
 
 const cfg = config({ plans: { free: { limits: { requests: { day: 3 } } } } });
 const redis = ownRedis();
-
-/** A request op that also keeps its usage for the ledger (what the flusher claims). */
-function usageOp(engine: QuotaEngine, tenantId: string, opId: string): ApplyOp {
-  const op = requestOp(engine, tenantId, opId);
-  const hour = Math.floor(op.now / 3_600_000) * 3_600_000;
-  return {
-    ...op,
-    usage: [
-      { tenantId, userId: null, meter: 'requests', model: null, bucketStart: hour, amount: 1, costPico: '0' },
-    ],
-  };
-}
 
 describe('applyMany on a client with a keyPrefix', () => {
   it('applies each op as apply alone would, to the same keys', async () => {
