@@ -53,7 +53,13 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedRedisStoreOp
     issues.push({ path: 'dedupWindowMs', message: 'must be an integer >= 1000' });
   }
   const keyPrefix = (client?.options as { keyPrefix?: unknown } | undefined)?.keyPrefix;
-  if (typeof keyPrefix === 'string' && BRACES.test(keyPrefix)) {
+  if (keyPrefix !== undefined && typeof keyPrefix !== 'string') {
+    // The store adds it to the keys a many-call carries in its argument, as ioredis adds it to the declared key.
+    issues.push({
+      path: 'client.options.keyPrefix',
+      message: 'must be a string (a Buffer prefix is not supported)',
+    });
+  } else if (typeof keyPrefix === 'string' && BRACES.test(keyPrefix)) {
     issues.push({
       path: 'client.options.keyPrefix',
       message: 'must not contain braces (it would pick the hash slot)',

@@ -3,14 +3,28 @@
 // for a call of 6 ops (~250 values) ioredis flattened, measured and concatenated each value into a RESP string,
 // Redis made a Lua string of each in ARGV, and many.lua then copied each op's out of ARGV into tables of its own.
 // cmsgpack.unpack (C) builds those tables directly.
-// Reused across calls (encoding is synchronous), grown when a call needs more; each call's bytes are copied out.
+
+// Reused across calls (encoding is synchronous), grown up to MAX_SCRATCH_BYTES; each call's bytes are copied out. A
+// call that may need more is written into a buffer of its own, so that one large call does not keep its size alive.
+const MAX_SCRATCH_BYTES = 1024 * 1024;
 let scratch = Buffer.allocUnsafe(64 * 1024);
+/** Where the call being packed is written: the scratch buffer or its own. */
+let out = scratch;
 
 /** Worst case for one value: a str32 header and 3 UTF-8 bytes per UTF-16 unit. */
-const valueBound = (value: string): number => 5 + 3 * value.length;
+function valueBound(value: string): number {
+  // A JavaScript caller past the types (a number): refused before anything is written, not packed as garbage.
+  if (typeof value !== 'string') throw new TypeError(`a script value must be a string, got ${typeof value}`);
+  return 5 + 3 * value.length;
+}
 
-function ensure(bytes: number): void {
-  if (bytes > scratch.length) scratch = Buffer.allocUnsafe(Math.max(bytes, scratch.length * 2));
+function writeInto(bytes: number): void {
+  if (bytes > MAX_SCRATCH_BYTES) out = Buffer.allocUnsafe(bytes);
+  else {
+    if (bytes > scratch.length)
+      scratch = Buffer.allocUnsafe(Math.min(MAX_SCRATCH_BYTES, Math.max(bytes, scratch.length * 2)));
+    out = scratch;
+  }
 }
 
 /**
@@ -25,21 +39,21 @@ function header(
   wide: readonly [number, number, number],
 ): number {
   if (n < fixBelow) {
-    scratch[at] = fix | n;
+    out[at] = fix | n;
     return at + 1;
   }
   if (n < 0x100 && wide[0] !== 0) {
-    scratch[at] = wide[0];
-    scratch[at + 1] = n;
+    out[at] = wide[0];
+    out[at + 1] = n;
     return at + 2;
   }
   if (n < 0x10000) {
-    scratch[at] = wide[1];
-    scratch.writeUInt16BE(n, at + 1);
+    out[at] = wide[1];
+    out.writeUInt16BE(n, at + 1);
     return at + 3;
   }
-  scratch[at] = wide[2];
-  scratch.writeUInt32BE(n, at + 1);
+  out[at] = wide[2];
+  out.writeUInt32BE(n, at + 1);
   return at + 5;
 }
 
@@ -58,9 +72,9 @@ function str(value: string, at: number): number {
       // Not ASCII: its header may need more room, so both are written again from the start.
       const bytes = Buffer.byteLength(value, 'utf8');
       const start = strHeader(bytes, at);
-      return start + scratch.write(value, start, bytes, 'utf8');
+      return start + out.write(value, start, bytes, 'utf8');
     }
-    scratch[body + i] = unit;
+    out[body + i] = unit;
   }
   return body + length;
 }
@@ -86,7 +100,7 @@ export function packCalls(
     bound += 11 + keysPerCall * 3 * keyPrefix.length;
     for (const value of call) bound += valueBound(value);
   }
-  ensure(bound);
+  writeInto(bound);
   let p = arrayHeader(calls.length, 0);
   for (const call of calls) {
     if (call.length < keysPerCall) {
@@ -96,5 +110,8 @@ export function packCalls(
     p = strs(call, 0, keysPerCall, keyPrefix, p);
     p = strs(call, keysPerCall, call.length, '', p);
   }
-  return Buffer.from(scratch.subarray(0, p));
+  if (out === scratch) return Buffer.from(out.subarray(0, p));
+  const own = out.subarray(0, p);
+  out = scratch; // not kept past this call
+  return own;
 }

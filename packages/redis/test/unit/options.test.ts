@@ -30,4 +30,10 @@ describe('RedisStore options', () => {
     expect(() => new RedisStore({ client: prefixed })).toThrow(/keyPrefix/);
     prefixed.disconnect();
   });
+
+  it('rejects a Buffer keyPrefix: the store adds the prefix to the keys a many-call packs, as a string', () => {
+    const prefixed = new Redis({ lazyConnect: true, keyPrefix: Buffer.from('app:') as unknown as string });
+    expect(() => new RedisStore({ client: prefixed })).toThrow(/keyPrefix.*must be a string/);
+    prefixed.disconnect();
+  });
 });

@@ -86,6 +86,25 @@ describe('packCalls', () => {
     expect(first).toEqual(copy);
   });
 
+  it('packs a call too large for the reused buffer into one of its own, byte for byte', () => {
+    const calls = Array.from({ length: 40 }, (_, i) => [`k${i}`, 'é'.repeat(20_000), 'x'.repeat(30_000)]);
+    expect(decode(packCalls(calls, 1))).toEqual(expected(calls, 1));
+    // The reused buffer is still there, and still right, after it.
+    expect(decode(packCalls([['a', 'b']], 1))).toEqual([[['a'], ['b']]]);
+  });
+
+  it('refuses a value that is not a string before writing anything (a JavaScript caller past the types)', () => {
+    expect(() =>
+      packCalls(
+        [
+          ['k', 'ok'],
+          ['k', 7 as unknown as string],
+        ],
+        1,
+      ),
+    ).toThrow(TypeError);
+  });
+
   it('refuses a call with fewer values than its keys', () => {
     expect(() => packCalls([['only-one']], 2)).toThrow(RangeError);
   });
