@@ -168,36 +168,29 @@ async function shardBaselines(
   asks: readonly BaselineAsk[],
 ): Promise<Array<{ overrides: OverrideEntry[]; used: number[] }>> {
   // Per scope asked: its rebuild, and the shard owner its user overrides must have (null: any owner).
-  const rebuild: number[] = [];
-  const scope: string[] = [];
-  const id: string[] = [];
-  const owner: Array<string | null> = [];
+  const scopes: Array<{ r: number; s: string; n: string; t: string | null }> = [];
   const qs: BaselineQuery[] = [];
   // Per query, across every rebuild: which rebuild asked it, and its place among that rebuild's queries.
   const whose: Array<[number, number]> = [];
   asks.forEach((a, r) => {
-    for (const s of a.scopes) {
-      rebuild.push(r);
-      scope.push(s.scope);
-      id.push(s.id);
-      owner.push(a.shard === undefined ? null : (a.shard.tenantId ?? ''));
-    }
+    const t = a.shard === undefined ? null : wellFormed(a.shard.tenantId ?? '');
+    for (const s of a.scopes) scopes.push({ r, s: s.scope, n: wellFormed(s.id), t });
     a.qs.forEach((q, j) => {
       qs.push(q);
       whose.push([r, j]);
     });
   });
-  const sums = usageSums(qs, 5);
+  const sums = usageSums(qs, 2);
   const res = await sql.query<ShardRow>(
     `SELECT * FROM (
        SELECT 'o' AS k, s.r, o.scope, o.id, o.owner_tenant, o.meter, o.period, o."limit"::text AS v, NULL::int AS i
-       FROM (SELECT DISTINCT r, s, n, t FROM unnest($1::int[], $2::text[], $3::text[], $4::text[]) AS x(r, s, n, t)) s
+       FROM (SELECT DISTINCT r, s, n, t FROM json_to_recordset($1::json) AS x(r int, s text, n text, t text)) s
        JOIN quota_overrides o ON o.scope = s.s AND o.id = s.n
         AND (s.t IS NULL OR ${shardOwnerFilter('s.t')})
        ${sums ? `UNION ALL SELECT 'u', NULL, NULL, NULL, NULL, NULL, NULL, u.used, u.i FROM (${sums.text}) u` : ''}
      ) rows
      ORDER BY k, r, scope, id, owner_tenant, meter, period`,
-    [rebuild, scope, id, owner, ...(sums ? sums.params : [])],
+    [JSON.stringify(scopes), ...(sums ? sums.params : [])],
   );
   const answers = asks.map((a) => ({ overrides: [] as OverrideEntry[], used: a.qs.map(() => 0) }));
   for (const row of res.rows) {
@@ -237,12 +230,21 @@ function usageSums(qs: readonly BaselineQuery[], first: number): { text: string;
   if (asked.length === 0) return null;
   // Whose rows count: a tenant's, a user's in every tenant, or a user's in one tenant (or none).
   const kind = (q: BaselineQuery) => (q.scope === 'tenant' ? 't' : q.allTenants ? 'a' : 'u');
-  const $ = (n: number) => `$${first + n}`;
+  const rows = asked.map(({ q, i }) => ({
+    i,
+    meter: q.meter,
+    since: q.periodStart.toISOString(),
+    until: q.periodEnd ? q.periodEnd.toISOString() : null,
+    kind: kind(q),
+    id: wellFormed(q.id),
+    tenant: q.tenantId === null ? null : wellFormed(q.tenantId),
+  }));
+  // Only the sums that are not 0 come back (the callers' answers start at 0): a never-seen subject's rebuild, the
+  // common one, returns no rows to parse.
   return {
-    text: `SELECT q.i, coalesce(sum(x.s), 0)::text AS used
-       FROM unnest(${$(0)}::int[], ${$(1)}::text[], ${$(2)}::timestamptz[], ${$(3)}::timestamptz[],
-                   ${$(4)}::text[], ${$(5)}::text[], ${$(6)}::text[])
-         AS q(i, meter, since, until, kind, id, tenant)
+    text: `SELECT q.i, sum(x.s)::text AS used
+       FROM json_to_recordset($${first}::json)
+         AS q(i int, meter text, since timestamptz, until timestamptz, kind text, id text, tenant text)
        CROSS JOIN LATERAL (
          SELECT sum(amount) AS s FROM usage_ledger u
           WHERE q.kind = 't' AND u.tenant_id = q.id AND u.meter = q.meter
@@ -253,15 +255,14 @@ function usageSums(qs: readonly BaselineQuery[], first: number): { text: string;
             AND (q.kind = 'a' OR u.tenant_id IS NOT DISTINCT FROM q.tenant)
             AND u.bucket_start >= q.since AND (q.until IS NULL OR u.bucket_start < q.until)
        ) x
-       GROUP BY q.i`,
-    params: [
-      asked.map(({ i }) => i),
-      asked.map(({ q }) => q.meter),
-      asked.map(({ q }) => q.periodStart.toISOString()),
-      asked.map(({ q }) => (q.periodEnd ? q.periodEnd.toISOString() : null)),
-      asked.map(({ q }) => kind(q)),
-      asked.map(({ q }) => q.id),
-      asked.map(({ q }) => q.tenantId),
-    ],
+       GROUP BY q.i
+       HAVING coalesce(sum(x.s), 0) <> 0`,
+    params: [JSON.stringify(rows)],
   };
 }
+
+/** Unpaired surrogates as U+FFFD: what node-postgres sends for them in a text parameter, and what the ledger holds. */
+function wellFormed(text: string): string {
+  return text.replace(LONE_SURROGATE, '\ufffd');
+}
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;

@@ -37,7 +37,8 @@ it('fails only the rebuild whose values the database refuses, not the others of 
   const refusing = {
     ...sql,
     query: (text: string, params: unknown[]) =>
-      (params[2] as string[]).includes('bad')
+      // The scopes asked go as one JSON parameter.
+      (params[0] as string).includes('"n":"bad"')
         ? Promise.reject(new Error('invalid input'))
         : sql.query(text, params),
   } as unknown as SqlClient;

@@ -672,6 +672,46 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       });
     });
 
+    it('sums the rows of ids with quotes, backslashes, non-ASCII and unpaired surrogates, as a lone read does', async () => {
+      // The rebuild's values go as one JSON parameter: an unpaired surrogate must still read the rows the ledger
+      // holds for it (written as U+FFFD), not fail the statement or miss them.
+      const b = new LedgerBaseline(sql);
+      const partitions = new PartitionManager(sql);
+      const now = Date.now();
+      const since = new Date(now - 24 * HOUR);
+      const ids = ['"q\\', 'é ü 日本', 'lone \ud800 high', 'lone \udc00 low', '\ud83d\ude00 pair'].map(
+        (x) => `${uid('odd-')} ${x}`,
+      );
+      await writeBatches(
+        sql,
+        ids.map((t, n) =>
+          batchOf(`t:${t}`, [
+            delta({ tenantId: t, meter: 'requests', amount: n + 1, bucketStart: now - (now % HOUR) }),
+          ]),
+        ),
+        { partitions },
+      );
+      const q = (t: string) =>
+        ({
+          scope: 'tenant',
+          id: t,
+          tenantId: t,
+          userId: null,
+          allTenants: false,
+          meter: 'requests',
+          period: 'day',
+          periodStart: since,
+          periodEnd: null,
+        }) as const;
+      const alone = await Promise.all(ids.map((t) => b.used(q(t))));
+      expect(alone).toEqual([1, 2, 3, 4, 5]);
+      expect(await b.usedMany(ids.map(q))).toEqual(alone);
+      const rebuilt = await Promise.all(
+        ids.map((t) => b.shardBaseline([{ scope: 'tenant', id: t }], { tenantId: t }, [q(t)])),
+      );
+      expect(rebuilt.map((r) => r.used[0])).toEqual(alone);
+    });
+
     it('answers rebuilds asked at once in fewer statements, each as it would be answered alone', async () => {
       const partitions = new PartitionManager(sql);
       const now = Date.now();
