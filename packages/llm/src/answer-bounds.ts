@@ -11,6 +11,8 @@ export const MAX_ANSWER_CONTAINERS = 1_000_000;
 
 /** True when `text` opens more than `max` arrays and objects outside its strings: one pass, nothing built. */
 export function exceedsContainers(text: string, max = MAX_ANSWER_CONTAINERS): boolean {
+  // Each container opens with a character of its own: a text no longer than `max` cannot hold more (every real answer).
+  if (text.length <= max) return false;
   let containers = 0;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
