@@ -174,7 +174,7 @@ async function shardBaselines(
   const whose: Array<[number, number]> = [];
   asks.forEach((a, r) => {
     const t = a.shard === undefined ? null : wellFormed(a.shard.tenantId ?? '');
-    for (const s of a.scopes) scopes.push({ r, s: s.scope, n: wellFormed(s.id), t });
+    for (const s of a.scopes) scopes.push({ r, s: wellFormed(s.scope), n: wellFormed(s.id), t });
     a.qs.forEach((q, j) => {
       qs.push(q);
       whose.push([r, j]);
@@ -232,7 +232,7 @@ function usageSums(qs: readonly BaselineQuery[], first: number): { text: string;
   const kind = (q: BaselineQuery) => (q.scope === 'tenant' ? 't' : q.allTenants ? 'a' : 'u');
   const rows = asked.map(({ q, i }) => ({
     i,
-    meter: q.meter,
+    meter: wellFormed(q.meter),
     since: q.periodStart.toISOString(),
     until: q.periodEnd ? q.periodEnd.toISOString() : null,
     kind: kind(q),

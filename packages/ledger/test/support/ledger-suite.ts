@@ -710,6 +710,23 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
         ids.map((t) => b.shardBaseline([{ scope: 'tenant', id: t }], { tenantId: t }, [q(t)])),
       );
       expect(rebuilt.map((r) => r.used[0])).toEqual(alone);
+      // A meter of the public API with an unpaired surrogate too (configured meters are plain names).
+      const meter = 'm \ud800';
+      await writeBatches(
+        sql,
+        [
+          batchOf(`t:${ids[0]}`, [
+            delta({ tenantId: ids[0]!, meter, amount: 11, bucketStart: now - (now % HOUR) }),
+          ]),
+        ],
+        { partitions },
+      );
+      const odd = { ...q(ids[0]!), meter };
+      expect(await b.used(odd)).toBe(11);
+      expect(await b.usedMany([q(ids[1]!), odd])).toEqual([2, 11]);
+      expect((await b.shardBaseline([{ scope: 'tenant', id: ids[0]! }], undefined, [odd])).used).toEqual([
+        11,
+      ]);
     });
 
     it('answers rebuilds asked at once in fewer statements, each as it would be answered alone', async () => {
