@@ -65,6 +65,21 @@ function batchOf(tag: string, usage: UsageDelta[], batchId = randomUUID()): Clai
   return { batchId, tag, claimedAt: Date.now(), usage, events: [] };
 }
 
+/** A tenant's `requests` sum over the day from `since`. */
+function tenantDay(t: string, since: Date) {
+  return {
+    scope: 'tenant',
+    id: t,
+    tenantId: t,
+    userId: null,
+    allTenants: false,
+    meter: 'requests',
+    period: 'day',
+    periodStart: since,
+    periodEnd: null,
+  } as const;
+}
+
 async function readAll(stream: NodeJS.ReadableStream): Promise<string> {
   let out = '';
   for await (const chunk of stream) out += String(chunk);
@@ -623,17 +638,7 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
       ] as const;
       const since = new Date(now - 24 * HOUR);
       const qs = [
-        {
-          scope: 'tenant',
-          id: t,
-          tenantId: t,
-          userId: null,
-          allTenants: false,
-          meter: 'requests',
-          period: 'day',
-          periodStart: since,
-          periodEnd: null,
-        },
+        tenantDay(t, since),
         {
           scope: 'user',
           id: `${t}-a`,
@@ -691,18 +696,7 @@ export function ledgerSuite(target: LedgerSuiteTarget): void {
         ),
         { partitions },
       );
-      const q = (t: string) =>
-        ({
-          scope: 'tenant',
-          id: t,
-          tenantId: t,
-          userId: null,
-          allTenants: false,
-          meter: 'requests',
-          period: 'day',
-          periodStart: since,
-          periodEnd: null,
-        }) as const;
+      const q = (t: string) => tenantDay(t, since);
       const alone = await Promise.all(ids.map((t) => b.used(q(t))));
       expect(alone).toEqual([1, 2, 3, 4, 5]);
       expect(await b.usedMany(ids.map(q))).toEqual(alone);
