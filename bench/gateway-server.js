@@ -1,4 +1,5 @@
-// One server of the gateway benchmark, in its own process: `upstream`, `bare` (http-proxy-middleware) or `gateway`.
+// One server of the gateway benchmark, in its own process: `upstream`, `bare` (http-proxy-middleware),
+// `raw` (the same on bare node:http), `floor` (the least a Node proxy does) or `gateway`.
 // Prints "READY <port>" on stdout. Usage: node bench/gateway-server.js <mode> [upstreamUrl] [redisUrl] [databaseUrl] [root]
 // `root` (gateway mode): the checkout whose built gateway runs (default this one), to measure before/after in one run.
 'use strict';
@@ -104,6 +105,53 @@ function raw() {
   );
 }
 
+// Hop-by-hop headers (RFC 9110 7.6.1) a proxy must not pass on; undici refuses some of them as request headers.
+const HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'transfer-encoding',
+  'te',
+  'trailer',
+  'upgrade',
+]);
+const endToEnd = (headers) => {
+  const out = {};
+  for (const name in headers) if (!HOP.has(name)) out[name] = headers[name];
+  return out;
+};
+
+/**
+ * The floor: the least a Node proxy does (node:http in front, undici's Pool behind, hop-by-hop headers dropped,
+ * bodies streamed), no auth, no metering. What a Node proxy can reach on this machine, for the nginx ratio.
+ */
+function floor() {
+  const { Pool } = require(path.join(path.resolve(root), 'node_modules/undici'));
+  const pool = new Pool(upstreamUrl, { connections: 64 });
+  ready(
+    http.createServer((req, res) => {
+      const get = req.method === 'GET' || req.method === 'HEAD';
+      pool
+        .request({
+          method: req.method,
+          path: req.url,
+          headers: endToEnd(req.headers),
+          body: get ? null : req,
+        })
+        .then(
+          (up) => {
+            res.writeHead(up.statusCode, endToEnd(up.headers));
+            up.body.pipe(res);
+          },
+          () => {
+            res.statusCode = 502;
+            res.end();
+          },
+        );
+    }),
+  );
+}
+
 /** The Tollgate gateway from apps/gateway/dist: JWT, identity headers, metering on Redis (token usage for chat). */
 async function gateway() {
   const { createGateway, parseEnv } = require(path.join(path.resolve(root), 'apps/gateway/dist'));
@@ -133,4 +181,4 @@ async function gateway() {
 }
 
 process.on('SIGTERM', () => process.exit(0));
-({ upstream, bare, raw, gateway })[mode]();
+({ upstream, bare, raw, floor, gateway })[mode]();

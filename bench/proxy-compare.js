@@ -1,5 +1,6 @@
 // Side by side, in one run against one upstream process: nginx proxy_pass (upstream keep-alive, when installed),
-// http-proxy-middleware on bare node:http, Express + http-proxy-middleware, and the Tollgate gateway (JWT, quota,
+// http-proxy-middleware on bare node:http, Express + http-proxy-middleware, the floor (node:http + undici's Pool and
+// nothing else: what any Node proxy reaches here, on the hot echo only), and the Tollgate gateway (JWT, quota,
 // metering on Redis, inline flusher to Postgres), before (another built checkout) and after (this one).
 //
 // Workloads: GET /api/echo with one hot tenant and with 10,000 tenants (one valid JWT each, all seen before), and
@@ -328,6 +329,7 @@ async function main() {
   else console.log(`(nginx left out: ${NGINX} is not installed; apt-get install -y nginx-light provides it)`);
   servers.raw = await start(GATEWAY_CPU, [SERVER, 'raw', target]);
   servers.express = await start(GATEWAY_CPU, [SERVER, 'bare', target]);
+  servers.floor = await start(GATEWAY_CPU, [SERVER, 'floor', target]);
   if (BEFORE) servers.before = await gw(BEFORE);
   servers.after = await gw(path.join(__dirname, '..'));
   const gateways = Object.keys(servers).filter((k) => k === 'before' || k === 'after');
@@ -412,6 +414,9 @@ async function main() {
       `${c.name.replace(/: after$/, '')}, after vs before per round: CPU ${median(cpu).toFixed(2)}x (${list(cpu)}); req/s ${median(rps).toFixed(2)}x (${list(rps)})`,
     );
   }
+  // What any Node proxy reaches against nginx here: the ceiling of the gateway's nginx ratio.
+  const floor = ratio('echo, 1 tenant: floor', 'echo, 1 tenant: nginx');
+  if (floor !== null) console.log(`floor (the least a Node proxy does) vs nginx: ${floor}`);
   for (const g of gateways) {
     const hot = `echo, 1 tenant: ${g}`;
     const parts = [
