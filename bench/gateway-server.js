@@ -141,6 +141,8 @@ function floor() {
         .then(
           (up) => {
             res.writeHead(up.statusCode, endToEnd(up.headers));
+            // An upstream cut mid-body cuts the client's copy, not the process.
+            up.body.on('error', () => res.destroy());
             up.body.pipe(res);
           },
           () => {

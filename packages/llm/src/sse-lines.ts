@@ -18,9 +18,10 @@ export class LineEnds {
    */
   scan(chunk: Buffer, onLine: (start: number, contentEnd: number, next: number) => void): number {
     let start = 0;
-    if (this.afterCr) {
+    // An empty chunk between the \r and its \n says nothing: the \n may still come first in the next one.
+    if (this.afterCr && chunk.length > 0) {
       this.afterCr = false;
-      if (chunk.length > 0 && chunk[0] === LF) start = 1;
+      if (chunk[0] === LF) start = 1;
     }
     // The next \r and the next \n are remembered, so a chunk of many lines ended by one of them and none of the other
     // is not searched to its end once per line (quadratic: 64 KiB of \r line ends took 15 ms).

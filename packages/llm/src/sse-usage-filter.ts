@@ -69,6 +69,8 @@ export class SseUsageRewriter {
 
   /** What the client gets of `chunk` (the events it completes, and any bytes passing unfiltered), or null. */
   feed(chunk: Buffer): Buffer | null {
+    // Nothing to let out, and an event held on its \r must still take a \n opening the next chunk.
+    if (chunk.length === 0) return null;
     let from = 0;
     this.usageAt = -2;
     this.escapeAt = -2;
