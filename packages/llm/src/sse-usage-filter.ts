@@ -76,7 +76,7 @@ export class SseUsageRewriter {
     this.escapeAt = -2;
     if (this.heldOnCr) {
       this.heldOnCr = false;
-      if (chunk.length > 0 && chunk[0] === LF) {
+      if (chunk[0] === LF) {
         this.append(chunk.subarray(0, 1));
         from = 1;
       }
