@@ -11,6 +11,7 @@ module.exports = {
     '^@tollgate/(core|http|llm|redis|express|fastify|ledger|settings)$': '<rootDir>/packages/$1/src/index.ts',
   },
   globalSetup: '<rootDir>/test-support/global-setup.js',
+  setupFilesAfterEnv: ['<rootDir>/test-support/midnight-guard.ts'],
   testTimeout: 30000,
   maxWorkers: 2,
 };

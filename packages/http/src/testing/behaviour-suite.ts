@@ -7,6 +7,7 @@ import type { AppHarness, RunningApp } from './harness';
 import {
   burst,
   captureLogger,
+  clearOfMidnight,
   eventually,
   get,
   getTarget,
@@ -21,6 +22,8 @@ import { ClaimedUsage, type StoreKit } from './store-kit';
 import { SUITE_CONFIG } from './suite-config';
 
 const SECRET = 'gateway-signing-secret-0123456789';
+/** The longest any one test of the suite runs. */
+const TEST_MS = 60_000;
 
 export function behaviourSuite(
   harness: AppHarness,
@@ -35,6 +38,8 @@ export function behaviourSuite(
     const unhandled: unknown[] = [];
     const onUnhandled = (reason: unknown) => unhandled.push(reason);
     beforeAll(() => process.on('unhandledRejection', onUnhandled));
+    // Most plans here are per day: a test that ran across midnight would be granted a second day's room.
+    beforeEach(() => clearOfMidnight(TEST_MS), TEST_MS + 5000);
     afterEach(async () => {
       await Promise.all(open.splice(0).map((a) => a.close()));
     });

@@ -143,6 +143,22 @@ export function captureLogger(): TollgateLogger & {
   };
 }
 
+/**
+ * How long a test starting at `now` waits so that it does not run across a UTC midnight, where day quotas reset and
+ * a limit admits a second day's worth: 0 when midnight is more than `withinMs` away, else until a second past it.
+ */
+export function midnightWait(now: number, withinMs: number): number {
+  const DAY = 86_400_000;
+  const left = DAY - (now % DAY);
+  return left > withinMs ? 0 : left + 1000;
+}
+
+/** Resolves once a test that takes up to `withinMs` can run without crossing a UTC midnight. */
+export async function clearOfMidnight(withinMs: number): Promise<void> {
+  const wait = midnightWait(Date.now(), withinMs);
+  if (wait > 0) await sleep(wait);
+}
+
 /** Seconds from now to the next UTC midnight, rounded up. */
 export function secondsToMidnight(now = Date.now()): number {
   const DAY = 86_400_000;

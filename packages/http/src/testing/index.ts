@@ -8,10 +8,12 @@ export { SUITE_CONFIG } from './suite-config';
 export {
   burst,
   captureLogger,
+  clearOfMidnight,
   eventually,
   get,
   getTarget,
   identity,
+  midnightWait,
   post,
   secondsToMidnight,
   signedIdentity,
