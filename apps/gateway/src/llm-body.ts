@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { promisify, TextDecoder } from 'node:util';
 import { brotliDecompress, gunzip, inflate, inflateRaw, type ZlibOptions } from 'node:zlib';
+import { structureProblem } from './json-structure';
 
 export interface BodyLimits {
   /** Most bytes read, and most bytes of decoded (decompressed) body. */
@@ -29,15 +30,6 @@ export interface BodyRefusal {
 
 export type BodyResult = ReadJson | BodyRefusal;
 
-/** Deepest JSON nesting accepted: real requests (tool schemas included) stay far below it. */
-export const MAX_JSON_DEPTH = 128;
-/**
- * Most arrays and objects, and most values, in one body: JSON.parse costs far more per container
- * than per byte (4 MiB of `[]` is ~0.5 s of blocked event loop and 100+ MB), so a body is bounded
- * by what it builds too. Real requests (long chats, tool schemas, token-array embeddings) stay well below.
- */
-export const MAX_JSON_CONTAINERS = 100_000;
-export const MAX_JSON_VALUES = 1_000_000;
 /**
  * Top-level fields the gateway meters by. Go's encoding/json (Ollama, LocalAI, one-api...) matches keys ignoring
  * case by Unicode folding, so `"MODEL"` or `"ſtream"` is the field there while the gateway reads `model` only: any
@@ -52,11 +44,6 @@ const METERED_FIELDS: ReadonlySet<string> = new Set([
   'max_completion_tokens',
   'max_output_tokens',
 ]);
-
-/** A key as a case-insensitive decoder matches it (toLowerCase folds the Kelvin sign; ſ is folded by hand). */
-function foldedKey(key: string): string {
-  return key.toLowerCase().replace(/\u017f/g, 's');
-}
 
 /** Most codings a Content-Encoding list may stack. */
 const MAX_CODINGS = 2;
@@ -210,85 +197,11 @@ function readRaw(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
 }
 
 /**
- * Where the JSON string opened by the quote at `open` ends: the next quote after an even run of backslashes, or
- * the text's end. (indexOf skips a prompt's text natively; a char-by-char loop was most of the read's time.)
- */
-function stringEnd(text: string, open: number): number {
-  let quote = open;
-  for (;;) {
-    quote = text.indexOf('"', quote + 1);
-    if (quote === -1) return text.length;
-    // The opening quote stops the run: it is no backslash.
-    let before = quote - 1;
-    while (text.charCodeAt(before) === 0x5c) before--;
-    if ((quote - 1 - before) % 2 === 0) return quote;
-  }
-}
-
-/**
- * Depth, size in containers and values, and duplicate keys of a JSON text, in one pass that skips strings. Duplicates matter: the
- * gateway's parser keeps the last `model`, another may keep the first, and it would meter one model
- * while the upstream runs the other; so do other spellings of a metered field (see METERED_FIELDS). Returns a problem, or null. (Run before JSON.parse, so a deep
- * text costs no parse; on text that is not JSON its answer does not matter, the parse refuses it.)
- */
-export function structureProblem(text: string): { status: 400 | 413; detail: string } | null {
-  let containers = 0;
-  let values = 0;
-  // One entry per open container: null for an array, the keys seen so far for an object (made on its first key).
-  const open: Array<Set<string> | 'object' | null> = [];
-  let expectKey = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    if (c === 0x22) {
-      const j = stringEnd(text, i);
-      if (expectKey && open.length > 0) {
-        const raw = text.slice(i + 1, j);
-        let key = raw;
-        if (raw.includes('\\')) {
-          try {
-            key = JSON.parse(`"${raw}"`) as string;
-          } catch {
-            return null;
-          }
-        }
-        let seen = open[open.length - 1]!;
-        if (seen === 'object') open[open.length - 1] = seen = new Set();
-        if (seen.has(key))
-          return { status: 400, detail: `the key "${key.slice(0, 64)}" appears twice in one object` };
-        if (open.length === 1) {
-          const folded = foldedKey(key);
-          if (folded !== key && METERED_FIELDS.has(folded))
-            return { status: 400, detail: `the key "${key.slice(0, 64)}" must be spelt "${folded}"` };
-        }
-        seen.add(key);
-        expectKey = false;
-      }
-      i = j;
-    } else if (c === 0x7b || c === 0x5b) {
-      open.push(c === 0x7b ? 'object' : null);
-      if (open.length > MAX_JSON_DEPTH)
-        return { status: 400, detail: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
-      if (++containers > MAX_JSON_CONTAINERS)
-        return { status: 413, detail: `the body holds more than ${MAX_JSON_CONTAINERS} arrays and objects` };
-      expectKey = c === 0x7b;
-    } else if (c === 0x7d || c === 0x5d) {
-      open.pop();
-      expectKey = false;
-    } else if (c === 0x2c) {
-      if (++values > MAX_JSON_VALUES)
-        return { status: 413, detail: `the body holds more than ${MAX_JSON_VALUES} values` };
-      expectKey = open.length > 0 && open[open.length - 1] !== null;
-    }
-  }
-  return null;
-}
-
-/**
  * Reads an LLM request body as a JSON object, or says why not (never a body the gateway could not
  * meter): Content-Encoding identity/gzip/x-gzip/deflate/br (a list is undone last-applied first),
  * decoded size bounded by `maxBytes` (413); Content-Type a JSON type, or none (then sniffed);
  * charset UTF-8 (BOM or not) or UTF-16LE/BE (BOM or declared), else 415; malformed, too deep,
- * duplicate keys or not an object: 400; more containers or values than a request has: 413; not
+ * duplicate keys or not an object: 400; more containers, values or key sequences than a request has: 413; not
  * all there by `deadline`: 408.
  */
 export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<BodyResult | null> {
@@ -342,7 +255,7 @@ export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Pr
   } catch {
     return refuse(400, `the body is not valid ${effective}`);
   }
-  const structure = structureProblem(text);
+  const structure = structureProblem(text, METERED_FIELDS);
   if (structure) return refuse(structure.status, structure.detail);
   let body: unknown;
   try {

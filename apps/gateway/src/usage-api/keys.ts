@@ -6,6 +6,7 @@ import { findApiKey, type SqlClient } from '@tollgate/ledger';
 import { notFound } from '../problem';
 import type { Caller } from './identity';
 import type { KeyRouteContext } from './key-context';
+import { jsonBody, oncePerRequest } from './json-body';
 import { adminKeyRoutes } from './routes/admin-keys';
 import { ownKeyRoutes } from './routes/own-keys';
 import { keySchemas } from './rules/api-keys';
@@ -20,11 +21,12 @@ export interface KeyRoutesOptions {
 }
 
 export function keyRoutes(o: KeyRoutesOptions): Router {
+  const caller = oncePerRequest(o.authenticate);
   const ctx: KeyRouteContext = {
     sql: o.sql,
     schemas: keySchemas(o.config),
-    json: express.json({ limit: o.bodyLimit ?? '1mb' }),
-    caller: o.authenticate,
+    json: jsonBody(caller, o.bodyLimit ?? '1mb'),
+    caller,
     existing: async (id) => {
       const r = await findApiKey(o.sql, id);
       if (r === null) throw notFound(`no API key ${id}`);

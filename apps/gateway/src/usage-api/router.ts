@@ -4,6 +4,7 @@ import path from 'node:path';
 import type { QuotaEngine } from '@tollgate/core';
 import type { SqlClient } from '@tollgate/ledger';
 import { dashboardRoutes } from './dashboard';
+import { jsonBody, oncePerRequest } from './json-body';
 import type { Caller } from './identity';
 import type { UsageRoute, UsageRouteContext } from './route-context';
 import { adminQuotasRoute } from './routes/admin-quotas';
@@ -40,14 +41,15 @@ const ROUTES: UsageRoute[] = [
 ];
 
 export function createUsageApi(options: UsageApiOptions): Router {
+  const caller = oncePerRequest(options.authenticate);
   const ctx: UsageRouteContext = {
     engine: options.engine,
     sql: options.sql,
     config: options.engine.config,
     schemas: schemas(options.engine.config),
     now: options.now ?? Date.now,
-    caller: async (req) => options.authenticate(req),
-    json: express.json({ limit: options.bodyLimit ?? '1mb' }),
+    caller,
+    json: jsonBody(caller, options.bodyLimit ?? '1mb'),
   };
   const router = express.Router();
   router.use(dashboardRoutes(options.publicDir ?? path.resolve(__dirname, '..', '..', 'public')));

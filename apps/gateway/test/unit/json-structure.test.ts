@@ -1,7 +1,7 @@
 // structureProblem finds a string's end with indexOf instead of a char-by-char loop: it must answer as that loop did
 // for any text, valid JSON or not (escaped quotes, runs of backslashes, unterminated strings, duplicate keys).
 import fc from 'fast-check';
-import { structureProblem } from '../../src/llm-body';
+import { MAX_JSON_SHAPES, structureProblem } from '../../src/json-structure';
 
 /** The char-by-char scan it replaced: a backslash skips the character after it. */
 function referenceStringEnd(text: string, open: number): { end: number; escaped: boolean } {
@@ -89,4 +89,26 @@ it('reads keys after strings that end in escaped quotes and runs of backslashes'
   expect(structureProblem('{"a":"x\\",\\"a\\":1}')).toBeNull();
   expect(structureProblem('{"\\u0061":1,"a":2}')?.detail).toBe('the key "a" appears twice in one object');
   expect(structureProblem('{"a":"unterminated')).toBeNull();
+});
+
+describe('distinct key sequences, counted as V8 builds hidden classes', () => {
+  const objects = (keys: string[][]) =>
+    `{"x":[${keys.map((ks) => `{${ks.map((k) => `"${k}":0`).join(',')}}`).join(',')}]}`;
+  const tooMany = `the body's objects spell more than ${MAX_JSON_SHAPES} distinct key sequences`;
+
+  it('counts every prefix once over the whole body, nested objects included', () => {
+    // "x" and then one node per fresh one-key object: exactly the bound, then one past it.
+    const one = (n: number) => Array.from({ length: n }, (_, i) => [`k${i}`]);
+    expect(structureProblem(objects(one(MAX_JSON_SHAPES - 1)))).toBeNull();
+    expect(structureProblem(objects(one(MAX_JSON_SHAPES)))).toEqual({ status: 413, detail: tooMany });
+  });
+
+  it('counts a sequence once however many objects spell it, and the same keys in another order again', () => {
+    const same = Array.from({ length: 30_000 }, () => ['a', 'b', 'c']);
+    expect(structureProblem(objects(same))).toBeNull();
+    // 7,000 orders of three keys after a fresh first one: 3 sequences each, 21,000 in all.
+    const orders = Array.from({ length: 7000 }, (_, i) => [`f${i}`, 'a', 'b']);
+    expect(structureProblem(objects(orders))).toEqual({ status: 413, detail: tooMany });
+    expect(structureProblem(objects(orders.slice(0, 6000)))).toBeNull();
+  });
 });
