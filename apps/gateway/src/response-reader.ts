@@ -86,7 +86,6 @@ interface Sink {
 class SseSink implements Sink {
   private readonly reader = new StreamUsageReader();
   private readonly parser: BoundedSseParser;
-  private skippedBytes = 0;
   /** Characters of every event's data, for a stream in no format the reader knows. */
   private dataChars = 0;
   constructor(maxEventBytes: number, onLimit: (reason: string) => void) {
@@ -96,8 +95,7 @@ class SseSink implements Sink {
         this.dataChars += e.data.length;
         this.reader.push(e);
       },
-      onSkipped: (bytes) => {
-        this.skippedBytes += bytes;
+      onSkipped: () => {
         onLimit(`an event over ${maxEventBytes} bytes was skipped`);
       },
     });

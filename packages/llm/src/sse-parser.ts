@@ -7,7 +7,10 @@ export interface ParsedEvent {
 }
 
 export interface SseParserOptions {
-  /** Most bytes one event (its lines and line ends) may take; a larger one is skipped whole. */
+  /**
+   * Most bytes one event may take, its lines' bytes and one per line end (a \r\n counts as one, as \n and \r do, so
+   * an event at the cap is read or skipped alike wherever the chunks split its \r\n); a larger one is skipped whole.
+   */
   maxEventBytes: number;
   onEvent(event: ParsedEvent): void;
   /** An event over the cap was skipped (`bytes` of it seen, up to the next blank line). */
@@ -30,17 +33,23 @@ export class BoundedSseParser {
   private data: string[] = [];
   private eventName: string | undefined;
   private skipping = false;
-  private first = true;
+  /** The stream's first bytes while they may still be a BOM (a chunk may hold one or two of its three). */
+  private head: Buffer | null = Buffer.alloc(0);
 
   constructor(private readonly o: SseParserOptions) {}
 
   feed(chunk: Buffer): void {
-    if (this.first && chunk.length > 0) {
-      this.first = false;
-      if (chunk.subarray(0, 3).equals(BOM)) chunk = chunk.subarray(3);
+    if (this.head !== null) {
+      const opening = this.head.length === 0 ? chunk : Buffer.concat([this.head, chunk]);
+      if (opening.length < BOM.length && BOM.subarray(0, opening.length).equals(opening)) {
+        this.head = opening;
+        return;
+      }
+      this.head = null;
+      chunk = opening.subarray(0, 3).equals(BOM) ? opening.subarray(3) : opening;
     }
-    const tail = this.lines.scan(chunk, (start, contentEnd, next) => {
-      this.take(chunk, start, contentEnd, next - contentEnd);
+    const tail = this.lines.scan(chunk, (start, contentEnd) => {
+      this.take(chunk, start, contentEnd, 1);
       this.endLine();
     });
     if (tail < chunk.length) this.take(chunk, tail, chunk.length, 0);
