@@ -13,9 +13,19 @@ export const MAX_JSON_VALUES = 1_000_000;
  * Most distinct key sequences (prefixes included) the body's objects spell, counted over the whole body as V8 builds
  * a hidden class per one: JSON.parse costs by those far more than by bytes. 4 MiB of objects with fresh or reordered
  * key names spells 300k-500k of them and parsed in 0.4-0.8 s (worse in a process that parsed such bodies before);
- * at 20,000 it parses in about twice an ordinary 4 MiB chat's time. 128 tools with ten parameters each spell ~1,500.
+ * at 50,000 it parses in ~0.1 s. 128 tools of twelve parameters spell ~2,600; 2,000 records of 30 optional fields
+ * (Go's omitempty) ~22,000. Keys that are array indices, and objects of DICTIONARY_KEYS keys or more, build none.
  */
-export const MAX_JSON_SHAPES = 20_000;
+export const MAX_JSON_SHAPES = 50_000;
+/**
+ * Most distinct strings the parse would intern: every key, and string values of at most INTERNED_LENGTH characters.
+ * Each costs a string-table entry: 800k distinct short strings (4 MiB) parsed in 0.2-0.3 s, 100,000 in ~30 ms.
+ */
+export const MAX_JSON_STRINGS = 100_000;
+/** V8 (Node 20) builds an object of this many named keys or more as a dictionary, with no hidden class. */
+export const DICTIONARY_KEYS = 128;
+/** V8 interns a string value of at most this many characters (kMaxInternalizedStringValueLength). */
+export const INTERNED_LENGTH = 10;
 
 const NO_KEYS: ReadonlySet<string> = new Set();
 
@@ -43,10 +53,61 @@ function stringEnd(text: string, open: number): number {
 /** Key sequences from the empty object: a key leads to the node of the sequence with that key added. */
 type ShapeNode = Map<string, ShapeNode>;
 
-/** An object being scanned: the keys it has so far (made on the first) and the node of their sequence. */
+/** An object being scanned. */
 interface OpenObject {
+  /** Its keys so far (made on the first). */
   keys: Set<string> | null;
-  shape: ShapeNode;
+  /** The node of its named keys' sequence; null once it has DICTIONARY_KEYS of them. */
+  shape: ShapeNode | null;
+  named: number;
+  /** Where the first node it added hangs, and how many it added: undone if it turns out a dictionary. */
+  grewFrom: ShapeNode | null;
+  grewBy: string;
+  added: number;
+}
+
+const ESCAPES: Record<string, string> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
+
+/** The string a JSON string's raw text (between its quotes) stands for, or null when an escape is invalid. */
+function unescaped(raw: string): string | null {
+  let out = '';
+  let from = 0;
+  for (let at = raw.indexOf('\\'); at !== -1; at = raw.indexOf('\\', from)) {
+    out += raw.slice(from, at);
+    const e = raw[at + 1];
+    if (e === 'u') {
+      const hex = raw.slice(at + 2, at + 6);
+      if (!/^[0-9a-fA-F]{4}$/.test(hex)) return null;
+      out += String.fromCharCode(parseInt(hex, 16));
+      from = at + 6;
+    } else {
+      const c = e === undefined ? undefined : ESCAPES[e];
+      if (c === undefined) return null;
+      out += c;
+      from = at + 2;
+    }
+  }
+  return out + raw.slice(from);
+}
+
+/** True for a key JavaScript stores as an array index ("0" to "4294967294"): an element, no hidden class. */
+function isIndex(key: string): boolean {
+  const c = key.charCodeAt(0);
+  if (key.length > 10 || !(c >= 0x30 && c <= 0x39) || (c === 0x30 && key.length > 1)) return false;
+  for (let k = 1; k < key.length; k++) {
+    const d = key.charCodeAt(k);
+    if (d < 0x30 || d > 0x39) return false;
+  }
+  return Number(key) <= 4294967294;
 }
 
 /**
@@ -65,48 +126,45 @@ export function structureProblem(
   let shapes = 0;
   // Every key sequence an object of the body spells, as a tree from the empty object: one node per hidden class.
   const empty: ShapeNode = new Map();
-  // One entry per open container: null for an array, for an object its keys so far (made on the first) and shape.
+  const interned = new Set<string>();
+  // One entry per open container: null for an array.
   const open: Array<OpenObject | null> = [];
   let expectKey = false;
   for (let i = 0; i < text.length; i++) {
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       const j = stringEnd(text, i);
-      if (expectKey && open.length > 0) {
+      const isKey = expectKey && open.length > 0;
+      // Escapes make a raw text up to six times its string's length.
+      if (isKey || j - i - 1 <= 6 * INTERNED_LENGTH) {
         const raw = text.slice(i + 1, j);
-        let key = raw;
-        if (raw.includes('\\')) {
-          try {
-            key = JSON.parse(`"${raw}"`) as string;
-          } catch {
-            return null;
-          }
+        const string = raw.includes('\\') ? unescaped(raw) : raw;
+        if (string === null) return null;
+        if ((isKey || string.length <= INTERNED_LENGTH) && !interned.has(string)) {
+          if (interned.size >= MAX_JSON_STRINGS)
+            return {
+              status: 413,
+              detail: `the body holds more than ${MAX_JSON_STRINGS} distinct keys and short strings`,
+            };
+          interned.add(string);
         }
-        const object = open[open.length - 1]!;
-        const seen = (object.keys ??= new Set());
-        if (seen.has(key))
-          return { status: 400, detail: `the key "${key.slice(0, 64)}" appears twice in one object` };
-        if (open.length === 1) {
-          const folded = foldedKey(key);
-          if (folded !== key && exactKeys.has(folded))
-            return { status: 400, detail: `the key "${key.slice(0, 64)}" must be spelt "${folded}"` };
-        }
-        seen.add(key);
-        let next = object.shape.get(key);
-        if (next === undefined) {
-          if (++shapes > MAX_JSON_SHAPES)
+        if (isKey) {
+          const problem = keyProblem(open[open.length - 1]!, string, open.length === 1 ? exactKeys : NO_KEYS);
+          if (problem !== null) return problem;
+          shapes += shapesAdded(open[open.length - 1]!, string);
+          if (shapes > MAX_JSON_SHAPES)
             return {
               status: 413,
               detail: `the body's objects spell more than ${MAX_JSON_SHAPES} distinct key sequences`,
             };
-          object.shape.set(key, (next = new Map()));
+          expectKey = false;
         }
-        object.shape = next;
-        expectKey = false;
       }
       i = j;
     } else if (c === 0x7b || c === 0x5b) {
-      open.push(c === 0x7b ? { keys: null, shape: empty } : null);
+      open.push(
+        c === 0x7b ? { keys: null, shape: empty, named: 0, grewFrom: null, grewBy: '', added: 0 } : null,
+      );
       if (open.length > MAX_JSON_DEPTH)
         return { status: 400, detail: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
       if (++containers > MAX_JSON_CONTAINERS)
@@ -122,4 +180,47 @@ export function structureProblem(
     }
   }
   return null;
+}
+
+/** A key twice in one object, or a metered field spelt otherwise (400); null when the key is fine. */
+function keyProblem(
+  object: OpenObject,
+  key: string,
+  exactKeys: ReadonlySet<string>,
+): { status: 400; detail: string } | null {
+  const seen = (object.keys ??= new Set());
+  if (seen.has(key))
+    return { status: 400, detail: `the key "${key.slice(0, 64)}" appears twice in one object` };
+  if (exactKeys.size > 0) {
+    const folded = foldedKey(key);
+    if (folded !== key && exactKeys.has(folded))
+      return { status: 400, detail: `the key "${key.slice(0, 64)}" must be spelt "${folded}"` };
+  }
+  seen.add(key);
+  return null;
+}
+
+/** Hidden classes `key` adds to `object`'s sequence: 1 for a new node, 0 for a known one, minus all the object added when it turns a dictionary. */
+function shapesAdded(object: OpenObject, key: string): number {
+  if (object.shape === null || isIndex(key)) return 0;
+  if (++object.named === DICTIONARY_KEYS) {
+    // Built as a dictionary after all: the nodes it added were never hidden classes (nor are their subtrees).
+    object.grewFrom?.delete(object.grewBy);
+    object.shape = null;
+    return -object.added;
+  }
+  const node = object.shape;
+  let next = node.get(key);
+  if (next !== undefined) {
+    object.shape = next;
+    return 0;
+  }
+  node.set(key, (next = new Map()));
+  if (object.grewFrom === null) {
+    object.grewFrom = node;
+    object.grewBy = key;
+  }
+  object.shape = next;
+  object.added += 1;
+  return 1;
 }

@@ -3,10 +3,8 @@
 // 1 MiB of objects with fresh key names parsed (~0.2 s of blocked event loop) and only then be told 401.
 import express, { type Request, type RequestHandler } from 'express';
 import { structureProblem } from '../json-structure';
-import { HttpProblem } from '../problem';
+import { HttpProblem, invalid } from '../problem';
 import type { Caller } from './identity';
-
-const TITLES: Record<400 | 413, string> = { 400: 'Bad Request', 413: 'Payload too large' };
 
 /** `authenticate`, run once per request however often a route asks (the body parser asks first). */
 export function oncePerRequest(authenticate: (req: Request) => Caller | Promise<Caller>) {
@@ -25,9 +23,17 @@ export function oncePerRequest(authenticate: (req: Request) => Caller | Promise<
 export function jsonBody(caller: (req: Request) => Promise<Caller>, limit: string): RequestHandler {
   const parse = express.json({
     limit,
-    verify: (_req, _res, buf) => {
+    verify: (_req, _res, buf, encoding) => {
+      // The bounds are read off the UTF-8 text: in UTF-16, bytes of other characters read as quotes and braces.
+      if (encoding.toLowerCase() !== 'utf-8')
+        throw new HttpProblem(
+          415,
+          'Unsupported media type',
+          `charset "${encoding}" is not supported (use utf-8)`,
+        );
       const problem = structureProblem(buf.toString('utf8'));
-      if (problem) throw new HttpProblem(problem.status, TITLES[problem.status], problem.detail);
+      if (problem?.status === 413) throw new HttpProblem(413, 'Payload too large', problem.detail);
+      if (problem) throw invalid([{ field: 'body', message: problem.detail }]);
     },
   });
   return (req, res, next) => {

@@ -84,6 +84,28 @@ describe('the usage API verifies the caller before it parses a body', () => {
     expect(authenticated).toBe(1);
   });
 
+  it('answers a key twice with 400 naming the body, and a UTF-16 body with 415 (its bytes would hide the structure)', async () => {
+    const twice = await request(app)
+      .post('/usage/check-quota')
+      .set('authorization', `Bearer ${bob}`)
+      .set('content-type', 'application/json')
+      .send('{"meter":"requests","amount":1,"amount":2}');
+    expect(twice.status).toBe(400);
+    expect(twice.body.errors).toEqual([
+      { field: 'body', message: 'the key "amount" appears twice in one object' },
+    ]);
+    const utf16 = await request(app)
+      .post('/usage/check-quota')
+      .set('authorization', `Bearer ${bob}`)
+      .set('content-type', 'application/json; charset=utf-16le')
+      .send(Buffer.from('{"meter":"requests","amount":1}', 'utf16le'));
+    expect(utf16.status).toBe(415);
+    expect(utf16.body).toMatchObject({
+      status: 415,
+      detail: 'charset "utf-16le" is not supported (use utf-8)',
+    });
+  });
+
   it('still answers a good body, verifying the caller once for the parser and the route', async () => {
     const res = await request(app)
       .post('/usage/check-quota')

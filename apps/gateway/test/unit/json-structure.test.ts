@@ -1,7 +1,13 @@
 // structureProblem finds a string's end with indexOf instead of a char-by-char loop: it must answer as that loop did
 // for any text, valid JSON or not (escaped quotes, runs of backslashes, unterminated strings, duplicate keys).
 import fc from 'fast-check';
-import { MAX_JSON_SHAPES, structureProblem } from '../../src/json-structure';
+import { execFileSync } from 'node:child_process';
+import {
+  DICTIONARY_KEYS,
+  MAX_JSON_SHAPES,
+  MAX_JSON_STRINGS,
+  structureProblem,
+} from '../../src/json-structure';
 
 /** The char-by-char scan it replaced: a backslash skips the character after it. */
 function referenceStringEnd(text: string, open: number): { end: number; escaped: boolean } {
@@ -106,9 +112,68 @@ describe('distinct key sequences, counted as V8 builds hidden classes', () => {
   it('counts a sequence once however many objects spell it, and the same keys in another order again', () => {
     const same = Array.from({ length: 30_000 }, () => ['a', 'b', 'c']);
     expect(structureProblem(objects(same))).toBeNull();
-    // 7,000 orders of three keys after a fresh first one: 3 sequences each, 21,000 in all.
-    const orders = Array.from({ length: 7000 }, (_, i) => [`f${i}`, 'a', 'b']);
+    // 17,000 orders of three keys after a fresh first one: 3 sequences each, 51,000 in all.
+    const orders = Array.from({ length: 17_000 }, (_, i) => [`f${i}`, 'a', 'b']);
     expect(structureProblem(objects(orders))).toEqual({ status: 413, detail: tooMany });
-    expect(structureProblem(objects(orders.slice(0, 6000)))).toBeNull();
+    expect(structureProblem(objects(orders.slice(0, 16_000)))).toBeNull();
+  });
+});
+
+describe('what builds no hidden class', () => {
+  const objects = (keys: string[][]) =>
+    `{"x":[${keys.map((ks) => `{${ks.map((k) => `"${k}":0`).join(',')}}`).join(',')}]}`;
+
+  it('does not count keys that are array indices', () => {
+    // 60,000 objects of one index key each: elements, no sequence.
+    expect(structureProblem(objects(Array.from({ length: 60_000 }, (_, i) => [String(i)])))).toBeNull();
+    // "01" and "4294967295" are no index: named keys.
+    const named = Array.from({ length: 60_000 }, (_, i) => [`0${i}`]);
+    expect(structureProblem(objects(named))?.status).toBe(413);
+  });
+
+  it(`does not count the keys of an object of ${DICTIONARY_KEYS} named keys or more, nor what it added`, () => {
+    // 500 objects of 128 fresh keys (64,000 keys): dictionaries.
+    let k = 0;
+    const big = Array.from({ length: 500 }, () => Array.from({ length: DICTIONARY_KEYS }, () => `d${k++}`));
+    expect(structureProblem(objects(big))).toBeNull();
+    // One key short of a dictionary, they are hidden classes: 127 each, 63,500 in all.
+    expect(structureProblem(objects(big.map((ks) => ks.slice(1))))?.status).toBe(413);
+    // A dictionary's first keys are not left as known sequences for smaller objects to reuse uncounted.
+    const reuse = [...big.slice(0, 1), ...Array.from({ length: 400 }, () => big[0]!.slice(0, 127))];
+    expect(structureProblem(objects([...reuse, ...big.slice(1, 400).map((ks) => ks.slice(1))]))?.status).toBe(
+      413,
+    );
+  });
+
+  it('V8 builds such an object as a dictionary, and an index key as an element (pins DICTIONARY_KEYS)', () => {
+    const script = `
+      const named = (n) => JSON.parse('{' + Array.from({ length: n }, (_, i) => '"k' + i + '":1').join(',') + '}');
+      const indexed = JSON.parse('{"a":1,' + Array.from({ length: 200 }, (_, i) => '"' + i + '":1').join(',') + '}');
+      process.stdout.write(JSON.stringify([%HasFastProperties(named(${DICTIONARY_KEYS - 1})), %HasFastProperties(named(${DICTIONARY_KEYS})), %HasFastProperties(indexed)]));`;
+    const out = execFileSync(process.execPath, ['--allow-natives-syntax', '-e', script], {
+      encoding: 'utf8',
+    });
+    expect(JSON.parse(out)).toEqual([true, false, true]);
+  });
+});
+
+describe('distinct interned strings', () => {
+  it(`refuses more than ${MAX_JSON_STRINGS} distinct keys and short string values, and counts a repeated one once`, () => {
+    const strings = (n: number, make: (i: number) => string) =>
+      `{"x":[${Array.from({ length: n }, (_, i) => JSON.stringify(make(i))).join(',')}]}`;
+    // "x" is one; 99,999 more short values reach the bound.
+    expect(structureProblem(strings(MAX_JSON_STRINGS - 1, (i) => `s${i}`))).toBeNull();
+    expect(structureProblem(strings(MAX_JSON_STRINGS, (i) => `s${i}`))).toEqual({
+      status: 413,
+      detail: `the body holds more than ${MAX_JSON_STRINGS} distinct keys and short strings`,
+    });
+    // Escapes do not hide a short string; values of 11 characters or more are not interned.
+    expect(
+      structureProblem(
+        `{"x":[${Array.from({ length: MAX_JSON_STRINGS }, (_, i) => `"\\u0073${i}"`).join(',')}]}`,
+      )?.status,
+    ).toBe(413);
+    expect(structureProblem(strings(MAX_JSON_STRINGS, (i) => `long-value-${i}`))).toBeNull();
+    expect(structureProblem(strings(300_000, (i) => `s${i % 10}`))).toBeNull();
   });
 });

@@ -153,10 +153,16 @@ export function midnightWait(now: number, withinMs: number): number {
   return left > withinMs ? 0 : left + 1000;
 }
 
-/** Resolves once a test that takes up to `withinMs` can run without crossing a UTC midnight. */
-export async function clearOfMidnight(withinMs: number): Promise<void> {
-  const wait = midnightWait(Date.now(), withinMs);
-  if (wait > 0) await sleep(wait);
+/**
+ * Resolves once a test that takes up to `withinMs` can run without crossing a UTC midnight. `wait` is the timer to
+ * wait on: pass one taken before a test file could install fake timers.
+ */
+export async function clearOfMidnight(
+  withinMs: number,
+  wait: (ms: number) => Promise<unknown> = sleep,
+): Promise<void> {
+  const ms = midnightWait(Date.now(), withinMs);
+  if (ms > 0) await wait(ms);
 }
 
 /** Seconds from now to the next UTC midnight, rounded up. */

@@ -1,7 +1,7 @@
 // Regression: the CI run of f4ac647 reached "never admit more than the limit from two instances" at 23:59 UTC. The
 // plan allows 1,000 requests a day; the day turned during the test and 1,340 were admitted, the second day's room
-// included. Every test of the suite (and of this repository, test-support/midnight-guard.ts) now starts clear of
-// midnight. These cases pin the wait; the old code had none.
+// included. Every test of the suite, and every file of this repository (test-support/midnight-guard.ts), now starts
+// clear of midnight. These cases pin the wait; the old code had none.
 import { clearOfMidnight, midnightWait } from '../../src/testing';
 
 const MIDNIGHT = Date.UTC(2026, 11, 8);
@@ -29,5 +29,14 @@ describe('a test starts clear of midnight', () => {
     await guard;
     expect(started).toBe(true);
     expect(Date.now()).toBe(MIDNIGHT + 1000);
+  });
+
+  it('waits on the timer it is given (the repository guard passes one taken before fake timers)', async () => {
+    jest.useFakeTimers({ now: MIDNIGHT - 10_000 });
+    const waited: number[] = [];
+    await clearOfMidnight(300_000, async (ms) => {
+      waited.push(ms);
+    });
+    expect(waited).toEqual([11_000]);
   });
 });
