@@ -50,8 +50,11 @@ function stringEnd(text: string, open: number): number {
   }
 }
 
-/** Key sequences from the empty object: a key leads to the node of the sequence with that key added. */
-type ShapeNode = Map<string, ShapeNode>;
+/**
+ * Key sequences from the empty object: a key (by its hash, a small integer) leads to the node of the sequence with that
+ * key added. Two keys of one hash after one sequence make one node: a few of 50,000 at most, by chance.
+ */
+type ShapeNode = Map<number, ShapeNode>;
 
 /** An object being scanned. */
 interface OpenObject {
@@ -62,7 +65,7 @@ interface OpenObject {
   named: number;
   /** Where the first node it added hangs, and how many it added: undone if it turns out a dictionary. */
   grewFrom: ShapeNode | null;
-  grewBy: string;
+  grewBy: number;
   added: number;
 }
 
@@ -126,7 +129,7 @@ export function structureProblem(
   let shapes = 0;
   // Every key sequence an object of the body spells, as a tree from the empty object: one node per hidden class.
   const empty: ShapeNode = new Map();
-  const interned = new Set<string>();
+  const interned = new StringCount(MAX_JSON_STRINGS);
   // One entry per open container: null for an array.
   const open: Array<OpenObject | null> = [];
   let expectKey = false;
@@ -136,22 +139,19 @@ export function structureProblem(
       const j = stringEnd(text, i);
       const isKey = expectKey && open.length > 0;
       // Escapes make a raw text up to six times its string's length.
-      if (isKey || j - i - 1 <= 6 * INTERNED_LENGTH) {
+      if (!isKey && j - i - 1 <= INTERNED_LENGTH && !escapes(text, i + 1, j)) {
+        // A short value without escapes, the most common string: counted off the text, nothing made.
+        if (interned.add(text, i + 1, j) === 0) return tooManyStrings();
+      } else if (isKey || j - i - 1 <= 6 * INTERNED_LENGTH) {
         const raw = text.slice(i + 1, j);
         const string = raw.includes('\\') ? unescaped(raw) : raw;
         if (string === null) return null;
-        if ((isKey || string.length <= INTERNED_LENGTH) && !interned.has(string)) {
-          if (interned.size >= MAX_JSON_STRINGS)
-            return {
-              status: 413,
-              detail: `the body holds more than ${MAX_JSON_STRINGS} distinct keys and short strings`,
-            };
-          interned.add(string);
-        }
+        const hash = isKey || string.length <= INTERNED_LENGTH ? interned.add(string, 0, string.length) : 1;
+        if (hash === 0) return tooManyStrings();
         if (isKey) {
           const problem = keyProblem(open[open.length - 1]!, string, open.length === 1 ? exactKeys : NO_KEYS);
           if (problem !== null) return problem;
-          shapes += shapesAdded(open[open.length - 1]!, string);
+          shapes += shapesAdded(open[open.length - 1]!, string, hash);
           if (shapes > MAX_JSON_SHAPES)
             return {
               status: 413,
@@ -163,7 +163,7 @@ export function structureProblem(
       i = j;
     } else if (c === 0x7b || c === 0x5b) {
       open.push(
-        c === 0x7b ? { keys: null, shape: empty, named: 0, grewFrom: null, grewBy: '', added: 0 } : null,
+        c === 0x7b ? { keys: null, shape: empty, named: 0, grewFrom: null, grewBy: 0, added: 0 } : null,
       );
       if (open.length > MAX_JSON_DEPTH)
         return { status: 400, detail: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
@@ -180,6 +180,67 @@ export function structureProblem(
     }
   }
   return null;
+}
+
+/** True when `text[from, to)` holds a backslash. */
+function escapes(text: string, from: number, to: number): boolean {
+  for (let k = from; k < to; k++) if (text.charCodeAt(k) === 0x5c) return true;
+  return false;
+}
+
+const tooManyStrings = () => ({
+  status: 413 as const,
+  detail: `the body holds more than ${MAX_JSON_STRINGS} distinct keys and short strings`,
+});
+
+/** A random start for the string hash: bodies cannot be made of strings that collide in every process. */
+const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
+
+/**
+ * Distinct strings, up to `max`, counted by a 30-bit hash in an open-addressing table at most half full (a Set of
+ * the strings themselves made each short value and took 40% of the scan). Two strings of one hash count once: a few
+ * of 100,000 at most, by chance.
+ */
+class StringCount {
+  private slots = new Int32Array(64);
+  private mask = 63;
+  private count = 0;
+
+  constructor(private readonly max: number) {}
+
+  /** Counts `text[from, to)`: its hash (a positive small integer), or 0 once there are more than `max` distinct. */
+  add(text: string, from: number, to: number): number {
+    let h = HASH_SEED ^ 0x811c9dc5;
+    for (let k = from; k < to; k++) h = Math.imul(h ^ text.charCodeAt(k), 0x01000193);
+    // 30 bits, so the shape tree's keys are small integers; 0 marks an empty slot.
+    h = (h & 0x3fffffff) | 1;
+    if (this.place(h)) {
+      if (this.count >= this.max) return 0;
+      this.count += 1;
+      // At most half full, so a probe ends soon: four times the room (rehashed) when it would be more.
+      if (2 * this.count > this.slots.length) this.grow();
+    }
+    return h;
+  }
+
+  /** Puts `h` in its slot; true when it was not there. */
+  private place(h: number): boolean {
+    for (let slot = h & this.mask; ; slot = (slot + 1) & this.mask) {
+      const held = this.slots[slot]!;
+      if (held === h) return false;
+      if (held === 0) {
+        this.slots[slot] = h;
+        return true;
+      }
+    }
+  }
+
+  private grow(): void {
+    const old = this.slots;
+    this.slots = new Int32Array(old.length * 4);
+    this.mask = this.slots.length - 1;
+    for (const h of old) if (h !== 0) this.place(h);
+  }
 }
 
 /** A key twice in one object, or a metered field spelt otherwise (400); null when the key is fine. */
@@ -201,7 +262,7 @@ function keyProblem(
 }
 
 /** Hidden classes `key` adds to `object`'s sequence: 1 for a new node, 0 for a known one, minus all the object added when it turns a dictionary. */
-function shapesAdded(object: OpenObject, key: string): number {
+function shapesAdded(object: OpenObject, key: string, hash: number): number {
   if (object.shape === null || isIndex(key)) return 0;
   if (++object.named === DICTIONARY_KEYS) {
     // Built as a dictionary after all: the nodes it added were never hidden classes (nor are their subtrees).
@@ -210,15 +271,15 @@ function shapesAdded(object: OpenObject, key: string): number {
     return -object.added;
   }
   const node = object.shape;
-  let next = node.get(key);
+  let next = node.get(hash);
   if (next !== undefined) {
     object.shape = next;
     return 0;
   }
-  node.set(key, (next = new Map()));
+  node.set(hash, (next = new Map()));
   if (object.grewFrom === null) {
     object.grewFrom = node;
-    object.grewBy = key;
+    object.grewBy = hash;
   }
   object.shape = next;
   object.added += 1;
