@@ -14,9 +14,18 @@ export const MAX_JSON_VALUES = 1_000_000;
  * a hidden class per one: JSON.parse costs by those far more than by bytes. 4 MiB of objects with fresh or reordered
  * key names spells 300k-500k of them and parsed in 0.4-0.8 s (worse in a process that parsed such bodies before);
  * at 50,000 it parses in ~0.1 s. 128 tools of twelve parameters spell ~2,600; 2,000 records of 30 optional fields
- * (Go's omitempty) ~22,000. Keys that are array indices, and objects of DICTIONARY_KEYS keys or more, build none.
+ * (Go's omitempty) ~22,000. Keys that are array indices build none, nor do an object's keys past its
+ * DICTIONARY_KEYS - 1st (those are counted as MAX_JSON_DICTIONARY_KEYS).
  */
 export const MAX_JSON_SHAPES = 50_000;
+/**
+ * Most keys of objects V8 builds as dictionaries (DICTIONARY_KEYS named keys or more), all of each such object's:
+ * no hidden class, but each key is a hash-table insert. 4 MiB of one 128-key object repeated (465k keys) parsed in
+ * ~0.11 s; a Gemini functionResponse of 20,001 paths holds 20,001.
+ */
+export const MAX_JSON_DICTIONARY_KEYS = 200_000;
+/** Longest key, in characters as written: a real one is a name or a path, and a longer one is only scan work. */
+export const MAX_JSON_KEY_CHARS = 4096;
 /**
  * Most distinct strings the parse would intern: every key, and string values of at most INTERNED_LENGTH characters.
  * Each costs a string-table entry: 800k distinct short strings (4 MiB) parsed in 0.2-0.3 s, 100,000 in ~30 ms.
@@ -60,13 +69,10 @@ type ShapeNode = Map<number, ShapeNode>;
 interface OpenObject {
   /** Its keys so far (made on the first). */
   keys: Set<string> | null;
-  /** The node of its named keys' sequence; null once it has DICTIONARY_KEYS of them. */
-  shape: ShapeNode | null;
+  /** The node of its named keys' sequence (not followed past DICTIONARY_KEYS - 1 of them). */
+  shape: ShapeNode;
+  /** Its keys that are no array index. */
   named: number;
-  /** Where the first node it added hangs, and how many it added: undone if it turns out a dictionary. */
-  grewFrom: ShapeNode | null;
-  grewBy: number;
-  added: number;
 }
 
 const ESCAPES: Record<string, string> = {
@@ -80,6 +86,13 @@ const ESCAPES: Record<string, string> = {
   t: '\t',
 };
 
+/** The value of the hex digit `c` (a char code), or -1. */
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  const lower = c | 0x20;
+  return lower >= 0x61 && lower <= 0x66 ? lower - 0x57 : -1;
+}
+
 /** The string a JSON string's raw text (between its quotes) stands for, or null when an escape is invalid. */
 function unescaped(raw: string): string | null {
   let out = '';
@@ -88,9 +101,13 @@ function unescaped(raw: string): string | null {
     out += raw.slice(from, at);
     const e = raw[at + 1];
     if (e === 'u') {
-      const hex = raw.slice(at + 2, at + 6);
-      if (!/^[0-9a-fA-F]{4}$/.test(hex)) return null;
-      out += String.fromCharCode(parseInt(hex, 16));
+      let code = 0;
+      for (let k = at + 2; k < at + 6; k++) {
+        const d = hexDigit(raw.charCodeAt(k));
+        if (d < 0) return null;
+        code = code * 16 + d;
+      }
+      out += String.fromCharCode(code);
       from = at + 6;
     } else {
       const c = e === undefined ? undefined : ESCAPES[e];
@@ -127,6 +144,7 @@ export function structureProblem(
   let containers = 0;
   let values = 0;
   let shapes = 0;
+  let dictionaryKeys = 0;
   // Every key sequence an object of the body spells, as a tree from the empty object: one node per hidden class.
   const empty: ShapeNode = new Map();
   const interned = new StringCount(MAX_JSON_STRINGS);
@@ -143,6 +161,8 @@ export function structureProblem(
         // A short value without escapes, the most common string: counted off the text, nothing made.
         if (interned.add(text, i + 1, j) === 0) return tooManyStrings();
       } else if (isKey || j - i - 1 <= 6 * INTERNED_LENGTH) {
+        if (j - i - 1 > MAX_JSON_KEY_CHARS)
+          return { status: 413, detail: `the body holds a key longer than ${MAX_JSON_KEY_CHARS} characters` };
         const raw = text.slice(i + 1, j);
         const string = raw.includes('\\') ? unescaped(raw) : raw;
         if (string === null) return null;
@@ -151,20 +171,30 @@ export function structureProblem(
         if (isKey) {
           const problem = keyProblem(open[open.length - 1]!, string, open.length === 1 ? exactKeys : NO_KEYS);
           if (problem !== null) return problem;
-          shapes += shapesAdded(open[open.length - 1]!, string, hash);
-          if (shapes > MAX_JSON_SHAPES)
-            return {
-              status: 413,
-              detail: `the body's objects spell more than ${MAX_JSON_SHAPES} distinct key sequences`,
-            };
+          const object = open[open.length - 1]!;
+          // An index key is an element: no hidden class, no dictionary entry.
+          if (!isIndex(string)) {
+            if (++object.named >= DICTIONARY_KEYS) {
+              // A dictionary after all: every one of its keys is an insert (its first keys' nodes stay counted, as
+              // another object, one nested in it say, may build those hidden classes).
+              dictionaryKeys += object.named === DICTIONARY_KEYS ? DICTIONARY_KEYS : 1;
+              if (dictionaryKeys > MAX_JSON_DICTIONARY_KEYS)
+                return {
+                  status: 413,
+                  detail: `the body's objects of ${DICTIONARY_KEYS} keys or more hold more than ${MAX_JSON_DICTIONARY_KEYS} keys`,
+                };
+            } else if (addedShape(object, hash) && ++shapes > MAX_JSON_SHAPES)
+              return {
+                status: 413,
+                detail: `the body's objects spell more than ${MAX_JSON_SHAPES} distinct key sequences`,
+              };
+          }
           expectKey = false;
         }
       }
       i = j;
     } else if (c === 0x7b || c === 0x5b) {
-      open.push(
-        c === 0x7b ? { keys: null, shape: empty, named: 0, grewFrom: null, grewBy: 0, added: 0 } : null,
-      );
+      open.push(c === 0x7b ? { keys: null, shape: empty, named: 0 } : null);
       if (open.length > MAX_JSON_DEPTH)
         return { status: 400, detail: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
       if (++containers > MAX_JSON_CONTAINERS)
@@ -261,27 +291,12 @@ function keyProblem(
   return null;
 }
 
-/** Hidden classes `key` adds to `object`'s sequence: 1 for a new node, 0 for a known one, minus all the object added when it turns a dictionary. */
-function shapesAdded(object: OpenObject, key: string, hash: number): number {
-  if (object.shape === null || isIndex(key)) return 0;
-  if (++object.named === DICTIONARY_KEYS) {
-    // Built as a dictionary after all: the nodes it added were never hidden classes (nor are their subtrees).
-    object.grewFrom?.delete(object.grewBy);
-    object.shape = null;
-    return -object.added;
-  }
+/** Moves `object` on along its sequence by the key of `hash`; true when that made a new node (a new hidden class). */
+function addedShape(object: OpenObject, hash: number): boolean {
   const node = object.shape;
   let next = node.get(hash);
-  if (next !== undefined) {
-    object.shape = next;
-    return 0;
-  }
-  node.set(hash, (next = new Map()));
-  if (object.grewFrom === null) {
-    object.grewFrom = node;
-    object.grewBy = hash;
-  }
+  const added = next === undefined;
+  if (next === undefined) node.set(hash, (next = new Map()));
   object.shape = next;
-  object.added += 1;
-  return 1;
+  return added;
 }
