@@ -161,6 +161,7 @@ export function structureProblem(
         // A short value without escapes, the most common string: counted off the text, nothing made.
         if (interned.add(text, i + 1, j) === 0) return tooManyStrings();
       } else if (isKey || j - i - 1 <= 6 * INTERNED_LENGTH) {
+        // (Only a key gets here this long.)
         if (j - i - 1 > MAX_JSON_KEY_CHARS)
           return { status: 413, detail: `the body holds a key longer than ${MAX_JSON_KEY_CHARS} characters` };
         const raw = text.slice(i + 1, j);
@@ -169,9 +170,9 @@ export function structureProblem(
         const hash = isKey || string.length <= INTERNED_LENGTH ? interned.add(string, 0, string.length) : 1;
         if (hash === 0) return tooManyStrings();
         if (isKey) {
-          const problem = keyProblem(open[open.length - 1]!, string, open.length === 1 ? exactKeys : NO_KEYS);
-          if (problem !== null) return problem;
           const object = open[open.length - 1]!;
+          const problem = keyProblem(object, string, open.length === 1 ? exactKeys : NO_KEYS);
+          if (problem !== null) return problem;
           // An index key is an element: no hidden class, no dictionary entry.
           if (!isIndex(string)) {
             if (++object.named >= DICTIONARY_KEYS) {
