@@ -11,17 +11,19 @@ export const MAX_JSON_CONTAINERS = 100_000;
 export const MAX_JSON_VALUES = 1_000_000;
 /**
  * Most distinct key sequences (prefixes included) the body's objects spell, counted over the whole body as V8 builds
- * a hidden class per one: JSON.parse costs by those far more than by bytes. 4 MiB of objects with fresh or reordered
+ * a hidden class per one, from a root of its own for each count of named keys (its map cache): JSON.parse costs by
+ * those far more than by bytes. 4 MiB of objects with fresh or reordered
  * key names spells 300k-500k of them and parsed in 0.4-0.8 s (worse in a process that parsed such bodies before);
  * at 50,000 it parses in ~0.1 s. 128 tools of twelve parameters spell ~2,600; 2,000 records of 30 optional fields
- * (Go's omitempty) ~22,000. Keys that are array indices build none, nor do an object's keys past its
- * DICTIONARY_KEYS - 1st (those are counted as MAX_JSON_DICTIONARY_KEYS).
+ * (Go's omitempty) ~22,000. Keys that are array indices build none, nor do the keys of an object of DICTIONARY_KEYS
+ * named keys or more (those are counted as MAX_JSON_DICTIONARY_KEYS).
  */
 export const MAX_JSON_SHAPES = 50_000;
 /**
- * Most keys of objects V8 builds as dictionaries (DICTIONARY_KEYS named keys or more), all of each such object's:
- * no hidden class, but each key is a hash-table insert. 4 MiB of one 128-key object repeated (465k keys) parsed in
- * ~0.11 s; a Gemini functionResponse of 20,001 paths holds 20,001.
+ * Most keys that build no hidden class but an entry in a hash table: array-index keys (elements, sparse ones a
+ * dictionary of them) and every key of an object of DICTIONARY_KEYS named keys or more. 4 MiB of one 128-key object
+ * repeated (465k keys) parsed in ~0.11 s, of sparse index keys ~0.1 s; a Gemini functionResponse of 20,001 paths
+ * holds 20,001.
  */
 export const MAX_JSON_DICTIONARY_KEYS = 200_000;
 /** Longest key, in characters as written: a real one is a name or a path, and a longer one is only scan work. */
@@ -31,7 +33,8 @@ export const MAX_JSON_KEY_CHARS = 4096;
  * Each costs a string-table entry: 800k distinct short strings (4 MiB) parsed in 0.2-0.3 s, 100,000 in ~30 ms.
  */
 export const MAX_JSON_STRINGS = 100_000;
-/** V8 (Node 20) builds an object of this many named keys or more as a dictionary, with no hidden class. */
+/** V8 (Node 20) builds an object of this many named keys or more as a dictionary, with no hidden class (the size
+ * of its map cache, one root per count below it). */
 export const DICTIONARY_KEYS = 128;
 /** V8 interns a string value of at most this many characters (kMaxInternalizedStringValueLength). */
 export const INTERNED_LENGTH = 10;
@@ -67,12 +70,11 @@ type ShapeNode = Map<number, ShapeNode>;
 
 /** An object being scanned. */
 interface OpenObject {
-  /** Its keys so far (made on the first). */
-  keys: Set<string> | null;
-  /** The node of its named keys' sequence (not followed past DICTIONARY_KEYS - 1 of them). */
-  shape: ShapeNode;
-  /** Its keys that are no array index. */
-  named: number;
+  /** Its keys so far by hash (made on the first), and all of them as strings once two hashes met. */
+  keys: Map<number, string> | null;
+  exact: Set<string> | null;
+  /** The hashes of its keys that are no array index, in order: its sequence, walked when it closes. */
+  named: number[];
 }
 
 const ESCAPES: Record<string, string> = {
@@ -145,8 +147,8 @@ export function structureProblem(
   let values = 0;
   let shapes = 0;
   let dictionaryKeys = 0;
-  // Every key sequence an object of the body spells, as a tree from the empty object: one node per hidden class.
-  const empty: ShapeNode = new Map();
+  // Every key sequence the body's objects spell, as trees from a root per count of named keys: a node per hidden class.
+  const roots: ShapeNode[] = [];
   const interned = new StringCount(MAX_JSON_STRINGS);
   // One entry per open container: null for an array.
   const open: Array<OpenObject | null> = [];
@@ -171,39 +173,37 @@ export function structureProblem(
         if (hash === 0) return tooManyStrings();
         if (isKey) {
           const object = open[open.length - 1]!;
-          const problem = keyProblem(object, string, open.length === 1 ? exactKeys : NO_KEYS);
+          const problem = keyProblem(object, string, hash, open.length === 1 ? exactKeys : NO_KEYS);
           if (problem !== null) return problem;
-          // An index key is an element: no hidden class, no dictionary entry.
-          if (!isIndex(string)) {
-            if (++object.named >= DICTIONARY_KEYS) {
-              // A dictionary after all: every one of its keys is an insert (its first keys' nodes stay counted, as
-              // another object, one nested in it say, may build those hidden classes).
-              dictionaryKeys += object.named === DICTIONARY_KEYS ? DICTIONARY_KEYS : 1;
-              if (dictionaryKeys > MAX_JSON_DICTIONARY_KEYS)
-                return {
-                  status: 413,
-                  detail: `the body's objects of ${DICTIONARY_KEYS} keys or more hold more than ${MAX_JSON_DICTIONARY_KEYS} keys`,
-                };
-            } else if (addedShape(object, hash) && ++shapes > MAX_JSON_SHAPES)
-              return {
-                status: 413,
-                detail: `the body's objects spell more than ${MAX_JSON_SHAPES} distinct key sequences`,
-              };
-          }
+          // An index key is an element; a dictionary object's keys are inserts (all of them, once it is one).
+          let inserts = 0;
+          if (isIndex(string)) inserts = 1;
+          else if (object.named.push(hash) >= DICTIONARY_KEYS)
+            inserts = object.named.length === DICTIONARY_KEYS ? DICTIONARY_KEYS : 1;
+          if (inserts > 0 && (dictionaryKeys += inserts) > MAX_JSON_DICTIONARY_KEYS)
+            return {
+              status: 413,
+              detail: `the body holds more than ${MAX_JSON_DICTIONARY_KEYS} array-index keys and keys of objects of ${DICTIONARY_KEYS} keys or more`,
+            };
           expectKey = false;
         }
       }
       i = j;
     } else if (c === 0x7b || c === 0x5b) {
-      open.push(c === 0x7b ? { keys: null, shape: empty, named: 0 } : null);
+      open.push(c === 0x7b ? { keys: null, exact: null, named: [] } : null);
       if (open.length > MAX_JSON_DEPTH)
         return { status: 400, detail: `JSON nested deeper than ${MAX_JSON_DEPTH} levels` };
       if (++containers > MAX_JSON_CONTAINERS)
         return { status: 413, detail: `the body holds more than ${MAX_JSON_CONTAINERS} arrays and objects` };
       expectKey = c === 0x7b;
     } else if (c === 0x7d || c === 0x5d) {
-      open.pop();
+      const closed = open.pop();
       expectKey = false;
+      if (closed && (shapes += shapesOf(closed.named, roots)) > MAX_JSON_SHAPES)
+        return {
+          status: 413,
+          detail: `the body's objects spell more than ${MAX_JSON_SHAPES} distinct key sequences`,
+        };
     } else if (c === 0x2c) {
       if (++values > MAX_JSON_VALUES)
         return { status: 413, detail: `the body holds more than ${MAX_JSON_VALUES} values` };
@@ -278,26 +278,44 @@ class StringCount {
 function keyProblem(
   object: OpenObject,
   key: string,
+  hash: number,
   exactKeys: ReadonlySet<string>,
 ): { status: 400; detail: string } | null {
-  const seen = (object.keys ??= new Set());
-  if (seen.has(key))
-    return { status: 400, detail: `the key "${key.slice(0, 64)}" appears twice in one object` };
+  // Looked up by the hash already made (a set of the sliced strings was most of the scan); by the strings
+  // themselves only once two different keys of the object shared a hash.
+  const keys = (object.keys ??= new Map());
+  let twice: boolean;
+  if (object.exact !== null) twice = object.exact.has(key);
+  else {
+    const held = keys.get(hash);
+    twice = held === key;
+    if (held !== undefined && !twice) object.exact = new Set(keys.values());
+  }
+  if (twice) return { status: 400, detail: `the key "${key.slice(0, 64)}" appears twice in one object` };
   if (exactKeys.size > 0) {
     const folded = foldedKey(key);
     if (folded !== key && exactKeys.has(folded))
       return { status: 400, detail: `the key "${key.slice(0, 64)}" must be spelt "${folded}"` };
   }
-  seen.add(key);
+  if (object.exact !== null) object.exact.add(key);
+  else keys.set(hash, key);
   return null;
 }
 
-/** Moves `object` on along its sequence by the key of `hash`; true when that made a new node (a new hidden class). */
-function addedShape(object: OpenObject, hash: number): boolean {
-  const node = object.shape;
-  let next = node.get(hash);
-  const added = next === undefined;
-  if (next === undefined) node.set(hash, (next = new Map()));
-  object.shape = next;
+/** New nodes (hidden classes) a closed object's sequence of key hashes adds, from the root for its length. */
+function shapesOf(named: readonly number[], roots: ShapeNode[]): number {
+  const n = named.length;
+  // None for the empty object, nor for a dictionary.
+  if (n === 0 || n >= DICTIONARY_KEYS) return 0;
+  let node = (roots[n] ??= new Map());
+  let added = 0;
+  for (const hash of named) {
+    let next = node.get(hash);
+    if (next === undefined) {
+      node.set(hash, (next = new Map()));
+      added += 1;
+    }
+    node = next;
+  }
   return added;
 }

@@ -114,6 +114,17 @@ describe('distinct key sequences, counted as V8 builds hidden classes', () => {
     expect(structureProblem(nested)).toEqual({ status: 413, detail: tooMany });
   });
 
+  it('counts a sequence again for every count of keys an object has (V8 starts each count from a root of its own)', () => {
+    // The prefixes of one 127-key sequence, as objects of 1 to 127 keys: 127 * 128 / 2 hidden classes, not 127.
+    const sequence = Array.from({ length: 127 }, (_, i) => `s${i}`);
+    const prefixes = (first: string) => sequence.map((_, n) => [first, ...sequence.slice(1, n + 1)]);
+    expect(structureProblem(objects(prefixes('a')))).toBeNull();
+    // Four such runs with fresh first keys: 4 * 8,128 = 32,512; seven: 56,896.
+    const runs = (count: number) => Array.from({ length: count }, (_, r) => prefixes(`first${r}`)).flat();
+    expect(structureProblem(objects(runs(4)))).toBeNull();
+    expect(structureProblem(objects(runs(7)))).toEqual({ status: 413, detail: tooMany });
+  });
+
   it('counts a sequence once however many objects spell it, and the same keys in another order again', () => {
     const same = Array.from({ length: 30_000 }, () => ['a', 'b', 'c']);
     expect(structureProblem(objects(same))).toBeNull();
@@ -128,16 +139,20 @@ describe('what builds no hidden class', () => {
   const objects = (keys: string[][]) =>
     `{"x":[${keys.map((ks) => `{${ks.map((k) => `"${k}":0`).join(',')}}`).join(',')}]}`;
 
-  it('does not count keys that are array indices', () => {
+  it('counts keys that are array indices as elements to store, not as sequences', () => {
     // 60,000 objects of one index key each: elements, no sequence.
     expect(structureProblem(objects(Array.from({ length: 60_000 }, (_, i) => [String(i)])))).toBeNull();
+    // But each is an element to store: more than MAX_JSON_DICTIONARY_KEYS of them are refused.
+    const indices = Array.from({ length: 99_000 }, (_, i) => String(i * 7));
+    expect(structureProblem(objects([indices, indices]))).toBeNull();
+    expect(structureProblem(objects([indices, indices, indices.slice(0, 2001)]))?.status).toBe(413);
     // "01" and "4294967295" are no index: named keys.
     const named = Array.from({ length: 60_000 }, (_, i) => [`0${i}`]);
     expect(structureProblem(objects(named))?.status).toBe(413);
   });
 
-  it(`counts the keys of objects of ${DICTIONARY_KEYS} named keys or more apart, and keeps their first keys' sequences`, () => {
-    const tooManyKeys = `the body's objects of ${DICTIONARY_KEYS} keys or more hold more than ${MAX_JSON_DICTIONARY_KEYS} keys`;
+  it(`counts the keys of objects of ${DICTIONARY_KEYS} named keys or more apart, and a 127-key object nested in one as a sequence`, () => {
+    const tooManyKeys = `the body holds more than ${MAX_JSON_DICTIONARY_KEYS} array-index keys and keys of objects of ${DICTIONARY_KEYS} keys or more`;
     // A map of 90,000 paths is a dictionary: 127 sequences and 90,000 dictionary keys; two more past the bound.
     const paths = Array.from({ length: 90_000 }, (_, i) => `src/${i}.ts`);
     expect(structureProblem(objects([paths, paths]))).toBeNull();
