@@ -1,7 +1,7 @@
 // Regression: the usage API parsed a JSON body before it verified the caller, with JSON.parse's cost unbounded
 // but for the 1 MiB limit. A client without credentials had its body parsed (malformed JSON answered 400, not 401),
 // and 1 MiB of objects with fresh key names cost ~0.2 s of blocked event loop per request whoever sent it. Now the
-// caller comes first and a body that would build more than 20,000 hidden classes is refused unparsed.
+// caller comes first and a body that would build more than the gateway bounds (json-structure.ts) is refused unparsed.
 import express from 'express';
 import jwt from 'jsonwebtoken';
 import request from 'supertest';
