@@ -12,20 +12,19 @@ export const MAX_JSON_VALUES = 1_000_000;
 /**
  * Most distinct key sequences (prefixes included) the body's objects spell, counted over the whole body as V8 builds
  * a hidden class per one, from a root of its own for each count of named keys (its map cache): JSON.parse costs by
- * those far more than by bytes. 4 MiB of objects with fresh or reordered
- * key names spells 300k-500k of them and parsed in 0.4-0.8 s (worse in a process that parsed such bodies before);
- * at 50,000 it parses in ~0.1 s. 128 tools of twelve parameters spell ~2,600; 2,000 records of 30 optional fields
- * (Go's omitempty) ~22,000. Keys that are array indices build none, nor do the keys of an object of DICTIONARY_KEYS
- * named keys or more (those are counted as MAX_JSON_DICTIONARY_KEYS).
+ * those far more than by bytes. 4 MiB of objects with fresh or reordered key names spells 300k-500k of them and
+ * parsed in 0.4-0.8 s (worse in a process that parsed such bodies before). 128 tools of twelve parameters spell
+ * ~2,600; 2,000 records of 30 optional fields (Go's omitempty) ~22,000. Keys that are array indices build none, nor
+ * do the keys of an object of DICTIONARY_KEYS named keys or more.
  */
 export const MAX_JSON_SHAPES = 50_000;
 /**
- * Most keys that build no hidden class but an entry in a hash table: array-index keys (elements, sparse ones a
- * dictionary of them) and every key of an object of DICTIONARY_KEYS named keys or more. 4 MiB of one 128-key object
- * repeated (465k keys) parsed in ~0.11 s, of sparse index keys ~0.1 s; a Gemini functionResponse of 20,001 paths
- * holds 20,001.
+ * Most keys in all: whatever V8 does per key (a hidden class, a dictionary or elements insert, a map rebuilt when a
+ * field's values change kind: 49k hidden classes built ten times over parsed in 0.3-0.4 s), it does at most this
+ * often, and so does the scan. A Gemini functionResponse of 20,001 paths holds 20,001; 3,000 records of 30 optional
+ * fields ~54,000.
  */
-export const MAX_JSON_DICTIONARY_KEYS = 200_000;
+export const MAX_JSON_KEYS = 100_000;
 /** Longest key, in characters as written: a real one is a name or a path, and a longer one is only scan work. */
 export const MAX_JSON_KEY_CHARS = 4096;
 /**
@@ -73,7 +72,8 @@ interface OpenObject {
   /** Its keys so far by hash (made on the first), and all of them as strings once two hashes met. */
   keys: Map<number, string> | null;
   exact: Set<string> | null;
-  /** The hashes of its keys that are no array index, in order: its sequence, walked when it closes. */
+  /** The hashes of its keys that are no array index, in order (up to DICTIONARY_KEYS): its sequence, walked when it
+   * closes. */
   named: number[];
 }
 
@@ -146,7 +146,7 @@ export function structureProblem(
   let containers = 0;
   let values = 0;
   let shapes = 0;
-  let dictionaryKeys = 0;
+  let keys = 0;
   // Every key sequence the body's objects spell, as trees from a root per count of named keys: a node per hidden class.
   const roots: ShapeNode[] = [];
   const interned = new StringCount(MAX_JSON_STRINGS);
@@ -175,16 +175,10 @@ export function structureProblem(
           const object = open[open.length - 1]!;
           const problem = keyProblem(object, string, hash, open.length === 1 ? exactKeys : NO_KEYS);
           if (problem !== null) return problem;
-          // An index key is an element; a dictionary object's keys are inserts (all of them, once it is one).
-          let inserts = 0;
-          if (isIndex(string)) inserts = 1;
-          else if (object.named.push(hash) >= DICTIONARY_KEYS)
-            inserts = object.named.length === DICTIONARY_KEYS ? DICTIONARY_KEYS : 1;
-          if (inserts > 0 && (dictionaryKeys += inserts) > MAX_JSON_DICTIONARY_KEYS)
-            return {
-              status: 413,
-              detail: `the body holds more than ${MAX_JSON_DICTIONARY_KEYS} array-index keys and keys of objects of ${DICTIONARY_KEYS} keys or more`,
-            };
+          if (++keys > MAX_JSON_KEYS)
+            return { status: 413, detail: `the body holds more than ${MAX_JSON_KEYS} keys` };
+          // An index key is an element, in no sequence.
+          if (!isIndex(string) && object.named.length < DICTIONARY_KEYS) object.named.push(hash);
           expectKey = false;
         }
       }

@@ -201,8 +201,8 @@ function readRaw(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
  * meter): Content-Encoding identity/gzip/x-gzip/deflate/br (a list is undone last-applied first),
  * decoded size bounded by `maxBytes` (413); Content-Type a JSON type, or none (then sniffed);
  * charset UTF-8 (BOM or not) or UTF-16LE/BE (BOM or declared), else 415; malformed, too deep,
- * duplicate keys or not an object: 400; more than a request builds (json-structure.ts: containers, values, hidden
- * classes, interned strings) or a key over 4,096 characters: 413; not
+ * duplicate keys or not an object: 400; more than a request builds (json-structure.ts: containers, values, keys,
+ * hidden classes, interned strings) or a key over 4,096 characters: 413; not
  * all there by `deadline`: 408.
  */
 export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<BodyResult | null> {

@@ -116,7 +116,12 @@ describe('request bodies whose objects build too many hidden classes', () => {
         messages: [{ role: 'user', content: 'hi' }],
         tools: TOOLS,
       }),
-      padded((i) => ({ id: i, score: i * 2, rank: 1, label: 'an item of the same shape' })),
+      padded((i) => ({
+        id: i,
+        score: i * 2,
+        rank: 1,
+        label: `item ${i}: ${'of the same shape, '.repeat(12)}`,
+      })),
     ]) {
       const sub = `u-shapes-${user++}`;
       const res = await send(sub, body);
