@@ -202,7 +202,7 @@ function readRaw(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
  * decoded size bounded by `maxBytes` (413); Content-Type a JSON type, or none (then sniffed);
  * charset UTF-8 (BOM or not) or UTF-16LE/BE (BOM or declared), else 415; malformed, too deep,
  * duplicate keys or not an object: 400; more than a request builds (json-structure.ts: containers, values, keys,
- * hidden classes, interned strings) or a key over 4,096 characters: 413; not
+ * hidden classes, interned strings), a key over 4,096 characters or a number of over 20 significant digits: 413; not
  * all there by `deadline`: 408.
  */
 export async function readJsonBody(req: IncomingMessage, limits: BodyLimits): Promise<BodyResult | null> {

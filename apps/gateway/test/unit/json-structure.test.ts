@@ -5,6 +5,7 @@ import { execFileSync } from 'node:child_process';
 import {
   DICTIONARY_KEYS,
   MAX_JSON_KEYS,
+  MAX_JSON_NUMBER_DIGITS,
   MAX_JSON_SHAPES,
   MAX_JSON_STRINGS,
   structureProblem,
@@ -212,5 +213,28 @@ describe('distinct interned strings', () => {
     ).toBe(413);
     expect(structureProblem(strings(MAX_JSON_STRINGS, (i) => `long-value-${i}`))).toBeNull();
     expect(structureProblem(strings(300_000, (i) => `s${i % 10}`))).toBeNull();
+  });
+});
+
+describe('numbers', () => {
+  const tooLong = {
+    status: 413,
+    detail: `the body holds a number of more than ${MAX_JSON_NUMBER_DIGITS} significant digits`,
+  };
+
+  it(`refuses a number of more than ${MAX_JSON_NUMBER_DIGITS} significant digits, which V8 parses as a big number`, () => {
+    expect(structureProblem(`{"x":[1.5,${'9'.repeat(20)},-0.${'1'.repeat(20)}e-300]}`)).toBeNull();
+    expect(structureProblem(`{"x":[1.5,${'9'.repeat(21)}]}`)).toEqual(tooLong);
+    expect(structureProblem(`{"x":2.${'4'.repeat(50)}e-324}`)).toEqual(tooLong);
+  });
+
+  it('does not count leading zeros or the exponent, and reads no number inside a string', () => {
+    expect(
+      structureProblem(`{"x":[0.${'0'.repeat(40)}1,-1e-${'0'.repeat(30)}5,"${'9'.repeat(50)}"]}`),
+    ).toBeNull();
+    // Floats as JSON encoders print them: 17 digits at most.
+    expect(
+      structureProblem(JSON.stringify({ x: [0.1 + 0.2, -1 / 3, 2 ** 70, Number.MIN_VALUE, 1e21] })),
+    ).toBeNull();
   });
 });
