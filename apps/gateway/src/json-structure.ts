@@ -209,7 +209,7 @@ export function structureProblem(
       expectKey = open.length > 0 && open[open.length - 1] !== null;
     } else if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
       const end = numberEnd(text, i);
-      if (significantDigits(text, i, end) > MAX_JSON_NUMBER_DIGITS)
+      if (end === -1)
         return {
           status: 413,
           detail: `the body holds a number of more than ${MAX_JSON_NUMBER_DIGITS} significant digits`,
@@ -220,27 +220,22 @@ export function structureProblem(
   return null;
 }
 
-/** Where the number starting at `from` ends: after its last sign, digit, point or exponent mark. */
+/**
+ * Where the number starting at `from` ends (after its last sign, digit, point or exponent mark), or -1 when it has more
+ * than MAX_JSON_NUMBER_DIGITS significant digits before its exponent (leading zeros are none), in one pass.
+ */
 function numberEnd(text: string, from: number): number {
+  let digits = 0;
+  let exponent = false;
   let k = from;
   for (; k < text.length; k++) {
     const d = text.charCodeAt(k);
-    if (!((d >= 0x30 && d <= 0x39) || d === 0x2d || d === 0x2b || d === 0x2e || d === 0x65 || d === 0x45))
-      break;
+    if (d === 0x65 || d === 0x45) exponent = true;
+    else if (d >= 0x30 && d <= 0x39) {
+      if (!exponent && (d !== 0x30 || digits > 0) && ++digits > MAX_JSON_NUMBER_DIGITS) return -1;
+    } else if (d !== 0x2d && d !== 0x2b && d !== 0x2e) break;
   }
   return k;
-}
-
-/** Digits of the number `text[from, to)` before its exponent, leading zeros left out. */
-function significantDigits(text: string, from: number, to: number): number {
-  let digits = 0;
-  for (let k = from; k < to; k++) {
-    const d = text.charCodeAt(k);
-    if (d === 0x65 || d === 0x45) break;
-    if (d >= 0x31 && d <= 0x39) digits += 1;
-    else if (d === 0x30 && digits > 0) digits += 1;
-  }
-  return digits;
 }
 
 /** True when `text[from, to)` holds a backslash. */

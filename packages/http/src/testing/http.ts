@@ -148,9 +148,14 @@ export function captureLogger(): TollgateLogger & {
  * a limit admits a second day's worth: 0 when midnight is more than `withinMs` away, else until a second past it.
  */
 export function midnightWait(now: number, withinMs: number): number {
-  const DAY = 86_400_000;
-  const left = DAY - (now % DAY);
+  const left = msToMidnight(now);
   return left > withinMs ? 0 : left + 1000;
+}
+
+/** Milliseconds from `now` to the next UTC midnight. */
+function msToMidnight(now: number): number {
+  const DAY = 86_400_000;
+  return DAY - (now % DAY);
 }
 
 /**
@@ -167,6 +172,5 @@ export async function clearOfMidnight(
 
 /** Seconds from now to the next UTC midnight, rounded up. */
 export function secondsToMidnight(now = Date.now()): number {
-  const DAY = 86_400_000;
-  return Math.ceil((now - (now % DAY) + DAY - now) / 1000);
+  return Math.ceil(msToMidnight(now) / 1000);
 }
