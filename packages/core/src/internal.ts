@@ -19,6 +19,7 @@ export { ERROR_DOCS_URL } from './errors';
 export { isConfiguredMeter, isParsedConfig, parseLimit } from './config';
 export { BUILTIN_METERS } from './meters';
 export { validateRecord } from './usage';
+export { checkAmounts } from './engine/admission-ops';
 
 // Calendar buckets the ledger and the request engine share.
 export { currentWindows, hourBucket, localDate } from './periods';

@@ -31,6 +31,7 @@ import { storeOp } from './store-ops';
 /** How the engine talks to a framework's response object (headers go through the framework, so it keeps track). */
 
 const ONE_REQUEST: Record<string, number> = { requests: 1 };
+const NONE: ReadonlyArray<RequestTicket<never>> = [];
 const STORE_DOWN: RespondOutcome = { kind: 'respond', status: 503, body: STORE_UNAVAILABLE_BODY };
 
 /** A rejection's answer, built once per violated limit. */
@@ -53,7 +54,7 @@ interface Answer {
 export class Admissions<Res> {
   private pending = new Map<ResolvedSubject, Array<RequestTicket<Res>>>();
   private scheduled = false;
-  /** Busy subjects' requests without an estimate are admitted from a lease when one has units left. */
+  /** Busy subjects' requests are admitted from a lease when one has a unit (and room for their estimate) left. */
   private readonly leases: Leases<Res> | null;
 
   constructor(private readonly ctx: AdmissionContext<Res>) {
@@ -63,7 +64,7 @@ export class Admissions<Res> {
   /** Admits `ticket` from its subject's lease, or queues it for this turn's group of its subject. */
   enqueue(ticket: RequestTicket<Res>): void {
     // A new ticket's start time is now: one clock read per request.
-    if (this.leases !== null && ticket.estimate === null && this.leases.admit(ticket, ticket.startedAt)) {
+    if (this.leases !== null && this.leases.admit(ticket, ticket.startedAt)) {
       return;
     }
     const list = this.pending.get(ticket.subject);
@@ -129,9 +130,10 @@ export class Admissions<Res> {
     const limit = this.ctx.rateLimitHeaders ? tightestRequestsLimit(admission.counters) : null;
     const policy = limit === null ? null : rateLimitPolicyValue(limit);
     const value = limit === null ? null : rateLimitValue(limit, now);
+    // Noted before any handler runs: one may end its response at once, and the end takes its request off.
+    this.leases?.observe(subject, tickets, admission.counters, now);
     let gone = 0;
     let goneIds: string[] | null = null;
-    let plain = 0;
     for (let i = 0; i < tickets.length; i++) {
       const t = tickets[i]!;
       if (t.closedEarly) {
@@ -139,12 +141,9 @@ export class Admissions<Res> {
         if (t.estimate !== null) (goneIds ??= []).push(reservationIdOf(opId, i));
         continue;
       }
-      if (t.estimate === null) plain += 1;
       setRateLimitHeaders(this.ctx.binding, t.res, policy, value);
       t.run(t.estimate === null ? null : reservationIdOf(opId, i));
     }
-    // Only requests without an estimate can be admitted from a lease: only they make a subject busy enough for one.
-    this.leases?.observe(subject, plain, admission.counters, now);
     // Clients that left while admission was in flight never reached a handler: take their requests (and
     // reservations) back.
     if (gone > 0) {
@@ -181,11 +180,11 @@ export class Admissions<Res> {
       this.reject(subject, rest, over, admission, counters, now);
       return;
     }
-    leases.observe(subject, 0, admission.counters, now);
+    leases.observe(subject, NONE, admission.counters, now);
     // This instance's own lease may hold the room the store refused: its units admit these first.
     leases.afterRequest(subject, () => {
       const at = Date.now();
-      const left = rest.filter((t) => t.closedEarly || t.estimate !== null || !leases.admit(t, at));
+      const left = rest.filter((t) => t.closedEarly || !leases.admit(t, at));
       this.reject(subject, left, over, admission, counters, now);
     });
   }

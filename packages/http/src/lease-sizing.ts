@@ -1,5 +1,5 @@
-// How big and how long an admission lease is: sized to a subject's request rate, never holding much of the room
-// left before a threshold or a limit, and reserved in the window of the op that grants it.
+// How big and how long an admission lease is, and what it holds for its requests' estimates: sized to a subject's
+// rates, never holding much of the room left before a threshold or a limit, reserved in the window of its grant.
 import type { CounterState } from '@tollgate/core';
 
 /** A lease never holds more than this share of the room left before the next threshold or limit. */
@@ -32,17 +32,46 @@ export function leaseUnits(
   counters: readonly CounterState[],
   warnAt: readonly number[],
 ): number {
-  let units = Math.min(MAX_UNITS, Math.ceil(rate * periodMs * 1.5));
+  const units = Math.min(
+    MAX_UNITS,
+    Math.ceil(rate * periodMs * 1.5),
+    roomShare('requests', counters, warnAt),
+  );
+  return units >= MIN_UNITS ? units : 0;
+}
+
+/**
+ * What a lease may hold of `meter` (tokens, cost) for the estimates of its requests: 1.5 times their recent rate
+ * over a period (`rate` in units per ms), within the same share of the room as `requests`; 0 when that is less
+ * than MIN_UNITS estimates of `perRequest` (estimated requests are then admitted by the store, one op per group).
+ */
+export function leaseAmount(
+  meter: string,
+  rate: number,
+  perRequest: number,
+  periodMs: number,
+  counters: readonly CounterState[],
+  warnAt: readonly number[],
+): number {
+  const wanted = Math.ceil(rate * periodMs * 1.5);
+  if (!Number.isSafeInteger(wanted)) return 0;
+  const amount = Math.min(wanted, roomShare(meter, counters, warnAt));
+  return amount >= MIN_UNITS * perRequest ? amount : 0;
+}
+
+/** 1/16 of the room left before the next `warnAt` threshold (or the limit) of every limit of `meter`. */
+function roomShare(meter: string, counters: readonly CounterState[], warnAt: readonly number[]): number {
+  let share = Number.MAX_SAFE_INTEGER;
   for (const c of counters) {
-    if (c.meter !== 'requests' || c.limit < 0) continue;
+    if (c.meter !== meter || c.limit < 0) continue;
     let next = c.limit;
     for (const w of warnAt) {
       const level = (c.limit * w) / 100;
       if (level > c.used && level < next) next = level;
     }
-    units = Math.min(units, Math.floor((next - c.used) / ROOM_SHARE));
+    share = Math.min(share, Math.floor((next - c.used) / ROOM_SHARE));
   }
-  return units >= MIN_UNITS ? units : 0;
+  return share;
 }
 
 /** A lease's period at `rate` (requests per ms): `leaseMs`, or long enough for LEASE_MIN_COVER requests (at most 4 x). */

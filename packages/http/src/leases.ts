@@ -4,7 +4,9 @@
 // round trip each. Exact by construction: every request admitted here holds one unit of a reservation the store
 // granted atomically against every limit, and the op that counts the used units releases the rest. With delivered
 // durability each request's unit reaches the ledger with its response's usage, and that closing op counts the used
-// units on the counters alone.
+// units on the counters alone. A request with an estimate (an LLM call's tokens and cost) also takes its estimate
+// from the amounts its lease holds of those meters; what it then uses is recorded as it would be without a lease,
+// while the lease still holds the estimate (so the counters show more, never less, until the lease closes).
 import type { Admission, CounterState, ResolvedSubject, UsageRecord } from '@tollgate/core';
 import { isStoreFailure } from './deadline';
 import {
@@ -16,9 +18,9 @@ import {
 } from './rate-limit-headers';
 import { leaseCloseIdOf, refundIdOf } from '@tollgate/core/internal';
 import { storeOp } from './store-ops';
-import type { RequestTicket } from './ticket';
+import type { InFlight, RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission-context';
-import { leasePeriod, leaseUnits, MAX_PERIOD_FACTOR, minuteEnd } from './lease-sizing';
+import { leaseAmount, leasePeriod, leaseUnits, MAX_PERIOD_FACTOR, minuteEnd } from './lease-sizing';
 
 /** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
 const LEASE_MIN_RATE = 8;
@@ -41,6 +43,9 @@ interface Lease {
   readonly id: string;
   readonly granted: number;
   used: number;
+  /** What it holds of other meters for its requests' estimates (tokens, cost), and what they took; null when none. */
+  readonly held: ReadonlyMap<string, number> | null;
+  readonly taken: Map<string, number> | null;
   /** How long it lasts once current (see leasePeriod). */
   readonly periodMs: number;
   /** Local admissions stop here: one lease period after it became current, at most `windowEnd`. */
@@ -70,6 +75,15 @@ interface SubjectLeases {
   since: number;
   /** Admissions per ms over the last full period. */
   rate: number;
+  /** Requests with an estimate running now, and when one was admitted while another ran. */
+  readonly inFlight: InFlight;
+  overlapAt: number;
+  /** Admissions with an estimate, and their estimates summed by meter, in the running period. */
+  estimated: number;
+  sums: Map<string, number> | null;
+  /** The same per ms over the last full period (what a lease holds of each meter is sized from them). */
+  estimatedRate: number;
+  amountRates: ReadonlyMap<string, number> | null;
   /** The counters last seen for this subject (the room a new lease may take). */
   counters: readonly CounterState[];
   /** No lease request before this (after a refusal or a store failure). */
@@ -109,13 +123,32 @@ export class Leases<Res> {
     const subject = ticket.subject;
     const s = this.subjects.get(subject);
     if (s === undefined) return false;
+    const estimate = ticket.estimate;
     let lease = s.current;
     if (lease !== null && (lease.used >= lease.granted || this.over(s, lease, now))) {
       lease = this.promote(subject, s, now);
     } else if (lease === null && s.next !== null) {
       lease = this.promote(subject, s, now);
+    } else if (
+      estimate !== null &&
+      lease !== null &&
+      s.next !== null &&
+      !fits(lease, estimate) &&
+      fits(s.next, estimate)
+    ) {
+      // The estimates used up what the current one holds: the spare takes over.
+      lease = this.promote(subject, s, now);
     }
     if (lease === null) return false;
+    if (estimate !== null) {
+      if (!fits(lease, estimate)) {
+        // Admitted by the store instead; a spare sized to the estimates seen since is on its way for the next ones.
+        if (s.next === null && !s.requesting) this.request(subject, s, now);
+        return false;
+      }
+      take(lease, estimate, 1);
+      this.countEstimate(s, ticket, now);
+    }
     ticket.takeLeaseUnit();
     lease.used += 1;
     lease.lastAt = now;
@@ -149,7 +182,7 @@ export class Leases<Res> {
     for (let i = 0; i < tickets.length; i++) {
       const ticket = tickets[i]!;
       if (ticket.closedEarly) {
-        this.giveBack(ticket.subject, leases[i]!);
+        this.giveBack(ticket, leases[i]!);
         continue;
       }
       ticket.run(null);
@@ -157,12 +190,17 @@ export class Leases<Res> {
   };
 
   /** A unit taken for a request whose client left before its handler ran: nothing is counted for it. */
-  private giveBack(subject: ResolvedSubject, lease: Lease): void {
+  private giveBack(ticket: RequestTicket<Res>, lease: Lease): void {
+    const { subject, estimate } = ticket;
+    // It never runs, so its end never comes to take it off.
+    if (ticket.inFlight !== null) ticket.inFlight.running -= 1;
     if (!lease.closed) {
       lease.used -= 1;
+      if (estimate !== null) take(lease, estimate, -1);
       return;
     }
-    // Already closed with this unit counted: take the request back, like an admission whose client left.
+    // Already closed with this unit counted: take the request back, like an admission whose client left (its
+    // estimate was held by the lease alone, released when it closed).
     const tollgate = this.ctx.tollgate;
     const opId = refundIdOf(tollgate.ids.next());
     // Delivered: its ledger unit comes only with a response, and this one never ran: the counters alone take it back.
@@ -180,8 +218,16 @@ export class Leases<Res> {
     return !(s.requesting && now < lease.windowEnd && now - lease.startedAt < MAX_OVERRUN_MS);
   }
 
-  /** Notes `admitted` requests of `subject` admitted by the store (and what its counters said); may start a lease. */
-  observe(subject: ResolvedSubject, admitted: number, counters: readonly CounterState[], now: number): void {
+  /**
+   * Notes `admitted`, requests of `subject` the store admitted (those whose client left excepted), with what its
+   * counters said; may start a lease.
+   */
+  observe(
+    subject: ResolvedSubject,
+    admitted: ReadonlyArray<RequestTicket<Res>>,
+    counters: readonly CounterState[],
+    now: number,
+  ): void {
     let s = this.subjects.get(subject);
     if (s === undefined) {
       if (this.subjects.size >= MAX_SUBJECTS) this.dropIdle();
@@ -192,6 +238,12 @@ export class Leases<Res> {
         count: 0,
         since: now,
         rate: 0,
+        inFlight: { running: 0 },
+        overlapAt: -Infinity,
+        estimated: 0,
+        sums: null,
+        estimatedRate: 0,
+        amountRates: null,
         counters,
         quietUntil: 0,
         waiters: null,
@@ -199,7 +251,13 @@ export class Leases<Res> {
       this.subjects.set(subject, s);
     }
     if (counters.length > 0) s.counters = counters;
-    this.count(s, admitted, now);
+    let n = 0;
+    for (const t of admitted) {
+      if (t.closedEarly) continue;
+      n += 1;
+      if (t.estimate !== null) this.countEstimate(s, t, now);
+    }
+    this.count(s, n, now);
     if (s.current === null && s.next === null && !s.requesting && s.rate > 0) {
       this.request(subject, s, now);
     }
@@ -210,12 +268,40 @@ export class Leases<Res> {
     const elapsed = now - s.since;
     if (elapsed >= RATE_WINDOW_MS) {
       s.rate = s.count / elapsed;
+      this.rateEstimates(s, elapsed);
       s.count = 0;
+      s.estimated = 0;
+      s.sums = null;
       s.since = now;
     } else if (s.rate === 0 && s.count >= LEASE_MIN_RATE) {
       // A first burst: its own rate (over at least a millisecond) until a full period is measured.
       s.rate = s.count / Math.max(1, elapsed);
+      this.rateEstimates(s, Math.max(1, elapsed));
     }
+  }
+
+  /** Adds an admitted request's estimate to its subject's running sums, and the request to those in flight. */
+  private countEstimate(s: SubjectLeases, ticket: RequestTicket<Res>, now: number): void {
+    const estimate = ticket.estimate!;
+    if (s.inFlight.running > 0) s.overlapAt = now;
+    s.inFlight.running += 1;
+    ticket.inFlight = s.inFlight;
+    s.estimated += 1;
+    const sums = (s.sums ??= new Map());
+    for (const meter in estimate) {
+      const amount = estimate[meter]!;
+      // An estimate of `requests` is left to the store (a lease's units are one per request).
+      if (meter !== 'requests' && Number.isSafeInteger(amount) && amount > 0) {
+        sums.set(meter, (sums.get(meter) ?? 0) + amount);
+      }
+    }
+  }
+
+  private rateEstimates(s: SubjectLeases, elapsed: number): void {
+    s.estimatedRate = s.estimated / elapsed;
+    let rates: Map<string, number> | null = null;
+    if (s.sums !== null) for (const [meter, sum] of s.sums) (rates ??= new Map()).set(meter, sum / elapsed);
+    s.amountRates = rates;
   }
 
   /**
@@ -271,8 +357,19 @@ export class Leases<Res> {
   private request(subject: ResolvedSubject, s: SubjectLeases, now: number): void {
     if (this.closing || now < s.quietUntil || s.rate === 0) return;
     const periodMs = leasePeriod(s.rate, this.periodMs);
-    const units = leaseUnits(s.rate, periodMs, s.counters, this.ctx.tollgate.config.warnAt);
+    const warnAt = this.ctx.tollgate.config.warnAt;
+    let units = leaseUnits(s.rate, periodMs, s.counters, warnAt);
     if (units === 0) return;
+    const amounts = this.amountsFor(s, periodMs, now);
+    const held = amounts?.held ?? null;
+    const reserve: Record<string, number> = { requests: units };
+    if (amounts !== null) {
+      // No more units than its plain requests and the estimates it holds can use.
+      const plainRate = Math.max(0, s.rate - s.estimatedRate);
+      units = Math.min(units, Math.ceil(plainRate * periodMs * 1.5) + amounts.covers);
+      reserve.requests = units;
+      for (const [meter, amount] of amounts.held) reserve[meter] = amount;
+    }
     s.requesting = true;
     const tollgate = this.ctx.tollgate;
     const id = tollgate.ids.next();
@@ -284,7 +381,7 @@ export class Leases<Res> {
         tollgate.engine.consume(subject, NO_REQUESTS, {
           opId: id,
           reservationId: id,
-          reserve: { requests: units },
+          reserve,
           reservationTtlMs: this.ttlMs,
           countRejected: false,
         }),
@@ -293,7 +390,7 @@ export class Leases<Res> {
         (admission) => {
           s.requesting = false;
           try {
-            this.granted(subject, s, admission, id, units, periodMs, windowEnd);
+            this.granted(subject, s, admission, id, units, held, periodMs, windowEnd);
           } finally {
             this.wake(s);
           }
@@ -312,6 +409,33 @@ export class Leases<Res> {
     asked.then(done, done);
   }
 
+  /**
+   * What a lease for `s` holds of each meter its recent estimates named, sized like its units, and how many average
+   * estimates that covers; null when none did, when any would be too little for a few estimates, or when the
+   * subject's calls with an estimate did not overlap lately (those requests are then admitted by the store).
+   * Held amounts show in the counters until the lease closes: a client that waits for each response, alone on its
+   * subject, must never see them (SPEC §5), and gains nothing from them (its calls share no op anyway).
+   */
+  private amountsFor(
+    s: SubjectLeases,
+    periodMs: number,
+    now: number,
+  ): { held: Map<string, number>; covers: number } | null {
+    const rates = s.amountRates;
+    if (rates === null || s.estimatedRate === 0 || now - s.overlapAt > RATE_WINDOW_MS) return null;
+    const warnAt = this.ctx.tollgate.config.warnAt;
+    const held = new Map<string, number>();
+    let covers = Number.MAX_SAFE_INTEGER;
+    for (const [meter, rate] of rates) {
+      const perRequest = rate / s.estimatedRate;
+      const amount = leaseAmount(meter, rate, perRequest, periodMs, s.counters, warnAt);
+      if (amount === 0) return null;
+      held.set(meter, amount);
+      covers = Math.min(covers, Math.floor(amount / perRequest));
+    }
+    return { held, covers };
+  }
+
   /** Takes a lease request's answer: the new lease becomes current, or the spare, or is closed at once. */
   private granted(
     subject: ResolvedSubject,
@@ -319,6 +443,7 @@ export class Leases<Res> {
     admission: Admission,
     id: string,
     units: number,
+    held: ReadonlyMap<string, number> | null,
     periodMs: number,
     windowEnd: number,
   ): void {
@@ -336,6 +461,8 @@ export class Leases<Res> {
       granted: units,
       periodMs,
       used: 0,
+      held,
+      taken: held === null ? null : new Map([...held.keys()].map((meter) => [meter, 0])),
       until: windowEnd,
       startedAt: at,
       windowEnd,
@@ -443,5 +570,31 @@ export class Leases<Res> {
     // A grant that lands now is closed at once (see request()).
     await Promise.allSettled([...this.asking]);
     await Promise.all(this.closeOpen());
+  }
+}
+
+/**
+ * True when `lease` holds room for every amount of `estimate`. An amount that is not a non-negative safe integer is
+ * never taken here: the store's admission refuses it with the error the caller would get without a lease.
+ */
+function fits(lease: Lease, estimate: Record<string, number>): boolean {
+  const held = lease.held;
+  for (const meter in estimate) {
+    const amount = estimate[meter]!;
+    if (!Number.isSafeInteger(amount) || amount < 0) return false;
+    if (amount === 0) continue;
+    const room = held?.get(meter);
+    if (room === undefined || lease.taken!.get(meter)! + amount > room) return false;
+  }
+  return true;
+}
+
+/** Takes (`sign` 1) or gives back (-1) `estimate` from what `lease` holds (it fits: see fits). */
+function take(lease: Lease, estimate: Record<string, number>, sign: 1 | -1): void {
+  const taken = lease.taken;
+  if (taken === null) return;
+  for (const meter in estimate) {
+    const amount = estimate[meter]!;
+    if (amount > 0) taken.set(meter, taken.get(meter)! + sign * amount);
   }
 }

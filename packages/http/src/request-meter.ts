@@ -1,6 +1,7 @@
 // The framework-agnostic request engine: picks and identifies a request, then hands it to admission and settlement.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { ErrorCode, type Identity, type ResolvedSubject } from '@tollgate/core';
+import { checkAmounts } from '@tollgate/core/internal';
 import { Admissions } from './admission';
 import type { HttpBinding } from './http-binding';
 import { identityFailureDetail, identityFromHeaders } from './identity';
@@ -231,6 +232,8 @@ export class RequestMeter<Req, Res> {
     // request (each settled by that request's own usage).
     const estimate =
       reserve === undefined ? null : ((typeof reserve === 'function' ? reserve(req) : reserve) ?? null);
+    // An estimate the store would refuse is this request's error, not its whole admission group's.
+    if (estimate !== null) checkAmounts(this.tollgate.config, estimate);
     const ticket = new RequestTicket<Res>(
       this.ticketContext,
       subject,

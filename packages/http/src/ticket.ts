@@ -64,6 +64,11 @@ const NOTHING: Record<string, number> = {};
  */
 const MAX_HELD_BYTES = 1024 * 1024;
 
+/** A subject's requests with an estimate that run now (each one's end takes itself off; see Leases). */
+export interface InFlight {
+  running: number;
+}
+
 /**
  * One metered request's state, moved on only by its own methods: `run` (admitted), `refuse` (over quota), `answer`
  * (another answer), `fail`, and the response's end and close. Handlers see `usage`, never the ticket itself.
@@ -80,6 +85,8 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
   private isDegraded = false;
   /** This request's own reservation (the `reserve` option), settled with what it recorded; null when none. */
   private reservationId: string | null = null;
+  /** Its subject's count of running requests with an estimate, when it is one of them (see Leases). */
+  inFlight: InFlight | null = null;
   /** Admitted from an admission lease: its `requests` unit reaches the ledger with its usage (delivered). */
   private fromLease = false;
   /** Refused, with its `rejected` count in its subject's sum: the answer's end waits for it (delivered). */
@@ -384,6 +391,7 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
   private count(aborted: boolean): void {
     // `requests` was counted at admission (or by its lease); the rest is known now.
     const u = this.ctx.usage.of(this.subject);
+    if (this.inFlight !== null) this.inFlight.running -= 1;
     if (this.fromLease && this.ctx.usage.delivered) u.leaseLedgered += 1;
     // Whole milliseconds on both ends: a sum over many requests is unbiased, where rounding each one would
     // count every sub-millisecond request as 0. A clock set back counts 0, never less.

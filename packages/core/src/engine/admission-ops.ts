@@ -60,6 +60,14 @@ function toAmounts(config: TollgateConfig, values: Record<string, number> | unde
 }
 
 /**
+ * Throws InvalidUsageError unless every amount of `values` is a non-negative integer of a configured meter: what
+ * `consume` would throw for them as `reserve`, checked before they join an op that admits other requests too.
+ */
+export function checkAmounts(config: TollgateConfig, values: Record<string, number>): void {
+  toAmounts(config, values);
+}
+
+/**
  * Atomic check-and-consume across every applicable limit: admitted only if every limit has room
  * for `amounts` plus `opts.reserve`; a rejection consumes nothing (it counts in `rejected`).
  */

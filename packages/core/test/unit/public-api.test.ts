@@ -94,6 +94,7 @@ describe('@tollgate/core/internal (unstable)', () => {
       'afterRejectionIdOf',
       'apiAmount',
       'canonicalTarget',
+      'checkAmounts',
       'coalesceApplies',
       'compilePrice',
       'counterDigits',

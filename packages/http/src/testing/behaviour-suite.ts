@@ -485,15 +485,22 @@ export function behaviourSuite(
 
     describe('admission leases (busy subjects admitted from a block reserved in the store)', () => {
       /** `total` requests from `concurrency` clients in closed loops, spread over `apps` in turn. */
-      async function hammer(apps: RunningApp[], tenant: string, total: number, concurrency: number) {
+      async function hammer(
+        apps: RunningApp[],
+        tenant: string,
+        total: number,
+        concurrency: number,
+        send: (base: string) => Promise<{ status: number }> = (base) =>
+          get(`${base}/api/hello`, identity(tenant, 'u1', 'busy')),
+      ) {
         const replies: Array<{ status: number }> = [];
         let sent = 0;
         await Promise.all(
           Array.from({ length: concurrency }, async (_, worker) => {
-            const url = `${apps[worker % apps.length]!.url}/api/hello`;
+            const base = apps[worker % apps.length]!.url;
             while (sent < total) {
               sent += 1;
-              replies.push(await get(url, identity(tenant, 'u1', 'busy')));
+              replies.push(await send(base));
             }
           }),
         );
@@ -540,6 +547,51 @@ export function behaviourSuite(
           await a.usage.refresh();
           expect(a.usage.amount('requests')).toBe(admitted);
           expect(await used(a.app, t, 'busy')).toBe(admitted);
+        });
+      });
+
+      it('admits calls with an estimate from a lease, within the token budget, and counts what each used', async () => {
+        const { store, leaseOps, ownReservations } = countLeaseOps(await kit.create());
+        // 100 tokens estimated per call, unless the call names another estimate.
+        const { app, usage } = await start(store, {
+          reserve: (req: { headers: Record<string, string | string[] | undefined> }) => {
+            const named = req.headers['x-estimate'];
+            return { tokens: typeof named === 'string' ? Number(named) : 100 };
+          },
+        });
+        const t = uniqueTenant();
+        const who = identity(t, 'u1', 'metered');
+        const call = { input: 60, output: 40, model: 'gpt-4o' };
+        let odd: number[] | null = null;
+        // 1,400 calls that each use what they estimate: the 100,000-token budget fits 1,000 of them.
+        const replies = await hammer([app], t, 1400, 40, async (base) => {
+          const reply = await post(`${base}/api/chat`, call, who);
+          if (odd === null && leaseOps('tokens') > 0) {
+            // While a lease holds tokens: an estimate that is not an integer is still an error (and only its own),
+            // one larger than the budget still a 429.
+            odd = [];
+            odd.push((await post(`${base}/api/chat`, call, { ...who, 'x-estimate': '1.5' })).status);
+            odd.push((await post(`${base}/api/chat`, call, { ...who, 'x-estimate': '200000' })).status);
+          }
+          return reply;
+        });
+        expect(odd).toEqual([500, 429]);
+        const admitted = replies.filter((r) => r.status === 200).length;
+        expect(admitted).toBeLessThanOrEqual(1000);
+        // While a lease is open the counter shows both its held tokens and what its calls used (never less than
+        // the truth), so near the limit a 429 may come up to one lease early: a lease holds at most 1/16 of the room.
+        expect(admitted).toBeGreaterThanOrEqual(1000 - Math.floor(100_000 / 16 / 100));
+        expect(replies.filter((r) => r.status === 429)).toHaveLength(1400 - admitted);
+        // Most calls were admitted from leases, not by an op holding their own estimate.
+        expect(ownReservations()).toBeLessThan(admitted / 2);
+        await eventually(async () => {
+          await usage.refresh();
+          expect(usage.amount('requests')).toBe(admitted);
+          expect(usage.amount('tokens')).toBe(100 * admitted);
+          expect(usage.amount('input_tokens')).toBe(60 * admitted);
+          expect(usage.amount('rejected')).toBe(1400 - admitted + 1);
+          expect(await used(app, t, 'metered', 'tokens')).toBe(100 * admitted);
+          expect(await used(app, t, 'metered')).toBe(admitted);
         });
       });
 
@@ -827,20 +879,37 @@ function expectRateLimit(r: { headers: Headers }, name: string, remaining: numbe
   return t;
 }
 
-/** The store, counting the ops that reserve `requests` (only admission leases do). */
-function countLeaseOps(inner: CounterStore): { store: CounterStore; leaseOps: () => number } {
-  let n = 0;
+/**
+ * The store, counting the ops that reserve `requests` (only admission leases do; `leaseOps(meter)` those that hold
+ * `meter` too) and the requests' own reservations that admission ops held when admitted (`ownReservations`).
+ */
+function countLeaseOps(inner: CounterStore): {
+  store: CounterStore;
+  leaseOps: (meter?: string) => number;
+  ownReservations: () => number;
+} {
+  const leases: ApplyOp[] = [];
+  let own = 0;
   const store = new Proxy(inner, {
     get(target, prop) {
       if (prop === 'apply') {
         return (op: ApplyOp) => {
-          if (op.reserve?.amounts.some((a) => a.meter === 'requests')) n += 1;
-          return target.apply(op);
+          if (op.reserve?.amounts.some((a) => a.meter === 'requests')) leases.push(op);
+          const held = op.reserves?.length ?? 0;
+          return target.apply(op).then((result) => {
+            if (result.status === 'applied') own += held;
+            return result;
+          });
         };
       }
       const value: unknown = Reflect.get(target, prop, target);
       return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
     },
   });
-  return { store, leaseOps: () => n };
+  return {
+    store,
+    leaseOps: (meter = 'requests') =>
+      leases.filter((op) => op.reserve!.amounts.some((a) => a.meter === meter)).length,
+    ownReservations: () => own,
+  };
 }

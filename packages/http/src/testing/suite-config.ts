@@ -14,6 +14,7 @@ export const SUITE_CONFIG = parseConfig({
     burst: { limits: { requests: { minute: 2, month: 2 } } },
     trial: { limits: { requests: { total: 2 } } },
     budget: { limits: { tokens: { day: 5000 } } },
+    metered: { limits: { requests: { day: 10_000 }, tokens: { day: 100_000 } } },
     four: { limits: { requests: { day: 4 } } },
     unlimited: { limits: { requests: { day: -1 } } },
   },

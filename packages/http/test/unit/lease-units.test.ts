@@ -1,7 +1,7 @@
 // How big an admission lease may be: sized to the subject's rate, never more than 1/16 of the room left before the
 // next warnAt threshold or the limit of any `requests` counter.
 import type { CounterState } from '@tollgate/core';
-import { leasePeriod, leaseUnits } from '../../src/lease-sizing';
+import { leaseAmount, leasePeriod, leaseUnits } from '../../src/lease-sizing';
 
 function counter(limit: number, used: number, period: CounterState['period'] = 'day'): CounterState {
   return { scope: 'tenant', id: 't', meter: 'requests', period, periodKey: '0', limit, used, resetsAt: null };
@@ -39,6 +39,37 @@ describe('leaseUnits', () => {
   it('ignores meters other than requests', () => {
     const tokens = { ...counter(10, 10), meter: 'tokens' };
     expect(leaseUnits(2, 10, [tokens], [])).toBe(30);
+  });
+});
+
+describe('leaseAmount', () => {
+  const tokens = (limit: number, used: number): CounterState => ({
+    ...counter(limit, used),
+    meter: 'tokens',
+  });
+
+  it('is 1.5 times the estimates of one lease period when the room is large', () => {
+    // 100 calls/s of 1,300 tokens: 130 tokens/ms over 50 ms -> 9,750.
+    expect(leaseAmount('tokens', 130, 1300, 50, [tokens(1e9, 0)], [80, 100])).toBe(9750);
+    expect(leaseAmount('tokens', 130, 1300, 50, [], [])).toBe(9750);
+  });
+
+  it("takes at most 1/16 of the room before the meter's next threshold, and ignores other meters", () => {
+    // Next threshold 80% of 1,000,000; room 800,000 - 100,000 -> 43,750.
+    expect(leaseAmount('tokens', 1000, 1300, 50, [tokens(1e6, 100_000), counter(10, 9)], [80, 100])).toBe(
+      43_750,
+    );
+  });
+
+  it('is 0 (calls admitted by the store) when that is less than 4 estimates', () => {
+    // Room 80,000 -> 5,000, under 4 x 1,300.
+    expect(leaseAmount('tokens', 1000, 1300, 50, [tokens(100_000, 20_000)], [])).toBe(0);
+    expect(leaseAmount('tokens', 1000, 1300, 50, [tokens(100_000, 100_000)], [])).toBe(0);
+    expect(leaseAmount('tokens', 1, 1300, 50, [], [])).toBe(0); // 75 tokens
+  });
+
+  it('is 0 when it would not be a safe integer', () => {
+    expect(leaseAmount('cost', 1e15, 1e12, 50, [], [])).toBe(0);
   });
 });
 
