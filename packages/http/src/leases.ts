@@ -6,7 +6,9 @@
 // durability each request's unit reaches the ledger with its response's usage, and that closing op counts the used
 // units on the counters alone. A request with an estimate (an LLM call's tokens and cost) also takes its estimate
 // from the amounts its lease holds of those meters; what it then uses is recorded as it would be without a lease,
-// while the lease still holds the estimate (so the counters show more, never less, until the lease closes).
+// while the lease still holds the estimate (so the counters show more, never less, until the lease is settled). A
+// closed lease is settled (its reservation undone) only once every call it admitted has ended: a call runs for
+// seconds, a lease for milliseconds, and a call's estimate must be held until its usage is recorded.
 import type { Admission, CounterState, ResolvedSubject, UsageRecord } from '@tollgate/core';
 import { isStoreFailure } from './deadline';
 import {
@@ -62,7 +64,14 @@ interface Lease {
   /** `limit`'s policy name, kept for the per-request `RateLimit` value. */
   readonly limitName: string;
   timer: NodeJS.Timeout | null;
+  /** No more admissions from it. */
   closed: boolean;
+  /** Its calls with an estimate that have not ended; it is settled when closed and none is left. */
+  calls: number;
+  /** Its closing op is written (or joined its subject's usage sum). */
+  settled: boolean;
+  /** Told by each of its calls' ends. */
+  readonly call: InFlight;
 }
 
 interface SubjectLeases {
@@ -76,8 +85,10 @@ interface SubjectLeases {
   /** Admissions per ms over the last full period. */
   rate: number;
   /** Requests with an estimate running now, and when one was admitted while another ran. */
-  readonly inFlight: InFlight;
+  running: number;
   overlapAt: number;
+  /** Told by the end of each such request the store admitted. */
+  readonly call: InFlight;
   /** Admissions with an estimate, and their estimates summed by meter, in the running period. */
   estimated: number;
   sums: Map<string, number> | null;
@@ -103,6 +114,10 @@ export class Leases<Res> {
   /** The lease each ready ticket's unit came from (parallel arrays: no object per request). */
   private readyLeases: Lease[] = [];
   private readonly foldBeforeMs: number;
+  /** Closed leases waiting for their calls with an estimate to end before they are settled, with their subjects. */
+  private readonly waiting = new Map<Lease, ResolvedSubject>();
+  /** How long the store holds a lease that holds estimates: as long as a request's own reservation would be held. */
+  private readonly heldTtlMs: number;
 
   constructor(
     private readonly ctx: AdmissionContext<Res>,
@@ -116,6 +131,7 @@ export class Leases<Res> {
     // the usage write: the store must hold its units (with room to spare) until then.
     const longest = 2 * periodMs * MAX_PERIOD_FACTOR + MAX_OVERRUN_MS + this.foldBeforeMs;
     this.ttlMs = Math.max(10_000, 2 * longest);
+    this.heldTtlMs = Math.max(this.ttlMs, ctx.tollgate.options.reservationTtlMs);
   }
 
   /** Admits `ticket` from its subject's lease at `now`; false when there is none with a unit left. */
@@ -148,6 +164,8 @@ export class Leases<Res> {
       }
       take(lease, estimate, 1);
       this.countEstimate(s, ticket, now);
+      lease.calls += 1;
+      ticket.inFlight = lease.call;
     }
     ticket.takeLeaseUnit();
     lease.used += 1;
@@ -192,11 +210,11 @@ export class Leases<Res> {
   /** A unit taken for a request whose client left before its handler ran: nothing is counted for it. */
   private giveBack(ticket: RequestTicket<Res>, lease: Lease): void {
     const { subject, estimate } = ticket;
-    // It never runs, so its end never comes to take it off.
-    if (ticket.inFlight !== null) ticket.inFlight.running -= 1;
-    if (!lease.closed) {
+    if (!lease.settled) {
       lease.used -= 1;
       if (estimate !== null) take(lease, estimate, -1);
+      // It never runs, so no end of its comes: this is it (and may settle its lease).
+      ticket.endInFlight();
       return;
     }
     // Already closed with this unit counted: take the request back, like an admission whose client left (its
@@ -231,23 +249,7 @@ export class Leases<Res> {
     let s = this.subjects.get(subject);
     if (s === undefined) {
       if (this.subjects.size >= MAX_SUBJECTS) this.dropIdle();
-      s = {
-        current: null,
-        next: null,
-        requesting: false,
-        count: 0,
-        since: now,
-        rate: 0,
-        inFlight: { running: 0 },
-        overlapAt: -Infinity,
-        estimated: 0,
-        sums: null,
-        estimatedRate: 0,
-        amountRates: null,
-        counters,
-        quietUntil: 0,
-        waiters: null,
-      };
+      s = subjectLeases(counters, now);
       this.subjects.set(subject, s);
     }
     if (counters.length > 0) s.counters = counters;
@@ -283,9 +285,9 @@ export class Leases<Res> {
   /** Adds an admitted request's estimate to its subject's running sums, and the request to those in flight. */
   private countEstimate(s: SubjectLeases, ticket: RequestTicket<Res>, now: number): void {
     const estimate = ticket.estimate!;
-    if (s.inFlight.running > 0) s.overlapAt = now;
-    s.inFlight.running += 1;
-    ticket.inFlight = s.inFlight;
+    if (s.running > 0) s.overlapAt = now;
+    s.running += 1;
+    ticket.inFlight = s.call;
     s.estimated += 1;
     const sums = (s.sums ??= new Map());
     for (const meter in estimate) {
@@ -358,18 +360,15 @@ export class Leases<Res> {
     if (this.closing || now < s.quietUntil || s.rate === 0) return;
     const periodMs = leasePeriod(s.rate, this.periodMs);
     const warnAt = this.ctx.tollgate.config.warnAt;
-    let units = leaseUnits(s.rate, periodMs, s.counters, warnAt);
-    if (units === 0) return;
     const amounts = this.amountsFor(s, periodMs, now);
     const held = amounts?.held ?? null;
+    // No more units than its requests without an estimate, and the estimates it holds, can use.
+    const plainRate = Math.max(0, s.rate - s.estimatedRate);
+    let units = leaseUnits(amounts === null ? plainRate : s.rate, periodMs, s.counters, warnAt);
+    if (amounts !== null) units = Math.min(units, Math.ceil(plainRate * periodMs * 1.5) + amounts.covers);
+    if (units === 0) return;
     const reserve: Record<string, number> = { requests: units };
-    if (amounts !== null) {
-      // No more units than its plain requests and the estimates it holds can use.
-      const plainRate = Math.max(0, s.rate - s.estimatedRate);
-      units = Math.min(units, Math.ceil(plainRate * periodMs * 1.5) + amounts.covers);
-      reserve.requests = units;
-      for (const [meter, amount] of amounts.held) reserve[meter] = amount;
-    }
+    if (held !== null) for (const [meter, amount] of held) reserve[meter] = amount;
     s.requesting = true;
     const tollgate = this.ctx.tollgate;
     const id = tollgate.ids.next();
@@ -382,7 +381,8 @@ export class Leases<Res> {
           opId: id,
           reservationId: id,
           reserve,
-          reservationTtlMs: this.ttlMs,
+          // Its estimates are held until the calls that took them end, which takes as long as calls take.
+          reservationTtlMs: held === null ? this.ttlMs : this.heldTtlMs,
           countRejected: false,
         }),
       )
@@ -472,6 +472,9 @@ export class Leases<Res> {
       limitName: limit === null ? '' : policyName(limit),
       timer: null,
       closed: false,
+      calls: 0,
+      settled: false,
+      call: { end: () => this.callEnded(subject, s, lease) },
     };
     if (at >= windowEnd || this.closing) {
       // Granted too late to be of use: the window it was reserved in is over.
@@ -509,17 +512,42 @@ export class Leases<Res> {
     }
   }
 
+  /** One of `lease`'s calls with an estimate ended (or never ran): the last one of a closed lease settles it. */
+  private callEnded(subject: ResolvedSubject, s: SubjectLeases, lease: Lease): void {
+    s.running -= 1;
+    lease.calls -= 1;
+    if (lease.calls === 0 && lease.closed && !lease.settled) {
+      this.waiting.delete(lease);
+      void this.settle(subject, lease);
+    }
+  }
+
   /**
-   * Counts the lease's used units and releases the rest, in one op: the subject's next usage write (one op for
-   * both), unless that could land after the window the units were reserved in; then its own op, at the time of
-   * its last use, whose promise is returned (null otherwise). Either is replayed like any settlement if the store
-   * is down.
+   * Ends `lease`'s admissions. It is settled now, or, while calls it admitted with an estimate still run (their
+   * estimates are part of its reservation), when the last of them ends (see settle); null unless its own op was
+   * written now, whose promise is returned.
    */
   private close(subject: ResolvedSubject, lease: Lease): Promise<void> | null {
     if (lease.closed) return null;
     lease.closed = true;
     if (lease.timer !== null) clearTimeout(lease.timer);
     lease.timer = null;
+    if (lease.calls > 0 && !this.closing) {
+      this.waiting.set(lease, subject);
+      return null;
+    }
+    return this.settle(subject, lease);
+  }
+
+  /**
+   * Counts the lease's used units and releases the rest of its reservation, in one op: the subject's next usage
+   * write (one op for both), unless that could land after the window the units were reserved in; then its own op,
+   * at the time of its last use, whose promise is returned (null otherwise). Either is replayed like any
+   * settlement if the store is down.
+   */
+  private settle(subject: ResolvedSubject, lease: Lease): Promise<void> | null {
+    if (lease.settled) return null;
+    lease.settled = true;
     if (!this.closing && lease.windowEnd - Date.now() > this.foldBeforeMs) {
       this.ctx.usage.of(subject).closeLease(lease.id, lease.used);
       return null;
@@ -564,12 +592,21 @@ export class Leases<Res> {
     return writes;
   }
 
-  /** Counts and releases every lease now (before the usage batcher's last write and the store's last replay). */
+  /**
+   * Counts and releases every lease now (before the usage batcher's last write and the store's last replay), those
+   * whose calls still run too: the process is stopping, and its calls with it.
+   */
   async closeAll(): Promise<void> {
     this.closing = true;
     // A grant that lands now is closed at once (see request()).
     await Promise.allSettled([...this.asking]);
-    await Promise.all(this.closeOpen());
+    const writes = this.closeOpen();
+    for (const [lease, subject] of this.waiting) {
+      const write = this.settle(subject, lease);
+      if (write !== null) writes.push(write);
+    }
+    this.waiting.clear();
+    await Promise.all(writes);
   }
 }
 
@@ -597,4 +634,26 @@ function take(lease: Lease, estimate: Record<string, number>, sign: 1 | -1): voi
     const amount = estimate[meter]!;
     if (amount > 0) taken.set(meter, taken.get(meter)! + sign * amount);
   }
+}
+
+function subjectLeases(counters: readonly CounterState[], now: number): SubjectLeases {
+  const s: SubjectLeases = {
+    current: null,
+    next: null,
+    requesting: false,
+    count: 0,
+    since: now,
+    rate: 0,
+    running: 0,
+    overlapAt: -Infinity,
+    call: { end: () => void (s.running -= 1) },
+    estimated: 0,
+    sums: null,
+    estimatedRate: 0,
+    amountRates: null,
+    counters,
+    quietUntil: 0,
+    waiters: null,
+  };
+  return s;
 }

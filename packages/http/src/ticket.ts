@@ -64,9 +64,9 @@ const NOTHING: Record<string, number> = {};
  */
 const MAX_HELD_BYTES = 1024 * 1024;
 
-/** A subject's requests with an estimate that run now (each one's end takes itself off; see Leases). */
+/** Told once when a request with an estimate that Leases counts as running ends, or never runs after all. */
 export interface InFlight {
-  running: number;
+  end(): void;
 }
 
 /**
@@ -85,7 +85,7 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
   private isDegraded = false;
   /** This request's own reservation (the `reserve` option), settled with what it recorded; null when none. */
   private reservationId: string | null = null;
-  /** Its subject's count of running requests with an estimate, when it is one of them (see Leases). */
+  /** Set by Leases for a request with an estimate: its end is told there (see endInFlight). */
   inFlight: InFlight | null = null;
   /** Admitted from an admission lease: its `requests` unit reaches the ledger with its usage (delivered). */
   private fromLease = false;
@@ -174,6 +174,7 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
 
   fail(err: unknown): void {
     this.state = DONE;
+    this.endInFlight();
     const done = this.done;
     this.done = null;
     try {
@@ -387,11 +388,18 @@ export class RequestTicket<Res = unknown> implements ProceedOutcome, ResponseWat
     this.count(!this.rawRes.writableFinished);
   }
 
+  /** Tells Leases, once, that this request no longer runs (its end, a failure, or a client gone before it ran). */
+  endInFlight(): void {
+    const inFlight = this.inFlight;
+    this.inFlight = null;
+    inFlight?.end();
+  }
+
   /** Adds what this request used after admission to its subject's sum. */
   private count(aborted: boolean): void {
     // `requests` was counted at admission (or by its lease); the rest is known now.
     const u = this.ctx.usage.of(this.subject);
-    if (this.inFlight !== null) this.inFlight.running -= 1;
+    this.endInFlight();
     if (this.fromLease && this.ctx.usage.delivered) u.leaseLedgered += 1;
     // Whole milliseconds on both ends: a sum over many requests is unbiased, where rounding each one would
     // count every sub-millisecond request as 0. A clock set back counts 0, never less.
