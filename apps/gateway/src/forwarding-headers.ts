@@ -1,6 +1,6 @@
 // X-Forwarded-For/-Host/-Proto set by the gateway: the client's own Forwarded, X-Forwarded-* and X-Real-IP count only from a trusted proxy.
 import type { IncomingHttpHeaders } from 'node:http';
-import { foldedName } from './headers';
+import { dropHeader, foldedName } from './headers';
 
 /** The TCP connection a request came over, as the forwarding headers describe it. */
 export interface Peer {
@@ -33,16 +33,16 @@ export function setForwardingHeaders(headers: IncomingHttpHeaders, peer: Peer): 
     // Node lower-cases names: only those with `_` need folding.
     const folded = name.includes('_') ? foldedName(name) : name;
     if (!isForwardingHeader(folded)) continue;
-    if (!peer.trusted || folded !== name) delete headers[name];
+    if (!peer.trusted || folded !== name) dropHeader(headers, name);
   }
   const chain = peer.trusted ? headers['x-forwarded-for'] : undefined;
   const hops = [Array.isArray(chain) ? chain.join(', ') : chain, peer.address].filter(Boolean);
   if (hops.length > 0) headers['x-forwarded-for'] = hops.join(', ');
-  else delete headers['x-forwarded-for'];
+  else dropHeader(headers, 'x-forwarded-for');
 
   const host = (peer.trusted ? first(headers['x-forwarded-host']) : undefined) ?? headers.host;
   if (host) headers['x-forwarded-host'] = host;
-  else delete headers['x-forwarded-host'];
+  else dropHeader(headers, 'x-forwarded-host');
 
   const proto = peer.trusted ? first(headers['x-forwarded-proto'])?.toLowerCase() : undefined;
   headers['x-forwarded-proto'] =

@@ -3,7 +3,7 @@ import type { TLSSocket } from 'node:tls';
 import type { NextFunction, Request, Response } from 'express';
 import { contextOf } from '../context';
 import { setForwardingHeaders } from '../forwarding-headers';
-import { droppedHeaders, setForwardedIdentity } from '../headers';
+import { droppedHeaders, dropHeader, setForwardedIdentity } from '../headers';
 import { normalisePeer } from '../trust-proxy';
 
 export interface UpstreamHeaderOptions {
@@ -17,7 +17,7 @@ export interface UpstreamHeaderOptions {
  * itself), every client-sent identity header (and look-alike spelling) and signature, the client's
  * JWT, and its forwarding headers unless it is a trusted proxy; then sets the verified identity,
  * the upstream credentials, `X-Request-Id` and `X-Forwarded-For/-Host/-Proto`. Done on
- * `req.headers` (which http-proxy copies) so no later step, and no event http-proxy skips,
+ * `req.headers` (which the proxy step sends) so no later step
  * can let a client's header through. The signature is set by the proxy, on the final path.
  */
 export function prepareUpstreamHeaders(o: UpstreamHeaderOptions) {
@@ -25,8 +25,8 @@ export function prepareUpstreamHeaders(o: UpstreamHeaderOptions) {
     const ctx = contextOf(req);
     const h = req.headers;
     const chunked = h['transfer-encoding'] !== undefined && h['content-length'] === undefined;
-    for (const name of droppedHeaders(h)) delete h[name];
-    delete h.expect;
+    for (const name of droppedHeaders(h)) dropHeader(h, name);
+    dropHeader(h, 'expect');
     setForwardedIdentity(h, ctx.identity!, o.upstreamAuthorization, ctx.requestId);
     const address = normalisePeer(req.socket.remoteAddress);
     setForwardingHeaders(h, {

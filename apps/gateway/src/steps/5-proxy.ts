@@ -9,7 +9,7 @@ import { SIGNATURE_HEADER } from '@tollgate/http';
 import { decodableAcceptEncoding } from '../accept-encoding';
 import { contextOf, type RequestContext } from '../context';
 import { canonicalPrefix, stripPrefix, upstreamTarget } from '../forwarded-path';
-import { clientResponseHeaders, forwardedSignature } from '../headers';
+import { clientResponseHeaders, dropHeader, forwardedSignature } from '../headers';
 import type { Logger } from '../logger';
 import { sendProblem } from '../problem';
 import { ResponseReader } from '../response-reader';
@@ -99,14 +99,14 @@ function upstreamBody(
   const llm = ctx.llm;
   if (llm) {
     const bytes = llm.rewritten ? Buffer.from(JSON.stringify(llm.rewritten), 'utf8') : llm.raw;
-    delete headers['transfer-encoding'];
-    delete headers['content-encoding'];
+    dropHeader(headers, 'transfer-encoding');
+    dropHeader(headers, 'content-encoding');
     headers['content-type'] = llm.contentType;
     headers['content-length'] = String(bytes.length);
     return bytes;
   }
   const body = hasBody(headers) ? req : null;
-  delete headers['transfer-encoding'];
+  dropHeader(headers, 'transfer-encoding');
   return body;
 }
 
