@@ -4,6 +4,12 @@ import type { CounterState } from '@tollgate/core';
 
 /** A lease never holds more than this share of the room left before the next threshold or limit. */
 const ROOM_SHARE = 16;
+/**
+ * Nor more of an estimated meter than this share: a closed lease's amounts stay held until its calls end, so up to
+ * four leases of a subject hold amounts at once (current, spare, two closed: see MAX_WAITING_HELD in leases.ts),
+ * at most 1/8 of the room together.
+ */
+const AMOUNT_ROOM_SHARE = 32;
 const MIN_UNITS = 4;
 /**
  * A lease lasts long enough for about this many requests (up to 4 x leaseMs): at a few hundred requests per
@@ -35,14 +41,14 @@ export function leaseUnits(
   const units = Math.min(
     MAX_UNITS,
     Math.ceil(rate * periodMs * 1.5),
-    roomShare('requests', counters, warnAt),
+    roomShare('requests', counters, warnAt, ROOM_SHARE),
   );
   return units >= MIN_UNITS ? units : 0;
 }
 
 /**
  * What a lease may hold of `meter` (tokens, cost) for the estimates of its requests: 1.5 times their recent rate
- * over a period (`rate` in units per ms), within the same share of the room as `requests`; 0 when that is less
+ * over a period (`rate` in units per ms), within 1/32 of the room before its next threshold or limit; 0 when that is less
  * than MIN_UNITS estimates of `perRequest` (estimated requests are then admitted by the store, one op per group).
  */
 export function leaseAmount(
@@ -55,13 +61,18 @@ export function leaseAmount(
 ): number {
   const wanted = Math.ceil(rate * periodMs * 1.5);
   if (!Number.isSafeInteger(wanted)) return 0;
-  const amount = Math.min(wanted, roomShare(meter, counters, warnAt));
+  const amount = Math.min(wanted, roomShare(meter, counters, warnAt, AMOUNT_ROOM_SHARE));
   return amount >= MIN_UNITS * perRequest ? amount : 0;
 }
 
-/** 1/16 of the room left before the next `warnAt` threshold (or the limit) of every limit of `meter`. */
-function roomShare(meter: string, counters: readonly CounterState[], warnAt: readonly number[]): number {
-  let share = Number.MAX_SAFE_INTEGER;
+/** 1/`share` of the room left before the next `warnAt` threshold (or the limit) of every limit of `meter`. */
+function roomShare(
+  meter: string,
+  counters: readonly CounterState[],
+  warnAt: readonly number[],
+  share: number,
+): number {
+  let least = Number.MAX_SAFE_INTEGER;
   for (const c of counters) {
     if (c.meter !== meter || c.limit < 0) continue;
     let next = c.limit;
@@ -69,9 +80,9 @@ function roomShare(meter: string, counters: readonly CounterState[], warnAt: rea
       const level = (c.limit * w) / 100;
       if (level > c.used && level < next) next = level;
     }
-    share = Math.min(share, Math.floor((next - c.used) / ROOM_SHARE));
+    least = Math.min(least, Math.floor((next - c.used) / share));
   }
-  return share;
+  return least;
 }
 
 /** A lease's period at `rate` (requests per ms): `leaseMs`, or long enough for LEASE_MIN_COVER requests (at most 4 x). */

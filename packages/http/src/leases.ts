@@ -36,6 +36,11 @@ const RATE_WINDOW_MS = 100;
 const FOLD_MARGIN_MS = 2000;
 /** While a spare is on its way, an expired lease goes on for at most this long (a slow store, not a dead one). */
 const MAX_OVERRUN_MS = 1000;
+/**
+ * Closed leases holding estimates that may wait for their calls, per subject: while more wait, new leases hold no
+ * estimates (those calls are admitted by the store), so held amounts cannot pile up behind long calls.
+ */
+const MAX_WAITING_HELD = 2;
 /** Subjects tracked at most (only busy ones ever hold a lease); idle ones are dropped beyond it. */
 const MAX_SUBJECTS = 10_000;
 const NO_REQUESTS: Record<string, number> = {};
@@ -72,6 +77,7 @@ interface Lease {
   settled: boolean;
   /** Told by each of its calls' ends. */
   readonly call: InFlight;
+  readonly holder: SubjectLeases;
 }
 
 interface SubjectLeases {
@@ -89,6 +95,8 @@ interface SubjectLeases {
   overlapAt: number;
   /** Told by the end of each such request the store admitted. */
   readonly call: InFlight;
+  /** Its closed leases holding estimates that wait for their calls to end. */
+  waitingHeld: number;
   /** Admissions with an estimate, and their estimates summed by meter, in the running period. */
   estimated: number;
   sums: Map<string, number> | null;
@@ -423,6 +431,7 @@ export class Leases<Res> {
   ): { held: Map<string, number>; covers: number } | null {
     const rates = s.amountRates;
     if (rates === null || s.estimatedRate === 0 || now - s.overlapAt > RATE_WINDOW_MS) return null;
+    if (s.waitingHeld >= MAX_WAITING_HELD) return null;
     const warnAt = this.ctx.tollgate.config.warnAt;
     const held = new Map<string, number>();
     let covers = Number.MAX_SAFE_INTEGER;
@@ -475,6 +484,7 @@ export class Leases<Res> {
       calls: 0,
       settled: false,
       call: { end: () => this.callEnded(subject, s, lease) },
+      holder: s,
     };
     if (at >= windowEnd || this.closing) {
       // Granted too late to be of use: the window it was reserved in is over.
@@ -516,10 +526,7 @@ export class Leases<Res> {
   private callEnded(subject: ResolvedSubject, s: SubjectLeases, lease: Lease): void {
     s.running -= 1;
     lease.calls -= 1;
-    if (lease.calls === 0 && lease.closed && !lease.settled) {
-      this.waiting.delete(lease);
-      void this.settle(subject, lease);
-    }
+    if (lease.calls === 0 && lease.closed) void this.settle(subject, lease);
   }
 
   /**
@@ -534,6 +541,11 @@ export class Leases<Res> {
     lease.timer = null;
     if (lease.calls > 0 && !this.closing) {
       this.waiting.set(lease, subject);
+      if (lease.held !== null) lease.holder.waitingHeld += 1;
+      // Settled by then whatever its calls do: well before the store lets the reservation expire (its used units
+      // would then go uncounted), as a request's own reservation is held at most reservationTtlMs.
+      lease.timer = setTimeout(() => void this.settle(subject, lease), this.heldTtlMs / 2);
+      lease.timer.unref();
       return null;
     }
     return this.settle(subject, lease);
@@ -548,6 +560,9 @@ export class Leases<Res> {
   private settle(subject: ResolvedSubject, lease: Lease): Promise<void> | null {
     if (lease.settled) return null;
     lease.settled = true;
+    if (lease.timer !== null) clearTimeout(lease.timer);
+    lease.timer = null;
+    if (this.waiting.delete(lease) && lease.held !== null) lease.holder.waitingHeld -= 1;
     if (!this.closing && lease.windowEnd - Date.now() > this.foldBeforeMs) {
       this.ctx.usage.of(subject).closeLease(lease.id, lease.used);
       return null;
@@ -601,11 +616,10 @@ export class Leases<Res> {
     // A grant that lands now is closed at once (see request()).
     await Promise.allSettled([...this.asking]);
     const writes = this.closeOpen();
-    for (const [lease, subject] of this.waiting) {
+    for (const [lease, subject] of [...this.waiting]) {
       const write = this.settle(subject, lease);
       if (write !== null) writes.push(write);
     }
-    this.waiting.clear();
     await Promise.all(writes);
   }
 }
@@ -647,6 +661,7 @@ function subjectLeases(counters: readonly CounterState[], now: number): SubjectL
     running: 0,
     overlapAt: -Infinity,
     call: { end: () => void (s.running -= 1) },
+    waitingHeld: 0,
     estimated: 0,
     sums: null,
     estimatedRate: 0,

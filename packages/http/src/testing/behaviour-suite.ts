@@ -578,12 +578,13 @@ export function behaviourSuite(
         expect(odd).toEqual([500, 429]);
         const admitted = replies.filter((r) => r.status === 200).length;
         expect(admitted).toBeLessThanOrEqual(1000);
-        // While a lease is open the counter shows both its held tokens and what its calls used (never less than
-        // the truth), so near the limit a 429 may come up to one lease early: a lease holds at most 1/16 of the room.
-        expect(admitted).toBeGreaterThanOrEqual(1000 - Math.floor(100_000 / 16 / 100));
+        // Until a lease is settled the counter shows both its held tokens and what its calls used (never less than
+        // the truth), so near the limit a 429 may come early: by what four leases hold, each at most 1/32 of the room.
+        expect(admitted).toBeGreaterThanOrEqual(1000 - Math.floor(100_000 / 8 / 100));
         expect(replies.filter((r) => r.status === 429)).toHaveLength(1400 - admitted);
-        // Most calls were admitted from leases, not by an op holding their own estimate.
-        expect(ownReservations()).toBeLessThan(admitted / 2);
+        // Many calls were admitted from leases, not by an op holding their own estimate (fewer near the limit, where
+        // leases are small).
+        expect(ownReservations()).toBeLessThan(admitted * 0.8);
         await eventually(async () => {
           await usage.refresh();
           expect(usage.amount('requests')).toBe(admitted);

@@ -54,15 +54,15 @@ describe('leaseAmount', () => {
     expect(leaseAmount('tokens', 130, 1300, 50, [], [])).toBe(9750);
   });
 
-  it("takes at most 1/16 of the room before the meter's next threshold, and ignores other meters", () => {
-    // Next threshold 80% of 1,000,000; room 800,000 - 100,000 -> 43,750.
+  it("takes at most 1/32 of the room before the meter's next threshold, and ignores other meters", () => {
+    // Next threshold 80% of 1,000,000; room 800,000 - 100,000 -> 1/32: 21,875.
     expect(leaseAmount('tokens', 1000, 1300, 50, [tokens(1e6, 100_000), counter(10, 9)], [80, 100])).toBe(
-      43_750,
+      21_875,
     );
   });
 
   it('is 0 (calls admitted by the store) when that is less than 4 estimates', () => {
-    // Room 80,000 -> 5,000, under 4 x 1,300.
+    // Room 80,000 -> 2,500, under 4 x 1,300.
     expect(leaseAmount('tokens', 1000, 1300, 50, [tokens(100_000, 20_000)], [])).toBe(0);
     expect(leaseAmount('tokens', 1000, 1300, 50, [tokens(100_000, 100_000)], [])).toBe(0);
     expect(leaseAmount('tokens', 1, 1300, 50, [], [])).toBe(0); // 75 tokens
