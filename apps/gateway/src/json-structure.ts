@@ -252,17 +252,23 @@ const tooManyStrings = () => ({
 /** A random start for the string hash: bodies cannot be made of strings that collide in every process. */
 const HASH_SEED = (Math.random() * 0x7fffffff) | 0;
 
+const FIRST_TABLE = new Int32Array(64);
+
 /**
  * Distinct strings, up to `max`, counted by a 30-bit hash in an open-addressing table at most half full (a Set of
  * the strings themselves made each short value and took 40% of the scan). Two strings of one hash count once: a few
  * of 100,000 at most, by chance.
  */
 class StringCount {
-  private slots = new Int32Array(64);
+  private slots: Int32Array;
   private mask = 63;
   private count = 0;
 
-  constructor(private readonly max: number) {}
+  constructor(private readonly max: number) {
+    // The first table is the same one every scan (scans never overlap: each runs to its end synchronously), zeroed:
+    // a fresh typed array of this size has its memory outside the heap, dear to make and to collect per request.
+    this.slots = FIRST_TABLE.fill(0);
+  }
 
   /** Counts `text[from, to)`: its hash (a positive small integer), or 0 once there are more than `max` distinct. */
   add(text: string, from: number, to: number): number {
