@@ -178,7 +178,8 @@ function readRaw(req: IncomingMessage, limits: BodyLimits): Promise<Buffer> {
     };
     const onEnd = () => {
       cleanup();
-      resolve(Buffer.concat(chunks, size));
+      // Most bodies come in one chunk: that one, not a copy.
+      resolve(chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks, size));
     };
     const onAbort = () => fail(new Aborted());
     const timer = setTimeout(() => fail(new TimedOut()), Math.max(0, limits.deadline - performance.now()));

@@ -165,7 +165,8 @@ class JsonSink implements Sink {
     this.size += bytes.length;
   }
   end(): ResponseUsage {
-    const text = Buffer.concat(this.parts, this.size).toString('utf8');
+    const parts = this.parts;
+    const text = (parts.length === 1 ? parts[0]! : Buffer.concat(parts, this.size)).toString('utf8');
     this.parts = [];
     // An answer that would build millions of arrays and objects is not parsed: estimated, as one that is not JSON.
     if (exceedsContainers(text)) return unread(text.length);
