@@ -124,7 +124,9 @@ export class Leases<Res> {
   private readonly foldBeforeMs: number;
   /** Closed leases waiting for their calls with an estimate to end before they are settled, with their subjects. */
   private readonly waiting = new Map<Lease, ResolvedSubject>();
-  /** How long the store holds a lease that holds estimates: as long as a request's own reservation would be held. */
+  /** How long a call admitted with an estimate has it held: as long as its own reservation would be. */
+  private readonly callTtlMs: number;
+  /** How long the store holds a lease that holds estimates: its last call's `callTtlMs`, and time to settle it. */
   private readonly heldTtlMs: number;
 
   constructor(
@@ -139,7 +141,9 @@ export class Leases<Res> {
     // the usage write: the store must hold its units (with room to spare) until then.
     const longest = 2 * periodMs * MAX_PERIOD_FACTOR + MAX_OVERRUN_MS + this.foldBeforeMs;
     this.ttlMs = Math.max(10_000, 2 * longest);
-    this.heldTtlMs = Math.max(this.ttlMs, ctx.tollgate.options.reservationTtlMs);
+    this.callTtlMs = ctx.tollgate.options.reservationTtlMs;
+    // A lease's last admission comes at most `longest` after its grant; its settling op within `ttlMs` after.
+    this.heldTtlMs = this.ttlMs + this.callTtlMs;
   }
 
   /** Admits `ticket` from its subject's lease at `now`; false when there is none with a unit left. */
@@ -517,9 +521,7 @@ export class Leases<Res> {
     }
     // The spare takes over; with no traffic it runs out unused, and no new one is asked for.
     this.promote(subject, s, now);
-    if (s.current === null && s.next === null && !s.requesting) {
-      this.subjects.delete(subject);
-    }
+    if (idle(s)) this.subjects.delete(subject);
   }
 
   /** One of `lease`'s calls with an estimate ended (or never ran): the last one of a closed lease settles it. */
@@ -542,9 +544,10 @@ export class Leases<Res> {
     if (lease.calls > 0 && !this.closing) {
       this.waiting.set(lease, subject);
       if (lease.held !== null) lease.holder.waitingHeld += 1;
-      // Settled by then whatever its calls do: well before the store lets the reservation expire (its used units
-      // would then go uncounted), as a request's own reservation is held at most reservationTtlMs.
-      lease.timer = setTimeout(() => void this.settle(subject, lease), this.heldTtlMs / 2);
+      // Settled by then whatever its calls do: each has had its estimate held as long as its own reservation
+      // would (reservationTtlMs), and the store still holds the lease (its used units would go uncounted after).
+      const wait = Math.max(0, lease.lastAt + this.callTtlMs - Date.now());
+      lease.timer = setTimeout(() => void this.settle(subject, lease), wait);
       lease.timer.unref();
       return null;
     }
@@ -587,7 +590,7 @@ export class Leases<Res> {
 
   private dropIdle(): void {
     for (const [subject, s] of this.subjects) {
-      if (s.current === null && s.next === null && !s.requesting) this.subjects.delete(subject);
+      if (idle(s)) this.subjects.delete(subject);
     }
   }
 
@@ -648,6 +651,14 @@ function take(lease: Lease, estimate: Record<string, number>, sign: 1 | -1): voi
     const amount = estimate[meter]!;
     if (amount > 0) taken.set(meter, taken.get(meter)! + sign * amount);
   }
+}
+
+/**
+ * Nothing of `s` is open, asked for, waiting or running: it may be dropped. Not before: a state made afresh would
+ * count no waiting lease (so more could hold estimates than MAX_WAITING_HELD) and no running call.
+ */
+function idle(s: SubjectLeases): boolean {
+  return s.current === null && s.next === null && !s.requesting && s.waitingHeld === 0 && s.running === 0;
 }
 
 function subjectLeases(counters: readonly CounterState[], now: number): SubjectLeases {
