@@ -15,6 +15,7 @@ describe('an invalid estimate in an admission group', () => {
   let url = '';
   let server: ReturnType<ReturnType<typeof express>['listen']>;
   const handled: string[] = [];
+  let meter: ReturnType<typeof trackUsage> | null = null;
 
   beforeAll(async () => {
     const store = new RedisStore({ client, prefix: uniquePrefix('express-bad-estimate') });
@@ -23,14 +24,13 @@ describe('an invalid estimate in an admission group', () => {
       plans: { free: { limits: { requests: { day: 1000 }, tokens: { day: 1_000_000 } } } },
     });
     const app = express();
-    app.use(
-      trackUsage({
-        store,
-        config,
-        identify: () => ({ tenantId: 't-bad-estimate' }),
-        reserve: (req) => ({ tokens: Number(req.headers['x-estimate'] ?? '10') }),
-      }),
-    );
+    meter = trackUsage({
+      store,
+      config,
+      identify: () => ({ tenantId: 't-bad-estimate' }),
+      reserve: (req) => ({ tokens: Number(req.headers['x-estimate'] ?? '10') }),
+    });
+    app.use(meter);
     app.get('/api/x', (req, res) => {
       handled.push(String(req.headers['x-estimate'] ?? ''));
       res.json({ ok: true });
@@ -40,6 +40,8 @@ describe('an invalid estimate in an admission group', () => {
   });
 
   afterAll(async () => {
+    // Its last usage writes land before the store's connection goes.
+    await meter?.close();
     await new Promise((r) => server.close(r));
     client.disconnect();
   });

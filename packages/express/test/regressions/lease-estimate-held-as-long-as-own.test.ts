@@ -10,6 +10,7 @@ import { parseConfig } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { trackUsage } from '@tollgate/express';
 import { REDIS_URL, uniquePrefix } from '../../../../test-support/services';
+import { keepAliveClient } from '../../../../test-support/keep-alive-client';
 
 const ESTIMATE = 1000;
 const LIMIT = 300 * ESTIMATE;
@@ -52,16 +53,8 @@ describe('a call admitted from a lease, longer than half its reservation time', 
   });
 
   it('keeps its estimate held until it ends: the budget is never passed', async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-    const get = () =>
-      new Promise<number>((resolve, reject) => {
-        http
-          .get(url, { agent }, (r) => {
-            r.resume();
-            r.on('end', () => resolve(r.statusCode ?? 0));
-          })
-          .on('error', reject);
-      });
+    const clients = keepAliveClient(url, CLIENTS);
+    const get = () => clients.get();
     const end = Date.now() + RUN_MS;
     const statuses: number[] = [];
     await Promise.all(
@@ -75,7 +68,7 @@ describe('a call admitted from a lease, longer than half its reservation time', 
         }
       }),
     );
-    agent.destroy();
+    clients.close();
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
     expect(statuses.filter((s) => s === 429).length).toBeGreaterThan(0);
     expect(admitted).toBeLessThanOrEqual(LIMIT / ESTIMATE);

@@ -12,6 +12,7 @@ import { parseConfig, type ApplyOp, type CounterStore } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { trackUsage } from '@tollgate/express';
 import { REDIS_URL, uniquePrefix } from '../../../../test-support/services';
+import { keepAliveClient } from '../../../../test-support/keep-alive-client';
 
 const ESTIMATE = 1300;
 const LIMIT = 200 * ESTIMATE;
@@ -25,6 +26,7 @@ describe('a lease holding estimates of calls that outlast it', () => {
   let url = '';
   let recorded = 0;
   let tokenLeases = 0;
+  let meter: ReturnType<typeof trackUsage> | null = null;
   let leases = 0;
 
   beforeAll(async () => {
@@ -51,14 +53,13 @@ describe('a lease holding estimates of calls that outlast it', () => {
       plans: { free: { limits: { tokens: { day: LIMIT } } } },
     });
     const app = express();
-    app.use(
-      trackUsage({
-        store,
-        config,
-        identify: () => ({ tenantId: 't-long-calls' }),
-        reserve: () => ({ tokens: ESTIMATE }),
-      }),
-    );
+    meter = trackUsage({
+      store,
+      config,
+      identify: () => ({ tenantId: 't-long-calls' }),
+      reserve: () => ({ tokens: ESTIMATE }),
+    });
+    app.use(meter);
     app.get('/api/quick', (_req, res) => {
       res.json({ ok: true });
     });
@@ -74,6 +75,8 @@ describe('a lease holding estimates of calls that outlast it', () => {
   });
 
   afterAll(async () => {
+    // Its last usage writes land before the store's connection goes.
+    await meter?.close();
     await new Promise((r) => server.close(r));
     client.disconnect();
   });
@@ -85,16 +88,8 @@ describe('a lease holding estimates of calls that outlast it', () => {
   });
 
   it('never admits more calls than the token budget holds', async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: CLIENTS });
-    const get = () =>
-      new Promise<number>((resolve, reject) => {
-        http
-          .get(url, { agent }, (r) => {
-            r.resume();
-            r.on('end', () => resolve(r.statusCode ?? 0));
-          })
-          .on('error', reject);
-      });
+    const clients = keepAliveClient(url, CLIENTS);
+    const get = () => clients.get();
     const statuses: number[] = [];
     const end = Date.now() + RUN_MS;
     await Promise.all(
@@ -108,7 +103,7 @@ describe('a lease holding estimates of calls that outlast it', () => {
         }
       }),
     );
-    agent.destroy();
+    clients.close();
     expect(tokenLeases).toBeGreaterThan(0);
     expect(statuses.filter((s) => s !== 200 && s !== 429)).toEqual([]);
     const admitted = statuses.filter((s) => s === 200).length;

@@ -10,6 +10,7 @@ import { parseConfig } from '@tollgate/core';
 import { RedisStore } from '@tollgate/redis';
 import { trackUsage } from '@tollgate/express';
 import { REDIS_URL, uniquePrefix } from '../../../../test-support/services';
+import { keepAliveClient } from '../../../../test-support/keep-alive-client';
 
 describe('a lease waiting for a call that hangs', () => {
   const client = new Redis(REDIS_URL);
@@ -63,16 +64,8 @@ describe('a lease waiting for a call that hangs', () => {
   });
 
   it('keeps counting the requests its lease admitted', async () => {
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 80 });
-    const get = (path: string) =>
-      new Promise<number>((resolve, reject) => {
-        http
-          .get(`${base}${path}`, { agent }, (r) => {
-            r.resume();
-            r.on('end', () => resolve(r.statusCode ?? 0));
-          })
-          .on('error', reject);
-      });
+    const clients = keepAliveClient(base, 80);
+    const get = (path: string) => clients.get(path);
     const end = Date.now() + 2000;
     const traffic = Promise.all(
       Array.from({ length: 80 }, async (_, i) => {
@@ -89,6 +82,6 @@ describe('a lease waiting for a call that hangs', () => {
     expect(used).toBe(handled);
     for (const res of hung) res.json({ late: true });
     await traffic;
-    agent.destroy();
+    clients.close();
   }, 30_000);
 });
