@@ -222,13 +222,14 @@ export class Leases<Res> {
   /** A unit taken for a request whose client left before its handler ran: nothing is counted for it. */
   private giveBack(ticket: RequestTicket<Res>, lease: Lease): void {
     const { subject, estimate } = ticket;
-    if (!lease.settled) {
+    const settled = lease.settled;
+    if (!settled) {
       lease.used -= 1;
       if (estimate !== null) take(lease, estimate, -1);
-      // It never runs, so no end of its comes: this is it (and may settle its lease).
-      ticket.endInFlight();
-      return;
     }
+    // It never runs, so no end of its comes: this is it (and may settle its lease, with this unit given back).
+    ticket.endInFlight();
+    if (!settled) return;
     // Already closed with this unit counted: take the request back, like an admission whose client left (its
     // estimate was held by the lease alone, released when it closed).
     const tollgate = this.ctx.tollgate;
