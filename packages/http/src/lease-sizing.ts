@@ -1,6 +1,7 @@
 // How big and how long an admission lease is, and what it holds for its requests' estimates: sized to a subject's
 // rates, never holding much of the room left before a threshold or a limit, reserved in the window of its grant.
 import type { CounterState } from '@tollgate/core';
+import type { EstimateRates } from './lease-estimates';
 
 /** A lease never holds more than this share of the room left before the next threshold or limit. */
 const ROOM_SHARE = 16;
@@ -63,6 +64,30 @@ export function leaseAmount(
   if (!Number.isSafeInteger(wanted)) return 0;
   const amount = Math.min(wanted, roomShare(meter, counters, warnAt, AMOUNT_ROOM_SHARE));
   return amount >= MIN_UNITS * perRequest ? amount : 0;
+}
+
+/**
+ * What a lease holds of each meter `estimates` named (see leaseAmount), and how many average estimates that covers;
+ * null when none was named, or when any meter's amount would be too little for a few estimates.
+ */
+export function leaseAmounts(
+  estimates: EstimateRates,
+  periodMs: number,
+  counters: readonly CounterState[],
+  warnAt: readonly number[],
+): { held: Map<string, number>; covers: number } | null {
+  const rates = estimates.amounts;
+  if (rates === null || estimates.rate === 0) return null;
+  const held = new Map<string, number>();
+  let covers = Number.MAX_SAFE_INTEGER;
+  for (const [meter, rate] of rates) {
+    const perRequest = rate / estimates.rate;
+    const amount = leaseAmount(meter, rate, perRequest, periodMs, counters, warnAt);
+    if (amount === 0) return null;
+    held.set(meter, amount);
+    covers = Math.min(covers, Math.floor(amount / perRequest));
+  }
+  return { held, covers };
 }
 
 /** 1/`share` of the room left before the next `warnAt` threshold (or the limit) of every limit of `meter`. */

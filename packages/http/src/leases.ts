@@ -1,5 +1,6 @@
-// Over 400 lines on purpose: one lease's life (grant, take, renew, close) is one state machine; split, its states
-// would be read across files.
+// Over 400 lines on purpose: one lease's life (grant, take, renew, close, wait for its calls, settle) is one state
+// machine; split, its states would be read across files. How big a lease is: lease-sizing.ts; what estimates amount
+// to and what a lease holds of them: lease-estimates.ts.
 // Admission leases: a busy subject's requests admitted from a block of `requests` reserved in the store, without a
 // round trip each. Exact by construction: every request admitted here holds one unit of a reservation the store
 // granted atomically against every limit, and the op that counts the used units releases the rest. With delivered
@@ -22,7 +23,8 @@ import { leaseCloseIdOf, refundIdOf } from '@tollgate/core/internal';
 import { storeOp } from './store-ops';
 import type { InFlight, RequestTicket } from './ticket';
 import type { AdmissionContext } from './admission-context';
-import { leaseAmount, leasePeriod, leaseUnits, MAX_PERIOD_FACTOR, minuteEnd } from './lease-sizing';
+import { leaseAmounts, leasePeriod, leaseUnits, MAX_PERIOD_FACTOR, minuteEnd } from './lease-sizing';
+import { EstimateRates, fits, take, type HeldAmounts } from './lease-estimates';
 
 /** A subject must admit this many requests within `RATE_WINDOW_MS` (or one burst) before it gets a lease. */
 const LEASE_MIN_RATE = 8;
@@ -45,7 +47,7 @@ const MAX_WAITING_HELD = 2;
 const MAX_SUBJECTS = 10_000;
 const NO_REQUESTS: Record<string, number> = {};
 
-interface Lease {
+interface Lease extends HeldAmounts {
   /** The reservation's id in the store. */
   readonly id: string;
   readonly granted: number;
@@ -97,12 +99,8 @@ interface SubjectLeases {
   readonly call: InFlight;
   /** Its closed leases holding estimates that wait for their calls to end. */
   waitingHeld: number;
-  /** Admissions with an estimate, and their estimates summed by meter, in the running period. */
-  estimated: number;
-  sums: Map<string, number> | null;
-  /** The same per ms over the last full period (what a lease holds of each meter is sized from them). */
-  estimatedRate: number;
-  amountRates: ReadonlyMap<string, number> | null;
+  /** Its estimates per ms (what a lease holds of each estimated meter is sized from them). */
+  readonly estimates: EstimateRates;
   /** The counters last seen for this subject (the room a new lease may take). */
   counters: readonly CounterState[];
   /** No lease request before this (after a refusal or a store failure). */
@@ -283,40 +281,22 @@ export class Leases<Res> {
     const elapsed = now - s.since;
     if (elapsed >= RATE_WINDOW_MS) {
       s.rate = s.count / elapsed;
-      this.rateEstimates(s, elapsed);
+      s.estimates.measure(elapsed, true);
       s.count = 0;
-      s.estimated = 0;
-      s.sums = null;
       s.since = now;
     } else if (s.rate === 0 && s.count >= LEASE_MIN_RATE) {
       // A first burst: its own rate (over at least a millisecond) until a full period is measured.
       s.rate = s.count / Math.max(1, elapsed);
-      this.rateEstimates(s, Math.max(1, elapsed));
+      s.estimates.measure(Math.max(1, elapsed), false);
     }
   }
 
-  /** Adds an admitted request's estimate to its subject's running sums, and the request to those in flight. */
+  /** Adds an admitted request's estimate to its subject's rates, and the request to those running. */
   private countEstimate(s: SubjectLeases, ticket: RequestTicket<Res>, now: number): void {
-    const estimate = ticket.estimate!;
     if (s.running > 0) s.overlapAt = now;
     s.running += 1;
     ticket.inFlight = s.call;
-    s.estimated += 1;
-    const sums = (s.sums ??= new Map());
-    for (const meter in estimate) {
-      const amount = estimate[meter]!;
-      // An estimate of `requests` is left to the store (a lease's units are one per request).
-      if (meter !== 'requests' && Number.isSafeInteger(amount) && amount > 0) {
-        sums.set(meter, (sums.get(meter) ?? 0) + amount);
-      }
-    }
-  }
-
-  private rateEstimates(s: SubjectLeases, elapsed: number): void {
-    s.estimatedRate = s.estimated / elapsed;
-    let rates: Map<string, number> | null = null;
-    if (s.sums !== null) for (const [meter, sum] of s.sums) (rates ??= new Map()).set(meter, sum / elapsed);
-    s.amountRates = rates;
+    s.estimates.add(ticket.estimate!);
   }
 
   /**
@@ -376,7 +356,7 @@ export class Leases<Res> {
     const amounts = this.amountsFor(s, periodMs, now);
     const held = amounts?.held ?? null;
     // No more units than its requests without an estimate, and the estimates it holds, can use.
-    const plainRate = Math.max(0, s.rate - s.estimatedRate);
+    const plainRate = Math.max(0, s.rate - s.estimates.rate);
     let units = leaseUnits(amounts === null ? plainRate : s.rate, periodMs, s.counters, warnAt);
     if (amounts !== null) units = Math.min(units, Math.ceil(plainRate * periodMs * 1.5) + amounts.covers);
     if (units === 0) return;
@@ -434,20 +414,8 @@ export class Leases<Res> {
     periodMs: number,
     now: number,
   ): { held: Map<string, number>; covers: number } | null {
-    const rates = s.amountRates;
-    if (rates === null || s.estimatedRate === 0 || now - s.overlapAt > RATE_WINDOW_MS) return null;
-    if (s.waitingHeld >= MAX_WAITING_HELD) return null;
-    const warnAt = this.ctx.tollgate.config.warnAt;
-    const held = new Map<string, number>();
-    let covers = Number.MAX_SAFE_INTEGER;
-    for (const [meter, rate] of rates) {
-      const perRequest = rate / s.estimatedRate;
-      const amount = leaseAmount(meter, rate, perRequest, periodMs, s.counters, warnAt);
-      if (amount === 0) return null;
-      held.set(meter, amount);
-      covers = Math.min(covers, Math.floor(amount / perRequest));
-    }
-    return { held, covers };
+    if (now - s.overlapAt > RATE_WINDOW_MS || s.waitingHeld >= MAX_WAITING_HELD) return null;
+    return leaseAmounts(s.estimates, periodMs, s.counters, this.ctx.tollgate.config.warnAt);
   }
 
   /** Takes a lease request's answer: the new lease becomes current, or the spare, or is closed at once. */
@@ -629,32 +597,6 @@ export class Leases<Res> {
 }
 
 /**
- * True when `lease` holds room for every amount of `estimate`. An amount that is not a non-negative safe integer is
- * never taken here: the store's admission refuses it with the error the caller would get without a lease.
- */
-function fits(lease: Lease, estimate: Record<string, number>): boolean {
-  const held = lease.held;
-  for (const meter in estimate) {
-    const amount = estimate[meter]!;
-    if (!Number.isSafeInteger(amount) || amount < 0) return false;
-    if (amount === 0) continue;
-    const room = held?.get(meter);
-    if (room === undefined || lease.taken!.get(meter)! + amount > room) return false;
-  }
-  return true;
-}
-
-/** Takes (`sign` 1) or gives back (-1) `estimate` from what `lease` holds (it fits: see fits). */
-function take(lease: Lease, estimate: Record<string, number>, sign: 1 | -1): void {
-  const taken = lease.taken;
-  if (taken === null) return;
-  for (const meter in estimate) {
-    const amount = estimate[meter]!;
-    if (amount > 0) taken.set(meter, taken.get(meter)! + sign * amount);
-  }
-}
-
-/**
  * Nothing of `s` is open, asked for, waiting or running: it may be dropped. Not before: a state made afresh would
  * count no waiting lease (so more could hold estimates than MAX_WAITING_HELD) and no running call.
  */
@@ -674,10 +616,7 @@ function subjectLeases(counters: readonly CounterState[], now: number): SubjectL
     overlapAt: -Infinity,
     call: { end: () => void (s.running -= 1) },
     waitingHeld: 0,
-    estimated: 0,
-    sums: null,
-    estimatedRate: 0,
-    amountRates: null,
+    estimates: new EstimateRates(),
     counters,
     quietUntil: 0,
     waiters: null,
